@@ -1,0 +1,206 @@
+"""Prompt artifacts: one safetensors file per language, self-describing, written atomically.
+
+Tensors: ``prompt`` ``[P, H]`` (what the model consumes), ``encoder.*`` (prompt-encoder weights, to
+resume training) and, for LoRA-tuned prompts, ``lora.*`` (adapter weights). Metadata: see
+:class:`PromptInfo` and ``prompts/README.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from .errors import MptError
+
+FORMAT = "mpt.prompt"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class PromptInfo:
+    """The metadata of a prompt artifact. Text fields are stored as-is, everything else as JSON."""
+
+    language: str
+    backbone: str
+    backbone_fingerprint: str
+    hidden_size: int
+    prompt_length: int
+    tune: str
+    template: str
+    verbalizer: list[str]
+    max_length: int
+    kind: str = "source"
+    prompt_encoder: dict | None = None
+    lora_rank: int | None = None
+    tuned_backbone: str | None = None
+    tuned_backbone_fingerprint: str | None = None
+    data: str | None = None
+    shots: int | None = None
+    seed: int | None = None
+    split_manifest: dict | None = None
+    split_manifest_sha256: str | None = None
+    dev_accuracy: float | None = None
+    train_loss: float | None = None
+    training: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+    command: str = ""
+    created: str = ""
+
+    def to_metadata(self) -> dict[str, str]:
+        meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                meta[f.name] = value if _is_text(f) else json.dumps(value, sort_keys=True)
+        return meta
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str], where: str) -> "PromptInfo":
+        if meta.get("format") != FORMAT:
+            raise MptError(f"{where} is not an mpt prompt (format {meta.get('format')!r})")
+        if meta.get("format_version") != str(FORMAT_VERSION):
+            raise MptError(f"{where} has format version {meta.get('format_version')}; this mpt reads version {FORMAT_VERSION}")
+        values = {}
+        try:
+            for f in fields(cls):
+                if f.name in meta:
+                    values[f.name] = meta[f.name] if _is_text(f) else json.loads(meta[f.name])
+            return cls(**values)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise MptError(f"{where} has damaged metadata: {exc}") from None
+
+    def check_backbone(self, fingerprint: str, hidden_size: int, loaded_name: str) -> None:
+        """Refuse a backbone other than the one this prompt was trained with."""
+        if hidden_size != self.hidden_size or fingerprint != self.backbone_fingerprint:
+            raise MptError(
+                f"this {self.language} prompt was trained on backbone {self.backbone} "
+                f"(fingerprint {self.backbone_fingerprint[:12]}), not on {loaded_name} "
+                f"(fingerprint {fingerprint[:12]}); pass --model {self.backbone}"
+            )
+
+
+def _is_text(f) -> bool:
+    return f.type in ("str", "str | None")
+
+
+@dataclass
+class PromptArtifact:
+    prompt: torch.Tensor  # [P, H]
+    info: PromptInfo
+    encoder_state: dict[str, torch.Tensor] = field(default_factory=dict)
+    lora_state: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def save(self, path: Path, overwrite: bool = False) -> None:
+        from safetensors.torch import save_file
+
+        tensors = {"prompt": self.prompt}
+        tensors |= {f"encoder.{k}": v for k, v in self.encoder_state.items()}
+        tensors |= {f"lora.{k}": v for k, v in self.lora_state.items()}
+        tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()}
+        with atomic_path(path, overwrite) as tmp:
+            save_file(tensors, str(tmp), metadata=self.info.to_metadata())
+
+    @classmethod
+    def load(cls, path: Path) -> "PromptArtifact":
+        tensors, meta = read_safetensors(path)
+        info = PromptInfo.from_metadata(meta, str(path))
+        if "prompt" not in tensors:
+            raise MptError(f"{path} has no 'prompt' tensor")
+        return cls(
+            prompt=tensors["prompt"],
+            info=info,
+            encoder_state=_with_prefix(tensors, "encoder."),
+            lora_state=_with_prefix(tensors, "lora."),
+        )
+
+
+def _with_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a safetensors file; truncated or foreign files give a clear error."""
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise MptError(f"{path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as exc:  # safetensors raises its own error types for damaged headers and data
+        raise MptError(f"{path} is not a readable safetensors file (truncated or damaged?): {exc}") from None
+    return tensors, meta
+
+
+class atomic_path:
+    """Context manager yielding a temporary path beside ``target``; renamed over it only on success.
+
+    Works for files and directories. Without ``overwrite`` an existing target is an error, checked
+    before any work is done.
+    """
+
+    def __init__(self, target: Path, overwrite: bool = False):
+        self.target = Path(target)
+        check_writable(self.target, overwrite)
+
+    def __enter__(self) -> Path:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=self.target.parent)) / self.target.name
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                _apply_umask(self.tmp)
+                if self.target.is_dir():
+                    shutil.rmtree(self.target)
+                os.replace(self.tmp, self.target)
+        finally:
+            shutil.rmtree(self.tmp.parent, ignore_errors=True)
+
+
+def _apply_umask(path: Path) -> None:
+    """mkdtemp makes private (0700) folders; give results the permissions a plain write would."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for item in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        item.chmod((0o777 if item.is_dir() else 0o666) & ~umask)
+
+
+def check_writable(target: Path, overwrite: bool) -> None:
+    """Fail early, before hours of training, if ``target`` exists or its folder cannot be written."""
+    if target.exists() and not overwrite:
+        raise MptError(f"{target} already exists; pass --overwrite to replace it")
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MptError(f"cannot create output folder {folder}: {exc.strerror}") from None
+    if not os.access(folder, os.W_OK):
+        raise MptError(f"output folder {folder} is not writable")
+
+
+def provenance() -> dict:
+    """Package versions, the command line and the time, for every artifact's metadata."""
+    import importlib.metadata as md
+
+    versions = {}
+    for package in ("mpt-cli", "torch", "transformers", "peft", "safetensors", "accelerate"):
+        try:
+            versions[package] = md.version(package)
+        except md.PackageNotFoundError:
+            pass
+    return {
+        "versions": versions,
+        "command": " ".join(["mpt", *sys.argv[1:]]) if sys.argv else "",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,20 @@
+"""The ``mpt`` command line: a thin layer over :mod:`mpt_cli.workflows`."""
+
+import typer
+
+from .env import env_command
+from .train_source import train_source_command
+
+app = typer.Typer(
+    name="mpt",
+    help="Multilingual Prompt Translator: carry an NLI prompt learned in one language to many others.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("train-source")(train_source_command)
+app.command("env")(env_command)
+
+
+def main() -> None:
+    app()

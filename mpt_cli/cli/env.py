@@ -1,0 +1,32 @@
+"""``mpt env``: what to paste into a bug report."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import platform
+from typing import Annotated
+
+import typer
+
+from .common import print_json
+
+PACKAGES = ("mpt-cli", "torch", "transformers", "tokenizers", "datasets", "safetensors", "accelerate", "peft", "typer", "rich")
+
+
+def env_command(json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False):
+    """Print versions, Python, platform and the device mpt would use."""
+    import torch
+
+    report = {"python": platform.python_version(), "platform": platform.platform()}
+    for package in PACKAGES:
+        try:
+            report[package] = md.version(package)
+        except md.PackageNotFoundError:
+            report[package] = "not installed"
+    report["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    report["cpu_threads"] = torch.get_num_threads()
+    if json_output:
+        print_json(report)
+    else:
+        for key, value in report.items():
+            typer.echo(f"{key}: {value}")

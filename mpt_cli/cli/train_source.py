@@ -1,0 +1,90 @@
+"""``mpt train-source``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..engine.backbone import DEFAULT_MODEL, TUNE_MODES
+from ..engine.train import TrainConfig
+from ..template import DEFAULT_TEMPLATE
+from ..verbalizer import DEFAULT_VERBALIZER, PRESETS
+from ..workflows.train_source import DEFAULT_DATA, DEFAULT_TUNE, Callbacks, SourceOptions, train_source
+from .common import console, handle_errors, print_json, progress_bar, quiet_libraries
+
+_defaults = TrainConfig()
+
+
+@handle_errors
+def train_source_command(
+    shots: Annotated[int, typer.Option(help="Training examples per class (3 classes).")] = 8,
+    lang: Annotated[str, typer.Option(help="Source language.")] = "en",
+    model: Annotated[str, typer.Option(help="Hub id or local directory of a masked LM with its tokenizer.")] = DEFAULT_MODEL,
+    data: Annotated[
+        str, typer.Option(help="Hub dataset id, a folder of {split}-{lang}.tsv files, or one .tsv/.jsonl/.csv file.")
+    ] = DEFAULT_DATA,
+    seed: Annotated[int, typer.Option(help="Seed for sampling, initialisation and shuffling.")] = 1,
+    dev_shots: Annotated[int | None, typer.Option(help="Dev examples per class for choosing the best epoch [default: --shots].")] = None,
+    prompts_dir: Annotated[Path, typer.Option(help="Folder for prompt artifacts.")] = Path("prompts"),
+    tune: Annotated[str, typer.Option(help=f"What learns with the prompt: {', '.join(TUNE_MODES)}.")] = DEFAULT_TUNE,
+    template: Annotated[str, typer.Option(help="Cloze template with {premise} {hypothesis} {soft} {mask}.")] = DEFAULT_TEMPLATE,
+    verbalizer: Annotated[
+        str, typer.Option(help=f"Preset ({', '.join(PRESETS)}) or three label words: entailment,neutral,contradiction.")
+    ] = DEFAULT_VERBALIZER,
+    prompt_length: Annotated[int, typer.Option(help="Number of soft tokens.")] = 4,
+    encoder: Annotated[str, typer.Option(help="Prompt encoder: lstm (P-tuning) or mlp.")] = "lstm",
+    epochs: Annotated[int, typer.Option(help="Training epochs; the best on dev is kept.")] = _defaults.epochs,
+    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = _defaults.batch_size,
+    prompt_lr: Annotated[float, typer.Option(help="Learning rate of the prompt encoder.")] = _defaults.prompt_lr,
+    backbone_lr: Annotated[
+        float | None, typer.Option(help="Learning rate of the backbone [default: 2e-5 full, 5e-4 lora].")
+    ] = _defaults.backbone_lr,
+    lora_rank: Annotated[int, typer.Option(help="LoRA rank (with --tune lora).")] = 8,
+    max_length: Annotated[int, typer.Option(help="Maximum tokens per example; premise and hypothesis are truncated.")] = 128,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing artifact.")] = False,
+    cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+):
+    """Learn a soft prompt for NLI in the source language from K examples per class."""
+    quiet_libraries()
+    train = TrainConfig(epochs=epochs, batch_size=batch_size, prompt_lr=prompt_lr, backbone_lr=backbone_lr)
+    options = SourceOptions(
+        shots=shots, dev_shots=dev_shots, lang=lang, model=model, data=data, seed=seed, prompts_dir=prompts_dir,
+        template=template, verbalizer=verbalizer, prompt_length=prompt_length, encoder=encoder, tune=tune,
+        lora_rank=lora_rank, max_length=max_length, train=train, overwrite=overwrite, cpu=cpu,
+    )  # fmt: skip
+    with progress_bar() as progress:
+        task = progress.add_task("training", total=None)
+        callbacks = Callbacks(
+            on_stage=lambda message: console.log(message),
+            on_start=lambda total: progress.update(task, total=total),
+            on_step=lambda loss: progress.update(task, advance=1, description=f"training (loss {loss:.3f})"),
+            on_epoch=lambda r: console.log(f"epoch {r.epoch}: train loss {r.train_loss:.4f}, dev accuracy {r.dev_accuracy:.1%}"),
+        )
+        run = train_source(options, callbacks)
+    info = run.info
+    summary = {
+        "artifact": str(run.path),
+        "language": info.language,
+        "backbone": info.backbone,
+        "tune": info.tune,
+        "shots": info.shots,
+        "seed": info.seed,
+        "best_epoch": run.result.best_epoch,
+        "train_loss": run.result.train_loss,
+        "dev_accuracy": run.result.dev_accuracy,
+        "dev_examples": info.training["dev_examples"],
+        "tuned_backbone": info.tuned_backbone,
+        "seconds": round(run.seconds, 1),
+        "history": [r.__dict__ for r in run.result.history],
+    }
+    if json_output:
+        print_json(summary)
+    table = Table(title="train-source", show_header=False)
+    for key in ("artifact", "language", "backbone", "tune", "shots", "seed", "best_epoch", "train_loss", "dev_accuracy", "seconds"):
+        value = summary[key]
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)

@@ -1,0 +1,198 @@
+"""The backbone: a masked LM, its tokenizer, device and precision, and logits at the mask only.
+
+This is the one place that touches the transformer. Everything else hands it a :class:`Batch` and a
+prompt and gets back ``[B, C]`` logits over the label words (or ``[B, V]`` over the vocabulary).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from functools import cached_property
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import MptError
+from .batching import Batch
+
+TUNE_MODES = ("prompt", "lora", "full")
+DEFAULT_MODEL = "xlm-roberta-base"
+
+
+def make_accelerator(cpu: bool = False):
+    """GPU with bf16 (fp16 on older cards) when there is one, else CPU in float32."""
+    from accelerate import Accelerator
+
+    cuda = torch.cuda.is_available() and not cpu
+    precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "no"
+    return Accelerator(cpu=not cuda, mixed_precision=precision)
+
+
+class Backbone:
+    """A frozen-or-tuned masked LM that scores label words at the mask position.
+
+    ``model`` keeps float32 weights (so fingerprints do not depend on the device); on a GPU the
+    forward pass runs under the accelerator's autocast.
+    """
+
+    def __init__(self, model, tokenizer, name: str, accelerator=None):
+        self.name = name
+        self.tokenizer = tokenizer
+        self.accelerator = accelerator or make_accelerator()
+        self.model = model.to(self.accelerator.device)
+        self.tune = "prompt"
+        self.model.requires_grad_(False)
+        self.decoder = model.get_output_embeddings()  # Linear H -> V, usually tied to the input embeddings
+        self._head_transform = _head_without_decoder(model, self.decoder)
+
+    @classmethod
+    def load(cls, name_or_dir: str, cpu: bool = False) -> "Backbone":
+        """Load any ``AutoModelForMaskedLM`` and its tokenizer from a hub id or a local directory."""
+        from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+        path = Path(name_or_dir).expanduser()
+        if name_or_dir.startswith((".", "/", "~")) and not path.is_dir():
+            raise MptError(f"model directory {name_or_dir} does not exist")
+        source = str(path) if path.is_dir() else name_or_dir
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            model = AutoModelForMaskedLM.from_pretrained(source, dtype=torch.float32)
+        except Exception as exc:  # OSError, ValueError, hub errors: all mean "cannot use this model"
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise MptError(f"cannot load a masked language model from {name_or_dir}: {reason}") from None
+        return cls(model, tokenizer, name_or_dir, make_accelerator(cpu))
+
+    @property
+    def device(self) -> torch.device:
+        return self.accelerator.device
+
+    @property
+    def hidden_size(self) -> int:
+        return self.model.get_input_embeddings().weight.shape[1]
+
+    @property
+    def max_length(self) -> int:
+        """Longest input the model accepts, from the tokenizer or, failing that, the position table."""
+        limit = self.tokenizer.model_max_length
+        if not limit or limit > 100_000:  # tokenizers without a limit report a huge sentinel
+            limit = getattr(self.model.config, "max_position_embeddings", 512) - 2
+        return limit
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of the input embedding matrix as loaded: identifies the backbone and its vocabulary."""
+        return embedding_fingerprint(self.model)
+
+    def set_tune(self, mode: str, lora_rank: int = 8) -> None:
+        """Choose what learns besides the prompt: nothing (``prompt``), LoRA adapters, or the whole
+        transformer (``full``).
+
+        ``full`` leaves the word-embedding matrix frozen: the prompt lives in that space, and few-shot
+        updates in one language would move only that language's rows away from the others'. It also
+        halves the step time (the matrix is most of the parameters of a multilingual model).
+        """
+        if mode not in TUNE_MODES:
+            raise MptError(f"tune mode {mode!r} is unknown; use {', '.join(TUNE_MODES)}")
+        self.fingerprint  # noqa: B018 - fix the base fingerprint before any weight can change
+        if mode == "lora":
+            self._add_lora(lora_rank)
+        self.model.requires_grad_(mode == "full")
+        self.model.get_input_embeddings().requires_grad_(False)
+        if mode == "lora":
+            for name, param in self.model.named_parameters():
+                param.requires_grad_("lora_" in name)
+        self.tune = mode
+
+    def _add_lora(self, rank: int) -> None:
+        from peft import LoraConfig, inject_adapter_in_model
+
+        config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.1)
+        try:
+            self.model = inject_adapter_in_model(config, self.model)
+        except ValueError as exc:
+            raise MptError(f"cannot add LoRA adapters to {self.name}: {exc}") from None
+
+    def lora_state(self) -> dict[str, torch.Tensor]:
+        from peft import get_peft_model_state_dict
+
+        return {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(self.model).items()}
+
+    def load_lora_state(self, state: dict[str, torch.Tensor], rank: int) -> None:
+        from peft import set_peft_model_state_dict
+
+        if self.tune != "lora":
+            self.set_tune("lora", rank)
+        set_peft_model_state_dict(self.model, {k: v.to(self.device) for k, v in state.items()})
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def mask_states(self, batch: Batch, prompts: torch.Tensor) -> torch.Tensor:
+        """Head-transformed hidden states at the mask: ``[B, H]``.
+
+        ``prompts`` is ``[P, H]`` (one prompt for the batch) or ``[B, P, H]`` (one per row); it replaces
+        the input embeddings at ``batch.soft_positions``.
+        """
+        embeds = self.model.get_input_embeddings()(batch.input_ids)  # [B, T, H]
+        prompts = prompts.to(embeds.dtype)
+        if prompts.dim() == 2:
+            prompts = prompts.unsqueeze(0).expand(embeds.shape[0], -1, -1)
+        index = batch.soft_positions.unsqueeze(-1).expand(-1, -1, embeds.shape[-1])
+        embeds = embeds.scatter(1, index, prompts)
+        with self.accelerator.autocast():
+            hidden = self.model.base_model(inputs_embeds=embeds, attention_mask=batch.attention_mask)[0]
+            at_mask = hidden[torch.arange(hidden.shape[0], device=hidden.device), batch.mask_positions]  # [B, H]
+            return self._head_transform(at_mask)
+
+    def mask_logits(self, batch: Batch, prompts: torch.Tensor, token_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits at the mask for ``token_ids`` only (``[B, C]``), or for the whole vocabulary (``[B, V]``)."""
+        states = self.mask_states(batch, prompts)
+        weight, bias = self.decoder.weight, self.decoder.bias
+        if token_ids is not None:
+            weight = weight[token_ids]
+            bias = None if bias is None else bias[token_ids]
+        with self.accelerator.autocast():
+            return F.linear(states, weight, bias).float()
+
+    def save_model(self, directory: Path) -> None:
+        """Write the (fully tuned) model and tokenizer as a Hugging Face model directory."""
+        self.model.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+
+
+def embedding_fingerprint(model) -> str:
+    """SHA-256 of the input embedding matrix: names the backbone and its vocabulary."""
+    return _digest([model.get_input_embeddings().weight])
+
+
+def weights_fingerprint(model) -> str:
+    """SHA-256 of every weight: names one fully tuned backbone."""
+    return _digest([p for _, p in sorted(model.state_dict().items())])
+
+
+def _digest(tensors: list[torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for tensor in tensors:
+        tensor = tensor.detach().to("cpu", torch.float32).contiguous()
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.numpy().data)
+    return digest.hexdigest()
+
+
+def _head_without_decoder(model, decoder: nn.Module) -> nn.Module:
+    """The MLM head with its vocabulary projection replaced by identity: ``[.., H] -> [.., H]``.
+
+    BERT, RoBERTa and XLM-R heads are ``transform -> decoder``; a shallow copy that shares every
+    weight but skips the decoder lets us project onto the label words alone.
+    """
+    for _, parent in model.named_modules():
+        for child_name, child in parent.named_children():
+            if child is decoder and parent is not model:
+                head = copy.copy(parent)
+                head._modules = dict(parent._modules)
+                setattr(head, child_name, nn.Identity())
+                return head
+    raise MptError(f"unsupported masked-LM head in {type(model).__name__}: cannot find its vocabulary projection")

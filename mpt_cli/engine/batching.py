@@ -1,0 +1,59 @@
+"""Dynamic padding and batch order: length-sorted for inference, seeded shuffles for training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..template import EncodedExample
+
+
+@dataclass
+class Batch:
+    """A padded batch. ``rows`` are the positions of its examples in the encoded list."""
+
+    input_ids: torch.Tensor  # [B, T]
+    attention_mask: torch.Tensor  # [B, T]
+    soft_positions: torch.Tensor  # [B, P]
+    mask_positions: torch.Tensor  # [B]
+    rows: torch.Tensor  # [B]
+    labels: torch.Tensor | None = None  # [B]
+
+    def to(self, device) -> "Batch":
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return Batch(*(move(getattr(self, name)) for name in self.__dataclass_fields__))
+
+
+def collate(
+    encoded: list[EncodedExample], rows: list[int], pad_id: int, prompt_length: int, labels: list[int] | None = None
+) -> Batch:
+    """Pad ``encoded[rows]`` to the longest among them (right padding)."""
+    chosen = [encoded[r] for r in rows]
+    width = max(len(ex.input_ids) for ex in chosen)
+    input_ids = torch.full((len(chosen), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(chosen), width), dtype=torch.long)
+    for i, ex in enumerate(chosen):
+        input_ids[i, : len(ex.input_ids)] = torch.tensor(ex.input_ids)
+        attention_mask[i, : len(ex.input_ids)] = 1
+    soft_starts = torch.tensor([ex.soft_start for ex in chosen])
+    return Batch(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        soft_positions=soft_starts.unsqueeze(1) + torch.arange(prompt_length),
+        mask_positions=torch.tensor([ex.mask_position for ex in chosen]),
+        rows=torch.tensor(rows),
+        labels=None if labels is None else torch.tensor([labels[r] for r in rows]),
+    )
+
+
+def by_length(encoded: list[EncodedExample], batch_size: int) -> list[list[int]]:
+    """Row indices grouped into batches of similar length (longest first), for fast inference."""
+    order = sorted(range(len(encoded)), key=lambda r: -len(encoded[r].input_ids))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def shuffled(count: int, batch_size: int, generator: torch.Generator) -> list[list[int]]:
+    """A seeded random permutation of ``range(count)`` cut into batches, for one training epoch."""
+    order = torch.randperm(count, generator=generator).tolist()
+    return [order[i : i + batch_size] for i in range(0, count, batch_size)]

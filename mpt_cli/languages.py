@@ -1,0 +1,40 @@
+"""Language codes the tool knows: the 15 XNLI languages."""
+
+from .errors import MptError
+
+XNLI_LANGUAGES: dict[str, str] = {
+    "ar": "Arabic",
+    "bg": "Bulgarian",
+    "de": "German",
+    "el": "Greek",
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "hi": "Hindi",
+    "ru": "Russian",
+    "sw": "Swahili",
+    "th": "Thai",
+    "tr": "Turkish",
+    "ur": "Urdu",
+    "vi": "Vietnamese",
+    "zh": "Chinese",
+}
+
+
+def check_language(code: str) -> str:
+    """Return ``code`` normalised to lower case, or raise a clear error for an unknown code."""
+    normalised = code.strip().lower()
+    if normalised not in XNLI_LANGUAGES:
+        known = " ".join(XNLI_LANGUAGES)
+        raise MptError(f"unknown language code {code!r}; XNLI languages are: {known}")
+    return normalised
+
+
+def parse_languages(spec: str) -> list[str]:
+    """Parse a comma-separated list such as ``"ar,ur,sw"``; ``"all"`` means every XNLI language."""
+    if spec.strip().lower() == "all":
+        return list(XNLI_LANGUAGES)
+    codes = [check_language(part) for part in spec.split(",") if part.strip()]
+    if not codes:
+        raise MptError("no language given")
+    return list(dict.fromkeys(codes))

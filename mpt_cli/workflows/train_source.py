@@ -1,0 +1,151 @@
+"""``mpt train-source``: draw K shots per class, train a soft prompt, save it as an artifact."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from ..artifacts import PromptArtifact, PromptInfo, atomic_path, check_writable, provenance
+from ..data import draw_split, load_nli
+from ..engine.backbone import DEFAULT_MODEL, Backbone, weights_fingerprint
+from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
+from ..engine.train import EpochRecord, LabelledSet, TrainConfig, TrainResult, train_prompt
+from ..languages import check_language
+from ..template import DEFAULT_TEMPLATE, TemplateEncoder
+from ..verbalizer import DEFAULT_VERBALIZER, Verbalizer
+
+DEFAULT_DATA = "facebook/xnli"
+DEFAULT_TUNE = "full"
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    shots: int = 8
+    dev_shots: int | None = None  # None: same as shots
+    lang: str = "en"
+    model: str = DEFAULT_MODEL
+    data: str = DEFAULT_DATA
+    seed: int = 1
+    prompts_dir: Path = Path("prompts")
+    template: str = DEFAULT_TEMPLATE
+    verbalizer: str = DEFAULT_VERBALIZER
+    prompt_length: int = 4
+    encoder: str = "lstm"
+    tune: str = DEFAULT_TUNE
+    lora_rank: int = 8
+    max_length: int = 128
+    train: TrainConfig = field(default_factory=TrainConfig)
+    overwrite: bool = False
+    cpu: bool = False
+
+
+@dataclass
+class SourceRun:
+    path: Path
+    info: PromptInfo
+    result: TrainResult
+    seconds: float
+
+
+@dataclass
+class Callbacks:
+    """Hooks for progress display; every one is optional."""
+
+    on_stage: callable = lambda message: None
+    on_start: callable = lambda total_steps: None
+    on_step: callable = lambda loss: None
+    on_epoch: callable = lambda record: None
+
+
+def prompt_path(prompts_dir: Path, lang: str) -> Path:
+    return Path(prompts_dir) / f"{lang}.safetensors"
+
+
+def tuned_backbone_path(prompts_dir: Path, lang: str) -> Path:
+    return Path(prompts_dir) / f"{lang}.backbone"
+
+
+def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> SourceRun:
+    """Run the whole command; every check that can fail fast happens before the model is loaded."""
+    callbacks = callbacks or Callbacks()
+    started = time.perf_counter()
+    lang = check_language(options.lang)
+    out = prompt_path(options.prompts_dir, lang)
+    check_writable(out, options.overwrite)
+    if options.tune == "full":
+        check_writable(tuned_backbone_path(options.prompts_dir, lang), options.overwrite)
+    verbalizer = Verbalizer.parse(options.verbalizer)
+    encoder_config = PromptEncoderConfig(options.prompt_length, kind=options.encoder)
+
+    callbacks.on_stage(f"reading {options.data} ({lang})")
+    dev_shots = options.dev_shots or options.shots
+    train_pool = load_nli(options.data, lang, "train")
+    dev_pool = load_nli(options.data, lang, "validation")
+    train, dev, manifest = draw_split(train_pool, dev_pool, options.shots, dev_shots, options.seed, options.data, lang)
+
+    callbacks.on_stage(f"loading {options.model}")
+    backbone = Backbone.load(options.model, cpu=options.cpu)
+    label_ids = torch.tensor(verbalizer.token_ids(backbone.tokenizer))
+    template = TemplateEncoder(options.template, backbone.tokenizer, options.prompt_length, min(options.max_length, backbone.max_length))
+    encode = lambda examples: LabelledSet(  # noqa: E731
+        template.encode([e.premise for e in examples], [e.hypothesis for e in examples]), [e.label for e in examples]
+    )
+
+    random.seed(options.seed)
+    torch.manual_seed(options.seed)
+    backbone.set_tune(options.tune, options.lora_rank)
+    encoder = PromptEncoder(replace(encoder_config, hidden_size=backbone.hidden_size))
+    steps_per_epoch = -(-len(train) // options.train.batch_size)
+    callbacks.on_stage(f"training ({options.tune}) on {len(train)} examples, selecting on {len(dev)}")
+    callbacks.on_start(options.train.epochs * steps_per_epoch)
+    result = train_prompt(
+        backbone, encoder, encode(train), encode(dev), label_ids, options.train, options.seed, callbacks.on_step, callbacks.on_epoch
+    )
+    with torch.no_grad():
+        prompt = encoder().cpu()
+
+    info = PromptInfo(
+        language=lang,
+        backbone=options.model,
+        backbone_fingerprint=backbone.fingerprint,
+        hidden_size=backbone.hidden_size,
+        prompt_length=options.prompt_length,
+        tune=options.tune,
+        template=options.template,
+        verbalizer=list(verbalizer.words),
+        max_length=template.max_length,
+        prompt_encoder=asdict(encoder.config),
+        lora_rank=options.lora_rank if options.tune == "lora" else None,
+        data=options.data,
+        shots=options.shots,
+        seed=options.seed,
+        split_manifest=json.loads(manifest.to_json()),
+        split_manifest_sha256=manifest.sha256,
+        dev_accuracy=result.dev_accuracy,
+        train_loss=result.train_loss,
+        training=asdict(options.train) | {"best_epoch": result.best_epoch, "dev_examples": len(dev)},
+        **provenance(),
+    )
+    if options.tune == "full":
+        callbacks.on_stage("saving the tuned backbone")
+        directory = tuned_backbone_path(options.prompts_dir, lang)
+        with atomic_path(directory, options.overwrite) as tmp:
+            backbone.save_model(tmp)
+        info.tuned_backbone = directory.name
+        info.tuned_backbone_fingerprint = weights_fingerprint(backbone.model)
+    artifact = PromptArtifact(
+        prompt=prompt,
+        info=info,
+        encoder_state=encoder.state_dict(),
+        lora_state=backbone.lora_state() if options.tune == "lora" else {},
+    )
+    artifact.save(out, options.overwrite)
+    return SourceRun(out, info, result, time.perf_counter() - started)
+
+
+__all__ = ["Callbacks", "EpochRecord", "SourceOptions", "SourceRun", "train_source"]
