@@ -7,6 +7,7 @@ resume training) and, for LoRA-tuned prompts, ``lora.*`` (adapter weights). Meta
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -20,13 +21,51 @@ import torch
 
 from .errors import MptError
 
-FORMAT = "mpt.prompt"
 FORMAT_VERSION = 1
 
 
+class MetadataRecord:
+    """Dataclass metadata stored in a safetensors header: text fields as-is, everything else as JSON."""
+
+    FORMAT = ""
+    KIND_OF_FILE = ""
+
+    def to_metadata(self) -> dict[str, str]:
+        meta = {"format": self.FORMAT, "format_version": str(FORMAT_VERSION)}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                meta[f.name] = value if _is_text(f) else json.dumps(value, sort_keys=True)
+        return meta
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str], where: str):
+        if meta.get("format") != cls.FORMAT:
+            raise MptError(f"{where} is not an mpt {cls.KIND_OF_FILE} (format {meta.get('format')!r})")
+        if meta.get("format_version") != str(FORMAT_VERSION):
+            raise MptError(
+                f"{where} has format version {meta.get('format_version')}; this mpt reads version {FORMAT_VERSION}"
+            )
+        values = {}
+        try:
+            for f in fields(cls):
+                if f.name in meta:
+                    values[f.name] = meta[f.name] if _is_text(f) else json.loads(meta[f.name])
+            return cls(**values)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise MptError(f"{where} has damaged metadata: {exc}") from None
+
+
+def _is_text(f) -> bool:
+    return f.type in ("str", "str | None")
+
+
 @dataclass
-class PromptInfo:
-    """The metadata of a prompt artifact. Text fields are stored as-is, everything else as JSON."""
+class PromptInfo(MetadataRecord):
+    """The metadata of a prompt artifact (documented in ``prompts/README.md``)."""
+
+    FORMAT = "mpt.prompt"
+    KIND_OF_FILE = "prompt"
 
     language: str
     backbone: str
@@ -50,32 +89,12 @@ class PromptInfo:
     dev_accuracy: float | None = None
     train_loss: float | None = None
     training: dict = field(default_factory=dict)
+    source_language: str | None = None
+    source_prompt_sha256: str | None = None
+    translator: str | None = None
     versions: dict = field(default_factory=dict)
     command: str = ""
     created: str = ""
-
-    def to_metadata(self) -> dict[str, str]:
-        meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is not None:
-                meta[f.name] = value if _is_text(f) else json.dumps(value, sort_keys=True)
-        return meta
-
-    @classmethod
-    def from_metadata(cls, meta: dict[str, str], where: str) -> "PromptInfo":
-        if meta.get("format") != FORMAT:
-            raise MptError(f"{where} is not an mpt prompt (format {meta.get('format')!r})")
-        if meta.get("format_version") != str(FORMAT_VERSION):
-            raise MptError(f"{where} has format version {meta.get('format_version')}; this mpt reads version {FORMAT_VERSION}")
-        values = {}
-        try:
-            for f in fields(cls):
-                if f.name in meta:
-                    values[f.name] = meta[f.name] if _is_text(f) else json.loads(meta[f.name])
-            return cls(**values)
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise MptError(f"{where} has damaged metadata: {exc}") from None
 
     def check_backbone(self, fingerprint: str, hidden_size: int, loaded_name: str) -> None:
         """Refuse a backbone other than the one this prompt was trained with."""
@@ -85,10 +104,6 @@ class PromptInfo:
                 f"(fingerprint {self.backbone_fingerprint[:12]}), not on {loaded_name} "
                 f"(fingerprint {fingerprint[:12]}); pass --model {self.backbone}"
             )
-
-
-def _is_text(f) -> bool:
-    return f.type in ("str", "str | None")
 
 
 @dataclass
@@ -120,6 +135,64 @@ class PromptArtifact:
             encoder_state=_with_prefix(tensors, "encoder."),
             lora_state=_with_prefix(tensors, "lora."),
         )
+
+
+@dataclass
+class TranslatorInfo(MetadataRecord):
+    """The metadata of a translator file ``translators/{src}-{tgt}.safetensors``."""
+
+    FORMAT = "mpt.translator"
+    KIND_OF_FILE = "translator"
+
+    source_language: str
+    target_language: str
+    architecture: dict  # TranslatorConfig fields
+    backbone: str
+    backbone_fingerprint: str
+    source_prompt_sha256: str
+    alignment: dict  # AlignConfig fields
+    corpus: str
+    corpus_sha256: str
+    pairs: int
+    heldout_pairs: int
+    steps: int
+    heldout_kl_before: float
+    heldout_kl_after: float
+    seed: int
+    dev: dict = field(default_factory=dict)  # dev accuracy of the source and translated prompts, when measured
+    versions: dict = field(default_factory=dict)
+    command: str = ""
+    created: str = ""
+
+
+@dataclass
+class TranslatorArtifact:
+    """Translator weights (``translator.*``) and the source prompt ``[P, H]`` they were trained against."""
+
+    weights: dict[str, torch.Tensor]
+    source_prompt: torch.Tensor
+    info: TranslatorInfo
+
+    def save(self, path: Path, overwrite: bool = False) -> None:
+        from safetensors.torch import save_file
+
+        tensors = {f"translator.{k}": v for k, v in self.weights.items()} | {"source_prompt": self.source_prompt}
+        tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()}
+        with atomic_path(path, overwrite) as tmp:
+            save_file(tensors, str(tmp), metadata=self.info.to_metadata())
+
+    @classmethod
+    def load(cls, path: Path) -> "TranslatorArtifact":
+        tensors, meta = read_safetensors(path)
+        info = TranslatorInfo.from_metadata(meta, str(path))
+        if "source_prompt" not in tensors:
+            raise MptError(f"{path} has no 'source_prompt' tensor")
+        return cls(_with_prefix(tensors, "translator."), tensors["source_prompt"], info)
+
+
+def tensor_sha256(tensor: torch.Tensor) -> str:
+    """Hash of a tensor's float32 values: detects a source prompt that changed."""
+    return hashlib.sha256(tensor.detach().to("cpu", torch.float32).contiguous().numpy().data).hexdigest()
 
 
 def _with_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

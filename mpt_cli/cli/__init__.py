@@ -2,6 +2,7 @@
 
 import typer
 
+from .align import align_command, translate_command
 from .env import env_command
 from .train_source import train_source_command
 
@@ -11,8 +12,11 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 app.command("train-source")(train_source_command)
+app.command("align")(align_command)
+app.command("translate")(translate_command)
 app.command("env")(env_command)
 
 

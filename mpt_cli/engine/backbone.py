@@ -149,7 +149,10 @@ class Backbone:
 
     def mask_logits(self, batch: Batch, prompts: torch.Tensor, token_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Logits at the mask for ``token_ids`` only (``[B, C]``), or for the whole vocabulary (``[B, V]``)."""
-        states = self.mask_states(batch, prompts)
+        return self.project(self.mask_states(batch, prompts), token_ids)
+
+    def project(self, states: torch.Tensor, token_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Mask states ``[B, H]`` to logits over ``token_ids`` (``[B, C]``) or the vocabulary (``[B, V]``)."""
         weight, bias = self.decoder.weight, self.decoder.bias
         if token_ids is not None:
             weight = weight[token_ids]

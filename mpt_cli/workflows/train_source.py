@@ -18,6 +18,8 @@ from ..engine.train import EpochRecord, LabelledSet, TrainConfig, TrainResult, t
 from ..languages import check_language
 from ..template import DEFAULT_TEMPLATE, TemplateEncoder
 from ..verbalizer import DEFAULT_VERBALIZER, Verbalizer
+from .progress import Callbacks
+from .prompts import source_prompt_path
 
 DEFAULT_DATA = "facebook/xnli"
 DEFAULT_TUNE = "full"
@@ -52,20 +54,6 @@ class SourceRun:
     seconds: float
 
 
-@dataclass
-class Callbacks:
-    """Hooks for progress display; every one is optional."""
-
-    on_stage: callable = lambda message: None
-    on_start: callable = lambda total_steps: None
-    on_step: callable = lambda loss: None
-    on_epoch: callable = lambda record: None
-
-
-def prompt_path(prompts_dir: Path, lang: str) -> Path:
-    return Path(prompts_dir) / f"{lang}.safetensors"
-
-
 def tuned_backbone_path(prompts_dir: Path, lang: str) -> Path:
     return Path(prompts_dir) / f"{lang}.backbone"
 
@@ -75,7 +63,7 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
     callbacks = callbacks or Callbacks()
     started = time.perf_counter()
     lang = check_language(options.lang)
-    out = prompt_path(options.prompts_dir, lang)
+    out = source_prompt_path(options.prompts_dir, lang)
     check_writable(out, options.overwrite)
     if options.tune == "full":
         check_writable(tuned_backbone_path(options.prompts_dir, lang), options.overwrite)

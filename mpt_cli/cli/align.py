@@ -1,0 +1,134 @@
+"""``mpt align`` and ``mpt translate``: one set of options, two commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..data.parallel import DEFAULT_PARALLEL
+from ..engine.align import AlignConfig
+from ..engine.losses import KL_DIRECTIONS, KL_SPACES
+from ..languages import XNLI_LANGUAGES, check_language, parse_languages
+from ..workflows.align import AlignOptions, align, existing_translators, translate
+from ..workflows.progress import Callbacks
+from .common import console, handle_errors, print_json, progress_bar, quiet_libraries
+
+_defaults = AlignConfig()
+
+
+def _targets(spec: str, source: str, prompts_dir: Path) -> tuple[str, ...]:
+    """``all``: every language that has a translator, else every XNLI language but the source."""
+    if spec.strip().lower() == "all":
+        return tuple(existing_translators(prompts_dir, source) or [c for c in XNLI_LANGUAGES if c != source])
+    return tuple(parse_languages(spec))
+
+
+def _make_command(translating: bool):
+    def command(
+        to: Annotated[str, typer.Option("--to", help="Target languages, comma-separated, or 'all'.")],
+        source: Annotated[str, typer.Option(help="Source language of the trained prompt.")] = "en",
+        prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = Path("prompts"),
+        model: Annotated[str | None, typer.Option(help="Backbone [default: the one the source prompt records].")] = None,
+        data: Annotated[
+            str | None, typer.Option(help="NLI data of the source prompt's few-shot draw and default dev data.")
+        ] = None,
+        dev_data: Annotated[str | None, typer.Option(help="Target-language dev data [default: --data's validation split].")] = None,
+        parallel: Annotated[
+            str, typer.Option(help="Parallel corpus: folder of en-xx.tsv, a .tsv, 'SRC_FILE,TGT_FILE', or a hub id.")
+        ] = DEFAULT_PARALLEL,
+        max_pairs: Annotated[int, typer.Option(help="Use at most this many parallel pairs per language.")] = 8000,
+        heldout: Annotated[int, typer.Option(help="Pairs held out to report the KL before and after.")] = 200,
+        alpha: Annotated[float, typer.Option(help="Weight of the CE term (only with --train-source).")] = _defaults.alpha,
+        kl: Annotated[str, typer.Option(help=f"KL direction: {', '.join(KL_DIRECTIONS)}.")] = _defaults.kl_direction,
+        kl_space: Annotated[str, typer.Option(help=f"KL over: {', '.join(KL_SPACES)}.")] = _defaults.kl_space,
+        freeze_source: Annotated[
+            bool, typer.Option("--freeze-source/--train-source", help="Keep the source prompt fixed, or let it learn too.")
+        ] = _defaults.freeze_source,
+        epochs: Annotated[int, typer.Option(help="Passes over the parallel pairs.")] = _defaults.epochs,
+        batch_size: Annotated[int, typer.Option(help="Parallel pairs per step.")] = _defaults.batch_size,
+        lr: Annotated[float, typer.Option(help="Learning rate of the translator.")] = _defaults.lr,
+        translator_width: Annotated[int | None, typer.Option(help="Hidden width of the translator [default: 2H].")] = None,
+        residual: Annotated[bool, typer.Option(help="Residual translator p_T = p_S + MLP(p_S).")] = False,
+        translator_init: Annotated[str, typer.Option(help="identity (start from p_T = p_S) or random.")] = "identity",
+        seed: Annotated[int, typer.Option(help="Seed for pair sampling, held-out split and shuffling.")] = 1,
+        max_dev_examples: Annotated[int | None, typer.Option(help="Score at most this many dev examples.")] = None,
+        overwrite: Annotated[bool, typer.Option(help="Replace existing artifacts.")] = False,
+        cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
+        json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+    ):
+        quiet_libraries()
+        source = check_language(source)
+        options = AlignOptions(
+            targets=_targets(to, source, prompts_dir), source=source, prompts_dir=prompts_dir, model=model, data=data,
+            dev_data=dev_data, parallel=parallel, max_pairs=max_pairs, heldout=heldout, width=translator_width,
+            residual=residual, init=translator_init, seed=seed, max_dev_examples=max_dev_examples, overwrite=overwrite,
+            cpu=cpu, align=AlignConfig(
+                alpha=alpha, kl_direction=kl, kl_space=kl_space, freeze_source=freeze_source, epochs=epochs,
+                batch_size=batch_size, lr=lr,
+            ),
+        )  # fmt: skip
+        with progress_bar() as progress:
+            task = progress.add_task("aligning", total=None, visible=False)
+            callbacks = Callbacks(
+                on_stage=lambda message: console.log(message),
+                on_start=lambda total: progress.reset(task, total=total, visible=True),
+                on_step=lambda loss: progress.update(task, advance=1, description=f"aligning (loss {loss:.4f})"),
+            )
+            if translating:
+                written = translate(options, callbacks)
+            else:
+                aligned = align(options, callbacks)
+        if translating:
+            _report_translated(written, json_output)
+        else:
+            _report_aligned(aligned, json_output)
+
+    command.__doc__ = (
+        "Write translated prompts {lang}.safetensors; trains missing translators first (same options as align)."
+        if translating
+        else "Train one prompt translator per target language on parallel data (alpha*CE + (1-alpha)*KL)."
+    )
+    return handle_errors(command)
+
+
+def _alignment_row(result) -> dict:
+    return result.__dict__ | {"translator": str(result.translator), "seconds": round(result.seconds, 1)}
+
+
+def _report_aligned(results, json_output: bool) -> None:
+    if json_output:
+        print_json([_alignment_row(r) for r in results])
+    _alignment_table(results)
+
+
+def _alignment_table(results) -> None:
+    table = Table(title="align")
+    for column in ("language", "pairs", "held-out KL before", "after", "dev n", "dev acc source", "dev acc translated"):
+        table.add_column(column, justify="left" if column == "language" else "right")
+    pct = lambda x: "-" if x is None else f"{x:.1%}"  # noqa: E731
+    for r in results:
+        table.add_row(
+            r.target, str(r.pairs), f"{r.heldout_kl_before:.4f}", f"{r.heldout_kl_after:.4f}", str(r.dev_examples or "-"),
+            pct(r.dev_accuracy_source), pct(r.dev_accuracy_translated),
+        )  # fmt: skip
+    console.print(table)
+
+
+def _report_translated(written, json_output: bool) -> None:
+    if json_output:
+        print_json([
+            {"language": w.target, "prompt": str(w.path), "translator": str(w.translator),
+             "alignment": w.alignment and _alignment_row(w.alignment)}
+            for w in written
+        ])  # fmt: skip
+    if aligned := [w.alignment for w in written if w.alignment]:
+        _alignment_table(aligned)
+    for w in written:
+        console.print(f"{w.target}: wrote {w.path} (translator {w.translator})", soft_wrap=True)
+
+
+align_command = _make_command(translating=False)
+translate_command = _make_command(translating=True)

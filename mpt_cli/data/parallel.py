@@ -1,0 +1,143 @@
+"""Parallel corpora for the alignment task, turned into template-shaped (premise, hypothesis) pairs.
+
+Accepted forms (``--parallel``):
+- a folder of ``{src}-{tgt}.tsv`` files (``en-de.tsv``: ``english<TAB>german`` per line; ``de-en.tsv``
+  is read with its columns swapped);
+- one ``.tsv`` file with 2 columns (a sentence pair) or 4 columns (premise and hypothesis in the source
+  language, then in the target language);
+- two line-aligned text files, ``SOURCE_FILE,TARGET_FILE``;
+- a hub dataset id with XNLI's ``all_languages`` layout (default ``facebook/xnli``): premise and
+  hypothesis translations of the training set; its labels are not used.
+
+Single sentences become template inputs as premise = sentence i and hypothesis = sentence j of a fixed,
+seeded random partner j != i, identical on both sides, so both sides see the same pairing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import MptError
+
+DEFAULT_PARALLEL = "facebook/xnli"
+
+
+@dataclass(frozen=True)
+class ParallelPair:
+    source: tuple[str, str]  # (premise, hypothesis) in the source language
+    target: tuple[str, str]  # the same in the target language
+
+
+@dataclass(frozen=True)
+class ParallelCorpus:
+    name: str  # where it came from
+    sha256: str  # of the raw content, before sampling
+    pairs: list[ParallelPair]
+
+
+def load_parallel(spec: str, source: str, target: str, max_pairs: int | None = None, seed: int = 1) -> ParallelCorpus:
+    """Read a corpus for ``source -> target`` and keep a seeded random ``max_pairs`` of it."""
+    path = Path(spec).expanduser()
+    if "," in spec and not path.exists():
+        first, second = (Path(p.strip()).expanduser() for p in spec.split(",", 1))
+        name, digest, rows = _two_files(first, second)
+    elif path.is_dir():
+        name, digest, rows = _folder(path, source, target)
+    elif path.is_file():
+        name, digest, rows = str(path), *_tsv(path, swap=False)
+    elif spec.startswith((".", "/", "~")) or spec.endswith((".tsv", ".txt")):
+        raise MptError(f"parallel corpus {spec} does not exist")
+    else:
+        name, digest, rows = _hub(spec, source, target)
+    if not rows:
+        raise MptError(f"the parallel corpus {name} has no sentence pairs")
+    rng = random.Random(f"mpt-parallel-{seed}")
+    if max_pairs is not None and len(rows) > max_pairs:
+        rows = rng.sample(rows, max_pairs)
+    return ParallelCorpus(name, digest, _as_pairs(rows, rng))
+
+
+def _as_pairs(rows: list[tuple[str, ...]], rng: random.Random) -> list[ParallelPair]:
+    """Rows of 4 fields are already pairs; rows of 2 sentences get a partner sentence as hypothesis."""
+    if len(rows[0]) == 4:
+        return [ParallelPair((r[0], r[1]), (r[2], r[3])) for r in rows]
+    if len(rows) < 2:
+        raise MptError("a sentence-level parallel corpus needs at least 2 sentence pairs")
+    order = list(range(len(rows)))
+    rng.shuffle(order)
+    partner = {order[k]: order[(k + 1) % len(order)] for k in range(len(order))}  # a derangement
+    return [ParallelPair((row[0], rows[partner[i]][0]), (row[1], rows[partner[i]][1])) for i, row in enumerate(rows)]
+
+
+def _read_lines(path: Path) -> tuple[str, list[str]]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise MptError(f"cannot read {path}: {exc.strerror}") from None
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    decoded = []
+    for number, line in enumerate(lines, 1):
+        try:
+            decoded.append(line.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError:
+            raise MptError(f"{path.name} line {number}: not valid UTF-8") from None
+    return hashlib.sha256(raw).hexdigest(), decoded
+
+
+def _tsv(path: Path, swap: bool) -> tuple[str, list[tuple[str, ...]]]:
+    digest, lines = _read_lines(path)
+    rows, width = [], None
+    for number, line in enumerate(lines, 1):
+        fields = tuple(line.split("\t"))
+        if len(fields) not in (2, 4) or not all(f.strip() for f in fields):
+            problem = "no tab" if len(fields) == 1 else f"{len(fields)} fields"
+            raise MptError(f"{path.name} line {number}: expected source<TAB>target (or 4 columns), found {problem}")
+        if width is not None and len(fields) != width:
+            raise MptError(f"{path.name} line {number}: {len(fields)} fields where earlier lines have {width}")
+        width = len(fields)
+        if swap:
+            half = len(fields) // 2
+            fields = fields[half:] + fields[:half]
+        rows.append(fields)
+    return digest, rows
+
+
+def _folder(folder: Path, source: str, target: str) -> tuple[str, str, list[tuple[str, ...]]]:
+    for name, swap in ((f"{source}-{target}.tsv", False), (f"{target}-{source}.tsv", True)):
+        if (folder / name).is_file():
+            return (str(folder / name), *_tsv(folder / name, swap))
+    found = ", ".join(sorted(p.name for p in folder.glob("*.tsv"))) or "none"
+    raise MptError(f"{folder} has no {source}-{target}.tsv (found: {found})")
+
+
+def _two_files(first: Path, second: Path) -> tuple[str, str, list[tuple[str, ...]]]:
+    digest_a, lines_a = _read_lines(first)
+    digest_b, lines_b = _read_lines(second)
+    if len(lines_a) != len(lines_b):
+        raise MptError(f"{first.name} has {len(lines_a)} lines but {second.name} has {len(lines_b)}; they must be line-aligned")
+    for number, (a, b) in enumerate(zip(lines_a, lines_b), 1):
+        if not a.strip() or not b.strip():
+            raise MptError(f"line {number} is empty in {first.name if not a.strip() else second.name}")
+    digest = hashlib.sha256((digest_a + digest_b).encode()).hexdigest()
+    return f"{first},{second}", digest, list(zip(lines_a, lines_b))
+
+
+def _hub(dataset_id: str, source: str, target: str) -> tuple[str, str, list[tuple[str, ...]]]:
+    try:
+        import datasets
+
+        table = datasets.load_dataset(dataset_id, "all_languages", split="train")
+    except Exception as exc:  # the hub raises many types; the user needs the reason, not a traceback
+        raise MptError(f"cannot load {dataset_id} (all_languages) from the Hugging Face hub: {exc}") from None
+    rows = []
+    for record in table:
+        hypotheses = dict(zip(record["hypothesis"]["language"], record["hypothesis"]["translation"]))
+        if source in record["premise"] and target in record["premise"] and source in hypotheses and target in hypotheses:
+            rows.append((record["premise"][source], hypotheses[source], record["premise"][target], hypotheses[target]))
+    digest = hashlib.sha256(f"{dataset_id}:{table._fingerprint}".encode()).hexdigest()
+    return f"{dataset_id} (all_languages, train)", digest, rows

@@ -1,0 +1,280 @@
+"""Shared, offline fixtures: a tiny tokenizer and masked LM built in the session, and a toy NLI task.
+
+Nothing here touches the network or the Hugging Face hub: the tokenizer is trained on a small corpus
+with the ``tokenizers`` library, the model is a randomly initialised two-layer XLM-R, and the NLI task
+is generated so that one cue word in the hypothesis decides the label.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+import json  # noqa: E402
+import random  # noqa: E402
+from dataclasses import replace  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+# one thread: the tiny model gains nothing from more, and it keeps timings steady on a busy machine
+torch.set_num_threads(1)
+
+from mpt_cli.data.nli import LABELS  # noqa: E402
+
+# --------------------------------------------------------------------------------------------------
+# The toy task
+# --------------------------------------------------------------------------------------------------
+
+CUES = {"entailment": "sunny", "neutral": "cloudy", "contradiction": "rainy"}
+"""The hypothesis of every toy example contains the cue word of its label, and no other cue."""
+
+FILLER = (
+    "the a man woman child dog cat house garden street park river city car bus train walks runs sits "
+    "sleeps eats reads plays sings looks today now here there very quite small big old new"
+).split()
+LABEL_WORDS = "yes maybe no right wrong true false".split()
+"""The words of the verbalizer presets: the tokenizer must keep each as one token."""
+MULTI_TOKEN_WORD = "antidisestablishment"
+"""Never in the tokenizer's corpus, so it splits into several tokens."""
+MAX_POSITIONS = 130
+
+
+def toy_pair(label: str, rng: random.Random) -> tuple[str, str]:
+    """A premise and a hypothesis whose label is given away by the cue word ending the hypothesis.
+
+    Every word is one token and the lengths are fixed, so the cue always sits at the same position.
+    """
+    premise = " ".join(rng.choice(FILLER) for _ in range(5))
+    hypothesis = " ".join([rng.choice(FILLER), rng.choice(FILLER), CUES[label]])
+    return premise, hypothesis
+
+
+def toy_rows(per_class: int, seed: int) -> list[tuple[str, str, str]]:
+    """``per_class`` (premise, hypothesis, label word) rows per label, interleaved, deterministic."""
+    rng = random.Random(seed)
+    return [(*toy_pair(label, rng), label) for _ in range(per_class) for label in LABELS]
+
+
+def write_tsv(path: Path, rows, header: tuple[str, ...] | None = None) -> Path:
+    """Write tab-separated ``rows`` (tuples of fields), each line ending in a newline."""
+    lines = (["\t".join(header)] if header else []) + ["\t".join(str(field) for field in row) for row in rows]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def toy_data_dir(tmp_path_factory) -> Path:
+    """An XTREME-style folder: train-en.tsv, dev-en.tsv and dev-de.tsv (no header, labels as words)."""
+    folder = tmp_path_factory.mktemp("toy-xnli")
+    write_tsv(folder / "train-en.tsv", toy_rows(30, seed=1))
+    write_tsv(folder / "dev-en.tsv", toy_rows(20, seed=2))
+    write_tsv(folder / "dev-de.tsv", toy_rows(10, seed=3))
+    return folder
+
+
+# --------------------------------------------------------------------------------------------------
+# The tiny backbone
+# --------------------------------------------------------------------------------------------------
+
+
+def _corpus() -> list[str]:
+    rng = random.Random(0)
+    lines = [" ".join(pair) for label in LABELS for pair in (toy_pair(label, rng) for _ in range(40))]
+    lines += [" ".join(LABEL_WORDS)] * 20
+    lines += [f"{w} . {w} ? {w} ." for w in FILLER + LABEL_WORDS + list(CUES.values())]
+    return lines
+
+
+def _train_tokenizer():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    raw = Tokenizer(models.BPE(unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.Metaspace()
+    raw.decoder = decoders.Metaspace()
+    # a vocabulary large enough that BPE merges every corpus word into one token and then stops
+    raw.train_from_iterator(_corpus(), trainers.BpeTrainer(vocab_size=2000, special_tokens=specials, show_progress=False))
+    raw.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[(token, raw.token_to_id(token)) for token in ("<s>", "</s>")],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=raw,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+        cls_token="<s>",
+        sep_token="</s>",
+    )
+
+
+def _save_tiny_model(directory: Path, tokenizer, seed: int) -> Path:
+    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    torch.manual_seed(seed)
+    config = XLMRobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=MAX_POSITIONS,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        initializer_range=0.2,  # label-word rows large enough for confident logits within a few steps
+    )
+    XLMRobertaForMaskedLM(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A saved two-layer XLM-R masked LM (hidden 32) with its BPE tokenizer."""
+    tokenizer = _train_tokenizer()
+    # XLM-R numbers positions from pad_id + 1; the position table must hold the longest input
+    assert tokenizer.pad_token_id + 1 + (MAX_POSITIONS - 2) <= MAX_POSITIONS
+    return _save_tiny_model(tmp_path_factory.mktemp("tiny-mlm"), tokenizer, seed=0)
+
+
+@pytest.fixture(scope="session")
+def other_model_dir(tmp_path_factory, tiny_model_dir) -> Path:
+    """The same architecture and tokenizer with other random weights (another embedding fingerprint)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    return _save_tiny_model(tmp_path_factory.mktemp("other-mlm"), tokenizer, seed=1)
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def load_backbone(tiny_model_dir):
+    """A factory for fresh CPU backbones on the tiny model (each test may tune its own copy)."""
+    from mpt_cli.engine.backbone import Backbone
+
+    return lambda directory=tiny_model_dir: Backbone.load(str(directory), cpu=True)
+
+
+def token_ids(tokenizer, text: str) -> list[int]:
+    """Ids of ``text`` without special tokens."""
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Training runs
+# --------------------------------------------------------------------------------------------------
+
+SHOTS = 8
+FAST_TRAIN = dict(epochs=2, batch_size=8, prompt_lr=1e-2)
+"""Enough to exercise training end to end; says nothing about accuracy."""
+LEARNING_TRAIN = dict(epochs=16, batch_size=8, prompt_lr=1e-2, backbone_lr=3e-3, warmup_ratio=0.0)
+"""Full tuning that reliably learns the toy task."""
+
+
+def source_options(model_dir: Path, data_dir: Path, prompts_dir: Path, *, train: dict | None = None, **overrides):
+    """SourceOptions for the tiny model and toy data: small and CPU-only; ``train`` overrides TrainConfig."""
+    from mpt_cli.engine.train import TrainConfig
+    from mpt_cli.workflows.train_source import SourceOptions
+
+    options = SourceOptions(
+        shots=SHOTS,
+        dev_shots=SHOTS,
+        lang="en",
+        model=str(model_dir),
+        data=str(data_dir),
+        seed=3,
+        prompts_dir=prompts_dir,
+        prompt_length=2,
+        tune="prompt",
+        max_length=48,
+        cpu=True,
+        train=TrainConfig(**(train or FAST_TRAIN)),
+    )
+    return replace(options, **overrides)
+
+
+@pytest.fixture
+def make_options(tiny_model_dir, toy_data_dir, tmp_path):
+    """``make_options(**overrides)``: SourceOptions writing into this test's ``tmp_path/prompts``."""
+    return lambda **overrides: source_options(tiny_model_dir, toy_data_dir, tmp_path / "prompts", **overrides)
+
+
+def train_capturing_backbone(options):
+    """Run ``train_source(options)`` and also return the in-memory backbone it trained."""
+    from mpt_cli.workflows import train_source as workflow
+
+    loaded = []
+
+    class CapturingBackbone(workflow.Backbone):
+        @classmethod
+        def load(cls, *args, **kwargs):
+            loaded.append(super().load(*args, **kwargs))
+            return loaded[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(workflow, "Backbone", CapturingBackbone)
+        run = workflow.train_source(options)
+    assert len(loaded) == 1
+    return run, loaded[0]
+
+
+@pytest.fixture(scope="session")
+def full_run(tiny_model_dir, toy_data_dir, tmp_path_factory):
+    """``(SourceRun, in-memory Backbone)`` of one fully tuned prompt that learns the toy task.
+
+    Tests must not modify its files; copy them first.
+    """
+    prompts = tmp_path_factory.mktemp("full-run") / "prompts"
+    return train_capturing_backbone(source_options(tiny_model_dir, toy_data_dir, prompts, tune="full", train=LEARNING_TRAIN))
+
+
+# --------------------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------------------
+
+
+def snapshot_tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (relative path -> bytes); ``{}`` when ``root`` does not exist."""
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------------
+
+
+def raises_mpt(*fragments: str):
+    """``pytest.raises(MptError)`` whose message must contain every one of ``fragments``.
+
+    Use as ``with raises_mpt("line 3", "no tab") as info: ...``.
+    """
+    import re
+
+    from mpt_cli.errors import MptError
+
+    pattern = "".join(f"(?=.*{re.escape(fragment)})" for fragment in fragments)
+    return pytest.raises(MptError, match=re.compile(pattern, re.DOTALL))
