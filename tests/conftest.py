@@ -25,6 +25,11 @@ import torch  # noqa: E402
 # one thread: the tiny model gains nothing from more, and it keeps timings steady on a busy machine
 torch.set_num_threads(1)
 
+from transformers.utils import logging as _hf_logging  # noqa: E402
+
+_hf_logging.set_verbosity_error()
+_hf_logging.disable_progress_bar()
+
 from mpt_cli.data.nli import LABELS  # noqa: E402
 
 # --------------------------------------------------------------------------------------------------

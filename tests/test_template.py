@@ -56,11 +56,8 @@ def test_default_template_layout(tokenizer):
 
 
 def test_special_tokens_match_what_the_tokenizer_adds(tokenizer):
-    full = tokenizer(PREMISE)["input_ids"]
-    bare = token_ids(tokenizer, PREMISE)
     encoded = encode_one(tokenizer, template="{premise} {hypothesis} {soft} {mask}")
-    assert encoded.input_ids[: len(full) - 1] == full[:-1]
-    assert full[len(bare) + 1 :] == encoded.input_ids[len(encoded.input_ids) - (len(full) - len(bare) - 1) :]
+    assert tokenizer(PREMISE)["input_ids"] == [encoded.input_ids[0], *token_ids(tokenizer, PREMISE), encoded.input_ids[-1]]
 
 
 def test_soft_and_mask_positions_follow_the_template_order(tokenizer):
@@ -109,21 +106,25 @@ def test_truncation_balances_two_long_texts(tokenizer):
     assert len(house) == len(garden) == 1
     kept_premise, kept_hypothesis = ids.count(house[0]), ids.count(garden[0])
     assert abs(kept_premise - kept_hypothesis) <= 1
-    assert kept_premise + kept_hypothesis == max_length - (len(without_soft(encoded)) - kept_premise - kept_hypothesis) - P
-    assert ids[encoded.mask_position] == tokenizer.mask_token_id
-    assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+    dot, question = token_ids(tokenizer, "."), token_ids(tokenizer, "?")
+    expected = [tokenizer.cls_token_id, *house * kept_premise, *dot, *garden * kept_hypothesis, *question]
+    expected += [tokenizer.mask_token_id, *dot, tokenizer.sep_token_id]
+    assert without_soft(encoded) == expected
 
 
 def test_truncation_keeps_literal_template_text(tokenizer):
     template = "question : {premise} ? {hypothesis} , answer {soft} {mask} ."
-    literal = [token_ids(tokenizer, text) for text in ("question :", "?", ", answer", ".")]
+    lit = [token_ids(tokenizer, text) for text in ("question :", "?", ", answer", ".")]
+    city, river = token_ids(tokenizer, "city"), token_ids(tokenizer, "river")
+    assert len(city) == len(river) == 1
     encoded = encode_one(tokenizer, premise=words(50, "city"), hypothesis=words(50, "river"), template=template, max_length=32)
     ids = without_soft(encoded)
-    assert len(encoded.input_ids) <= 32
-    assert ids[1 : 1 + len(literal[0])] == literal[0]
-    assert ids[-2 - len(literal[3]) - 1 - len(literal[2]) : -2 - len(literal[3]) - 1] == literal[2]
-    for piece in literal:
-        assert any(ids[i : i + len(piece)] == piece for i in range(len(ids)))
+    assert len(encoded.input_ids) == 32
+    kept_premise, kept_hypothesis = ids.count(city[0]), ids.count(river[0])
+    assert 0 < kept_premise < 50 and 0 < kept_hypothesis < 50
+    expected = [tokenizer.cls_token_id, *lit[0], *city * kept_premise, *lit[1], *river * kept_hypothesis, *lit[2]]
+    expected += [tokenizer.mask_token_id, *lit[3], tokenizer.sep_token_id]
+    assert ids == expected
 
 
 def test_short_inputs_are_not_truncated(tokenizer):

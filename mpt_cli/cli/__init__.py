@@ -4,6 +4,7 @@ import typer
 
 from .align import align_command, translate_command
 from .env import env_command
+from .evaluate import eval_command
 from .train_source import train_source_command
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
 app.command("train-source")(train_source_command)
 app.command("align")(align_command)
 app.command("translate")(translate_command)
+app.command("eval")(eval_command)
 app.command("env")(env_command)
 
 

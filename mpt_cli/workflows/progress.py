@@ -18,3 +18,4 @@ class Callbacks:
     on_start: Callable[[int], None] = _ignore  # a counted loop starts: total steps
     on_step: Callable[[float], None] = _ignore  # one training step done: its loss
     on_epoch: Callable[[object], None] = _ignore  # one epoch done: its record
+    on_advance: Callable[[int], None] = _ignore  # this many units of counted work done (examples, rows)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ..artifacts import PromptArtifact
+from ..artifacts import PromptArtifact, tensor_sha256
 from ..data import NLIExample
 from ..engine.backbone import Backbone, weights_fingerprint
 from ..engine.inference import label_probabilities
@@ -72,3 +73,64 @@ def score_prompt(
     encoded = template.encode([e.premise for e in examples], [e.hypothesis for e in examples])
     probs = label_probabilities(backbone, encoded, prompt, label_ids, batch_size, on_batch)
     return score([e.label for e in examples], probs.argmax(-1).tolist()), probs
+
+
+@dataclass
+class LanguagePrompt:
+    language: str
+    path: Path
+    artifact: PromptArtifact
+    translated: bool  # False: the source prompt used as is (a fallback, or the source language itself)
+
+
+class PromptSet:
+    """The source prompt and the prompts of several languages on one backbone, loaded once.
+
+    Every prompt must come from the same source run (same backbone, template and verbalizer): translated
+    prompts are inputs to one model, so rows of different languages can share a batch.
+    """
+
+    def __init__(self, prompts_dir: Path, source: str, model: str | None = None, cpu: bool = False):
+        self.prompts_dir = Path(prompts_dir)
+        self.source_path, self.source = open_source_prompt(prompts_dir, source)
+        self.backbone = load_backbone_for(self.source, self.source_path, model, cpu)
+        self.template, self.label_ids = template_and_labels(self.source, self.backbone)
+        self.warnings: list[str] = []
+
+    def for_language(self, lang: str) -> LanguagePrompt:
+        """``prompts/{lang}.safetensors`` when it exists, else the source prompt (with a warning)."""
+        path = source_prompt_path(self.prompts_dir, lang)
+        if lang == self.source.info.language:
+            return LanguagePrompt(lang, self.source_path, self.source, translated=False)
+        if not path.is_file():
+            self.warnings.append(
+                f"no {lang} prompt in {self.prompts_dir}: using the {self.source.info.language} prompt; "
+                f"`mpt translate --to {lang}` would create one"
+            )
+            return LanguagePrompt(lang, self.source_path, self.source, translated=False)
+        artifact = PromptArtifact.load(path)
+        self._check_compatible(path, artifact)
+        return LanguagePrompt(lang, path, artifact, translated=artifact.info.kind == "translated")
+
+    def _check_compatible(self, path: Path, artifact: PromptArtifact) -> None:
+        info, source = artifact.info, self.source.info
+        info.check_backbone(self.backbone.fingerprint, self.backbone.hidden_size, self.backbone.name)
+        same_run = (
+            info.tune == source.tune
+            and info.tuned_backbone_fingerprint == source.tuned_backbone_fingerprint
+            and info.template == source.template
+            and info.verbalizer == source.verbalizer
+            and info.prompt_length == source.prompt_length
+            and _same_tensors(artifact.lora_state, self.source.lora_state)
+        )
+        if not same_run:
+            raise MptError(f"{path} does not come from the same source run as {self.source_path}; translate it again")
+        if info.source_prompt_sha256 and info.source_prompt_sha256 != tensor_sha256(self.source.prompt):
+            self.warnings.append(
+                f"{path} was translated from an older {source.language} prompt; "
+                f"`mpt translate --to {info.language} --overwrite` brings it up to date"
+            )
+
+
+def _same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

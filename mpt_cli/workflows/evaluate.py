@@ -1,0 +1,148 @@
+"""``mpt eval``: accuracy per language with the best available prompt, on one loaded backbone."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..artifacts import atomic_path, check_writable, provenance, tensor_sha256
+from ..data import LABELS, load_nli
+from ..metrics import Scores
+from .progress import Callbacks
+from .prompts import PromptSet, score_prompt
+
+COLLAPSE_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    languages: tuple[str, ...]
+    source: str = "en"
+    prompts_dir: Path = Path("prompts")
+    model: str | None = None
+    data: str = "facebook/xnli"
+    split: str = "test"
+    compare: bool = False
+    max_examples: int | None = None
+    batch_size: int = 64
+    output: Path | None = None
+    overwrite: bool = False
+    cpu: bool = False
+
+
+@dataclass
+class LanguageResult:
+    language: str
+    prompt: str  # path of the prompt used
+    prompt_kind: str  # "translated" or "source"
+    prompt_sha256: str
+    scores: Scores
+    predictions: list[int]
+    source_scores: Scores | None = None  # with --compare, for translated prompts
+
+    @property
+    def gain(self) -> float | None:
+        return None if self.source_scores is None else self.scores.accuracy - self.source_scores.accuracy
+
+
+@dataclass
+class EvalReport:
+    results: list[LanguageResult]
+    source: str
+    warnings: list[str]
+    run: dict = field(default_factory=dict)
+
+    def average(self, targets_only: bool = False, source_prompt: bool = False) -> float | None:
+        chosen = [r for r in self.results if not (targets_only and r.language == self.source)]
+        values = [(r.source_scores or r.scores).accuracy if source_prompt else r.scores.accuracy for r in chosen]
+        return sum(values) / len(values) if values else None
+
+    def to_json(self) -> dict:
+        english = next((r.scores.accuracy for r in self.results if r.language == self.source), None)
+        languages = {}
+        for r in self.results:
+            entry = asdict(r.scores) | {
+                "labels": list(LABELS),
+                "prompt": {"path": r.prompt, "kind": r.prompt_kind, "sha256": r.prompt_sha256},
+                "gap_to_source": None if english is None else english - r.scores.accuracy,
+            }
+            if r.source_scores is not None:
+                entry |= {"source_prompt": asdict(r.source_scores), "gain": r.gain}
+            languages[r.language] = entry
+        averages = {"all": self.average(), "targets": self.average(targets_only=True)}
+        if any(r.source_scores for r in self.results):
+            averages |= {"all_source_prompt": self.average(source_prompt=True),
+                         "targets_source_prompt": self.average(targets_only=True, source_prompt=True)}  # fmt: skip
+        return {"run": self.run, "languages": languages, "averages": averages, "warnings": self.warnings}
+
+
+def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalReport:
+    callbacks = callbacks or Callbacks()
+    started = time.perf_counter()
+    if options.output is not None:
+        check_writable(options.output, options.overwrite)  # fail before the work, not after
+    callbacks.on_stage(f"loading prompts from {options.prompts_dir} and their backbone")
+    prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu)
+    chosen = [prompts.for_language(lang) for lang in options.languages]
+    datasets = {}
+    for lang in options.languages:
+        examples = load_nli(options.data, lang, options.split)
+        datasets[lang] = examples[: options.max_examples] if options.max_examples else examples
+    passes = sum(len(datasets[p.language]) * (2 if options.compare and p.translated else 1) for p in chosen)
+    callbacks.on_start(passes)
+
+    results = []
+    for prompt in chosen:
+        examples = datasets[prompt.language]
+        callbacks.on_stage(f"{prompt.language}: {len(examples)} examples with the {_kind(prompt)} prompt")
+        score_with = lambda tensor: score_prompt(  # noqa: E731
+            prompts.backbone, prompts.template, prompts.label_ids, tensor, examples, options.batch_size, callbacks.on_advance
+        )
+        scores, probs = score_with(prompt.artifact.prompt)
+        source_scores = None
+        if options.compare and prompt.translated:
+            source_scores, _ = score_with(prompts.source.prompt)
+        if max(scores.predicted_share) > COLLAPSE_SHARE:
+            top = scores.predicted_share.index(max(scores.predicted_share))
+            prompts.warnings.append(
+                f"{prompt.language}: {max(scores.predicted_share):.0%} of predictions are {LABELS[top]!r}; the prompt has collapsed"
+            )
+        results.append(
+            LanguageResult(
+                prompt.language, str(prompt.path), _kind(prompt), tensor_sha256(prompt.artifact.prompt), scores,
+                probs.argmax(-1).tolist(), source_scores,
+            )
+        )  # fmt: skip
+
+    info = prompts.source.info
+    run = {
+        "backbone": info.backbone,
+        "backbone_fingerprint": info.backbone_fingerprint,
+        "tune": info.tune,
+        "data": options.data,
+        "split": options.split,
+        "max_examples": options.max_examples,
+        "source_prompt": str(prompts.source_path),
+        "seconds": round(time.perf_counter() - started, 1),
+    } | provenance()
+    report = EvalReport(results, options.source, prompts.warnings, run)
+    if options.output is not None:
+        write_outputs(report, options.output, options.split, options.overwrite)
+    return report
+
+
+def _kind(prompt) -> str:
+    return "translated" if prompt.translated else "source"
+
+
+def write_outputs(report: EvalReport, output: Path, split: str, overwrite: bool) -> None:
+    """``results.json`` and XTREME-style prediction files ``{split}-{lang}.tsv`` (one label a line)."""
+    import json
+
+    prefix = "dev" if split in ("dev", "validation") else split
+    with atomic_path(output, overwrite) as folder:
+        folder.mkdir()
+        (folder / "results.json").write_text(json.dumps(report.to_json(), indent=2, default=str) + "\n")
+        for r in report.results:
+            (folder / f"{prefix}-{r.language}.tsv").write_text("".join(LABELS[p] + "\n" for p in r.predictions))

@@ -1,0 +1,250 @@
+"""The backbone (mask logits, tuning modes), the prompt encoder and batched inference."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import MAX_POSITIONS, raises_mpt, toy_rows
+
+from mpt_cli.engine.backbone import Backbone
+from mpt_cli.engine.batching import by_length, collate
+from mpt_cli.engine.inference import accuracy, label_probabilities
+from mpt_cli.engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
+from mpt_cli.template import DEFAULT_TEMPLATE, TemplateEncoder
+from mpt_cli.verbalizer import Verbalizer
+
+P = 3
+
+
+@pytest.fixture
+def backbone(load_backbone) -> Backbone:
+    return load_backbone()
+
+
+def encode(backbone, rows):
+    encoder = TemplateEncoder(DEFAULT_TEMPLATE, backbone.tokenizer, P, backbone.max_length)
+    return encoder.encode([r[0] for r in rows], [r[1] for r in rows])
+
+
+def make_batch(backbone, rows=None, labels=False):
+    rows = rows or toy_rows(2, seed=11)  # six rows; padding differs because lengths differ
+    rows = [(p + " very" * i, h, label) for i, (p, h, label) in enumerate(rows)]
+    encoded = encode(backbone, rows)
+    label_ids = [["entailment", "neutral", "contradiction"].index(r[2]) for r in rows] if labels else None
+    return collate(encoded, list(range(len(encoded))), backbone.tokenizer.pad_token_id, P, label_ids)
+
+
+def label_ids(backbone) -> torch.Tensor:
+    return torch.tensor(Verbalizer.parse("yes-maybe-no").token_ids(backbone.tokenizer))
+
+
+def random_prompt(backbone, seed=0, rows=None) -> torch.Tensor:
+    shape = (P, backbone.hidden_size) if rows is None else (rows, P, backbone.hidden_size)
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------------
+
+
+def test_tiny_model_loads_from_its_directory(backbone, tiny_model_dir, tokenizer):
+    assert backbone.name == str(tiny_model_dir)
+    assert backbone.hidden_size == 32
+    assert backbone.max_length == MAX_POSITIONS - 2
+    assert backbone.tokenizer.mask_token_id == tokenizer.mask_token_id
+    assert backbone.device.type == "cpu"
+    assert len(backbone.fingerprint) == 64
+    assert backbone.fingerprint == Backbone.load(str(tiny_model_dir), cpu=True).fingerprint
+
+
+def test_other_model_has_another_fingerprint(backbone, load_backbone, other_model_dir):
+    assert load_backbone(other_model_dir).fingerprint != backbone.fingerprint
+
+
+def test_missing_model_directory(tmp_path):
+    with raises_mpt("model directory", "does not exist"):
+        Backbone.load(str(tmp_path / "nowhere"), cpu=True)
+
+
+def test_directory_without_a_model(tmp_path):
+    with raises_mpt("cannot load a masked language model", str(tmp_path)):
+        Backbone.load(str(tmp_path), cpu=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Mask logits
+# --------------------------------------------------------------------------------------------------
+
+
+def test_mask_logits_shapes_and_label_columns(backbone):
+    batch, prompt, ids = make_batch(backbone), random_prompt(backbone), label_ids(backbone)
+    with torch.no_grad():
+        labels = backbone.mask_logits(batch, prompt, ids)
+        vocabulary = backbone.mask_logits(batch, prompt)
+    assert labels.shape == (6, 3)
+    assert vocabulary.shape == (6, len(backbone.tokenizer))
+    torch.testing.assert_close(labels, vocabulary[:, ids])
+
+
+def test_mask_logits_equal_the_plain_masked_lm(backbone):
+    """The head-without-decoder shortcut gives exactly the full MLM head's logits at the mask."""
+    batch, prompt, ids = make_batch(backbone), random_prompt(backbone), label_ids(backbone)
+    model = backbone.model.eval()
+    with torch.no_grad():
+        embeds = model.get_input_embeddings()(batch.input_ids).clone()
+        for row in range(len(embeds)):
+            embeds[row, batch.soft_positions[row]] = prompt
+        full = model(inputs_embeds=embeds, attention_mask=batch.attention_mask).logits
+        expected = full[torch.arange(len(full)), batch.mask_positions][:, ids]
+        got = backbone.mask_logits(batch, prompt, ids)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    # and the prompt matters: another prompt changes the logits
+    assert not torch.allclose(backbone.mask_logits(batch, random_prompt(backbone, seed=1), ids), got)
+
+
+def test_per_row_prompts(backbone):
+    batch, ids = make_batch(backbone), label_ids(backbone)
+    shared = random_prompt(backbone)
+    with torch.no_grad():
+        expected = backbone.mask_logits(batch, shared, ids)
+        torch.testing.assert_close(backbone.mask_logits(batch, shared.expand(6, -1, -1).clone(), ids), expected)
+        per_row = random_prompt(backbone, seed=5, rows=6)
+        mixed = backbone.mask_logits(batch, per_row, ids)
+        for row in range(6):
+            torch.testing.assert_close(mixed[row], backbone.mask_logits(batch, per_row[row], ids)[row])
+
+
+def backward_once(backbone) -> torch.Tensor:
+    backbone.model.train()
+    batch = make_batch(backbone, labels=True)
+    prompt = random_prompt(backbone).requires_grad_(True)
+    F.cross_entropy(backbone.mask_logits(batch, prompt, label_ids(backbone)), batch.labels).backward()
+    return prompt
+
+
+def test_prompt_mode_freezes_the_backbone(backbone):
+    backbone.set_tune("prompt")
+    assert backbone.trainable_parameters() == []
+    prompt = backward_once(backbone)
+    assert prompt.grad is not None and prompt.grad.abs().sum() > 0
+    assert [name for name, p in backbone.model.named_parameters() if p.grad is not None] == []
+
+
+def test_lora_mode_trains_only_adapters(backbone):
+    fingerprint = backbone.fingerprint
+    backbone.set_tune("lora", lora_rank=4)
+    trainable = [name for name, p in backbone.model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in name for name in trainable)
+    assert len(backbone.trainable_parameters()) == len(trainable)
+    backward_once(backbone)
+    with_grad = [name for name, p in backbone.model.named_parameters() if p.grad is not None]
+    assert with_grad and all("lora_" in name for name in with_grad)
+    assert set(backbone.lora_state()) and all("lora_" in key for key in backbone.lora_state())
+    assert backbone.fingerprint == fingerprint
+
+
+def test_full_mode_freezes_only_the_word_embeddings(backbone):
+    backbone.set_tune("full")
+    embeddings = backbone.model.get_input_embeddings().weight
+    assert not embeddings.requires_grad
+    assert all(p is not embeddings for p in backbone.trainable_parameters())
+    frozen = [p for p in backbone.model.parameters() if not p.requires_grad]
+    assert len(frozen) == 1 and frozen[0] is embeddings  # the decoder shares (ties) this matrix
+    backward_once(backbone)
+    assert embeddings.grad is None
+    layer = backbone.model.roberta.encoder.layer[0].attention.self.query.weight
+    assert layer.grad is not None and layer.grad.abs().sum() > 0
+
+
+def test_unknown_tune_mode(backbone):
+    with raises_mpt("tune mode 'adapter'", "prompt, lora, full"):
+        backbone.set_tune("adapter")
+
+
+# --------------------------------------------------------------------------------------------------
+# Prompt encoder
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["lstm", "mlp"])
+def test_prompt_encoder_output_shape(kind):
+    encoder = PromptEncoder(PromptEncoderConfig(prompt_length=5, hidden_size=16, kind=kind))
+    prompt = encoder()
+    assert prompt.shape == (5, 16)
+    assert (encoder.lstm is None) == (kind == "mlp")
+    prompt.sum().backward()
+    assert encoder.embedding.weight.grad is not None
+
+
+def test_prompt_encoder_config_round_trip_and_validation():
+    config = PromptEncoderConfig(prompt_length=2, hidden_size=8, kind="mlp")
+    assert PromptEncoderConfig.from_json(config.to_json()) == config
+    with raises_mpt("kind 'gru'", "lstm or mlp"):
+        PromptEncoderConfig(kind="gru")
+    with raises_mpt("prompt length must be at least 1"):
+        PromptEncoderConfig(prompt_length=0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Batching and inference
+# --------------------------------------------------------------------------------------------------
+
+
+def test_collate_pads_right_and_points_at_soft_tokens_and_mask(backbone):
+    rows = toy_rows(1, seed=3)
+    rows = [(rows[0][0] + " very very very", *rows[0][1:]), *rows[1:]]
+    encoded = encode(backbone, rows)
+    batch = collate(encoded, [2, 0], backbone.tokenizer.pad_token_id, P, [0, 1, 2])
+    assert batch.rows.tolist() == [2, 0] and batch.labels.tolist() == [2, 0]
+    for i, row in enumerate([2, 0]):
+        length = len(encoded[row].input_ids)
+        assert batch.input_ids[i, :length].tolist() == encoded[row].input_ids
+        assert batch.attention_mask[i].tolist() == [1] * length + [0] * (batch.input_ids.shape[1] - length)
+        assert (batch.input_ids[i, length:] == backbone.tokenizer.pad_token_id).all()
+        assert batch.soft_positions[i].tolist() == list(range(encoded[row].soft_start, encoded[row].soft_start + P))
+        assert batch.mask_positions[i] == encoded[row].mask_position
+
+
+def test_by_length_covers_every_row_once_longest_first(backbone):
+    encoded = encode(backbone, [(p + " very" * (i % 4), h, label) for i, (p, h, label) in enumerate(toy_rows(3, seed=4))])
+    batches = by_length(encoded, 4)
+    assert sorted(r for rows in batches for r in rows) == list(range(9))
+    lengths = [len(encoded[r].input_ids) for rows in batches for r in rows]
+    assert lengths == sorted(lengths, reverse=True)
+
+
+def test_label_probabilities_keep_input_order(backbone):
+    rows = [(p + " very" * (i % 3), h, label) for i, (p, h, label) in enumerate(toy_rows(3, seed=8))]
+    encoded, ids, prompt = encode(backbone, rows), label_ids(backbone), random_prompt(backbone)
+    probs = label_probabilities(backbone, encoded, prompt, ids, batch_size=2)
+    assert probs.shape == (9, 3)
+    torch.testing.assert_close(probs.sum(-1), torch.ones(9))
+    single = torch.cat([label_probabilities(backbone, [e], prompt, ids) for e in encoded])
+    torch.testing.assert_close(probs, single, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(probs, probs[0].expand(9, -1), atol=1e-4)
+
+
+def test_label_probabilities_with_a_prompt_per_row(backbone):
+    rows = [(p + " very" * (i % 3), h, label) for i, (p, h, label) in enumerate(toy_rows(2, seed=9))]
+    encoded, ids = encode(backbone, rows), label_ids(backbone)
+    prompts = random_prompt(backbone, seed=2, rows=6)
+    probs = label_probabilities(backbone, encoded, prompts, ids, batch_size=4)
+    for row in range(6):
+        torch.testing.assert_close(probs[row], label_probabilities(backbone, [encoded[row]], prompts[row], ids)[0])
+
+
+def test_label_probabilities_restore_training_mode(backbone):
+    encoded = encode(backbone, toy_rows(1, seed=1))
+    backbone.model.train()
+    label_probabilities(backbone, encoded, random_prompt(backbone), label_ids(backbone))
+    assert backbone.model.training
+    backbone.model.eval()
+    label_probabilities(backbone, encoded, random_prompt(backbone), label_ids(backbone))
+    assert not backbone.model.training
+
+
+def test_accuracy():
+    probs = torch.tensor([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.5, 0.1, 0.4], [0.1, 0.1, 0.8]])
+    assert accuracy(probs, [0, 1, 2, 2]) == pytest.approx(0.75)
