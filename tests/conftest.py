@@ -223,7 +223,10 @@ def source_options(model_dir: Path, data_dir: Path, prompts_dir: Path, *, train:
 @pytest.fixture
 def make_options(tiny_model_dir, toy_data_dir, tmp_path):
     """``make_options(**overrides)``: SourceOptions writing into this test's ``tmp_path/prompts``."""
-    return lambda **overrides: source_options(tiny_model_dir, toy_data_dir, tmp_path / "prompts", **overrides)
+    def make(prompts_dir: Path = tmp_path / "prompts", **overrides):
+        return source_options(tiny_model_dir, toy_data_dir, prompts_dir, **overrides)
+
+    return make
 
 
 def train_capturing_backbone(options):
@@ -283,3 +286,30 @@ def raises_mpt(*fragments: str):
 
     pattern = "".join(f"(?=.*{re.escape(fragment)})" for fragment in fragments)
     return pytest.raises(MptError, match=re.compile(pattern, re.DOTALL))
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------------
+
+
+def invoke(*args: str):
+    """Run ``mpt *args`` in-process; stdout and stderr come back separately (``result.stderr``)."""
+    from typer.testing import CliRunner
+
+    from mpt_cli.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def assert_clean_error(result, *fragments: str) -> str:
+    """Exit status 2, nothing on stdout, exactly one ``error:`` line on stderr (returned), no traceback."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert result.stderr.rstrip("\n").splitlines()[-1] == errors[0]
+    for fragment in fragments:
+        assert fragment in errors[0]
+    return errors[0]

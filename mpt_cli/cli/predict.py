@@ -1,0 +1,80 @@
+"""``mpt predict``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..artifacts import atomic_path, check_writable
+from ..data.pairs import PairReader
+from ..errors import MptError
+from ..workflows.predict import PredictOptions, predict
+from ..workflows.progress import Callbacks
+from .common import console, handle_errors, print_json, progress_bar, quiet_libraries
+
+SKIPPED_SHOWN = 10
+
+
+@handle_errors
+def predict_command(
+    input_file: Annotated[str, typer.Argument(metavar="FILE", help="TSV (premise<TAB>hypothesis[<TAB>...]) or JSONL; '-' for stdin.")],
+    lang: Annotated[str | None, typer.Option(help="Language of every row.")] = None,
+    lang_column: Annotated[str | None, typer.Option(help="Column (header name, JSON key or 1-based number) with each row's language.")] = None,
+    prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = Path("prompts"),
+    source: Annotated[str, typer.Option(help="Language of the trained source prompt (the fallback).")] = "en",
+    model: Annotated[str | None, typer.Option(help="Backbone [default: the one the prompts record].")] = None,
+    input_format: Annotated[str | None, typer.Option(help="tsv or jsonl [default: from the file name; stdin: tsv].")] = None,
+    output_format: Annotated[str | None, typer.Option("--format", help="Output format, tsv or jsonl [default: the input's].")] = None,
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout (atomically).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
+    skip_bad_rows: Annotated[bool, typer.Option(help="Skip malformed rows (and report them) instead of stopping.")] = False,
+    chunk_size: Annotated[int, typer.Option(help="Rows read and labelled at a time (memory stays flat).")] = 2048,
+    batch_size: Annotated[int, typer.Option(help="Rows per forward pass.")] = 64,
+    cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a summary as JSON on stderr at the end.")] = False,
+):
+    """Label premise/hypothesis pairs with the prompt of their language; rows keep their order and columns."""
+    quiet_libraries()
+    options = PredictOptions(lang, lang_column, source, prompts_dir, model, output_format, chunk_size, batch_size, cpu)
+    fmt = input_format or ("jsonl" if input_file.endswith(".jsonl") else "tsv")
+    if fmt not in ("tsv", "jsonl"):
+        raise MptError(f"input format {fmt!r} is unknown; use tsv or jsonl")
+    if output is not None:
+        check_writable(output, overwrite)
+    if input_file == "-":
+        stream, size, name = sys.stdin.buffer, None, "stdin"
+    else:
+        path = Path(input_file)
+        if not path.is_file():
+            raise MptError(f"input file {input_file} does not exist")
+        stream, size, name = path.open("rb"), path.stat().st_size, path.name
+    reader = PairReader(stream, name, fmt, lang_column, skip_bad_rows)
+    with progress_bar() as progress:
+        task = progress.add_task("labelling", total=size, visible=size is not None)
+        callbacks = Callbacks(on_stage=lambda m: console.log(m), on_advance=lambda done: progress.update(task, completed=done))
+        if output is None:
+            summary = predict(options, reader, _stdout_writer(), callbacks)
+        else:
+            with atomic_path(output, overwrite) as tmp, tmp.open("w", encoding="utf-8") as handle:
+                summary = predict(options, reader, handle.write, callbacks)
+    for warning in summary.warnings:
+        console.print(f"warning: {warning}", style="yellow", soft_wrap=True, highlight=False)
+    if summary.skipped:
+        console.print(f"skipped {len(summary.skipped)} bad rows:", style="yellow")
+        for _, message in summary.skipped[:SKIPPED_SHOWN]:
+            console.print(f"  {message}", soft_wrap=True, highlight=False)
+    by_language = ", ".join(f"{k} {v}" for k, v in sorted(summary.languages.items()))
+    console.print(f"labelled {summary.rows} rows ({by_language})" + (f"; wrote {output}" if output else ""), soft_wrap=True)
+    if json_output:
+        payload = {"rows": summary.rows, "languages": dict(summary.languages), "skipped": summary.skipped, "warnings": summary.warnings}
+        console.print_json(data=payload)
+
+
+def _stdout_writer():
+    def write(line: str) -> None:
+        sys.stdout.write(line)
+
+    return write

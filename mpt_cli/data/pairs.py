@@ -1,0 +1,160 @@
+"""Streaming reader for a user's premise/hypothesis file (``mpt predict``): TSV or JSONL.
+
+Rows keep every original field so the output can pass them through. Problems name the line number;
+with ``skip_bad`` they are collected instead of raised.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from ..errors import MptError
+from ..languages import check_language
+from .nli import COLUMN_ALIASES
+
+INPUT_FORMATS = ("tsv", "jsonl")
+
+
+@dataclass
+class InputRow:
+    line: int
+    original: list[str] | dict  # TSV fields or the JSON object, passed through to the output
+    premise: str
+    hypothesis: str
+    lang: str | None = None
+
+
+@dataclass
+class PairReader:
+    """Iterate ``chunks(n)`` of :class:`InputRow`; ``header`` is set once the first line is read."""
+
+    stream: BinaryIO
+    name: str
+    fmt: str = "tsv"
+    lang_column: str | None = None  # a header name, a JSON key, or a 1-based column number
+    skip_bad: bool = False
+    header: list[str] | None = None
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    rows_read: int = 0
+    bytes_read: int = 0
+
+    def chunks(self, size: int) -> Iterator[list[InputRow]]:
+        chunk = []
+        for row in self._rows():
+            chunk.append(row)
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+        if self.rows_read == 0:
+            raise MptError(f"{self.name} has no rows to label" + (f" ({len(self.skipped)} bad rows skipped)" if self.skipped else ""))
+
+    def _rows(self) -> Iterator[InputRow]:
+        positions: dict[str, int] | None = None
+        pending_blank = None
+        for number, raw in enumerate(self.stream, 1):
+            self.bytes_read += len(raw)
+            try:
+                text = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                self._bad(number, "not valid UTF-8")
+                continue
+            if number == 1:
+                text = text.lstrip("\ufeff")
+            if not text.strip():
+                pending_blank = number  # only an error if more rows follow
+                continue
+            if pending_blank is not None:
+                self._bad(pending_blank, "empty line")
+                pending_blank = None
+            try:
+                if self.fmt == "jsonl":
+                    row = self._jsonl_row(number, text)
+                else:
+                    fields = text.split("\t")
+                    if number == 1 and self.header is None and (found := _header_positions(fields)):
+                        self.header, positions = fields, found
+                        continue
+                    row = self._tsv_row(number, fields, positions)
+            except MptError as exc:
+                if not self.skip_bad:
+                    raise
+                self.skipped.append((number, str(exc)))
+                continue
+            self.rows_read += 1
+            yield row
+
+    def _bad(self, number: int, reason: str) -> None:
+        message = f"{self.name} line {number}: {reason}"
+        if not self.skip_bad:
+            raise MptError(message)
+        self.skipped.append((number, message))
+
+    def _tsv_row(self, number: int, fields: list[str], positions: dict[str, int] | None) -> InputRow:
+        where = f"{self.name} line {number}"
+        if positions is None:
+            if len(fields) < 2:
+                raise MptError(f"{where}: expected premise<TAB>hypothesis, found no tab")
+            premise, hypothesis = fields[0], fields[1]
+        else:
+            missing = [c for c in ("premise", "hypothesis") if positions[c] >= len(fields)]
+            if missing:
+                raise MptError(f"{where}: missing column {missing[0]!r}")
+            premise, hypothesis = fields[positions["premise"]], fields[positions["hypothesis"]]
+        return InputRow(number, fields, premise, hypothesis, self._tsv_lang(where, fields))
+
+    def _tsv_lang(self, where: str, fields: list[str]) -> str | None:
+        if self.lang_column is None:
+            return None
+        if self.lang_column.isdigit():
+            index = int(self.lang_column) - 1
+        elif self.header and self.lang_column in self.header:
+            index = self.header.index(self.lang_column)
+        else:
+            raise MptError(f"{self.name} has no column {self.lang_column!r} (use a header name or a column number)")
+        if index >= len(fields):
+            raise MptError(f"{where}: missing language column {self.lang_column!r}")
+        return _row_language(where, fields[index])
+
+    def _jsonl_row(self, number: int, text: str) -> InputRow:
+        where = f"{self.name} line {number}"
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MptError(f"{where}: invalid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise MptError(f"{where}: expected a JSON object")
+        values = {}
+        for column in ("premise", "hypothesis"):
+            key = next((a for a in COLUMN_ALIASES[column] if a in record), None)
+            if key is None or not isinstance(record[key], str):
+                raise MptError(f"{where}: missing field {column!r}")
+            values[column] = record[key]
+        lang = None
+        if self.lang_column is not None:
+            if self.lang_column not in record:
+                raise MptError(f"{where}: missing field {self.lang_column!r}")
+            lang = _row_language(where, str(record[self.lang_column]))
+        return InputRow(number, record, values["premise"], values["hypothesis"], lang)
+
+
+def _header_positions(fields: list[str]) -> dict[str, int] | None:
+    lowered = [f.strip().lower() for f in fields]
+    positions = {}
+    for column in ("premise", "hypothesis"):
+        for alias in COLUMN_ALIASES[column]:
+            if alias in lowered:
+                positions[column] = lowered.index(alias)
+                break
+    return positions if len(positions) == 2 else None
+
+
+def _row_language(where: str, value: str) -> str:
+    try:
+        return check_language(value)
+    except MptError as exc:
+        raise MptError(f"{where}: {exc}") from None

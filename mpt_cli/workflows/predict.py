@@ -1,0 +1,99 @@
+"""``mpt predict``: label a user's premise/hypothesis pairs, chunk by chunk, one prompt per row's language."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..data import LABELS
+from ..data.pairs import InputRow, PairReader
+from ..engine.inference import label_probabilities
+from ..errors import MptError
+from ..languages import check_language
+from .progress import Callbacks
+from .prompts import PromptSet
+
+OUTPUT_FORMATS = ("tsv", "jsonl")
+PROBABILITY_COLUMNS = [f"p_{label}" for label in LABELS]
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    lang: str | None = None  # one language for every row...
+    lang_column: str | None = None  # ...or a column naming each row's language
+    source: str = "en"
+    prompts_dir: Path = Path("prompts")
+    model: str | None = None
+    output_format: str | None = None  # default: the input's format
+    chunk_size: int = 2048
+    batch_size: int = 64
+    cpu: bool = False
+
+    def __post_init__(self):
+        if (self.lang is None) == (self.lang_column is None):
+            raise MptError("give either --lang (one language for every row) or --lang-column (a language per row)")
+        if self.lang is not None:
+            object.__setattr__(self, "lang", check_language(self.lang))
+        if self.output_format is not None and self.output_format not in OUTPUT_FORMATS:
+            raise MptError(f"output format {self.output_format!r} is unknown; use tsv or jsonl")
+
+
+@dataclass
+class PredictSummary:
+    rows: int = 0
+    languages: Counter = field(default_factory=Counter)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def predict(
+    options: PredictOptions, reader: PairReader, write: Callable[[str], None], callbacks: Callbacks | None = None
+) -> PredictSummary:
+    """Read ``reader`` in chunks, label every row, and ``write`` each output line in input order."""
+    callbacks = callbacks or Callbacks()
+    callbacks.on_stage(f"loading prompts from {options.prompts_dir} and their backbone")
+    prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu)
+    table: dict[str, int] = {}  # language -> row of ``stacked``
+    stacked: list[torch.Tensor] = []
+    output_format = options.output_format or reader.fmt
+    summary = PredictSummary()
+    for chunk in reader.chunks(options.chunk_size):
+        if summary.rows == 0 and output_format == "tsv" and reader.header:
+            write("\t".join([*reader.header, "prediction", *PROBABILITY_COLUMNS]) + "\n")
+        languages = [row.lang or options.lang for row in chunk]
+        for lang in dict.fromkeys(languages):
+            if lang not in table:
+                table[lang] = len(stacked)
+                stacked.append(prompts.for_language(lang).artifact.prompt)
+        # one prompt per row: a gather from the table, so mixed languages share every batch
+        prompt = torch.stack(stacked)[torch.tensor([table[lang] for lang in languages])]  # [N, P, H]
+        encoded = prompts.template.encode([r.premise for r in chunk], [r.hypothesis for r in chunk])
+        probs = label_probabilities(prompts.backbone, encoded, prompt, prompts.label_ids, options.batch_size)
+        for row, row_probs in zip(chunk, probs.tolist()):
+            write(_format(row, row_probs, output_format, reader.header))
+        summary.rows += len(chunk)
+        summary.languages.update(languages)
+        callbacks.on_advance(reader.bytes_read)
+    summary.skipped = reader.skipped
+    summary.warnings = prompts.warnings
+    return summary
+
+
+def _format(row: InputRow, probs: list[float], output_format: str, header: list[str] | None) -> str:
+    label = LABELS[max(range(len(probs)), key=probs.__getitem__)]
+    if output_format == "tsv":
+        values = row.original if isinstance(row.original, list) else [str(v) for v in row.original.values()]
+        return "\t".join([*values, label, *(f"{p:.4f}" for p in probs)]) + "\n"
+    record = row.original if isinstance(row.original, dict) else _as_record(row.original, header)
+    record = record | {"prediction": label, "probabilities": {name: round(p, 4) for name, p in zip(LABELS, probs)}}
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def _as_record(fields: list[str], header: list[str] | None) -> dict:
+    names = header or ["premise", "hypothesis"] + [f"column_{i}" for i in range(3, len(fields) + 1)]
+    return dict(zip(names, fields))
