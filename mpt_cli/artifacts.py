@@ -253,13 +253,12 @@ def check_writable(target: Path, overwrite: bool) -> None:
     """Fail early, before hours of training, if ``target`` exists or its folder cannot be written."""
     if target.exists() and not overwrite:
         raise MptError(f"{target} already exists; pass --overwrite to replace it")
-    folder = target.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise MptError(f"cannot create output folder {folder}: {exc.strerror}") from None
-    if not os.access(folder, os.W_OK):
-        raise MptError(f"output folder {folder} is not writable")
+    folder = target.parent.absolute()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())  # the root always exists
+    if not existing.is_dir():
+        raise MptError(f"cannot create output folder {folder}: {existing} is a file")
+    if not os.access(existing, os.W_OK):
+        raise MptError(f"output folder {existing} is not writable")
 
 
 def provenance() -> dict:

@@ -7,3 +7,10 @@ class MptError(Exception):
     The CLI catches it, prints ``error: <message>`` and exits with status 2; library users
     catch it like any exception.
     """
+
+
+def require_positive(**values: float) -> None:
+    """Reject a zero or negative setting by its option name (``batch_size`` -> ``--batch-size``)."""
+    for name, value in values.items():
+        if not value > 0:
+            raise MptError(f"--{name.replace('_', '-')} must be greater than 0, got {value}")

@@ -45,15 +45,18 @@ def make_artifact(**overrides) -> PromptArtifact:
     return PromptArtifact(
         prompt=torch.randn(2, 4, generator=generator),
         info=make_info(**overrides),
-        encoder_state={"embedding.weight": torch.randn(2, 4, generator=generator), "mlp.0.bias": torch.randn(4, generator=generator)},
+        encoder_state={
+            "embedding.weight": torch.randn(2, 4, generator=generator),
+            "mlp.0.bias": torch.randn(4, generator=generator),
+        },
         lora_state={"base.layer.lora_A.weight": torch.randn(4, 2, generator=generator)},
     )
 
 
 def rewrite_metadata(path, **changes):
     """Rewrite ``path`` with its tensors and metadata changed by ``changes``."""
-    from safetensors.torch import load_file, save_file
     from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
 
     with safe_open(str(path), framework="pt") as handle:
         meta = handle.metadata()

@@ -89,7 +89,9 @@ def test_jsonl_with_aliases_and_integer_labels(tmp_path):
 
 def test_csv_with_header_and_quoted_commas(tmp_path):
     path = tmp_path / "pairs.csv"
-    path.write_text('sentence1,sentence2,label\n"A man, tired, sleeps.",A person rests.,0\nA dog runs.,"The dog, too, is happy.",neutral\n')
+    path.write_text(
+        'sentence1,sentence2,label\n"A man, tired, sleeps.",A person rests.,0\nA dog runs.,"The dog, too, is happy.",neutral\n'
+    )
     assert triples(load_nli(str(path), "en", "train")) == [
         ("A man, tired, sleeps.", "A person rests.", 0),
         ("A dog runs.", "The dog, too, is happy.", 1),
@@ -149,11 +151,6 @@ def test_header_row_with_missing_fields_names_the_line(tmp_path):
         load_nli(str(path), "en", "train")
 
 
-@pytest.mark.xfail(
-    reason="nli.py _rows_tsv: a header lacking a hypothesis column is not recognised as a header, so line 1 is read "
-    "as data and the error is 'line 1: missing label' instead of naming the missing hypothesis column",
-    strict=True,
-)
 def test_header_lacking_hypothesis_column_is_named(tmp_path):
     path = write_tsv(tmp_path / "nohyp.tsv", [(p, label) for p, _, label in ROWS], header=("premise", "label"))
     with raises_mpt("nohyp.tsv", "hypothesis"):
@@ -211,10 +208,6 @@ def test_folder_without_the_split_names_both_aliases(tmp_path):
         load_nli(str(tmp_path), "en", "validation")
 
 
-@pytest.mark.xfail(
-    reason="nli.py line 82: the 'nothing found' text is not an f-string, so the message shows '{split}-{lang}.tsv' literally",
-    strict=True,
-)
 def test_empty_folder_message_has_no_unfilled_placeholders(tmp_path):
     with raises_mpt("train-en.tsv") as info:
         load_nli(str(tmp_path), "en", "train")

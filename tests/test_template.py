@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import LABEL_WORDS, MULTI_TOKEN_WORD, raises_mpt, token_ids
+from conftest import CUES, FILLER, LABEL_WORDS, MULTI_TOKEN_WORD, raises_mpt, token_ids
 
 from mpt_cli.template import DEFAULT_TEMPLATE, TemplateEncoder
 from mpt_cli.verbalizer import PRESETS, Verbalizer
@@ -93,7 +93,8 @@ def test_truncation_shortens_only_the_longer_text_first(tokenizer):
     fixed = 2 + len(dot) + len(hypothesis) + len(question) + P + 1 + len(dot)
     kept = token_ids(tokenizer, long_premise)[: max_length - fixed]
     assert 0 < len(kept) < 30
-    expected = [tokenizer.cls_token_id, *kept, *dot, *hypothesis, *question, tokenizer.mask_token_id, *dot, tokenizer.sep_token_id]
+    expected = [tokenizer.cls_token_id, *kept, *dot, *hypothesis, *question]
+    expected += [tokenizer.mask_token_id, *dot, tokenizer.sep_token_id]
     assert without_soft(encoded) == expected
 
 
@@ -168,8 +169,8 @@ def test_prompt_length_must_be_positive(tokenizer):
 # --------------------------------------------------------------------------------------------------
 
 
-def test_tiny_tokenizer_keeps_label_words_whole(tokenizer):
-    assert all(len(token_ids(tokenizer, word)) == 1 for word in LABEL_WORDS)
+def test_tiny_tokenizer_keeps_label_and_toy_words_whole(tokenizer):
+    assert all(len(token_ids(tokenizer, word)) == 1 for word in LABEL_WORDS + FILLER + list(CUES.values()))
     assert len(token_ids(tokenizer, MULTI_TOKEN_WORD)) > 1
 
 

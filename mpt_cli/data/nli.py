@@ -79,7 +79,7 @@ def _xtreme_file(folder: Path, lang: str, split: str) -> Path:
             return candidate
     available = sorted(p.name for p in folder.glob("*-*.tsv"))
     wanted = " or ".join(f"{alias}-{lang}.tsv" for alias in SPLIT_ALIASES[split])
-    listing = ", ".join(available) if available else "no {split}-{lang}.tsv files"
+    listing = ", ".join(available) if available else "none"
     raise MptError(f"{folder} has no {wanted} (found: {listing})")
 
 
@@ -114,8 +114,8 @@ def _decode_lines(raw: bytes, path: Path) -> list[str]:
     return decoded
 
 
-def _header_columns(fields: list[str]) -> dict[str, int] | None:
-    """Column positions when ``fields`` is a header row naming premise and hypothesis."""
+def _header_columns(fields: list[str], where: str) -> dict[str, int] | None:
+    """Column positions when ``fields`` is a header row (it names any known column), else None."""
     lowered = [f.strip().lower() for f in fields]
     found = {}
     for column, aliases in COLUMN_ALIASES.items():
@@ -123,7 +123,12 @@ def _header_columns(fields: list[str]) -> dict[str, int] | None:
             if alias in lowered:
                 found[column] = lowered.index(alias)
                 break
-    return found if "premise" in found and "hypothesis" in found else None
+    if not found:
+        return None
+    for column in ("premise", "hypothesis"):
+        if column not in found:
+            raise MptError(f"{where}: the header has no {column!r} column (found: {', '.join(fields)})")
+    return found
 
 
 def _rows_tsv(lines: list[str], path: Path):
@@ -134,7 +139,7 @@ def _rows_tsv(lines: list[str], path: Path):
                 continue
             raise MptError(f"{path.name} line {number}: empty line")
         fields = line.split("\t")
-        if columns is None and number == 1 and (header := _header_columns(fields)):
+        if columns is None and number == 1 and (header := _header_columns(fields, f"{path.name} line 1")):
             columns = header
             continue
         if columns is None:
@@ -148,7 +153,7 @@ def _rows_tsv(lines: list[str], path: Path):
 def _rows_csv(lines: list[str], path: Path):
     reader = csv.reader(io.StringIO("\n".join(lines)))
     header = next(reader, None)
-    columns = _header_columns(header or [])
+    columns = _header_columns(header or [], f"{path.name} line 1")
     if columns is None:
         raise MptError(f"{path.name}: the CSV header must name premise and hypothesis columns (or sentence1/sentence2)")
     for number, fields in enumerate(reader, 2):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from ..errors import MptError, require_positive
 from ..template import EncodedExample
 from .backbone import Backbone
 from .batching import by_length, collate, shuffled
@@ -39,8 +40,7 @@ class AlignConfig:
     eval_batch_size: int = field(default=64, metadata={"help": "batch size for held-out KL"})
 
     def __post_init__(self):
-        from ..errors import MptError
-
+        require_positive(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, source_lr=self.source_lr)
         if not 0.0 <= self.alpha <= 1.0:
             raise MptError(f"alpha must be between 0 and 1, got {self.alpha}")
         if self.kl_direction not in KL_DIRECTIONS:

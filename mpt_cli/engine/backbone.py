@@ -61,7 +61,7 @@ class Backbone:
             tokenizer = AutoTokenizer.from_pretrained(source)
             model = AutoModelForMaskedLM.from_pretrained(source, dtype=torch.float32)
         except Exception as exc:  # OSError, ValueError, hub errors: all mean "cannot use this model"
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = " ".join(str(exc).split())[:400] or type(exc).__name__
             raise MptError(f"cannot load a masked language model from {name_or_dir}: {reason}") from None
         return cls(model, tokenizer, name_or_dir, make_accelerator(cpu))
 

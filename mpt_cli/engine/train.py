@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from ..errors import require_positive
 from ..template import EncodedExample
 from .backbone import Backbone
 from .batching import collate, shuffled
@@ -32,6 +33,10 @@ class TrainConfig:
     warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with a linear warm-up"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
     eval_batch_size: int = field(default=64, metadata={"help": "batch size for dev evaluation"})
+
+    def __post_init__(self):
+        require_positive(epochs=self.epochs, batch_size=self.batch_size, eval_batch_size=self.eval_batch_size)
+        require_positive(prompt_lr=self.prompt_lr, backbone_lr=self.backbone_lr or 1.0)
 
 
 @dataclass

@@ -71,7 +71,7 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
     encoder_config = PromptEncoderConfig(options.prompt_length, kind=options.encoder)
 
     callbacks.on_stage(f"reading {options.data} ({lang})")
-    dev_shots = options.dev_shots or options.shots
+    dev_shots = options.shots if options.dev_shots is None else options.dev_shots
     train_pool = load_nli(options.data, lang, "train")
     dev_pool = load_nli(options.data, lang, "validation")
     train, dev, manifest = draw_split(train_pool, dev_pool, options.shots, dev_shots, options.seed, options.data, lang)
