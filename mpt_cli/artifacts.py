@@ -114,14 +114,10 @@ class PromptArtifact:
     lora_state: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def save(self, path: Path, overwrite: bool = False) -> None:
-        from safetensors.torch import save_file
-
         tensors = {"prompt": self.prompt}
         tensors |= {f"encoder.{k}": v for k, v in self.encoder_state.items()}
         tensors |= {f"lora.{k}": v for k, v in self.lora_state.items()}
-        tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()}
-        with atomic_path(path, overwrite) as tmp:
-            save_file(tensors, str(tmp), metadata=self.info.to_metadata())
+        write_safetensors(path, tensors, self.info, overwrite)
 
     @classmethod
     def load(cls, path: Path) -> "PromptArtifact":
@@ -174,12 +170,8 @@ class TranslatorArtifact:
     info: TranslatorInfo
 
     def save(self, path: Path, overwrite: bool = False) -> None:
-        from safetensors.torch import save_file
-
         tensors = {f"translator.{k}": v for k, v in self.weights.items()} | {"source_prompt": self.source_prompt}
-        tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()}
-        with atomic_path(path, overwrite) as tmp:
-            save_file(tensors, str(tmp), metadata=self.info.to_metadata())
+        write_safetensors(path, tensors, self.info, overwrite)
 
     @classmethod
     def load(cls, path: Path) -> "TranslatorArtifact":
@@ -197,6 +189,15 @@ def tensor_sha256(tensor: torch.Tensor) -> str:
 
 def _with_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], info: MetadataRecord, overwrite: bool) -> None:
+    """Write float32 CPU copies of ``tensors`` with ``info`` as metadata, atomically."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()}
+    with atomic_path(path, overwrite) as tmp:
+        save_file(tensors, str(tmp), metadata=info.to_metadata())
 
 
 def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MptError
+from .text import read_lines
 
 LABELS = ("entailment", "neutral", "contradiction")
 """Label names in XNLI's id order (0, 1, 2)."""
@@ -86,13 +87,9 @@ def _xtreme_file(folder: Path, lang: str, split: str) -> Path:
 def _read_file(path: Path, require_labels: bool) -> list[NLIExample]:
     if path.suffix not in FILE_SUFFIXES:
         raise MptError(f"{path}: unsupported file type {path.suffix!r}; use {', '.join(FILE_SUFFIXES)}")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise MptError(f"cannot read {path}: {exc.strerror}") from None
+    raw, lines = read_lines(path)
     if not raw.strip():
         raise MptError(f"{path} is empty")
-    lines = _decode_lines(raw, path)
     reader = {".tsv": _rows_tsv, ".csv": _rows_csv, ".jsonl": _rows_jsonl}[path.suffix]
     examples = []
     for line_number, row in reader(lines, path):
@@ -101,20 +98,7 @@ def _read_file(path: Path, require_labels: bool) -> list[NLIExample]:
     return examples
 
 
-def _decode_lines(raw: bytes, path: Path) -> list[str]:
-    lines = raw.split(b"\n")
-    decoded = []
-    for number, line in enumerate(lines, 1):
-        try:
-            decoded.append(line.decode("utf-8").rstrip("\r"))
-        except UnicodeDecodeError:
-            raise MptError(f"{path.name} line {number}: not valid UTF-8") from None
-    if decoded and decoded[0].startswith("\ufeff"):
-        decoded[0] = decoded[0][1:]
-    return decoded
-
-
-def _header_columns(fields: list[str], where: str) -> dict[str, int] | None:
+def header_columns(fields: list[str], where: str) -> dict[str, int] | None:
     """Column positions when ``fields`` is a header row (it names any known column), else None."""
     lowered = [f.strip().lower() for f in fields]
     found = {}
@@ -135,11 +119,9 @@ def _rows_tsv(lines: list[str], path: Path):
     columns = None
     for number, line in enumerate(lines, 1):
         if not line.strip():
-            if number == len(lines):  # the newline that ends the file
-                continue
             raise MptError(f"{path.name} line {number}: empty line")
         fields = line.split("\t")
-        if columns is None and number == 1 and (header := _header_columns(fields, f"{path.name} line 1")):
+        if columns is None and number == 1 and (header := header_columns(fields, f"{path.name} line 1")):
             columns = header
             continue
         if columns is None:
@@ -153,7 +135,7 @@ def _rows_tsv(lines: list[str], path: Path):
 def _rows_csv(lines: list[str], path: Path):
     reader = csv.reader(io.StringIO("\n".join(lines)))
     header = next(reader, None)
-    columns = _header_columns(header or [], f"{path.name} line 1")
+    columns = header_columns(header or [], f"{path.name} line 1")
     if columns is None:
         raise MptError(f"{path.name}: the CSV header must name premise and hypothesis columns (or sentence1/sentence2)")
     for number, fields in enumerate(reader, 2):

@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from ..errors import MptError
 from ..languages import check_language
-from .nli import COLUMN_ALIASES
+from .nli import COLUMN_ALIASES, header_columns
 
 INPUT_FORMATS = ("tsv", "jsonl")
 
@@ -76,7 +76,7 @@ class PairReader:
                     row = self._jsonl_row(number, text)
                 else:
                     fields = text.split("\t")
-                    if number == 1 and self.header is None and (found := _header_positions(fields)):
+                    if number == 1 and self.header is None and (found := header_columns(fields, f"{self.name} line 1")):
                         self.header, positions = fields, found
                         continue
                     row = self._tsv_row(number, fields, positions)
@@ -140,17 +140,6 @@ class PairReader:
                 raise MptError(f"{where}: missing field {self.lang_column!r}")
             lang = _row_language(where, str(record[self.lang_column]))
         return InputRow(number, record, values["premise"], values["hypothesis"], lang)
-
-
-def _header_positions(fields: list[str]) -> dict[str, int] | None:
-    lowered = [f.strip().lower() for f in fields]
-    positions = {}
-    for column in ("premise", "hypothesis"):
-        for alias in COLUMN_ALIASES[column]:
-            if alias in lowered:
-                positions[column] = lowered.index(alias)
-                break
-    return positions if len(positions) == 2 else None
 
 
 def _row_language(where: str, value: str) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MptError
+from .text import read_lines
 
 DEFAULT_PARALLEL = "facebook/xnli"
 
@@ -73,20 +74,8 @@ def _as_pairs(rows: list[tuple[str, ...]], rng: random.Random) -> list[ParallelP
 
 
 def _read_lines(path: Path) -> tuple[str, list[str]]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise MptError(f"cannot read {path}: {exc.strerror}") from None
-    lines = raw.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    decoded = []
-    for number, line in enumerate(lines, 1):
-        try:
-            decoded.append(line.decode("utf-8").rstrip("\r"))
-        except UnicodeDecodeError:
-            raise MptError(f"{path.name} line {number}: not valid UTF-8") from None
-    return hashlib.sha256(raw).hexdigest(), decoded
+    raw, lines = read_lines(path)
+    return hashlib.sha256(raw).hexdigest(), lines
 
 
 def _tsv(path: Path, swap: bool) -> tuple[str, list[tuple[str, ...]]]:
