@@ -6,6 +6,7 @@ import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +61,118 @@ class LabelledSet:
     labels: list[int]
 
 
+class Learner(Protocol):
+    """What :func:`fit` trains: a loss on training rows, a dev score, and state to keep the best of."""
+
+    train_size: int
+
+    def parameter_groups(self) -> list[dict]: ...  # AdamW groups: {"params": [...], "lr": ...}
+
+    def train_mode(self, training: bool) -> None: ...
+
+    def loss(self, rows: list[int]) -> torch.Tensor: ...
+
+    def dev_accuracy(self) -> float: ...
+
+    def state(self) -> dict[str, torch.Tensor]: ...  # copies of everything that learns
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None: ...
+
+
+def fit(
+    learner: Learner,
+    config: TrainConfig,
+    seed: int,
+    accelerator,
+    on_step: Callable[[float], None] | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> TrainResult:
+    """AdamW with linear warm-up and decay; after every epoch the dev set is scored, and the state of the
+    first epoch with the highest dev accuracy is restored at the end."""
+    groups = learner.parameter_groups()
+    optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    total_steps = config.epochs * math.ceil(learner.train_size / config.batch_size)
+    scheduler = _linear_warmup_decay(optimizer, round(config.warmup_ratio * total_steps), total_steps)
+    optimizer = accelerator.prepare_optimizer(optimizer)
+    generator = torch.Generator().manual_seed(seed)
+    trainable = [p for group in groups for p in group["params"]]
+
+    best: tuple[float, int, dict] | None = None
+    history = []
+    for epoch in range(1, config.epochs + 1):
+        learner.train_mode(True)
+        losses = []
+        for rows in shuffled(learner.train_size, config.batch_size, generator):
+            loss = learner.loss(rows)
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+            if on_step:
+                on_step(loss.item())
+        learner.train_mode(False)
+        record = EpochRecord(epoch, sum(losses) / len(losses), learner.dev_accuracy())
+        history.append(record)
+        if on_epoch:
+            on_epoch(record)
+        if best is None or record.dev_accuracy > best[0]:
+            best = (record.dev_accuracy, epoch, learner.state())
+    dev_accuracy, best_epoch, state = best
+    learner.load_state(state)
+    learner.train_mode(False)
+    return TrainResult(best_epoch, dev_accuracy, history[best_epoch - 1].train_loss, history)
+
+
+@dataclass
+class PromptLearner:
+    """A soft prompt (and the backbone's trainable weights): cross entropy over the verbalizer at the mask."""
+
+    backbone: Backbone
+    encoder: PromptEncoder
+    train: LabelledSet
+    dev: LabelledSet
+    label_ids: torch.Tensor
+    config: TrainConfig
+
+    def __post_init__(self):
+        self.encoder.to(self.backbone.device)
+        self.label_ids = self.label_ids.to(self.backbone.device)
+        self.train_size = len(self.train.encoded)
+
+    def parameter_groups(self) -> list[dict]:
+        groups = [{"params": list(self.encoder.parameters()), "lr": self.config.prompt_lr}]
+        if self.backbone.trainable_parameters():
+            lr = self.config.backbone_lr or DEFAULT_BACKBONE_LR[self.backbone.tune]
+            groups.append({"params": self.backbone.trainable_parameters(), "lr": lr})
+        return groups
+
+    def train_mode(self, training: bool) -> None:
+        self.backbone.model.train(training)
+        self.encoder.train(training)
+
+    def loss(self, rows: list[int]) -> torch.Tensor:
+        pad_id = self.backbone.tokenizer.pad_token_id
+        batch = collate(self.train.encoded, rows, pad_id, self.encoder.config.prompt_length, self.train.labels)
+        batch = batch.to(self.backbone.device)
+        return F.cross_entropy(self.backbone.mask_logits(batch, self.encoder(), self.label_ids), batch.labels)
+
+    def dev_accuracy(self) -> float:
+        with torch.no_grad():
+            prompt = self.encoder()
+        probs = label_probabilities(self.backbone, self.dev.encoded, prompt, self.label_ids, self.config.eval_batch_size)
+        return accuracy(probs, self.dev.labels)
+
+    def state(self) -> dict:
+        learned = {n: p.detach().clone() for n, p in self.backbone.model.named_parameters() if p.requires_grad}
+        return {"encoder": copy.deepcopy(self.encoder.state_dict()), "backbone": learned}
+
+    def load_state(self, state: dict) -> None:
+        self.encoder.load_state_dict(state["encoder"])
+        restore_parameters(self.backbone.model, state["backbone"])
+
+
 def train_prompt(
     backbone: Backbone,
     encoder: PromptEncoder,
@@ -71,57 +184,16 @@ def train_prompt(
     on_step: Callable[[float], None] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TrainResult:
-    """Train ``encoder`` (and the backbone's trainable weights) and leave them at the best dev epoch.
+    """Train ``encoder`` (and the backbone's trainable weights) and leave them at the best dev epoch."""
+    learner = PromptLearner(backbone, encoder, train, dev, label_ids, config)
+    return fit(learner, config, seed, backbone.accelerator, on_step, on_epoch)
 
-    The loss is cross entropy over the verbalizer logits at the mask. After every epoch the dev set is
-    scored; the weights of the first epoch with the highest dev accuracy are restored at the end.
-    """
-    accelerator = backbone.accelerator
-    encoder.to(backbone.device)
-    label_ids = label_ids.to(backbone.device)
-    groups = [{"params": list(encoder.parameters()), "lr": config.prompt_lr}]
-    if backbone.trainable_parameters():
-        lr = config.backbone_lr or DEFAULT_BACKBONE_LR[backbone.tune]
-        groups.append({"params": backbone.trainable_parameters(), "lr": lr})
-    optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
-    total_steps = config.epochs * math.ceil(len(train.encoded) / config.batch_size)
-    scheduler = _linear_warmup_decay(optimizer, round(config.warmup_ratio * total_steps), total_steps)
-    optimizer = accelerator.prepare_optimizer(optimizer)
-    generator = torch.Generator().manual_seed(seed)
-    pad_id = backbone.tokenizer.pad_token_id
-    trainable = [p for group in groups for p in group["params"]]
 
-    best: tuple[float, int, dict] | None = None
-    history = []
-    for epoch in range(1, config.epochs + 1):
-        backbone.model.train()
-        encoder.train()
-        losses = []
-        for rows in shuffled(len(train.encoded), config.batch_size, generator):
-            batch = collate(train.encoded, rows, pad_id, encoder.config.prompt_length, train.labels).to(backbone.device)
-            loss = F.cross_entropy(backbone.mask_logits(batch, encoder(), label_ids), batch.labels)
-            accelerator.backward(loss)
-            accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.item())
-            if on_step:
-                on_step(loss.item())
-        encoder.eval()
-        with torch.no_grad():
-            prompt = encoder()
-        dev_probs = label_probabilities(backbone, dev.encoded, prompt, label_ids, config.eval_batch_size)
-        record = EpochRecord(epoch, sum(losses) / len(losses), accuracy(dev_probs, dev.labels))
-        history.append(record)
-        if on_epoch:
-            on_epoch(record)
-        if best is None or record.dev_accuracy > best[0]:
-            best = (record.dev_accuracy, epoch, _snapshot(backbone, encoder))
-    dev_accuracy, best_epoch, state = best
-    _restore(backbone, encoder, state)
-    encoder.eval()
-    return TrainResult(best_epoch, dev_accuracy, history[best_epoch - 1].train_loss, history)
+def restore_parameters(model: torch.nn.Module, values: dict[str, torch.Tensor]) -> None:
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in values.items():
+            params[name].copy_(value)
 
 
 def _linear_warmup_decay(optimizer, warmup: int, total: int):
@@ -131,17 +203,3 @@ def _linear_warmup_decay(optimizer, warmup: int, total: int):
         return max(0.0, (total - step) / max(1, total - warmup))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def _snapshot(backbone: Backbone, encoder: PromptEncoder) -> dict:
-    """Copies of everything that learned: the encoder and the backbone's trainable tensors."""
-    learned = {n: p.detach().clone() for n, p in backbone.model.named_parameters() if p.requires_grad}
-    return {"encoder": copy.deepcopy(encoder.state_dict()), "backbone": learned}
-
-
-def _restore(backbone: Backbone, encoder: PromptEncoder, state: dict) -> None:
-    encoder.load_state_dict(state["encoder"])
-    params = dict(backbone.model.named_parameters())
-    with torch.no_grad():
-        for name, value in state["backbone"].items():
-            params[name].copy_(value)

@@ -1,0 +1,100 @@
+"""The fine-tuning baseline: a classification head on the backbone, every transformer weight learning.
+
+The same examples, optimiser, schedule and dev selection as the soft prompt (:func:`engine.train.fit`),
+so the two differ only in how the task is posed: ``[CLS] premise [SEP] hypothesis`` -> head, versus a
+cloze template with soft tokens -> label words at the mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..data import LABELS, NLIExample
+from ..errors import MptError
+from .backbone import make_accelerator
+from .inference import accuracy
+from .train import TrainConfig, TrainResult, fit, restore_parameters
+
+
+class Classifier:
+    """``AutoModelForSequenceClassification`` over a masked LM's encoder, with its tokenizer."""
+
+    def __init__(self, model_dir: str, max_length: int = 128, cpu: bool = False):
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+            model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=len(LABELS), dtype=torch.float32)
+        except Exception as exc:  # OSError, ValueError, hub errors: all mean "cannot use this model"
+            raise MptError(f"cannot load {model_dir} for sequence classification: {' '.join(str(exc).split())[:400]}") from None
+        self.accelerator = make_accelerator(cpu)
+        self.model = model.to(self.accelerator.device)
+        self.model.get_input_embeddings().requires_grad_(False)  # as in --tune full: keep the shared embedding space
+        self.max_length = max_length
+
+    def _batch(self, examples: list[NLIExample]) -> dict[str, torch.Tensor]:
+        encoded = self.tokenizer(
+            [e.premise for e in examples], [e.hypothesis for e in examples],
+            truncation="longest_first", max_length=self.max_length, padding=True, return_tensors="pt",
+        )  # fmt: skip
+        return {k: v.to(self.accelerator.device) for k, v in encoded.items()}
+
+    def logits(self, examples: list[NLIExample]) -> torch.Tensor:
+        with self.accelerator.autocast():
+            return self.model(**self._batch(examples)).logits.float()  # [B, C]
+
+    @torch.no_grad()
+    def probabilities(self, examples: list[NLIExample], batch_size: int = 64, on_batch=None) -> torch.Tensor:
+        """``[N, C]`` in input order; batches sorted by length."""
+        self.model.eval()
+        order = sorted(range(len(examples)), key=lambda i: -len(examples[i].premise) - len(examples[i].hypothesis))
+        probs = torch.empty(len(examples), len(LABELS))
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            probs[rows] = self.logits([examples[i] for i in rows]).softmax(-1).cpu()
+            if on_batch:
+                on_batch(len(rows))
+        return probs
+
+
+@dataclass
+class ClassifierLearner:
+    classifier: Classifier
+    train: list[NLIExample]
+    dev: list[NLIExample]
+    config: TrainConfig
+
+    def __post_init__(self):
+        self.train_size = len(self.train)
+
+    def parameter_groups(self) -> list[dict]:
+        params = [p for p in self.classifier.model.parameters() if p.requires_grad]
+        return [{"params": params, "lr": self.config.backbone_lr or 2e-5}]
+
+    def train_mode(self, training: bool) -> None:
+        self.classifier.model.train(training)
+
+    def loss(self, rows: list[int]) -> torch.Tensor:
+        examples = [self.train[r] for r in rows]
+        labels = torch.tensor([e.label for e in examples], device=self.classifier.accelerator.device)
+        return F.cross_entropy(self.classifier.logits(examples), labels)
+
+    def dev_accuracy(self) -> float:
+        probs = self.classifier.probabilities(self.dev, self.config.eval_batch_size)
+        return accuracy(probs, [e.label for e in self.dev])
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {n: p.detach().clone() for n, p in self.classifier.model.named_parameters() if p.requires_grad}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        restore_parameters(self.classifier.model, state)
+
+
+def finetune(
+    classifier: Classifier, train: list[NLIExample], dev: list[NLIExample], config: TrainConfig, seed: int, on_step=None, on_epoch=None
+) -> TrainResult:
+    """Fine-tune ``classifier`` on ``train``, keeping the epoch with the best ``dev`` accuracy."""
+    return fit(ClassifierLearner(classifier, train, dev, config), config, seed, classifier.accelerator, on_step, on_epoch)
