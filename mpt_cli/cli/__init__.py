@@ -6,6 +6,7 @@ from .align import align_command, translate_command
 from .env import env_command
 from .evaluate import eval_command
 from .predict import predict_command
+from .reproduce import reproduce_command
 from .train_source import train_source_command
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app.command("align")(align_command)
 app.command("translate")(translate_command)
 app.command("eval")(eval_command)
 app.command("predict")(predict_command)
+app.command("reproduce")(reproduce_command)
 app.command("env")(env_command)
 
 

@@ -45,6 +45,7 @@ class AlignOptions:
     align: AlignConfig = field(default_factory=AlignConfig)
     seed: int = 1
     max_dev_examples: int | None = None
+    score_dev: bool = True  # score source and translated prompts on target dev data after training
     overwrite: bool = False
     cpu: bool = False
 
@@ -176,6 +177,8 @@ def _source_side(source: PromptArtifact, freeze: bool) -> PromptEncoder | torch.
 
 def _dev_scores(options, data, target, backbone, template, label_ids, source_prompt, translated, callbacks) -> dict:
     """Dev accuracy of the source and the translated prompt on the target language, when dev data exists."""
+    if not options.score_dev:
+        return {}
     dev_data = options.dev_data or data
     try:
         examples = load_nli(dev_data, target, "validation")

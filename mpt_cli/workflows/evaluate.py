@@ -24,6 +24,7 @@ class EvalOptions:
     data: str = "facebook/xnli"
     split: str = "test"
     compare: bool = False
+    use_translated: bool = True  # False: the source prompt on every language (soft-prompt transfer)
     max_examples: int | None = None
     batch_size: int = 64
     output: Path | None = None
@@ -84,7 +85,7 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
         check_writable(options.output, options.overwrite)  # fail before the work, not after
     callbacks.on_stage(f"loading prompts from {options.prompts_dir} and their backbone")
     prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu)
-    chosen = [prompts.for_language(lang) for lang in options.languages]
+    chosen = [prompts.for_language(lang) if options.use_translated else prompts.source_for(lang) for lang in options.languages]
     datasets = {}
     for lang in options.languages:
         examples = load_nli(options.data, lang, options.split)

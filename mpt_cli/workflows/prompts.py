@@ -97,17 +97,21 @@ class PromptSet:
         self.template, self.label_ids = template_and_labels(self.source, self.backbone)
         self.warnings: list[str] = []
 
+    def source_for(self, lang: str) -> LanguagePrompt:
+        """The source prompt, used as is on ``lang`` (vanilla soft-prompt transfer)."""
+        return LanguagePrompt(lang, self.source_path, self.source, translated=False)
+
     def for_language(self, lang: str) -> LanguagePrompt:
         """``prompts/{lang}.safetensors`` when it exists, else the source prompt (with a warning)."""
         path = source_prompt_path(self.prompts_dir, lang)
         if lang == self.source.info.language:
-            return LanguagePrompt(lang, self.source_path, self.source, translated=False)
+            return self.source_for(lang)
         if not path.is_file():
             self.warnings.append(
                 f"no {lang} prompt in {self.prompts_dir}: using the {self.source.info.language} prompt; "
                 f"`mpt translate --to {lang}` would create one"
             )
-            return LanguagePrompt(lang, self.source_path, self.source, translated=False)
+            return self.source_for(lang)
         artifact = PromptArtifact.load(path)
         self._check_compatible(path, artifact)
         return LanguagePrompt(lang, path, artifact, translated=artifact.info.kind == "translated")

@@ -1,0 +1,82 @@
+"""``mpt reproduce``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..data.parallel import DEFAULT_PARALLEL
+from ..engine.align import AlignConfig
+from ..engine.backbone import DEFAULT_MODEL
+from ..engine.train import TrainConfig
+from ..errors import MptError
+from ..languages import check_language, parse_languages
+from ..workflows.progress import Callbacks
+from ..workflows.reproduce import METHODS, ReproduceOptions, reproduce
+from ..workflows.train_source import DEFAULT_DATA, DEFAULT_TUNE
+from .common import console, handle_errors, print_json, quiet_libraries
+
+
+def _integers(spec: str, what: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in spec.split(",") if part.strip())
+    except ValueError:
+        raise MptError(f"{what} must be comma-separated integers, got {spec!r}") from None
+    if not values:
+        raise MptError(f"no {what} given")
+    return values
+
+
+@handle_errors
+def reproduce_command(
+    shots: Annotated[str, typer.Option(help="Shot counts per class, comma-separated.")] = "4,8,16,32,64",
+    seeds: Annotated[str, typer.Option(help="Seeds, comma-separated.")] = "1,2,3",
+    methods: Annotated[str, typer.Option(help=f"Methods, comma-separated: {', '.join(METHODS)}.")] = ",".join(METHODS),
+    langs: Annotated[str, typer.Option(help="Languages to evaluate, comma-separated, or 'all'.")] = "all",
+    source: Annotated[str, typer.Option(help="Source language.")] = "en",
+    model: Annotated[str, typer.Option(help="Hub id or local directory of a masked LM.")] = DEFAULT_MODEL,
+    data: Annotated[str, typer.Option(help="NLI data: hub id, XTREME folder or file.")] = DEFAULT_DATA,
+    parallel: Annotated[str, typer.Option(help="Parallel corpus for the translators.")] = DEFAULT_PARALLEL,
+    split: Annotated[str, typer.Option(help="Evaluation split: test or validation.")] = "test",
+    output: Annotated[Path, typer.Option(help="Folder for every artifact, result and the summary.")] = Path("reproduce"),
+    tune: Annotated[str, typer.Option(help="What learns with the source prompt: prompt, lora, full.")] = DEFAULT_TUNE,
+    max_examples: Annotated[int | None, typer.Option(help="Evaluate at most this many examples per language.")] = None,
+    max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language for the translators.")] = 8000,
+    epochs: Annotated[int, typer.Option(help="Epochs of source-prompt and fine-tuning training.")] = TrainConfig().epochs,
+    align_epochs: Annotated[int, typer.Option(help="Epochs over the parallel pairs.")] = AlignConfig().epochs,
+    cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+):
+    """The paper's table for your backbone: soft-prompt transfer, MPT and fine-tuning, per language."""
+    quiet_libraries()
+    options = ReproduceOptions(
+        shots=_integers(shots, "shots"), seeds=_integers(seeds, "seeds"), methods=tuple(m.strip() for m in methods.split(",")),
+        languages=tuple(parse_languages(langs)), source=check_language(source), model=model, data=data, parallel=parallel,
+        split=split, output=output, tune=tune, max_examples=max_examples, max_pairs=max_pairs,
+        train=TrainConfig(epochs=epochs), align=AlignConfig(epochs=align_epochs), cpu=cpu,
+    )  # fmt: skip
+    summary = reproduce(options, Callbacks(on_stage=lambda message: console.log(message)))
+    if json_output:
+        print_json(summary)
+    console.print(_table(summary))
+    console.print(f"summary: {output / 'summary.json'}", soft_wrap=True)
+
+
+def _table(summary: dict) -> Table:
+    languages = summary["languages"]
+    table = Table(title=f"accuracy (%), mean ± std over seeds ({summary['settings']['model']})")
+    table.add_column("method")
+    table.add_column("K", justify="right")
+    for lang in [*languages, "avg", "targets"]:
+        table.add_column(lang, justify="right")
+    cell = lambda stats: f"{100 * stats['mean']:.1f}±{100 * stats['std']:.1f}"  # noqa: E731
+    for row in summary["rows"]:
+        values = [cell(row["languages"][lang]) for lang in languages]
+        table.add_row(row["method"], str(row["shots"]), *values, cell(row["average"]), cell(row["targets"]))
+    for shots, gains in summary["mpt_gain_over_soft_prompt"].items():
+        mean = sum(gains.values()) / len(gains)
+        table.add_row("MPT gain", shots, *(f"{100 * gains[lang]:+.1f}" for lang in languages), f"{100 * mean:+.1f}", "")
+    return table

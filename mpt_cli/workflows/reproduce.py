@@ -1,0 +1,222 @@
+"""``mpt reproduce``: the paper's table (methods x shots, per language, mean and std over seeds).
+
+Work is organised in cells, one per (shots, seed), under ``output/k{shots}-s{seed}/``:
+``prompts/`` (the source prompt, its translators and translated prompts) and one folder per method with
+its ``results.json``. A method whose ``results.json`` exists is not run again, so an interrupted run
+resumes where it stopped. MPT starts from the soft-prompt run's source prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from ..artifacts import atomic_path, provenance
+from ..data import draw_split, load_nli
+from ..data.parallel import DEFAULT_PARALLEL
+from ..engine.align import AlignConfig
+from ..engine.backbone import DEFAULT_MODEL
+from ..engine.finetune import Classifier, finetune
+from ..engine.train import TrainConfig
+from ..errors import MptError
+from ..languages import XNLI_LANGUAGES
+from ..metrics import score
+from .align import AlignOptions, translate
+from .evaluate import EvalOptions, evaluate
+from .progress import Callbacks
+from .train_source import DEFAULT_DATA, DEFAULT_TUNE, SourceOptions, train_source
+
+METHODS = ("soft-prompt", "mpt", "finetune")
+
+
+@dataclass(frozen=True)
+class ReproduceOptions:
+    shots: tuple[int, ...] = (4, 8, 16, 32, 64)
+    seeds: tuple[int, ...] = (1, 2, 3)
+    methods: tuple[str, ...] = METHODS
+    languages: tuple[str, ...] = tuple(XNLI_LANGUAGES)
+    source: str = "en"
+    model: str = DEFAULT_MODEL
+    data: str = DEFAULT_DATA
+    parallel: str = DEFAULT_PARALLEL
+    split: str = "test"
+    output: Path = Path("reproduce")
+    tune: str = DEFAULT_TUNE
+    train: TrainConfig = field(default_factory=TrainConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
+    max_pairs: int | None = 8000
+    max_examples: int | None = None
+    cpu: bool = False
+
+    def __post_init__(self):
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise MptError(f"unknown method {unknown[0]!r}; use {', '.join(METHODS)}")
+        if self.source not in self.languages:
+            raise MptError(f"the languages must include the source language {self.source}")
+
+
+@dataclass
+class Cell:
+    method: str
+    shots: int
+    seed: int
+    folder: Path
+
+    @property
+    def results_path(self) -> Path:
+        return self.folder / self.method / "results.json"
+
+    @property
+    def prompts_dir(self) -> Path:
+        return self.folder / "prompts"
+
+    def __str__(self) -> str:
+        return f"{self.method}, {self.shots} shots, seed {self.seed}"
+
+
+def plan(options: ReproduceOptions) -> list[Cell]:
+    return [
+        Cell(method, shots, seed, options.output / f"k{shots}-s{seed}")
+        for shots in options.shots
+        for seed in options.seeds
+        for method in options.methods
+    ]
+
+
+def reproduce(options: ReproduceOptions, callbacks: Callbacks | None = None) -> dict:
+    """Run every unfinished cell, then summarise all of them; returns the summary (also ``summary.json``)."""
+    callbacks = callbacks or Callbacks()
+    cells = plan(options)
+    todo = [c for c in cells if not c.results_path.is_file()]
+    if len(todo) < len(cells):
+        callbacks.on_stage(f"resuming: {len(cells) - len(todo)} of {len(cells)} cells already done")
+    durations: list[float] = []
+    for number, cell in enumerate(todo, 1):
+        eta = f", about {_clock(statistics.mean(durations) * (len(todo) - number + 1))} left" if durations else ""
+        callbacks.on_stage(f"cell {number}/{len(todo)}: {cell}{eta}")
+        started = time.perf_counter()
+        results = RUNNERS[cell.method](options, cell, callbacks)
+        with atomic_path(cell.results_path, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(results, indent=2, default=str) + "\n")
+        durations.append(time.perf_counter() - started)
+    summary = summarise(options, cells)
+    with atomic_path(options.output / "summary.json", overwrite=True) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _source_prompt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> None:
+    """Train the cell's source prompt unless an earlier method already did."""
+    if (cell.prompts_dir / f"{options.source}.safetensors").is_file():
+        return
+    source = SourceOptions(
+        shots=cell.shots, lang=options.source, model=options.model, data=options.data, seed=cell.seed,
+        prompts_dir=cell.prompts_dir, tune=options.tune, train=options.train, overwrite=True, cpu=options.cpu,
+    )  # fmt: skip
+    train_source(source, replace(callbacks, on_epoch=lambda record: None))
+
+
+def _evaluate(options: ReproduceOptions, cell: Cell, callbacks: Callbacks, use_translated: bool) -> dict:
+    report = evaluate(
+        EvalOptions(
+            languages=options.languages, source=options.source, prompts_dir=cell.prompts_dir, model=options.model,
+            data=options.data, split=options.split, use_translated=use_translated, max_examples=options.max_examples,
+            output=cell.folder / cell.method, overwrite=True, cpu=options.cpu,
+        ),
+        replace(callbacks, on_start=lambda total: None),
+    )  # fmt: skip
+    return report.to_json()
+
+
+def _run_soft_prompt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> dict:
+    _source_prompt(options, cell, callbacks)
+    return _evaluate(options, cell, callbacks, use_translated=False)
+
+
+def _run_mpt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> dict:
+    _source_prompt(options, cell, callbacks)
+    targets = tuple(lang for lang in options.languages if lang != options.source)
+    missing = tuple(t for t in targets if not (cell.prompts_dir / f"{t}.safetensors").is_file())
+    if missing:
+        align_options = AlignOptions(
+            targets=missing, source=options.source, prompts_dir=cell.prompts_dir, model=options.model, data=options.data,
+            parallel=options.parallel, max_pairs=options.max_pairs, align=options.align, seed=cell.seed,
+            score_dev=False, overwrite=True, cpu=options.cpu,
+        )  # fmt: skip
+        translate(align_options, replace(callbacks, on_start=lambda total: None))
+    return _evaluate(options, cell, callbacks, use_translated=True)
+
+
+def _run_finetune(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> dict:
+    train_pool = load_nli(options.data, options.source, "train")
+    dev_pool = load_nli(options.data, options.source, "validation")
+    train, dev, _ = draw_split(train_pool, dev_pool, cell.shots, cell.shots, cell.seed, options.data, options.source)
+    torch.manual_seed(cell.seed)
+    classifier = Classifier(options.model, cpu=options.cpu)
+    finetune(classifier, train, dev, options.train, cell.seed)
+    languages = {}
+    for lang in options.languages:
+        examples = load_nli(options.data, lang, options.split)[: options.max_examples]
+        probs = classifier.probabilities(examples)
+        languages[lang] = asdict(score([e.label for e in examples], probs.argmax(-1).tolist()))
+    accuracies = [languages[lang]["accuracy"] for lang in options.languages]
+    targets = [languages[lang]["accuracy"] for lang in options.languages if lang != options.source]
+    return {
+        "run": {"model": options.model, "data": options.data, "split": options.split, "shots": cell.shots, "seed": cell.seed}
+        | provenance(),
+        "languages": languages,
+        "averages": {"all": statistics.mean(accuracies), "targets": statistics.mean(targets) if targets else None},
+    }
+
+
+RUNNERS = {"soft-prompt": _run_soft_prompt, "mpt": _run_mpt, "finetune": _run_finetune}
+
+
+def summarise(options: ReproduceOptions, cells: list[Cell]) -> dict:
+    """Mean and standard deviation over seeds of each language's accuracy, per method and shot count."""
+    rows = []
+    for method in options.methods:
+        for shots in options.shots:
+            runs = [json.loads(c.results_path.read_text()) for c in cells if (c.method, c.shots) == (method, shots) and c.results_path.is_file()]
+            if not runs:
+                continue
+            per_language = {
+                lang: _mean_std([run["languages"][lang]["accuracy"] for run in runs]) for lang in options.languages
+            }
+            rows.append({
+                "method": method,
+                "shots": shots,
+                "seeds": len(runs),
+                "languages": per_language,
+                "average": _mean_std([run["averages"]["all"] for run in runs]),
+                "targets": _mean_std([run["averages"]["targets"] for run in runs if run["averages"]["targets"] is not None]),
+            })  # fmt: skip
+    gains = {}
+    for shots in options.shots:
+        mpt = next((r for r in rows if (r["method"], r["shots"]) == ("mpt", shots)), None)
+        soft = next((r for r in rows if (r["method"], r["shots"]) == ("soft-prompt", shots)), None)
+        if mpt and soft:
+            gains[str(shots)] = {lang: mpt["languages"][lang]["mean"] - soft["languages"][lang]["mean"] for lang in options.languages}
+    return {
+        "languages": list(options.languages),
+        "source": options.source,
+        "rows": rows,
+        "mpt_gain_over_soft_prompt": gains,
+        "settings": {"model": options.model, "data": options.data, "parallel": options.parallel, "split": options.split,
+                     "tune": options.tune, "max_examples": options.max_examples, "max_pairs": options.max_pairs},
+    }  # fmt: skip
+
+
+def _mean_std(values: list[float]) -> dict:
+    return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def _clock(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{max(1, minutes)} min"

@@ -1,0 +1,109 @@
+"""mpt reproduce: the whole table on the tiny model, its shape, and resuming."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import assert_clean_error, invoke
+
+LANGS = ("en", "de", "sw")
+
+
+@pytest.fixture(scope="module")
+def reproduce_options(tiny_model_dir, toy_data_dir, parallel_dir, tmp_path_factory):
+    from mpt_cli.engine.align import AlignConfig
+    from mpt_cli.engine.train import TrainConfig
+    from mpt_cli.workflows.reproduce import ReproduceOptions
+
+    return ReproduceOptions(
+        shots=(2, 3), seeds=(1, 2), languages=LANGS, model=str(tiny_model_dir), data=str(toy_data_dir),
+        parallel=str(parallel_dir), split="validation", output=tmp_path_factory.mktemp("reproduce"), tune="prompt",
+        train=TrainConfig(epochs=1, batch_size=8), align=AlignConfig(epochs=1, batch_size=8), max_examples=6, cpu=True,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def first_run(reproduce_options):
+    from mpt_cli.workflows.progress import Callbacks
+    from mpt_cli.workflows.reproduce import reproduce
+
+    stages = []
+    summary = reproduce(reproduce_options, Callbacks(on_stage=stages.append))
+    return summary, stages
+
+
+def test_table_has_a_row_per_method_and_shot_count_with_every_language(first_run):
+    summary, _ = first_run
+    assert [(r["method"], r["shots"]) for r in summary["rows"]] == [
+        (method, shots) for method in ("soft-prompt", "mpt", "finetune") for shots in (2, 3)
+    ]
+    for row in summary["rows"]:
+        assert row["seeds"] == 2
+        assert set(row["languages"]) == set(LANGS)
+        for stats in [*row["languages"].values(), row["average"], row["targets"]]:
+            assert 0.0 <= stats["mean"] <= 1.0 and stats["std"] >= 0.0
+    assert set(summary["mpt_gain_over_soft_prompt"]) == {"2", "3"}
+    assert set(summary["mpt_gain_over_soft_prompt"]["2"]) == set(LANGS)
+
+
+def test_every_cell_keeps_its_artifacts_and_results(first_run, reproduce_options):
+    summary, stages = first_run
+    output = reproduce_options.output
+    assert json.loads((output / "summary.json").read_text()) == summary
+    for shots in (2, 3):
+        for seed in (1, 2):
+            cell = output / f"k{shots}-s{seed}"
+            for method in ("soft-prompt", "mpt", "finetune"):
+                assert (cell / method / "results.json").is_file()
+            assert {p.name for p in (cell / "prompts").glob("*.safetensors")} == {"en.safetensors", "de.safetensors", "sw.safetensors"}
+            soft = json.loads((cell / "soft-prompt" / "results.json").read_text())
+            mpt = json.loads((cell / "mpt" / "results.json").read_text())
+            assert soft["languages"]["de"]["prompt"]["kind"] == "source"
+            assert mpt["languages"]["de"]["prompt"]["kind"] == "translated"
+    assert sum(stage.startswith("cell ") for stage in stages) == 12
+
+
+def test_an_interrupted_run_resumes_without_redoing_finished_cells(first_run, reproduce_options):
+    from mpt_cli.workflows.progress import Callbacks
+    from mpt_cli.workflows.reproduce import reproduce
+
+    output = reproduce_options.output
+    done = {p: p.stat().st_mtime_ns for p in output.glob("*/*/results.json")}
+    unfinished = output / "k3-s2" / "mpt" / "results.json"
+    unfinished.unlink()
+    stages = []
+    summary = reproduce(reproduce_options, Callbacks(on_stage=stages.append))
+    assert [s for s in stages if s.startswith("cell ")] == ["cell 1/1: mpt, 3 shots, seed 2"]
+    assert "resuming: 11 of 12 cells already done" in stages
+    for path, mtime in done.items():
+        if path != unfinished:
+            assert path.stat().st_mtime_ns == mtime
+    assert unfinished.is_file()
+    assert [r["seeds"] for r in summary["rows"]] == [2] * 6
+
+
+def test_cli_prints_the_summary_as_json(first_run, reproduce_options):
+    o = reproduce_options
+    result = invoke(
+        "reproduce", "--shots", "2,3", "--seeds", "1,2", "--langs", ",".join(LANGS), "--model", o.model, "--data", o.data,
+        "--parallel", o.parallel, "--split", "validation", "--output", o.output, "--tune", "prompt", "--max-examples", "6",
+        "--cpu", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert len(summary["rows"]) == 6
+    assert "MPT gain" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--methods", "soft-prompt,magic"], "unknown method 'magic'"),
+        (["--shots", "4,x"], "shots must be comma-separated integers"),
+        (["--langs", "de,sw"], "must include the source language en"),
+    ],
+)
+def test_cli_bad_options_are_clean_errors(args, fragment, tmp_path):
+    assert_clean_error(invoke("reproduce", "--output", tmp_path / "out", *args), fragment)
+    assert not (tmp_path / "out").exists()
