@@ -14,3 +14,8 @@ def require_positive(**values: float) -> None:
     for name, value in values.items():
         if not value > 0:
             raise MptError(f"--{name.replace('_', '-')} must be greater than 0, got {value}")
+
+
+def unset_is_one(value: int | None) -> int:
+    """For ``require_positive`` on optional limits: None means no limit (valid); a given value must be > 0."""
+    return 1 if value is None else value

@@ -16,6 +16,7 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 import json  # noqa: E402
 import random  # noqa: E402
+import shutil  # noqa: E402
 from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -85,6 +86,49 @@ def toy_data_dir(tmp_path_factory) -> Path:
     write_tsv(folder / "train-en.tsv", toy_rows(30, seed=1))
     write_tsv(folder / "dev-en.tsv", toy_rows(20, seed=2))
     write_tsv(folder / "dev-de.tsv", toy_rows(10, seed=3))
+    write_tsv(folder / "dev-sw.tsv", toy_rows(10, seed=4))
+    return folder
+
+
+# --------------------------------------------------------------------------------------------------
+# A toy parallel corpus
+# --------------------------------------------------------------------------------------------------
+
+WORD_SHIFT = {"de": 7, "sw": 13}
+"""The toy "languages": every filler word replaced by the filler word this many places on (a
+derangement of the vocabulary), so the tokenizer covers both sides and the text really differs."""
+
+
+def other_language(text: str, lang: str) -> str:
+    """``text`` in the toy language ``lang`` (a deterministic word substitution)."""
+    shift = WORD_SHIFT[lang]
+    mapping = {word: FILLER[(i + shift) % len(FILLER)] for i, word in enumerate(FILLER)}
+    return " ".join(mapping.get(word, word) for word in text.split())
+
+
+def toy_sentences(count: int, seed: int) -> list[str]:
+    """``count`` distinct English sentences of filler words, some ending in a cue word."""
+    rng = random.Random(seed)
+    cues = [*CUES.values(), None]
+    sentences: list[str] = []
+    while len(sentences) < count:
+        words = [rng.choice(FILLER) for _ in range(4)]
+        cue = rng.choice(cues)
+        sentence = " ".join(words + ([cue] if cue else []))
+        if sentence not in sentences:
+            sentences.append(sentence)
+    return sentences
+
+
+PARALLEL_PAIRS = 30
+
+
+@pytest.fixture(scope="session")
+def parallel_dir(tmp_path_factory) -> Path:
+    """A folder of ``en-de.tsv`` and ``en-sw.tsv``: ``english<TAB>other`` lines, 30 each."""
+    folder = tmp_path_factory.mktemp("toy-parallel")
+    for lang, seed in (("de", 5), ("sw", 6)):
+        write_tsv(folder / f"en-{lang}.tsv", [(s, other_language(s, lang)) for s in toy_sentences(PARALLEL_PAIRS, seed)])
     return folder
 
 
@@ -258,6 +302,90 @@ def full_run(tiny_model_dir, toy_data_dir, tmp_path_factory):
     return train_capturing_backbone(source_options(tiny_model_dir, toy_data_dir, prompts, tune="full", train=LEARNING_TRAIN))
 
 
+@pytest.fixture(scope="session")
+def source_prompts_dir(tiny_model_dir, toy_data_dir, tmp_path_factory) -> Path:
+    """A prompts folder holding one quickly trained prompt-mode ``en.safetensors``. Read-only: copy it."""
+    from mpt_cli.workflows.train_source import train_source
+
+    prompts = tmp_path_factory.mktemp("source-run") / "prompts"
+    train_source(source_options(tiny_model_dir, toy_data_dir, prompts))
+    return prompts
+
+
+@pytest.fixture
+def prompts_copy(source_prompts_dir, tmp_path) -> Path:
+    """This test's own copy of ``source_prompts_dir`` (``tmp_path/prompts``)."""
+    return Path(shutil.copytree(source_prompts_dir, tmp_path / "prompts"))
+
+
+FAST_ALIGN = dict(epochs=1, batch_size=8, lr=1e-3)
+
+
+def align_options(prompts_dir: Path, data_dir: Path, parallel: Path, *, align: dict | None = None, **overrides):
+    """AlignOptions for the toy corpus: small and CPU-only; ``align`` overrides AlignConfig."""
+    from mpt_cli.engine.align import AlignConfig
+    from mpt_cli.workflows.align import AlignOptions
+
+    options = AlignOptions(
+        targets=("de",),
+        prompts_dir=prompts_dir,
+        data=str(data_dir),
+        parallel=str(parallel),
+        heldout=5,
+        max_dev_examples=12,
+        cpu=True,
+        align=AlignConfig(**(align or FAST_ALIGN)),
+    )
+    return replace(options, **overrides)
+
+
+@pytest.fixture(scope="session")
+def translated_dir(source_prompts_dir, toy_data_dir, parallel_dir, tmp_path_factory) -> Path:
+    """``source_prompts_dir`` plus translators en-de and en-sw, and the translated ``de.safetensors``
+    (no ``sw.safetensors``). Read-only: copy it."""
+    from mpt_cli.workflows.align import align, translate
+
+    prompts = Path(shutil.copytree(source_prompts_dir, tmp_path_factory.mktemp("translated") / "prompts"))
+    translate(align_options(prompts, toy_data_dir, parallel_dir, targets=("de",)))
+    align(align_options(prompts, toy_data_dir, parallel_dir, targets=("sw",)))
+    return prompts
+
+
+@pytest.fixture(scope="session")
+def full_prompts_dir(full_run) -> Path:
+    """The prompts folder of ``full_run`` (``en.safetensors`` and ``en.backbone``). Read-only."""
+    return full_run[0].path.parent
+
+
+@pytest.fixture(scope="session")
+def routing_dir(full_prompts_dir, tmp_path_factory) -> Path:
+    """A copy of ``full_prompts_dir`` plus a crafted translated ``de.safetensors`` whose prompt differs
+    from the source prompt (so routing rows to it changes the probabilities). Read-only: copy it."""
+    prompts = Path(shutil.copytree(full_prompts_dir, tmp_path_factory.mktemp("routing") / "prompts"))
+    save_translated_copy(prompts, "de", scale=10.0, seed=2)  # this noise changes some predictions too
+    return prompts
+
+
+def save_translated_copy(prompts_dir: Path, lang: str, scale: float = 3.0, seed: int = 0, **info_changes) -> Path:
+    """Write ``{lang}.safetensors``: the source prompt plus noise, marked as translated from it."""
+    from mpt_cli.artifacts import PromptArtifact, tensor_sha256
+
+    source = PromptArtifact.load(Path(prompts_dir) / "en.safetensors")
+    noise = torch.randn(source.prompt.shape, generator=torch.Generator().manual_seed(seed))
+    info = replace(
+        source.info,
+        language=lang,
+        kind="translated",
+        source_language="en",
+        source_prompt_sha256=tensor_sha256(source.prompt),
+        translator=f"translators/en-{lang}.safetensors",
+    )
+    info = replace(info, **info_changes)
+    path = Path(prompts_dir) / f"{lang}.safetensors"
+    PromptArtifact(source.prompt + scale * noise, info, lora_state=source.lora_state).save(path, overwrite=True)
+    return path
+
+
 # --------------------------------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------------------------------
@@ -300,6 +428,15 @@ def invoke(*args: str):
     from mpt_cli.cli import app
 
     return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def invoke_with_input(stdin: str | bytes, *args: str):
+    """``invoke`` with ``stdin`` as standard input."""
+    from typer.testing import CliRunner
+
+    from mpt_cli.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], input=stdin)
 
 
 def assert_clean_error(result, *fragments: str) -> str:

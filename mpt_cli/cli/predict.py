@@ -52,7 +52,7 @@ def predict_command(
             raise MptError(f"input file {input_file} does not exist")
         stream, size, name = path.open("rb"), path.stat().st_size, path.name
     reader = PairReader(stream, name, fmt, lang_column, skip_bad_rows)
-    with progress_bar() as progress:
+    with stream, progress_bar() as progress:
         task = progress.add_task("labelling", total=size, visible=size is not None)
         callbacks = Callbacks(on_stage=lambda m: console.log(m), on_advance=lambda done: progress.update(task, completed=done))
         if output is None:

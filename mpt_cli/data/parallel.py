@@ -83,9 +83,11 @@ def _tsv(path: Path, swap: bool) -> tuple[str, list[tuple[str, ...]]]:
     rows, width = [], None
     for number, line in enumerate(lines, 1):
         fields = tuple(line.split("\t"))
-        if len(fields) not in (2, 4) or not all(f.strip() for f in fields):
+        if len(fields) not in (2, 4):
             problem = "no tab" if len(fields) == 1 else f"{len(fields)} fields"
             raise MptError(f"{path.name} line {number}: expected source<TAB>target (or 4 columns), found {problem}")
+        if not all(f.strip() for f in fields):
+            raise MptError(f"{path.name} line {number}: a column is empty")
         if width is not None and len(fields) != width:
             raise MptError(f"{path.name} line {number}: {len(fields)} fields where earlier lines have {width}")
         width = len(fields)

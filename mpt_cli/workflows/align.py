@@ -23,7 +23,7 @@ from ..engine.align import AlignConfig, ParallelSet, train_translator
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.train import LabelledSet
 from ..engine.translator import PromptTranslator, TranslatorConfig
-from ..errors import MptError
+from ..errors import MptError, require_positive, unset_is_one
 from .progress import Callbacks
 from .prompts import load_backbone_for, open_source_prompt, score_prompt, source_prompt_path, template_and_labels
 
@@ -48,6 +48,10 @@ class AlignOptions:
     score_dev: bool = True  # score source and translated prompts on target dev data after training
     overwrite: bool = False
     cpu: bool = False
+
+    def __post_init__(self):
+        limits = {"max_pairs": unset_is_one(self.max_pairs), "max_dev_examples": unset_is_one(self.max_dev_examples)}
+        require_positive(heldout=self.heldout, **limits)
 
 
 @dataclass
@@ -83,6 +87,10 @@ def align(options: AlignOptions, callbacks: Callbacks | None = None) -> list[Lan
     for path in outputs.values():
         check_writable(path, options.overwrite)
     TranslatorConfig(source.info.hidden_size, options.width, options.residual, options.init)  # validate early
+    corpora = {}  # every corpus is read before any training, so a bad one fails the run before it writes anything
+    for target in options.targets:
+        callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")
+        corpora[target] = load_parallel(options.parallel, options.source, target, options.max_pairs, options.seed)
 
     callbacks.on_stage(f"loading the backbone of {source_path}")
     backbone = load_backbone_for(source, source_path, options.model, options.cpu)
@@ -98,8 +106,7 @@ def align(options: AlignOptions, callbacks: Callbacks | None = None) -> list[Lan
     results = []
     for target in options.targets:
         started = time.perf_counter()
-        callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")
-        corpus = load_parallel(options.parallel, options.source, target, options.max_pairs, options.seed)
+        corpus = corpora[target]
         train_pairs, heldout_pairs = _split_heldout(corpus.pairs, options.heldout, options.seed)
         encode = lambda pairs, side: template.encode(  # noqa: E731
             [getattr(p, side)[0] for p in pairs], [getattr(p, side)[1] for p in pairs]

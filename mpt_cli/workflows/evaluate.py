@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..artifacts import atomic_path, check_writable, provenance, tensor_sha256
 from ..data import LABELS, load_nli
+from ..errors import require_positive, unset_is_one
 from ..metrics import Scores
 from .progress import Callbacks
 from .prompts import PromptSet, score_prompt
@@ -30,6 +31,9 @@ class EvalOptions:
     output: Path | None = None
     overwrite: bool = False
     cpu: bool = False
+
+    def __post_init__(self):
+        require_positive(batch_size=self.batch_size, max_examples=unset_is_one(self.max_examples))
 
 
 @dataclass

@@ -13,7 +13,7 @@ import torch
 from ..data import LABELS
 from ..data.pairs import InputRow, PairReader
 from ..engine.inference import label_probabilities
-from ..errors import MptError
+from ..errors import MptError, require_positive
 from ..languages import check_language
 from .progress import Callbacks
 from .prompts import PromptSet
@@ -35,6 +35,7 @@ class PredictOptions:
     cpu: bool = False
 
     def __post_init__(self):
+        require_positive(batch_size=self.batch_size, chunk_size=self.chunk_size)
         if (self.lang is None) == (self.lang_column is None):
             raise MptError("give either --lang (one language for every row) or --lang-column (a language per row)")
         if self.lang is not None:
@@ -87,11 +88,17 @@ def predict(
 def _format(row: InputRow, probs: list[float], output_format: str, header: list[str] | None) -> str:
     label = LABELS[max(range(len(probs)), key=probs.__getitem__)]
     if output_format == "tsv":
-        values = row.original if isinstance(row.original, list) else [str(v) for v in row.original.values()]
+        values = row.original if isinstance(row.original, list) else [_tsv_value(v) for v in row.original.values()]
         return "\t".join([*values, label, *(f"{p:.4f}" for p in probs)]) + "\n"
     record = row.original if isinstance(row.original, dict) else _as_record(row.original, header)
     record = record | {"prediction": label, "probabilities": {name: round(p, 4) for name, p in zip(LABELS, probs)}}
     return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def _tsv_value(value) -> str:
+    """A JSON value as one TSV field: strings with tabs and line breaks turned into spaces, others as JSON."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return " ".join(text.replace("\t", " ").splitlines())
 
 
 def _as_record(fields: list[str], header: list[str] | None) -> dict:

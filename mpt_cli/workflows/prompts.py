@@ -22,6 +22,11 @@ def load_backbone_for(artifact: PromptArtifact, artifact_path: Path, model: str 
     or, for a fully tuned prompt, the tuned model directory saved beside it."""
     info = artifact.info
     if info.tune == "full":
+        if model is not None and model != info.backbone:
+            raise MptError(
+                f"{artifact_path} was trained with --tune full on {info.backbone} and uses its tuned copy "
+                f"{info.tuned_backbone}; --model {model} cannot replace it"
+            )
         directory = Path(artifact_path).parent / info.tuned_backbone
         if not directory.is_dir():
             raise MptError(f"{artifact_path} needs its tuned backbone {directory}, which is missing")

@@ -1,0 +1,850 @@
+"""The prompt translator, the KL losses, alignment training, and ``mpt align`` / ``mpt translate``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import (
+    FAST_ALIGN,
+    align_options,
+    assert_clean_error,
+    invoke,
+    other_language,
+    raises_mpt,
+    snapshot_tree,
+    source_options,
+    toy_sentences,
+    write_tsv,
+)
+
+from mpt_cli.artifacts import FORMAT_VERSION, PromptArtifact, TranslatorArtifact, TranslatorInfo, tensor_sha256
+from mpt_cli.data import load_nli, select
+from mpt_cli.data.parallel import load_parallel
+from mpt_cli.engine.align import AlignConfig, ParallelSet, Teacher, alignment_kl, heldout_kl, train_translator
+from mpt_cli.engine.losses import kl_divergence
+from mpt_cli.engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
+from mpt_cli.engine.train import LabelledSet
+from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
+from mpt_cli.workflows.align import align
+from mpt_cli.workflows.prompts import load_backbone_for, score_prompt, template_and_labels
+from mpt_cli.workflows.train_source import train_source
+
+H, P = 8, 3
+
+
+def prompt(seed: int = 0, shape=(P, H), scale: float = 1.0) -> torch.Tensor:
+    return scale * torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+# --------------------------------------------------------------------------------------------------
+# The translator
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("init", ["identity", "random"])
+@pytest.mark.parametrize("residual", [False, True])
+def test_translator_maps_a_prompt_to_a_prompt(init, residual):
+    torch.manual_seed(0)
+    translator = PromptTranslator(TranslatorConfig(H, residual=residual, init=init))
+    assert translator(prompt()).shape == (P, H)
+    assert translator(prompt(shape=(7, H))).shape == (7, H)
+    assert translator.up.out_features == 2 * H  # the default width
+
+
+@pytest.mark.parametrize("width", [None, 2 * H, 3 * H])
+def test_identity_init_returns_exactly_the_input(width):
+    torch.manual_seed(0)
+    translator = PromptTranslator(TranslatorConfig(H, width=width))
+    source = prompt(scale=5.0)
+    assert torch.equal(translator(source), source)
+
+
+@pytest.mark.parametrize("width", [None, H // 2])
+def test_residual_translator_starts_at_identity(width):
+    torch.manual_seed(0)
+    translator = PromptTranslator(TranslatorConfig(H, width=width, residual=True))
+    source = prompt(seed=1)
+    assert torch.equal(translator(source), source)
+    assert translator.up.weight.abs().sum() > 0  # its first layer is random: only the output starts at zero
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_random_init_is_not_the_identity(residual):
+    torch.manual_seed(0)
+    translator = PromptTranslator(TranslatorConfig(H, residual=residual, init="random"))
+    source = prompt(seed=2)
+    assert not torch.allclose(translator(source), source, atol=1e-3)
+
+
+def test_identity_init_needs_a_width_of_2h():
+    with raises_mpt("identity", "2H = 16"):
+        TranslatorConfig(H, width=2 * H - 1)
+    TranslatorConfig(H, width=2 * H - 1, init="random")  # fine without the identity
+    TranslatorConfig(H, width=2 * H - 1, residual=True)  # the residual identity needs no width
+
+
+def test_unknown_init():
+    with raises_mpt("translator init 'zeros'", "identity or random"):
+        TranslatorConfig(H, init="zeros")
+
+
+def test_identity_translator_learns():
+    """Starting at the identity must not be a dead point: gradients reach both layers."""
+    translator = PromptTranslator(TranslatorConfig(H))
+    (translator(prompt()) ** 2).sum().backward()
+    assert translator.up.weight.grad.abs().sum() > 0 and translator.down.weight.grad.abs().sum() > 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Translator files
+# --------------------------------------------------------------------------------------------------
+
+
+def make_translator_info(**overrides) -> TranslatorInfo:
+    info = TranslatorInfo(
+        source_language="en",
+        target_language="de",
+        architecture=asdict(TranslatorConfig(H)),
+        backbone="tiny",
+        backbone_fingerprint="ab" * 32,
+        source_prompt_sha256="cd" * 32,
+        alignment=asdict(AlignConfig()),
+        corpus="pairs/en-de.tsv",
+        corpus_sha256="ef" * 32,
+        pairs=40,
+        heldout_pairs=10,
+        steps=9,
+        heldout_kl_before=0.25,
+        heldout_kl_after=0.125,
+        seed=3,
+        dev={"examples": 20, "source_accuracy": 0.5, "translated_accuracy": 0.55},
+        versions={"torch": torch.__version__},
+        command="mpt align --to de",
+        created="2024-01-01T00:00:00+00:00",
+    )
+    return replace(info, **overrides)
+
+
+def make_translator_artifact() -> TranslatorArtifact:
+    torch.manual_seed(0)
+    translator = PromptTranslator(TranslatorConfig(H, init="random"))
+    return TranslatorArtifact(translator.state_dict(), prompt(seed=3), make_translator_info())
+
+
+def rewrite_metadata(path: Path, **changes) -> None:
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(path), framework="pt") as handle:
+        meta = handle.metadata()
+    save_file(load_file(str(path)), str(path), metadata=meta | changes)
+
+
+def test_translator_artifact_round_trip(tmp_path):
+    artifact = make_translator_artifact()
+    path = tmp_path / "translators" / "en-de.safetensors"
+    artifact.save(path)
+    loaded = TranslatorArtifact.load(path)
+    assert asdict(loaded.info) == asdict(artifact.info)
+    assert torch.equal(loaded.source_prompt, artifact.source_prompt)
+    assert loaded.weights.keys() == artifact.weights.keys() == {"up.weight", "up.bias", "down.weight", "down.bias"}
+    assert all(torch.equal(loaded.weights[k], v) for k, v in artifact.weights.items())
+    rebuilt = PromptTranslator(TranslatorConfig(**loaded.info.architecture))
+    rebuilt.load_state_dict(loaded.weights)
+    original = PromptTranslator(TranslatorConfig(H, init="random"))
+    original.load_state_dict(artifact.weights)
+    assert torch.equal(rebuilt(artifact.source_prompt), original(artifact.source_prompt))
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.97, 0.004])
+def test_truncated_translator_file(tmp_path, keep):
+    path = tmp_path / "en-de.safetensors"
+    make_translator_artifact().save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    with raises_mpt(str(path), "not a readable safetensors file"):
+        TranslatorArtifact.load(path)
+
+
+def test_translator_file_of_another_format_version(tmp_path):
+    path = tmp_path / "en-de.safetensors"
+    make_translator_artifact().save(path)
+    rewrite_metadata(path, format_version=str(FORMAT_VERSION + 1))
+    with raises_mpt(str(path), f"format version {FORMAT_VERSION + 1}", f"reads version {FORMAT_VERSION}"):
+        TranslatorArtifact.load(path)
+
+
+def test_prompt_file_passed_as_a_translator(source_prompts_dir):
+    path = source_prompts_dir / "en.safetensors"
+    with raises_mpt(str(path), "is not an mpt translator", "'mpt.prompt'"):
+        TranslatorArtifact.load(path)
+
+
+def test_translator_file_passed_as_a_prompt(tmp_path):
+    path = tmp_path / "de.safetensors"
+    make_translator_artifact().save(path)
+    with raises_mpt(str(path), "is not an mpt prompt", "'mpt.translator'"):
+        PromptArtifact.load(path)
+
+
+def test_translator_file_without_its_source_prompt(tmp_path):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "en-de.safetensors"
+    save_file({"translator.up.weight": torch.zeros(2, 2)}, str(path), metadata=make_translator_info().to_metadata())
+    with raises_mpt("no 'source_prompt' tensor"):
+        TranslatorArtifact.load(path)
+
+
+# --------------------------------------------------------------------------------------------------
+# KL divergence
+# --------------------------------------------------------------------------------------------------
+
+DIRECTIONS = ["forward", "reverse", "symmetric"]
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_kl_is_zero_for_identical_distributions(direction):
+    logits = prompt(seed=4, shape=(5, 3), scale=3.0)
+    assert kl_divergence(logits, logits.clone(), direction).item() == pytest.approx(0.0, abs=1e-7)
+    # logits that differ by a constant per row give the same distribution
+    assert kl_divergence(logits, logits + 7.5, direction).item() == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+@pytest.mark.parametrize("seed", range(5))
+def test_kl_is_non_negative_and_positive_for_different_distributions(direction, seed):
+    source, target = prompt(seed, shape=(6, 11), scale=2.0), prompt(seed + 100, shape=(6, 11), scale=2.0)
+    value = kl_divergence(source, target, direction)
+    assert value.dim() == 0 and value.item() > 1e-3
+
+
+def test_kl_matches_the_textbook_formula():
+    source, target = prompt(5, shape=(4, 3)), prompt(6, shape=(4, 3))
+    p, q = source.softmax(-1), target.softmax(-1)
+    by_hand = [(p[i] * (p[i] / q[i]).log()).sum().item() for i in range(4)]
+    assert kl_divergence(source, target, "forward").item() == pytest.approx(sum(by_hand) / 4, rel=1e-5)
+    reverse = [(q[i] * (q[i] / p[i]).log()).sum().item() for i in range(4)]
+    assert kl_divergence(source, target, "reverse").item() == pytest.approx(sum(reverse) / 4, rel=1e-5)
+
+
+def test_kl_forward_and_reverse_differ_and_symmetric_is_their_mean():
+    source, target = prompt(7, shape=(4, 5), scale=2.0), prompt(8, shape=(4, 5), scale=2.0)
+    forward, reverse = kl_divergence(source, target, "forward").item(), kl_divergence(source, target, "reverse").item()
+    assert forward != pytest.approx(reverse, rel=1e-3)
+    assert kl_divergence(target, source, "forward").item() == pytest.approx(reverse, rel=1e-6)
+    assert kl_divergence(source, target, "symmetric").item() == pytest.approx((forward + reverse) / 2, rel=1e-6)
+
+
+def test_kl_gradient_reaches_the_target_only_through_its_argument():
+    source = prompt(9, shape=(3, 4))
+    target = prompt(10, shape=(3, 4)).requires_grad_(True)
+    kl_divergence(source, target).backward()
+    assert target.grad is not None and target.grad.abs().sum() > 0
+
+
+def test_unknown_kl_direction():
+    with pytest.raises(ValueError, match="sideways"):
+        kl_divergence(prompt(shape=(2, 3)), prompt(1, shape=(2, 3)), "sideways")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragments"),
+    [
+        ({"alpha": 1.5}, ["alpha must be between 0 and 1"]),
+        ({"alpha": -0.1}, ["alpha must be between 0 and 1"]),
+        ({"kl_direction": "sideways"}, ["KL direction 'sideways'"]),
+        ({"kl_space": "tokens"}, ["KL space 'tokens'"]),
+        ({"epochs": 0}, ["--epochs must be greater than 0"]),
+        ({"batch_size": 0}, ["--batch-size must be greater than 0"]),
+        ({"lr": 0.0}, ["--lr must be greater than 0"]),
+    ],
+)
+def test_align_config_validation(overrides, fragments):
+    with raises_mpt(*fragments):
+        AlignConfig(**overrides)
+
+
+# --------------------------------------------------------------------------------------------------
+# Alignment training on the toy corpus
+# --------------------------------------------------------------------------------------------------
+
+
+ALIGN_TRAIN, ALIGN_HELDOUT = 120, 30
+"""Large enough that the held-out KL measures the alignment, not the luck of a handful of pairs."""
+
+
+@pytest.fixture(scope="module")
+def aligner(full_run, tmp_path_factory):
+    """A fresh, frozen copy of the learned backbone, its prompt, and toy en-de pairs encoded (120 + 30)."""
+    run, _ = full_run
+    artifact = PromptArtifact.load(run.path)
+    backbone = load_backbone_for(artifact, run.path, cpu=True)
+    template, label_ids = template_and_labels(artifact, backbone)
+    english = toy_sentences(ALIGN_TRAIN + ALIGN_HELDOUT, seed=7)
+    corpus = write_tsv(tmp_path_factory.mktemp("align-corpus") / "en-de.tsv", [(s, other_language(s, "de")) for s in english])
+    pairs = load_parallel(str(corpus), "en", "de").pairs
+
+    def encode(chosen):
+        source = template.encode([p.source[0] for p in chosen], [p.source[1] for p in chosen])
+        target = template.encode([p.target[0] for p in chosen], [p.target[1] for p in chosen])
+        return ParallelSet(source, target)
+
+    return {
+        "artifact": artifact,
+        "backbone": backbone,
+        "template": template,
+        "label_ids": label_ids,
+        "train": encode(pairs[:ALIGN_TRAIN]),
+        "heldout": encode(pairs[ALIGN_TRAIN:]),
+    }
+
+
+def test_alignment_lowers_the_heldout_kl(aligner):
+    source = aligner["artifact"].prompt.clone()
+    torch.manual_seed(0)
+    translator = PromptTranslator(TranslatorConfig(source.shape[1]))
+    config = AlignConfig(epochs=3, batch_size=8, lr=1e-2)
+    result = train_translator(
+        aligner["backbone"], translator, source, aligner["train"], aligner["heldout"], None, aligner["label_ids"], config, seed=0
+    )
+    assert result.heldout_kl_before > 0.05  # the toy languages really differ at the start
+    assert result.heldout_kl_after < 0.9 * result.heldout_kl_before
+    assert result.steps == 3 * math.ceil(ALIGN_TRAIN / 8)
+    assert math.isfinite(result.train_loss) and result.train_loss >= 0
+    assert torch.equal(source, aligner["artifact"].prompt)  # the source prompt is left alone
+    assert not torch.equal(translator(source), source)  # the translator moved away from the identity
+
+
+def test_heldout_kl_before_training_is_that_of_the_source_prompt(aligner):
+    """With the identity start, 'before' measures plain soft-prompt transfer (the source prompt as is)."""
+    source = aligner["artifact"].prompt
+    config = AlignConfig(epochs=1, batch_size=8, lr=1e-2)
+    plain = heldout_kl(aligner["backbone"], aligner["heldout"], source, source, config, aligner["label_ids"])
+    result = train_translator(
+        aligner["backbone"], PromptTranslator(TranslatorConfig(source.shape[1])), source, aligner["train"],
+        aligner["heldout"], None, aligner["label_ids"], config, seed=0,
+    )  # fmt: skip
+    assert result.heldout_kl_before == pytest.approx(plain, rel=1e-5)
+
+
+def test_heldout_kl_is_zero_when_both_sides_are_the_same(aligner):
+    same = ParallelSet(aligner["heldout"].source, aligner["heldout"].source)
+    source = aligner["artifact"].prompt
+    value = heldout_kl(aligner["backbone"], same, source, source, AlignConfig(), aligner["label_ids"])
+    assert value == pytest.approx(0.0, abs=1e-6)
+
+
+def test_heldout_kl_does_not_depend_on_the_batch_size(aligner):
+    source = aligner["artifact"].prompt
+    target = source + prompt(seed=11, shape=source.shape, scale=0.5)
+    values = [
+        heldout_kl(
+            aligner["backbone"], aligner["heldout"], source, target, AlignConfig(eval_batch_size=size), aligner["label_ids"]
+        )
+        for size in (1, 5, 64)
+    ]
+    assert values[0] > 0
+    assert values[1] == pytest.approx(values[0], rel=1e-4) and values[2] == pytest.approx(values[0], rel=1e-4)
+
+
+@pytest.mark.parametrize("space", ["labels", "vocab"])
+def test_cached_teacher_gives_the_same_loss(aligner, space):
+    backbone, train = aligner["backbone"], aligner["train"]
+    source = aligner["artifact"].prompt
+    target = source + prompt(seed=12, shape=source.shape, scale=0.5)
+    config = AlignConfig(kl_space=space)
+    rows = [0, 3, 5, 11, 17, 23]
+    cached_teacher = Teacher(backbone, train.source, batch_size=4)
+    cached = alignment_kl(backbone, cached_teacher, train.target, rows, source, target, config, aligner["label_ids"], cached=True)
+    assert cached_teacher.cache is not None and cached_teacher.cache.shape == (ALIGN_TRAIN, backbone.hidden_size)
+    uncached_teacher = Teacher(backbone, train.source, batch_size=4)
+    uncached = alignment_kl(
+        backbone, uncached_teacher, train.target, rows, source, target, config, aligner["label_ids"], cached=False
+    )
+    assert uncached_teacher.cache is None
+    assert cached.item() > 0
+    torch.testing.assert_close(cached, uncached, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(
+        cached_teacher.states(rows, source, True), uncached_teacher.states(rows, source, False), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_cached_teacher_is_computed_once(aligner, monkeypatch):
+    backbone, train = aligner["backbone"], aligner["train"]
+    source = aligner["artifact"].prompt
+    teacher = Teacher(backbone, train.source, batch_size=8)
+    teacher.states([0, 1], source, cached=True)
+    calls = []
+    monkeypatch.setattr(teacher, "_compute", lambda *args: calls.append(args))
+    teacher.states([2, 5, 7], source, cached=True)
+    assert calls == []
+
+
+def test_vocab_space_kl(aligner):
+    backbone, train, label_ids = aligner["backbone"], aligner["train"], aligner["label_ids"]
+    source = aligner["artifact"].prompt
+    target = (source + prompt(seed=13, shape=source.shape, scale=0.5)).requires_grad_(True)
+    rows = [1, 2, 4]
+    teacher = Teacher(backbone, train.source, batch_size=8)
+    states = teacher.states(rows, source, cached=False)
+    assert states.shape == (3, backbone.hidden_size)
+    assert backbone.project(states).shape == (3, len(backbone.tokenizer))
+    assert backbone.project(states, label_ids).shape == (3, 3)
+    vocab_config = AlignConfig(kl_space="vocab")
+    vocab = alignment_kl(backbone, teacher, train.target, rows, source, target, vocab_config, label_ids, cached=False)
+    labels = alignment_kl(backbone, teacher, train.target, rows, source, target, AlignConfig(), label_ids, cached=False)
+    assert vocab.dim() == 0 and math.isfinite(vocab.item()) and vocab.item() > 0
+    assert vocab.item() != pytest.approx(labels.item(), rel=1e-3)
+    vocab.backward()
+    assert target.grad is not None and torch.isfinite(target.grad).all() and target.grad.abs().sum() > 0
+
+
+def test_training_in_vocab_space(aligner):
+    source = aligner["artifact"].prompt
+    torch.manual_seed(0)
+    translator = PromptTranslator(TranslatorConfig(source.shape[1]))
+    config = AlignConfig(epochs=1, batch_size=8, lr=1e-2, kl_space="vocab", kl_direction="symmetric")
+    losses = []
+    result = train_translator(
+        aligner["backbone"], translator, source, aligner["train"], aligner["heldout"], None, aligner["label_ids"], config,
+        seed=0, on_step=losses.append,
+    )  # fmt: skip
+    assert len(losses) == result.steps == ALIGN_TRAIN // 8
+    assert all(math.isfinite(x) and x >= 0 for x in losses)
+    assert math.isfinite(result.heldout_kl_before) and math.isfinite(result.heldout_kl_after)
+    assert result.heldout_kl_before > 0
+
+
+def encoder_of(artifact: PromptArtifact) -> PromptEncoder:
+    encoder = PromptEncoder(PromptEncoderConfig(**artifact.info.prompt_encoder))
+    encoder.load_state_dict(artifact.encoder_state)
+    return encoder
+
+
+def few_shot_set(aligner, toy_data_dir) -> LabelledSet:
+    info = aligner["artifact"].info
+    examples = select(load_nli(str(toy_data_dir), "en", "train"), tuple(info.split_manifest["train_ids"]))
+    encoded = aligner["template"].encode([e.premise for e in examples], [e.hypothesis for e in examples])
+    return LabelledSet(encoded, [e.label for e in examples])
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_source_encoder_learns_only_when_not_frozen(aligner, toy_data_dir, freeze):
+    encoder = encoder_of(aligner["artifact"])
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    with torch.no_grad():
+        assert torch.allclose(encoder(), aligner["artifact"].prompt, atol=1e-5)
+    config = AlignConfig(epochs=1, batch_size=8, lr=1e-2, source_lr=1e-2, freeze_source=freeze, alpha=0.5)
+    result = train_translator(
+        aligner["backbone"], PromptTranslator(TranslatorConfig(encoder.config.hidden_size)), encoder, aligner["train"],
+        aligner["heldout"], few_shot_set(aligner, toy_data_dir), aligner["label_ids"], config, seed=0,
+    )  # fmt: skip
+    changed = any(not torch.equal(before[k], v) for k, v in encoder.state_dict().items())
+    assert changed is not freeze
+    assert not encoder.training
+    assert math.isfinite(result.heldout_kl_after)
+
+
+def test_training_is_deterministic(aligner):
+    source = aligner["artifact"].prompt
+    outputs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        translator = PromptTranslator(TranslatorConfig(source.shape[1], init="random"))
+        config = AlignConfig(epochs=1, batch_size=8, lr=1e-2)
+        train_translator(
+            aligner["backbone"], translator, source, aligner["train"], aligner["heldout"], None, aligner["label_ids"], config,
+            seed=5,
+        )  # fmt: skip
+        with torch.no_grad():
+            outputs.append(translator(source))
+    assert torch.equal(outputs[0], outputs[1])
+
+
+# --------------------------------------------------------------------------------------------------
+# mpt align / mpt translate
+# --------------------------------------------------------------------------------------------------
+
+
+def cli_args(command: str, prompts: Path, data: Path, parallel, *extra) -> list:
+    return [
+        command, "--prompts-dir", prompts, "--data", data, "--parallel", parallel, "--epochs", "1", "--batch-size", "8",
+        "--heldout", "5", "--cpu", *extra,
+    ]  # fmt: skip
+
+
+def test_align_cli_writes_the_translator_and_reports_json(prompts_copy, toy_data_dir, parallel_dir):
+    extra = ("--to", "de", "--max-dev-examples", "20", "--json")
+    result = invoke(*cli_args("align", prompts_copy, toy_data_dir, parallel_dir, *extra))
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    path = prompts_copy / "translators" / "en-de.safetensors"
+    assert sorted(snapshot_tree(prompts_copy)) == ["en.safetensors", "translators/en-de.safetensors"]
+
+    (row,) = json.loads(result.stdout)
+    assert row["target"] == "de" and row["translator"] == str(path)
+    assert row["pairs"] == 25 and row["heldout_pairs"] == 5 and row["steps"] == math.ceil(25 / 8)
+    assert row["heldout_kl_before"] > 0 and row["heldout_kl_after"] >= 0
+    assert row["dev_examples"] == 20
+    assert 0 <= row["dev_accuracy_source"] <= 1 and 0 <= row["dev_accuracy_translated"] <= 1
+
+    source = PromptArtifact.load(prompts_copy / "en.safetensors")
+    artifact = TranslatorArtifact.load(path)
+    info = artifact.info
+    assert (info.source_language, info.target_language) == ("en", "de")
+    assert info.architecture == {"hidden_size": 32, "width": None, "residual": False, "init": "identity"}
+    assert info.backbone == source.info.backbone and info.backbone_fingerprint == source.info.backbone_fingerprint
+    assert info.source_prompt_sha256 == tensor_sha256(source.prompt)
+    assert torch.equal(artifact.source_prompt, source.prompt)
+    assert info.corpus == str(parallel_dir / "en-de.tsv")
+    assert info.corpus_sha256 == hashlib.sha256((parallel_dir / "en-de.tsv").read_bytes()).hexdigest()
+    assert (info.pairs, info.heldout_pairs, info.steps) == (25, 5, row["steps"])
+    assert info.heldout_kl_before == pytest.approx(row["heldout_kl_before"])
+    assert info.heldout_kl_after == pytest.approx(row["heldout_kl_after"])
+    assert info.alignment["epochs"] == 1 and info.alignment["batch_size"] == 8 and info.alignment["freeze_source"]
+    assert info.dev == {
+        "data": str(toy_data_dir),
+        "examples": 20,
+        "source_accuracy": row["dev_accuracy_source"],
+        "translated_accuracy": row["dev_accuracy_translated"],
+    }
+    assert info.versions["torch"] == torch.__version__ and info.created
+
+    # the reported source accuracy is that of the source prompt on the first 20 German dev examples
+    backbone = load_backbone_for(source, prompts_copy / "en.safetensors", cpu=True)
+    template, label_ids = template_and_labels(source, backbone)
+    examples = load_nli(str(toy_data_dir), "de", "validation")[:20]
+    scores, _ = score_prompt(backbone, template, label_ids, source.prompt, examples)
+    assert scores.accuracy == pytest.approx(row["dev_accuracy_source"])
+    translator = PromptTranslator(TranslatorConfig(**info.architecture))
+    translator.load_state_dict(artifact.weights)
+    with torch.no_grad():
+        translated, _ = score_prompt(backbone, template, label_ids, translator(source.prompt), examples)
+    assert translated.accuracy == pytest.approx(row["dev_accuracy_translated"])
+
+    # a second run refuses to replace it, before any work
+    before = path.read_bytes()
+    again = invoke(*cli_args("align", prompts_copy, toy_data_dir, parallel_dir, "--to", "de"))
+    assert_clean_error(again, str(path), "already exists", "--overwrite")
+    assert path.read_bytes() == before
+
+
+def test_align_without_dev_data_for_the_target_skips_the_dev_scores(prompts_copy, toy_data_dir, parallel_dir, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("train-en.tsv", "dev-en.tsv"):
+        shutil.copy(toy_data_dir / name, data / name)
+    result = invoke(*cli_args("align", prompts_copy, data, parallel_dir, "--to", "sw", "--json"))
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert row["dev_examples"] is None and row["dev_accuracy_source"] is None and row["dev_accuracy_translated"] is None
+    assert TranslatorArtifact.load(prompts_copy / "translators" / "en-sw.safetensors").info.dev == {}
+
+
+def test_align_vocab_space_symmetric_via_the_cli(prompts_copy, toy_data_dir, parallel_dir):
+    extra = ("--to", "sw", "--kl-space", "vocab", "--kl", "symmetric", "--json")
+    result = invoke(*cli_args("align", prompts_copy, toy_data_dir, parallel_dir, *extra))
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert math.isfinite(row["heldout_kl_before"]) and math.isfinite(row["heldout_kl_after"]) and row["heldout_kl_before"] > 0
+    info = TranslatorArtifact.load(prompts_copy / "translators" / "en-sw.safetensors").info
+    assert info.alignment["kl_space"] == "vocab" and info.alignment["kl_direction"] == "symmetric"
+
+
+def test_align_with_translator_options(prompts_copy, toy_data_dir, parallel_dir):
+    extra = ("--to", "de", "--translator-width", "16", "--residual", "--translator-init", "random", "--seed", "4")
+    result = invoke(*cli_args("align", prompts_copy, toy_data_dir, parallel_dir, *extra))
+    assert result.exit_code == 0, result.output
+    artifact = TranslatorArtifact.load(prompts_copy / "translators" / "en-de.safetensors")
+    assert artifact.info.architecture == {"hidden_size": 32, "width": 16, "residual": True, "init": "random"}
+    assert artifact.weights["up.weight"].shape == (16, 32) and artifact.info.seed == 4
+
+
+def test_align_with_a_learning_source_prompt_keeps_the_source_file(prompts_copy, toy_data_dir, parallel_dir):
+    before = (prompts_copy / "en.safetensors").read_bytes()
+    learning = FAST_ALIGN | {"freeze_source": False, "source_lr": 1e-2}
+    options = align_options(prompts_copy, toy_data_dir, parallel_dir, align=learning)
+    (result,) = align(options)
+    artifact = TranslatorArtifact.load(result.translator)
+    source = PromptArtifact.load(prompts_copy / "en.safetensors")
+    assert (prompts_copy / "en.safetensors").read_bytes() == before
+    assert not torch.allclose(artifact.source_prompt, source.prompt, atol=1e-6)  # the adapted source is stored
+    assert artifact.info.source_prompt_sha256 == tensor_sha256(source.prompt)  # it still names the file it started from
+    assert artifact.info.alignment["freeze_source"] is False
+
+
+def test_translate_runs_the_missing_alignment_first_and_keeps_lora(tiny_model_dir, toy_data_dir, parallel_dir, tmp_path):
+    prompts = tmp_path / "prompts"
+    trained = invoke(
+        "train-source", "--tune", "lora", "--lora-rank", "4", "--model", tiny_model_dir, "--data", toy_data_dir,
+        "--prompts-dir", prompts, "--shots", "4", "--dev-shots", "4", "--epochs", "1", "--prompt-length", "2",
+        "--max-length", "48", "--cpu",
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    extra = ("--to", "de", "--max-dev-examples", "20", "--json")
+    result = invoke(*cli_args("translate", prompts, toy_data_dir, parallel_dir, *extra))
+    assert result.exit_code == 0, result.output
+    assert sorted(snapshot_tree(prompts)) == ["de.safetensors", "en.safetensors", "translators/en-de.safetensors"]
+    (row,) = json.loads(result.stdout)
+    assert row["language"] == "de" and row["prompt"] == str(prompts / "de.safetensors")
+    assert row["translator"] == str(prompts / "translators" / "en-de.safetensors")
+    assert row["alignment"] is not None and row["alignment"]["target"] == "de" and row["alignment"]["dev_examples"] == 20
+
+    source = PromptArtifact.load(prompts / "en.safetensors")
+    translated = PromptArtifact.load(prompts / "de.safetensors")
+    translator_file = TranslatorArtifact.load(prompts / "translators" / "en-de.safetensors")
+    info = translated.info
+    assert (info.language, info.kind, info.source_language) == ("de", "translated", "en")
+    assert info.translator == "translators/en-de.safetensors"
+    assert info.source_prompt_sha256 == tensor_sha256(source.prompt)
+    assert info.dev_accuracy == translator_file.info.dev["translated_accuracy"]
+    shared = ("backbone", "backbone_fingerprint", "tune", "lora_rank", "template", "verbalizer", "prompt_length", "max_length")
+    for field in shared:
+        assert getattr(info, field) == getattr(source.info, field), field
+    assert info.tune == "lora" and info.lora_rank == 4
+    assert source.lora_state and translated.lora_state.keys() == source.lora_state.keys()
+    assert all(torch.equal(translated.lora_state[k], v) for k, v in source.lora_state.items())
+    translator = PromptTranslator(TranslatorConfig(**translator_file.info.architecture))
+    translator.load_state_dict(translator_file.weights)
+    with torch.no_grad():  # (the last bits of a CPU matmul depend on the memory alignment of its input)
+        torch.testing.assert_close(translated.prompt, translator(source.prompt), rtol=0, atol=1e-6)
+    assert not torch.allclose(translated.prompt, source.prompt, atol=1e-6)  # one epoch moved it
+
+    # the written prompt scores on German dev data what the alignment reported for it
+    evaluated = invoke(
+        "eval", "--langs", "de", "--split", "validation", "--data", toy_data_dir, "--prompts-dir", prompts,
+        "--max-examples", "20", "--cpu", "--json",
+    )  # fmt: skip
+    assert evaluated.exit_code == 0, evaluated.output
+    report = json.loads(evaluated.stdout)
+    assert report["languages"]["de"]["prompt"]["kind"] == "translated"
+    assert report["languages"]["de"]["accuracy"] == pytest.approx(row["alignment"]["dev_accuracy_translated"])
+    assert not any("older" in w for w in report["warnings"])
+
+
+def test_translate_all_uses_the_existing_translators(translated_dir, tmp_path):
+    prompts = Path(shutil.copytree(translated_dir, tmp_path / "prompts"))
+    (prompts / "de.safetensors").unlink()
+    # the default --parallel is a hub dataset: any alignment would fail offline
+    result = invoke("translate", "--to", "all", "--prompts-dir", prompts, "--cpu", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["language"] for r in rows] == ["de", "sw"]
+    assert all(r["alignment"] is None for r in rows)
+    assert sorted(snapshot_tree(prompts)) == [
+        "de.safetensors", "en.safetensors", "sw.safetensors", "translators/en-de.safetensors", "translators/en-sw.safetensors",
+    ]  # fmt: skip
+    original = PromptArtifact.load(translated_dir / "de.safetensors")
+    assert torch.equal(PromptArtifact.load(prompts / "de.safetensors").prompt, original.prompt)
+    swahili = PromptArtifact.load(prompts / "sw.safetensors")
+    assert swahili.info.language == "sw" and swahili.info.translator == "translators/en-sw.safetensors"
+    sw_translator = TranslatorArtifact.load(prompts / "translators" / "en-sw.safetensors")
+    assert swahili.info.dev_accuracy == sw_translator.info.dev["translated_accuracy"]
+
+
+def test_translate_keeps_an_existing_prompt_without_overwrite(translated_dir, tmp_path):
+    prompts = Path(shutil.copytree(translated_dir, tmp_path / "prompts"))
+    before = snapshot_tree(prompts)
+    result = invoke("translate", "--to", "de", "--prompts-dir", prompts, "--cpu")
+    assert_clean_error(result, str(prompts / "de.safetensors"), "already exists", "--overwrite")
+    assert snapshot_tree(prompts) == before
+
+
+def test_a_changed_source_prompt_is_detected(translated_dir, tiny_model_dir, toy_data_dir, parallel_dir, tmp_path):
+    prompts = Path(shutil.copytree(translated_dir, tmp_path / "prompts"))
+    old_source = PromptArtifact.load(prompts / "en.safetensors")
+    train_source(source_options(tiny_model_dir, toy_data_dir, prompts, seed=4, overwrite=True))
+    assert not torch.equal(PromptArtifact.load(prompts / "en.safetensors").prompt, old_source.prompt)
+
+    before = snapshot_tree(prompts)
+    result = invoke("translate", "--to", "de", "--overwrite", "--prompts-dir", prompts, "--cpu")
+    assert_clean_error(result, "en-de.safetensors", "another en prompt", "`mpt align --to de --overwrite`")
+    assert snapshot_tree(prompts) == before
+
+    eval_args = (
+        "eval", "--langs", "en,de", "--split", "validation", "--data", toy_data_dir, "--prompts-dir", prompts, "--cpu", "--json",
+    )  # fmt: skip
+    evaluated = invoke(*eval_args)
+    assert evaluated.exit_code == 0, evaluated.output
+    stale = [w for w in json.loads(evaluated.stdout)["warnings"] if "older en prompt" in w]
+    assert len(stale) == 1 and "de.safetensors" in stale[0] and "`mpt translate --to de --overwrite`" in stale[0]
+    assert any(line.startswith("warning:") and "older en prompt" in line for line in evaluated.stderr.splitlines())
+
+    # following the advice brings everything up to date
+    realigned = invoke(*cli_args("align", prompts, toy_data_dir, parallel_dir, "--to", "de", "--overwrite"))
+    assert realigned.exit_code == 0, realigned.output
+    retranslated = invoke("translate", "--to", "de", "--overwrite", "--prompts-dir", prompts, "--cpu")
+    assert retranslated.exit_code == 0, retranslated.output
+    again = invoke(*eval_args)
+    assert again.exit_code == 0, again.output
+    assert not any("older" in w for w in json.loads(again.stdout)["warnings"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Bad input: exit 2, one error line, nothing written
+# --------------------------------------------------------------------------------------------------
+
+
+def corpus_lines(count: int = 12) -> list[tuple[str, str]]:
+    return [(s, other_language(s, "de")) for s in toy_sentences(count, seed=41)]
+
+
+def make_missing_tab(tmp_path, env):
+    lines = ["\t".join(pair) for pair in corpus_lines()]
+    lines[2] = lines[2].replace("\t", " ")
+    (tmp_path / "p.tsv").write_text("\n".join(lines) + "\n")
+    return {"parallel": tmp_path / "p.tsv"}
+
+
+def make_unequal_files(tmp_path, env):
+    pairs = corpus_lines()
+    (tmp_path / "a.txt").write_text("".join(a + "\n" for a, _ in pairs))
+    (tmp_path / "b.txt").write_text("".join(b + "\n" for _, b in pairs[:10]))
+    return {"parallel": f"{tmp_path / 'a.txt'},{tmp_path / 'b.txt'}"}
+
+
+def make_empty_corpus(tmp_path, env):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "en-de.tsv").write_text("")
+    return {"parallel": tmp_path / "corpus"}
+
+
+def make_single_pair(tmp_path, env):
+    return {"parallel": write_tsv(tmp_path / "one.tsv", corpus_lines(1))}
+
+
+def make_no_source_prompt(tmp_path, env):
+    (env["prompts"] / "en.safetensors").unlink()
+    return {}
+
+
+def make_translated_source(tmp_path, env):
+    path = env["prompts"] / "en.safetensors"
+    artifact = PromptArtifact.load(path)
+    PromptArtifact(artifact.prompt, replace(artifact.info, kind="translated"), artifact.encoder_state).save(path, overwrite=True)
+    return {}
+
+
+def make_existing_output(tmp_path, env):
+    name = "translators/en-de.safetensors" if env["command"] == "align" else "de.safetensors"
+    (env["prompts"] / name).parent.mkdir(exist_ok=True)
+    (env["prompts"] / name).write_text("keep me")
+    return {"expect": name}
+
+
+def make_missing_dev_data(tmp_path, env):
+    (tmp_path / "dev-data").mkdir()
+    return {"dev-data": tmp_path / "dev-data"}
+
+
+ALIGN_BAD_INPUTS = {
+    "unknown-target": (lambda t, e: {"to": "xx"}, ["unknown language code 'xx'"]),
+    "source-as-target": (lambda t, e: {"to": "en"}, ["en is the source language"]),
+    "source-among-targets": (lambda t, e: {"to": "de,en"}, ["en is the source language"]),
+    "unknown-source": (lambda t, e: {"source": "zz"}, ["unknown language code 'zz'"]),
+    "missing-tab": (make_missing_tab, ["p.tsv line 3", "no tab"]),
+    "unequal-line-counts": (make_unequal_files, ["a.txt has 12 lines", "b.txt has 10", "line-aligned"]),
+    "empty-corpus": (make_empty_corpus, ["en-de.tsv", "no sentence pairs"]),
+    "single-pair": (make_single_pair, ["at least 2 sentence pairs"]),
+    "nonexistent-corpus": (lambda t, e: {"parallel": t / "nowhere.tsv"}, ["nowhere.tsv", "does not exist"]),
+    "folder-without-the-pair": (lambda t, e: {"to": "fr"}, ["no en-fr.tsv", "found: en-de.tsv, en-sw.tsv"]),
+    "no-source-prompt": (make_no_source_prompt, ["no source prompt", "`mpt train-source --lang en`"]),
+    "translated-source-prompt": (make_translated_source, ["is a translated prompt"]),
+    "other-backbone": (lambda t, e: {"model": e["other_model"]}, ["fingerprint", "--model"]),
+    "narrow-translator": (lambda t, e: {"translator-width": 40}, ["2H = 64"]),
+    "unknown-translator-init": (lambda t, e: {"translator-init": "zeros"}, ["translator init 'zeros'"]),
+    "unknown-kl-direction": (lambda t, e: {"kl": "sideways"}, ["KL direction 'sideways'"]),
+    "unknown-kl-space": (lambda t, e: {"kl-space": "tokens"}, ["KL space 'tokens'"]),
+    "alpha-above-one": (lambda t, e: {"alpha": 1.5}, ["alpha must be between 0 and 1"]),
+    "zero-epochs": (lambda t, e: {"epochs": 0}, ["--epochs must be greater than 0"]),
+    "zero-lr": (lambda t, e: {"lr": 0}, ["--lr must be greater than 0"]),
+    "existing-output": (make_existing_output, ["already exists", "--overwrite"]),
+    "missing-dev-data": (make_missing_dev_data, ["dev-de.tsv", "found: none"]),
+}
+ALSO_THROUGH_TRANSLATE = {
+    "unknown-target", "source-as-target", "missing-tab", "unequal-line-counts", "empty-corpus", "no-source-prompt",
+    "other-backbone", "narrow-translator", "existing-output",
+}  # fmt: skip
+"""translate runs the same alignment for a missing translator: the cases where its own path could differ."""
+ALIGN_CASES = [
+    pytest.param(command, make, fragments, id=f"{command}-{name}")
+    for name, (make, fragments) in ALIGN_BAD_INPUTS.items()
+    for command in ("align", "translate")
+    if command == "align" or name in ALSO_THROUGH_TRANSLATE
+]
+
+
+@pytest.mark.parametrize(("command", "make", "fragments"), ALIGN_CASES)
+def test_bad_input_is_one_clean_error_and_writes_nothing(
+    command, make, fragments, prompts_copy, toy_data_dir, parallel_dir, other_model_dir, tmp_path
+):
+    env = {"prompts": prompts_copy, "command": command, "other_model": other_model_dir}
+    options = {"to": "de", "parallel": parallel_dir} | make(tmp_path, env)
+    expect = options.pop("expect", None)
+    args = [command, "--prompts-dir", prompts_copy, "--data", toy_data_dir, "--epochs", "1", "--heldout", "2", "--cpu"]
+    for key, value in options.items():
+        args += [f"--{key}", str(value)]
+    before = snapshot_tree(tmp_path)
+    error = assert_clean_error(invoke(*args), *fragments)
+    if expect:
+        assert str(prompts_copy / expect) in error
+    assert snapshot_tree(tmp_path) == before
+
+
+def test_truncated_translator_is_reported_by_translate(prompts_copy, translated_dir):
+    (prompts_copy / "translators").mkdir()
+    path = prompts_copy / "translators" / "en-de.safetensors"
+    data = (translated_dir / "translators" / "en-de.safetensors").read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    before = snapshot_tree(prompts_copy)
+    result = invoke("translate", "--to", "de", "--prompts-dir", prompts_copy, "--cpu")
+    assert_clean_error(result, str(path), "not a readable safetensors file")
+    assert snapshot_tree(prompts_copy) == before
+
+
+def test_prompt_file_in_place_of_a_translator_is_reported_by_translate(prompts_copy):
+    (prompts_copy / "translators").mkdir()
+    shutil.copy(prompts_copy / "en.safetensors", prompts_copy / "translators" / "en-de.safetensors")
+    before = snapshot_tree(prompts_copy)
+    result = invoke("translate", "--to", "de", "--prompts-dir", prompts_copy, "--cpu")
+    assert_clean_error(result, "en-de.safetensors", "is not an mpt translator")
+    assert snapshot_tree(prompts_copy) == before
+
+
+def test_a_missing_corpus_for_a_later_target_fails_before_any_training(prompts_copy, toy_data_dir, parallel_dir, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(parallel_dir / "en-de.tsv", corpus / "en-de.tsv")
+    before = snapshot_tree(tmp_path)
+    result = invoke(*cli_args("align", prompts_copy, toy_data_dir, corpus, "--to", "de,sw"))
+    assert_clean_error(result, "no en-sw.tsv")
+    assert snapshot_tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("max_pairs", ["0", "-1"])
+def test_non_positive_max_pairs_is_a_clean_error(prompts_copy, toy_data_dir, parallel_dir, tmp_path, max_pairs):
+    before = snapshot_tree(tmp_path)
+    result = invoke(*cli_args("align", prompts_copy, toy_data_dir, parallel_dir, "--to", "de", "--max-pairs", max_pairs))
+    assert_clean_error(result, "max-pairs")
+    assert snapshot_tree(tmp_path) == before
+
+
+def test_usage_error_without_to():
+    result = invoke("align")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output and "--to" in result.stderr
+
+
+def test_toy_languages_really_differ():
+    """Guards the alignment tests: the toy target language must not be the source text."""
+    english = toy_sentences(10, seed=5)
+    assert all(other_language(s, "de") != s for s in english)
+    assert all(other_language(s, "de") != other_language(s, "sw") for s in english)
