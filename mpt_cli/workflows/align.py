@@ -128,7 +128,7 @@ def align(options: AlignOptions, callbacks: Callbacks | None = None) -> list[Lan
             adapted_source = source_side() if isinstance(source_side, PromptEncoder) else source_side
             translated = translator(adapted_source.to(backbone.device)).cpu()
 
-        dev = _dev_scores(options, data, target, backbone, template, label_ids, adapted_source, translated, callbacks)
+        dev = _dev_scores(options, data, target, backbone, template, label_ids, source.prompt, translated, callbacks)
         info = TranslatorInfo(
             source_language=options.source,
             target_language=target,
