@@ -269,7 +269,8 @@ def sizes(backbone) -> dict:
         size_of("translator (width 2H)", dict(PromptTranslator(TranslatorConfig(hidden)).state_dict()))
         backbone.set_tune("lora", 8)
         size_of("LoRA adapters (rank 8)", backbone.lora_state())
-        result["full backbone (float32 safetensors)"] = sum(p.numel() * 4 for p in backbone.model.state_dict().values())
+        unique = {t.data_ptr(): t for t in backbone.model.state_dict().values()}  # tied weights are saved once
+        result["full backbone (float32 safetensors)"] = sum(t.numel() * 4 for t in unique.values())
     return result
 
 
