@@ -16,7 +16,7 @@ from ..data import LABELS, NLIExample
 from ..errors import MptError
 from .backbone import make_accelerator
 from .inference import accuracy
-from .train import TrainConfig, TrainResult, fit, restore_parameters
+from .train import DEFAULT_BACKBONE_LR, TrainConfig, TrainResult, fit, restore_parameters
 
 
 class Classifier:
@@ -72,7 +72,7 @@ class ClassifierLearner:
 
     def parameter_groups(self) -> list[dict]:
         params = [p for p in self.classifier.model.parameters() if p.requires_grad]
-        return [{"params": params, "lr": self.config.backbone_lr or 2e-5}]
+        return [{"params": params, "lr": self.config.backbone_lr or DEFAULT_BACKBONE_LR["full"]}]
 
     def train_mode(self, training: bool) -> None:
         self.classifier.model.train(training)

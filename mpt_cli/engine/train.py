@@ -19,7 +19,8 @@ from .inference import accuracy, label_probabilities
 from .prompt_encoder import PromptEncoder
 
 
-DEFAULT_BACKBONE_LR = {"full": 2e-5, "lora": 5e-4}
+# full: 5e-5 over 2e-5 on e5-mlm, 64 shots, full dev-en, seeds 1-3: 47.4% against 44.0% (README).
+DEFAULT_BACKBONE_LR = {"full": 5e-5, "lora": 5e-4}
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class TrainConfig:
     batch_size: int = field(default=8, metadata={"help": "training examples per step"})
     prompt_lr: float = field(default=3e-3, metadata={"help": "learning rate of the prompt encoder"})
     backbone_lr: float | None = field(
-        default=None, metadata={"help": "learning rate of backbone weights (full: 2e-5) or adapters (lora: 5e-4)"}
+        default=None, metadata={"help": "learning rate of backbone weights (full: 5e-5) or adapters (lora: 5e-4)"}
     )
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with a linear warm-up"})
