@@ -22,7 +22,6 @@ from pathlib import Path
 
 import torch
 
-LABEL_WORDS = ("yes", "maybe", "no")
 HAND_PADDING = 128
 
 
@@ -41,6 +40,13 @@ def load(args):
         model = AutoModelForMaskedLM.from_pretrained(args.model)
         tokenizer = AutoTokenizer.from_pretrained(args.tokenizer or args.model)
     return Backbone(model, tokenizer, args.model, make_accelerator(cpu=args.device == "cpu"))
+
+
+def label_ids(backbone) -> torch.Tensor:
+    """Token ids of the default verbalizer's words, as mpt uses them."""
+    from mpt_cli.verbalizer import DEFAULT_VERBALIZER, Verbalizer
+
+    return torch.tensor(Verbalizer.parse(DEFAULT_VERBALIZER).token_ids(backbone.tokenizer), device=backbone.device)
 
 
 def examples(args) -> list[tuple[str, str]]:
@@ -81,7 +87,7 @@ def eval_mpt(backbone, args):
 
     encoded = encoded_inputs(backbone, examples(args))
     prompt = torch.randn(4, backbone.hidden_size) * 0.1
-    ids = torch.tensor([backbone.tokenizer.convert_tokens_to_ids("▁" + w) for w in LABEL_WORDS])
+    ids = label_ids(backbone)
     return len(encoded), lambda: label_probabilities(backbone, encoded, prompt, ids, args.batch_size)
 
 
@@ -107,7 +113,7 @@ def eval_hand_written(backbone, args):
     pairs = examples(args)
     tok = backbone.tokenizer
     texts = [f"{p} . {h} ? {tok.mask_token} ." for p, h in pairs]
-    ids = [tok.convert_tokens_to_ids("▁" + w) for w in LABEL_WORDS]
+    ids = label_ids(backbone).tolist()
 
     @torch.no_grad()
     def run():
@@ -137,7 +143,7 @@ def eval_peft(backbone, args):
     tok = backbone.tokenizer
     texts = [f"{p} . {h} ? {tok.mask_token} ." for p, h in pairs]
     model = peft_ptuning(backbone)
-    ids = [tok.convert_tokens_to_ids("▁" + w) for w in LABEL_WORDS]
+    ids = label_ids(backbone).tolist()
 
     @torch.no_grad()
     def run():
@@ -161,7 +167,7 @@ def train_mpt(backbone, args):
     encoded = encoded_inputs(backbone, examples(args))[: args.train_batch]
     encoder = PromptEncoder(PromptEncoderConfig(4, backbone.hidden_size)).to(backbone.device)
     optimizer = torch.optim.AdamW(encoder.parameters(), lr=1e-3)
-    ids = torch.tensor([backbone.tokenizer.convert_tokens_to_ids("▁" + w) for w in LABEL_WORDS], device=backbone.device)
+    ids = label_ids(backbone)
     batch = collate(encoded, list(range(len(encoded))), backbone.tokenizer.pad_token_id, 4, [i % 3 for i in range(len(encoded))])
     batch = batch.to(backbone.device)
     backbone.model.train()
@@ -184,7 +190,7 @@ def train_peft(backbone, args):
     texts = [f"{p} . {h} ? {tok.mask_token} ." for p, h in pairs]
     model = peft_ptuning(backbone)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    ids = torch.tensor([tok.convert_tokens_to_ids("▁" + w) for w in LABEL_WORDS], device=backbone.device)
+    ids = label_ids(backbone)
     batch = tok(texts, padding=True, truncation=True, max_length=HAND_PADDING, return_tensors="pt").to(backbone.device)
     labels = torch.tensor([i % 3 for i in range(len(texts))], device=backbone.device)
     model.train()
@@ -215,7 +221,7 @@ def align_epoch(backbone, args, cached: bool):
     translator = PromptTranslator(TranslatorConfig(backbone.hidden_size)).to(backbone.device)
     optimizer = torch.optim.AdamW(translator.parameters(), lr=1e-4)
     source_prompt = torch.randn(4, backbone.hidden_size, device=backbone.device) * 0.1
-    ids = torch.tensor([backbone.tokenizer.convert_tokens_to_ids("▁" + w) for w in LABEL_WORDS], device=backbone.device)
+    ids = label_ids(backbone)
     config = AlignConfig(batch_size=16)
     backbone.model.eval()
     teacher = Teacher(backbone, encoded, 64)
@@ -235,7 +241,7 @@ def scaling(backbone, args):
     from mpt_cli.engine.inference import label_probabilities
     from mpt_cli.template import EncodedExample
 
-    ids = torch.tensor([backbone.tokenizer.convert_tokens_to_ids("▁" + w) for w in LABEL_WORDS])
+    ids = label_ids(backbone)
     prompt = torch.randn(4, backbone.hidden_size) * 0.1
     generator = torch.Generator().manual_seed(0)
     table = {}

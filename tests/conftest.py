@@ -257,6 +257,7 @@ def source_options(model_dir: Path, data_dir: Path, prompts_dir: Path, *, train:
         prompts_dir=prompts_dir,
         prompt_length=2,
         tune="prompt",
+        verbalizer="yes-maybe-no",  # fixed here: the toy thresholds must not follow the default chosen on real data
         max_length=48,
         cpu=True,
         train=TrainConfig(**(train or FAST_TRAIN)),
