@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..engine.backbone import DEFAULT_MODEL, TUNE_MODES
-from ..engine.train import TrainConfig
+from ..engine.train import DEFAULT_BACKBONE_LR, TrainConfig
 from ..template import DEFAULT_TEMPLATE
 from ..verbalizer import DEFAULT_VERBALIZER, PRESETS
 from ..workflows.train_source import DEFAULT_DATA, DEFAULT_TUNE, Callbacks, SourceOptions, train_source
@@ -40,7 +40,7 @@ def train_source_command(
     batch_size: Annotated[int, typer.Option(help="Training batch size.")] = _defaults.batch_size,
     prompt_lr: Annotated[float, typer.Option(help="Learning rate of the prompt encoder.")] = _defaults.prompt_lr,
     backbone_lr: Annotated[
-        float | None, typer.Option(help="Learning rate of the backbone [default: 5e-5 full, 5e-4 lora].")
+        float | None, typer.Option(help=f"Learning rate of the backbone [default: {DEFAULT_BACKBONE_LR['full']:g} full, {DEFAULT_BACKBONE_LR['lora']:g} lora].")
     ] = _defaults.backbone_lr,
     lora_rank: Annotated[int, typer.Option(help="LoRA rank (with --tune lora).")] = 8,
     max_length: Annotated[int, typer.Option(help="Maximum tokens per example; premise and hypothesis are truncated.")] = 128,
