@@ -40,7 +40,8 @@ def train_source_command(
     batch_size: Annotated[int, typer.Option(help="Training batch size.")] = _defaults.batch_size,
     prompt_lr: Annotated[float, typer.Option(help="Learning rate of the prompt encoder.")] = _defaults.prompt_lr,
     backbone_lr: Annotated[
-        float | None, typer.Option(help=f"Learning rate of the backbone [default: {DEFAULT_BACKBONE_LR['full']:g} full, {DEFAULT_BACKBONE_LR['lora']:g} lora].")
+        float | None,
+        typer.Option(help="Learning rate of the backbone [default: {full:g} full, {lora:g} lora].".format(**DEFAULT_BACKBONE_LR)),
     ] = _defaults.backbone_lr,
     lora_rank: Annotated[int, typer.Option(help="LoRA rank (with --tune lora).")] = 8,
     max_length: Annotated[int, typer.Option(help="Maximum tokens per example; premise and hypothesis are truncated.")] = 128,
