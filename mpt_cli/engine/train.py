@@ -29,7 +29,8 @@ class TrainConfig:
     batch_size: int = field(default=8, metadata={"help": "training examples per step"})
     prompt_lr: float = field(default=3e-3, metadata={"help": "learning rate of the prompt encoder"})
     backbone_lr: float | None = field(
-        default=None, metadata={"help": "learning rate of backbone weights (full: 5e-5) or adapters (lora: 5e-4)"}
+        default=None,
+        metadata={"help": "learning rate of backbone weights (full: {full:g}) or adapters (lora: {lora:g})".format(**DEFAULT_BACKBONE_LR)},
     )
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with a linear warm-up"})
