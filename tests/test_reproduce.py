@@ -107,3 +107,24 @@ def test_cli_prints_the_summary_as_json(first_run, reproduce_options):
 def test_cli_bad_options_are_clean_errors(args, fragment, tmp_path):
     assert_clean_error(invoke("reproduce", "--output", tmp_path / "out", *args), fragment)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_full_table_is_readable_in_a_log(monkeypatch):
+    """Under CliRunner stderr is no terminal, like a log file: all 15 languages must print in full."""
+    from mpt_cli.cli.common import console
+    from mpt_cli.cli.reproduce import _table
+    from mpt_cli.languages import XNLI_LANGUAGES
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    stats = {"mean": 0.4567, "std": 0.0123}
+    rows = [
+        {"method": m, "shots": k, "languages": dict.fromkeys(XNLI_LANGUAGES, stats), "average": stats, "targets": stats}
+        for m in ("soft-prompt", "mpt", "finetune") for k in (16, 64)
+    ]  # fmt: skip
+    summary = {"languages": list(XNLI_LANGUAGES), "rows": rows, "settings": {"model": "m"},
+               "mpt_gain_over_soft_prompt": {"64": dict.fromkeys(XNLI_LANGUAGES, 0.01)}}  # fmt: skip
+    with console.capture() as captured:
+        console.print(_table(summary))
+    text = captured.get()
+    assert "…" not in text
+    assert text.count("45.7±1.2") == 6 * (len(XNLI_LANGUAGES) + 2)

@@ -13,7 +13,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..errors import MptError
 
-console = Console(stderr=True, log_path=False)
+
+def _log_width() -> int | None:
+    """Terminals give their own width. Logs and pipes do not wrap, so wide tables (``reproduce``'s
+    19 columns) get room there instead of Rich's 80-column default, which ellipsises every cell."""
+    return None if sys.stderr.isatty() or os.environ.get("COLUMNS") else 240
+
+
+console = Console(stderr=True, log_path=False, width=_log_width())
 
 
 def handle_errors(command):
