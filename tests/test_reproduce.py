@@ -19,7 +19,7 @@ def reproduce_options(tiny_model_dir, toy_data_dir, parallel_dir, tmp_path_facto
     return ReproduceOptions(
         shots=(2, 3), seeds=(1, 2), languages=LANGS, model=str(tiny_model_dir), data=str(toy_data_dir),
         parallel=str(parallel_dir), split="validation", output=tmp_path_factory.mktemp("reproduce"), tune="prompt",
-        train=TrainConfig(epochs=1, batch_size=8), align=AlignConfig(epochs=1, batch_size=8), max_examples=6, cpu=True,
+        train=TrainConfig(epochs=1, batch_size=8), align=AlignConfig(epochs=1), max_examples=6, cpu=True,
     )  # fmt: skip
 
 
@@ -88,7 +88,7 @@ def test_cli_prints_the_summary_as_json(first_run, reproduce_options):
     result = invoke(
         "reproduce", "--shots", "2,3", "--seeds", "1,2", "--langs", ",".join(LANGS), "--model", o.model, "--data", o.data,
         "--parallel", o.parallel, "--split", "validation", "--output", o.output, "--tune", "prompt", "--max-examples", "6",
-        "--cpu", "--json",
+        "--epochs", "1", "--align-epochs", "1", "--cpu", "--json",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -128,3 +128,15 @@ def test_the_full_table_is_readable_in_a_log(monkeypatch):
     text = captured.get()
     assert "…" not in text
     assert text.count("45.7±1.2") == 6 * (len(XNLI_LANGUAGES) + 2)
+
+
+def test_resuming_with_other_settings_is_refused(first_run, reproduce_options):
+    from dataclasses import replace
+
+    from mpt_cli.errors import MptError
+    from mpt_cli.workflows.reproduce import reproduce
+
+    before = sorted(reproduce_options.output.rglob("*"))
+    with pytest.raises(MptError, match="made with max_examples=6, not 4; resume with the same settings"):
+        reproduce(replace(reproduce_options, max_examples=4))
+    assert sorted(reproduce_options.output.rglob("*")) == before

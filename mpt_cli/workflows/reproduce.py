@@ -3,7 +3,8 @@
 Work is organised in cells, one per (shots, seed), under ``output/k{shots}-s{seed}/``:
 ``prompts/`` (the source prompt, its translators and translated prompts) and one folder per method with
 its ``results.json``. A method whose ``results.json`` exists is not run again, so an interrupted run
-resumes where it stopped. MPT starts from the soft-prompt run's source prompt.
+resumes where it stopped; ``settings.json`` makes sure it resumes with the same settings. MPT starts
+from the soft-prompt run's source prompt.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def plan(options: ReproduceOptions) -> list[Cell]:
 def reproduce(options: ReproduceOptions, callbacks: Callbacks | None = None) -> dict:
     """Run every unfinished cell, then summarise all of them; returns the summary (also ``summary.json``)."""
     callbacks = callbacks or Callbacks()
+    _check_same_settings(options)
     cells = plan(options)
     todo = [c for c in cells if not c.results_path.is_file()]
     if len(todo) < len(cells):
@@ -109,6 +111,39 @@ def reproduce(options: ReproduceOptions, callbacks: Callbacks | None = None) -> 
     with atomic_path(options.output / "summary.json", overwrite=True) as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _check_same_settings(options: ReproduceOptions) -> None:
+    """Refuse to resume an ``--output`` whose cells were made with other settings: one table, one setting.
+
+    Shots, seeds, methods and languages may differ between runs: they only choose cells and columns.
+    """
+    settings = _results_settings(options)
+    path = options.output / "settings.json"
+    if not path.is_file():
+        with atomic_path(path, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(settings, indent=2) + "\n")
+        return
+    earlier = json.loads(path.read_text())
+    for key, value in settings.items():
+        if earlier.get(key) != value:
+            raise MptError(
+                f"{options.output} holds cells made with {key}={earlier.get(key)!r}, not {value!r}; "
+                "resume with the same settings or choose another --output"
+            )
+
+
+def _results_settings(options: ReproduceOptions) -> dict:
+    """Everything the accuracies depend on, flat (``train.epochs``) and JSON-normal; local paths resolved."""
+    where = lambda spec: str(Path(spec).resolve()) if Path(spec).exists() else spec  # noqa: E731
+    settings = {
+        "model": where(options.model), "data": where(options.data), "parallel": where(options.parallel),
+        "split": options.split, "source": options.source, "tune": options.tune,
+        "max_examples": options.max_examples, "max_pairs": options.max_pairs,
+    }  # fmt: skip
+    for name, config in (("train", options.train), ("align", options.align)):
+        settings |= {f"{name}.{key}": value for key, value in asdict(config).items()}
+    return json.loads(json.dumps(settings))
 
 
 def _source_prompt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> None:
