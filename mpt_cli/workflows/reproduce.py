@@ -135,15 +135,19 @@ def _check_same_settings(options: ReproduceOptions) -> None:
 
 def _results_settings(options: ReproduceOptions) -> dict:
     """Everything the accuracies depend on, flat (``train.epochs``) and JSON-normal; local paths resolved."""
-    where = lambda spec: str(Path(spec).resolve()) if Path(spec).exists() else spec  # noqa: E731
     settings = {
-        "model": where(options.model), "data": where(options.data), "parallel": where(options.parallel),
+        "model": _resolved(options.model), "data": _resolved(options.data), "parallel": _resolved(options.parallel),
         "split": options.split, "source": options.source, "tune": options.tune,
         "max_examples": options.max_examples, "max_pairs": options.max_pairs,
     }  # fmt: skip
     for name, config in (("train", options.train), ("align", options.align)):
         settings |= {f"{name}.{key}": value for key, value in asdict(config).items()}
     return json.loads(json.dumps(settings))
+
+
+def _resolved(spec: str) -> str:
+    """A local path made absolute (the same folder named two ways is one setting); a hub id as given."""
+    return str(Path(spec).resolve()) if Path(spec).exists() else spec
 
 
 def _source_prompt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> None:
@@ -243,9 +247,8 @@ def summarise(options: ReproduceOptions, cells: list[Cell]) -> dict:
         "source": options.source,
         "rows": rows,
         "mpt_gain_over_soft_prompt": gains,
-        "settings": {"model": options.model, "data": options.data, "parallel": options.parallel, "split": options.split,
-                     "tune": options.tune, "max_examples": options.max_examples, "max_pairs": options.max_pairs},
-    }  # fmt: skip
+        "settings": _results_settings(options),
+    }
 
 
 def _mean_std(values: list[float]) -> dict:
