@@ -89,6 +89,7 @@ class PromptInfo(MetadataRecord):
     dev_accuracy: float | None = None
     train_loss: float | None = None
     training: dict = field(default_factory=dict)
+    joint: dict | None = None  # for a jointly trained prompt (``mpt joint``): its settings and target languages
     source_language: str | None = None
     source_prompt_sha256: str | None = None
     translator: str | None = None

@@ -20,6 +20,7 @@ def reproduce_options(tiny_model_dir, toy_data_dir, parallel_dir, tmp_path_facto
         shots=(2, 3), seeds=(1, 2), languages=LANGS, model=str(tiny_model_dir), data=str(toy_data_dir),
         parallel=str(parallel_dir), split="validation", output=tmp_path_factory.mktemp("reproduce"), tune="prompt",
         train=TrainConfig(epochs=1, batch_size=8), align=AlignConfig(epochs=1), max_examples=6, cpu=True,
+        methods=("soft-prompt", "mpt", "finetune"),
     )  # fmt: skip
 
 
@@ -43,8 +44,9 @@ def test_table_has_a_row_per_method_and_shot_count_with_every_language(first_run
         assert set(row["languages"]) == set(LANGS)
         for stats in [*row["languages"].values(), row["average"], row["targets"]]:
             assert 0.0 <= stats["mean"] <= 1.0 and stats["std"] >= 0.0
-    assert set(summary["mpt_gain_over_soft_prompt"]) == {"2", "3"}
-    assert set(summary["mpt_gain_over_soft_prompt"]["2"]) == set(LANGS)
+    assert set(summary["gain_over_soft_prompt"]) == {"mpt"}
+    assert set(summary["gain_over_soft_prompt"]["mpt"]) == {"2", "3"}
+    assert set(summary["gain_over_soft_prompt"]["mpt"]["2"]) == set(LANGS)
 
 
 def test_every_cell_keeps_its_artifacts_and_results(first_run, reproduce_options):
@@ -88,12 +90,12 @@ def test_cli_prints_the_summary_as_json(first_run, reproduce_options):
     result = invoke(
         "reproduce", "--shots", "2,3", "--seeds", "1,2", "--langs", ",".join(LANGS), "--model", o.model, "--data", o.data,
         "--parallel", o.parallel, "--split", "validation", "--output", o.output, "--tune", "prompt", "--max-examples", "6",
-        "--epochs", "1", "--align-epochs", "1", "--cpu", "--json",
+        "--epochs", "1", "--align-epochs", "1", "--cpu", "--json", "--methods", "soft-prompt,mpt,finetune",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert len(summary["rows"]) == 6
-    assert "MPT gain" in result.stderr
+    assert "mpt − soft-prompt" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -102,6 +104,7 @@ def test_cli_prints_the_summary_as_json(first_run, reproduce_options):
         (["--methods", "soft-prompt,magic"], "unknown method 'magic'"),
         (["--shots", "4,x"], "shots must be comma-separated integers"),
         (["--langs", "de,sw"], "must include the source language en"),
+        (["--tune", "prompt"], "the joint methods need a tuned backbone"),
     ],
 )
 def test_cli_bad_options_are_clean_errors(args, fragment, tmp_path):
@@ -121,8 +124,8 @@ def test_the_full_table_is_readable_in_a_log(monkeypatch):
         {"method": m, "shots": k, "languages": dict.fromkeys(XNLI_LANGUAGES, stats), "average": stats, "targets": stats}
         for m in ("soft-prompt", "mpt", "finetune") for k in (16, 64)
     ]  # fmt: skip
-    summary = {"languages": list(XNLI_LANGUAGES), "rows": rows, "settings": {"model": "m"},
-               "mpt_gain_over_soft_prompt": {"64": dict.fromkeys(XNLI_LANGUAGES, 0.01)}}  # fmt: skip
+    summary = {"languages": list(XNLI_LANGUAGES), "source": "en", "rows": rows, "settings": {"model": "m"},
+               "gain_over_soft_prompt": {"mpt": {"64": dict.fromkeys(XNLI_LANGUAGES, 0.01)}}}  # fmt: skip
     with console.capture() as captured:
         console.print(_table(summary))
     text = captured.get()
@@ -140,3 +143,25 @@ def test_resuming_with_other_settings_is_refused(first_run, reproduce_options):
     with pytest.raises(MptError, match="made with max_examples=6, not 4; resume with the same settings"):
         reproduce(replace(reproduce_options, max_examples=4))
     assert sorted(reproduce_options.output.rglob("*")) == before
+
+
+def test_joint_methods_sit_beside_soft_prompt_transfer(tiny_model_dir, toy_data_dir, parallel_dir, tmp_path):
+    """The joint run and its ablation get their own prompt folders, rows and gains over soft-prompt transfer."""
+    from mpt_cli.engine.train import TrainConfig
+    from mpt_cli.workflows.reproduce import ReproduceOptions, reproduce
+
+    options = ReproduceOptions(
+        shots=(3,), seeds=(1,), methods=("soft-prompt", "joint", "joint-no-translator"), languages=LANGS,
+        model=str(tiny_model_dir), data=str(toy_data_dir), parallel=str(parallel_dir), split="validation",
+        output=tmp_path / "out", tune="lora", train=TrainConfig(epochs=2, batch_size=8), max_examples=6, cpu=True,
+    )  # fmt: skip
+    summary = reproduce(options)
+    assert [r["method"] for r in summary["rows"]] == ["soft-prompt", "joint", "joint-no-translator"]
+    assert set(summary["gain_over_soft_prompt"]) == {"joint", "joint-no-translator"}
+    cell = tmp_path / "out" / "k3-s1"
+    assert {p.name for p in (cell / "prompts-joint").glob("*.safetensors")} == {"en.safetensors", "de.safetensors", "sw.safetensors"}
+    assert {p.name for p in (cell / "prompts-joint-no-translator").glob("*.safetensors")} == {"en.safetensors"}
+    joint = json.loads((cell / "joint" / "results.json").read_text())
+    ablation = json.loads((cell / "joint-no-translator" / "results.json").read_text())
+    assert joint["languages"]["de"]["prompt"]["kind"] == "translated"
+    assert ablation["languages"]["de"]["prompt"]["kind"] == "source"

@@ -5,6 +5,7 @@ import typer
 from .align import align_command, translate_command
 from .env import env_command
 from .evaluate import eval_command
+from .joint import joint_command
 from .predict import predict_command
 from .reproduce import reproduce_command
 from .train_source import train_source_command
@@ -20,6 +21,7 @@ app = typer.Typer(
 app.command("train-source")(train_source_command)
 app.command("align")(align_command)
 app.command("translate")(translate_command)
+app.command("joint")(joint_command)
 app.command("eval")(eval_command)
 app.command("predict")(predict_command)
 app.command("reproduce")(reproduce_command)

@@ -50,7 +50,8 @@ def reproduce_command(
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ):
-    """The paper's table for your backbone: soft-prompt transfer, MPT and fine-tuning, per language."""
+    """The paper's table for your backbone: soft-prompt transfer, MPT (two-stage and joint, with its
+    no-translator ablation) and fine-tuning, per language."""
     quiet_libraries()
     options = ReproduceOptions(
         shots=_integers(shots, "shots"), seeds=_integers(seeds, "seeds"), methods=tuple(m.strip() for m in methods.split(",")),
@@ -76,7 +77,9 @@ def _table(summary: dict) -> Table:
     for row in summary["rows"]:
         values = [cell(row["languages"][lang]) for lang in languages]
         table.add_row(row["method"], str(row["shots"]), *values, cell(row["average"]), cell(row["targets"]))
-    for shots, gains in summary["mpt_gain_over_soft_prompt"].items():
-        mean = sum(gains.values()) / len(gains)
-        table.add_row("MPT gain", shots, *(f"{100 * gains[lang]:+.1f}" for lang in languages), f"{100 * mean:+.1f}", "")
+    targets = [lang for lang in languages if lang != summary["source"]]
+    for method, by_shots in summary["gain_over_soft_prompt"].items():
+        for shots, gains in by_shots.items():
+            mean = lambda langs: f"{100 * sum(gains[lang] for lang in langs) / len(langs):+.1f}" if langs else ""  # noqa: E731
+            table.add_row(f"{method} − soft-prompt", shots, *(f"{100 * gains[lang]:+.1f}" for lang in languages), mean(languages), mean(targets))
     return table

@@ -25,7 +25,7 @@ from ..engine.train import LabelledSet
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, unset_is_one
 from .progress import Callbacks
-from .prompts import load_backbone_for, open_source_prompt, score_prompt, source_prompt_path, template_and_labels
+from .prompts import load_backbone_for, open_source_prompt, score_prompt, source_prompt_path, template_and_labels, translated_info
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def align(options: AlignOptions, callbacks: Callbacks | None = None) -> list[Lan
     for target in options.targets:
         started = time.perf_counter()
         corpus = corpora[target]
-        train_pairs, heldout_pairs = _split_heldout(corpus.pairs, options.heldout, options.seed)
+        train_pairs, heldout_pairs = split_heldout(corpus.pairs, options.heldout, options.seed)
         encode = lambda pairs, side: template.encode(  # noqa: E731
             [getattr(p, side)[0] for p in pairs], [getattr(p, side)[1] for p in pairs]
         )
@@ -160,7 +160,7 @@ def align(options: AlignOptions, callbacks: Callbacks | None = None) -> list[Lan
     return results
 
 
-def _split_heldout(pairs: list, heldout: int, seed: int) -> tuple[list, list]:
+def split_heldout(pairs: list, heldout: int, seed: int) -> tuple[list, list]:
     """A seeded held-out slice: ``heldout`` pairs, at most a fifth of the corpus, at least one."""
     count = max(1, min(heldout, len(pairs) // 5))
     if len(pairs) - count < 1:
@@ -246,16 +246,7 @@ def translate(options: AlignOptions, callbacks: Callbacks | None = None) -> list
         translator.load_state_dict(artifact.weights)
         with torch.no_grad():
             prompt = translator(artifact.source_prompt)
-        info = replace(
-            source.info,
-            language=target,
-            kind="translated",
-            source_language=options.source,
-            source_prompt_sha256=source_hash,
-            translator=str(path.relative_to(options.prompts_dir)),
-            dev_accuracy=artifact.info.dev.get("translated_accuracy"),
-            **provenance(),
-        )
+        info = translated_info(source, target, path.relative_to(options.prompts_dir), artifact.info.dev.get("translated_accuracy"))
         PromptArtifact(prompt, info, lora_state=source.lora_state).save(outputs[target], options.overwrite)
         written.append(TranslatedPrompt(target, outputs[target], path, aligned.get(target)))
     return written

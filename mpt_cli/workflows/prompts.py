@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
-from ..artifacts import PromptArtifact, tensor_sha256
+from ..artifacts import PromptArtifact, PromptInfo, atomic_path, provenance, tensor_sha256
 from ..data import NLIExample
 from ..engine.backbone import Backbone, weights_fingerprint
 from ..engine.inference import label_probabilities
@@ -52,6 +52,42 @@ def template_and_labels(artifact: PromptArtifact, backbone: Backbone) -> tuple[T
 
 def source_prompt_path(prompts_dir: Path, lang: str) -> Path:
     return Path(prompts_dir) / f"{lang}.safetensors"
+
+
+def tuned_backbone_path(prompts_dir: Path, lang: str) -> Path:
+    return Path(prompts_dir) / f"{lang}.backbone"
+
+
+def save_source_prompt(
+    prompts_dir: Path, backbone: Backbone, prompt: torch.Tensor, info: PromptInfo, encoder_state: dict, overwrite: bool
+) -> Path:
+    """Write a trained source prompt ``[P, H]`` with what it needs: the tuned backbone directory
+    (``full``, recorded in ``info``) or the LoRA adapters (``lora``, inside the file)."""
+    if info.tune == "full":
+        directory = tuned_backbone_path(prompts_dir, info.language)
+        with atomic_path(directory, overwrite) as tmp:
+            backbone.save_model(tmp)
+        info.tuned_backbone = directory.name
+        info.tuned_backbone_fingerprint = weights_fingerprint(backbone.model)
+    lora_state = backbone.lora_state() if info.tune == "lora" else {}
+    path = source_prompt_path(prompts_dir, info.language)
+    PromptArtifact(prompt, info, encoder_state=encoder_state, lora_state=lora_state).save(path, overwrite)
+    return path
+
+
+def translated_info(source: PromptArtifact, target: str, translator: Path, dev_accuracy: float | None) -> PromptInfo:
+    """The metadata of ``source``'s prompt translated into ``target`` by the translator file ``translator``
+    (relative to the prompts folder)."""
+    return replace(
+        source.info,
+        language=target,
+        kind="translated",
+        source_language=source.info.language,
+        source_prompt_sha256=tensor_sha256(source.prompt),
+        translator=str(translator),
+        dev_accuracy=dev_accuracy,
+        **provenance(),
+    )
 
 
 def open_source_prompt(prompts_dir: Path, lang: str) -> tuple[Path, PromptArtifact]:

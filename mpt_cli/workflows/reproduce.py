@@ -4,7 +4,8 @@ Work is organised in cells, one per (shots, seed), under ``output/k{shots}-s{see
 ``prompts/`` (the source prompt, its translators and translated prompts) and one folder per method with
 its ``results.json``. A method whose ``results.json`` exists is not run again, so an interrupted run
 resumes where it stopped; ``settings.json`` makes sure it resumes with the same settings. MPT starts
-from the soft-prompt run's source prompt.
+from the soft-prompt run's source prompt; the joint methods take its few-shot draw and settings and
+write their own prompt folders, ``prompts-joint/`` and ``prompts-joint-no-translator/``.
 """
 
 from __future__ import annotations
@@ -23,16 +24,20 @@ from ..data.parallel import DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
 from ..engine.backbone import DEFAULT_MODEL
 from ..engine.finetune import Classifier, finetune
+from ..engine.joint import JointConfig
 from ..engine.train import TrainConfig
 from ..errors import MptError
 from ..languages import XNLI_LANGUAGES
 from ..metrics import score
 from .align import AlignOptions, translate
+from .joint import JointOptions, joint
 from .evaluate import EvalOptions, evaluate
 from .progress import Callbacks
 from .train_source import DEFAULT_DATA, DEFAULT_TUNE, SourceOptions, train_source
 
-METHODS = ("soft-prompt", "mpt", "finetune")
+METHODS = ("soft-prompt", "mpt", "joint", "joint-no-translator", "finetune")
+JOINT_METHODS = ("joint", "joint-no-translator")
+PROMPT_METHODS = ("mpt", *JOINT_METHODS)  # compared with soft-prompt transfer in the summary
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,8 @@ class ReproduceOptions:
     tune: str = DEFAULT_TUNE
     train: TrainConfig = field(default_factory=TrainConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
-    max_pairs: int | None = 8000
+    joint: JointConfig = field(default_factory=JointConfig)
+    max_pairs: int | None = 8000  # parallel pairs per language, for MPT and the joint methods
     max_examples: int | None = None
     cpu: bool = False
 
@@ -60,6 +66,8 @@ class ReproduceOptions:
             raise MptError(f"unknown method {unknown[0]!r}; use {', '.join(METHODS)}")
         if self.source not in self.languages:
             raise MptError(f"the languages must include the source language {self.source}")
+        if self.tune == "prompt" and set(JOINT_METHODS) & set(self.methods):
+            raise MptError("the joint methods need a tuned backbone (--tune lora or full); with --tune prompt leave them out")
 
 
 @dataclass
@@ -74,8 +82,14 @@ class Cell:
         return self.folder / self.method / "results.json"
 
     @property
-    def prompts_dir(self) -> Path:
+    def source_run(self) -> Path:
+        """The soft-prompt run's folder, which every prompt method starts from."""
         return self.folder / "prompts"
+
+    @property
+    def prompts_dir(self) -> Path:
+        """The prompts this method is evaluated with."""
+        return self.folder / f"prompts-{self.method}" if self.method in JOINT_METHODS else self.source_run
 
     def __str__(self) -> str:
         return f"{self.method}, {self.shots} shots, seed {self.seed}"
@@ -140,7 +154,7 @@ def _results_settings(options: ReproduceOptions) -> dict:
         "split": options.split, "source": options.source, "tune": options.tune,
         "max_examples": options.max_examples, "max_pairs": options.max_pairs,
     }  # fmt: skip
-    for name, config in (("train", options.train), ("align", options.align)):
+    for name, config in (("train", options.train), ("align", options.align), ("joint", options.joint)):
         settings |= {f"{name}.{key}": value for key, value in asdict(config).items()}
     return json.loads(json.dumps(settings))
 
@@ -152,11 +166,11 @@ def _resolved(spec: str) -> str:
 
 def _source_prompt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> None:
     """Train the cell's source prompt unless an earlier method already did."""
-    if (cell.prompts_dir / f"{options.source}.safetensors").is_file():
+    if (cell.source_run / f"{options.source}.safetensors").is_file():
         return
     source = SourceOptions(
         shots=cell.shots, lang=options.source, model=options.model, data=options.data, seed=cell.seed,
-        prompts_dir=cell.prompts_dir, tune=options.tune, train=options.train, overwrite=True, cpu=options.cpu,
+        prompts_dir=cell.source_run, tune=options.tune, train=options.train, overwrite=True, cpu=options.cpu,
     )  # fmt: skip
     train_source(source, replace(callbacks, on_epoch=lambda record: None))
 
@@ -214,7 +228,24 @@ def _run_finetune(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -
     }
 
 
-RUNNERS = {"soft-prompt": _run_soft_prompt, "mpt": _run_mpt, "finetune": _run_finetune}
+def _run_joint(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> dict:
+    _source_prompt(options, cell, callbacks)
+    translate = cell.method == "joint"
+    if not (cell.prompts_dir / f"{options.source}.safetensors").is_file():
+        joint_options = JointOptions(
+            targets=tuple(lang for lang in options.languages if lang != options.source), output=cell.prompts_dir,
+            source=options.source, prompts_dir=cell.source_run, data=options.data, parallel=options.parallel,
+            max_pairs=options.max_pairs, joint=replace(options.joint, translate=translate), train=options.train,
+            overwrite=True, cpu=options.cpu,
+        )  # fmt: skip
+        joint(joint_options, replace(callbacks, on_start=lambda total: None, on_epoch=lambda record: None))
+    return _evaluate(options, cell, callbacks, use_translated=translate)
+
+
+RUNNERS = {
+    "soft-prompt": _run_soft_prompt, "mpt": _run_mpt, "joint": _run_joint, "joint-no-translator": _run_joint,
+    "finetune": _run_finetune,
+}  # fmt: skip
 
 
 def summarise(options: ReproduceOptions, cells: list[Cell]) -> dict:
@@ -236,17 +267,20 @@ def summarise(options: ReproduceOptions, cells: list[Cell]) -> dict:
                 "average": _mean_std([run["averages"]["all"] for run in runs]),
                 "targets": _mean_std([run["averages"]["targets"] for run in runs if run["averages"]["targets"] is not None]),
             })  # fmt: skip
-    gains = {}
-    for shots in options.shots:
-        mpt = next((r for r in rows if (r["method"], r["shots"]) == ("mpt", shots)), None)
-        soft = next((r for r in rows if (r["method"], r["shots"]) == ("soft-prompt", shots)), None)
-        if mpt and soft:
-            gains[str(shots)] = {lang: mpt["languages"][lang]["mean"] - soft["languages"][lang]["mean"] for lang in options.languages}
+    row = {(r["method"], r["shots"]): r for r in rows}
+    gains = {}  # method -> shots -> language -> gain of the mean accuracy over soft-prompt transfer
+    for method in PROMPT_METHODS:
+        for shots in options.shots:
+            if (method, shots) in row and ("soft-prompt", shots) in row:
+                ours, soft = row[method, shots], row["soft-prompt", shots]
+                gains.setdefault(method, {})[str(shots)] = {
+                    lang: ours["languages"][lang]["mean"] - soft["languages"][lang]["mean"] for lang in options.languages
+                }
     return {
         "languages": list(options.languages),
         "source": options.source,
         "rows": rows,
-        "mpt_gain_over_soft_prompt": gains,
+        "gain_over_soft_prompt": gains,
         "settings": _results_settings(options),
     }
 

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import torch
 
-from ..artifacts import PromptArtifact, PromptInfo, atomic_path, check_writable, provenance
+from ..artifacts import PromptInfo, check_writable, provenance
 from ..data import draw_split, load_nli
-from ..engine.backbone import DEFAULT_MODEL, Backbone, weights_fingerprint
+from ..engine.backbone import DEFAULT_MODEL, Backbone
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.train import EpochRecord, LabelledSet, TrainConfig, TrainResult, train_prompt
 from ..languages import check_language
 from ..template import DEFAULT_TEMPLATE, TemplateEncoder
 from ..verbalizer import DEFAULT_VERBALIZER, Verbalizer
 from .progress import Callbacks
-from .prompts import source_prompt_path
+from .prompts import save_source_prompt, source_prompt_path, tuned_backbone_path
 
 DEFAULT_DATA = "facebook/xnli"
 DEFAULT_TUNE = "full"
@@ -52,10 +52,6 @@ class SourceRun:
     info: PromptInfo
     result: TrainResult
     seconds: float
-
-
-def tuned_backbone_path(prompts_dir: Path, lang: str) -> Path:
-    return Path(prompts_dir) / f"{lang}.backbone"
 
 
 def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> SourceRun:
@@ -121,18 +117,7 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
     )
     if options.tune == "full":
         callbacks.on_stage("saving the tuned backbone")
-        directory = tuned_backbone_path(options.prompts_dir, lang)
-        with atomic_path(directory, options.overwrite) as tmp:
-            backbone.save_model(tmp)
-        info.tuned_backbone = directory.name
-        info.tuned_backbone_fingerprint = weights_fingerprint(backbone.model)
-    artifact = PromptArtifact(
-        prompt=prompt,
-        info=info,
-        encoder_state=encoder.state_dict(),
-        lora_state=backbone.lora_state() if options.tune == "lora" else {},
-    )
-    artifact.save(out, options.overwrite)
+    save_source_prompt(options.prompts_dir, backbone, prompt, info, encoder.state_dict(), options.overwrite)
     return SourceRun(out, info, result, time.perf_counter() - started)
 
 

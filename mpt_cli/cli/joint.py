@@ -1,0 +1,86 @@
+"""``mpt joint``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..data.parallel import DEFAULT_PARALLEL
+from ..engine.joint import JOINT_STARTS, JointConfig
+from ..engine.losses import KL_DIRECTIONS, KL_SPACES
+from ..engine.train import TrainConfig
+from ..languages import XNLI_LANGUAGES, check_language, parse_languages
+from ..workflows.joint import DEFAULT_PAIRS_PER_LANGUAGE, JointOptions, joint
+from ..workflows.progress import Callbacks
+from .common import console, handle_errors, print_json, progress_bar, quiet_libraries
+
+_joint, _train = JointConfig(), TrainConfig()
+
+
+@handle_errors
+def joint_command(
+    to: Annotated[str, typer.Option("--to", help="Target languages, comma-separated, or 'all' (every XNLI language but the source).")],
+    output: Annotated[Path, typer.Option(help="New prompt folder for the joint run.")] = Path("prompts-joint"),
+    source: Annotated[str, typer.Option(help="Source language of the trained prompt.")] = "en",
+    prompts_dir: Annotated[Path, typer.Option(help="The source run: few-shot draw, settings, starting point.")] = Path("prompts"),
+    data: Annotated[str | None, typer.Option(help="NLI data of the few-shot draw [default: the source prompt's].")] = None,
+    parallel: Annotated[
+        str, typer.Option(help="Parallel corpus: folder of en-xx.tsv, a .tsv, 'SRC_FILE,TGT_FILE', or a hub id.")
+    ] = DEFAULT_PARALLEL,
+    max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language.")] = DEFAULT_PAIRS_PER_LANGUAGE,
+    heldout: Annotated[int, typer.Option(help="Pairs per language held out to report the KL before and after.")] = 100,
+    alpha: Annotated[float, typer.Option(help=JointConfig.__dataclass_fields__["alpha"].metadata["help"])] = _joint.alpha,
+    kl: Annotated[str, typer.Option(help=f"KL direction: {', '.join(KL_DIRECTIONS)}.")] = _joint.kl_direction,
+    kl_space: Annotated[str, typer.Option(help=f"KL over: {', '.join(KL_SPACES)}.")] = _joint.kl_space,
+    pairs_per_step: Annotated[int, typer.Option(help="Parallel pairs per step, languages in turn.")] = _joint.pairs_per_step,
+    translator_lr: Annotated[float, typer.Option(help="Learning rate of the translators.")] = _joint.translator_lr,
+    translator: Annotated[
+        bool, typer.Option("--translator/--no-translator", help="Learn translators, or keep p_T = p_S (the ablation).")
+    ] = _joint.translate,
+    translator_width: Annotated[int | None, typer.Option(help="Hidden width of the translators [default: 2H].")] = None,
+    translator_init: Annotated[str, typer.Option(help="identity (start from p_T = p_S) or random.")] = "identity",
+    start: Annotated[str, typer.Option(help=f"{' or '.join(JOINT_STARTS)}: {JointConfig.__dataclass_fields__['start'].metadata['help']}.")] = _joint.start,
+    epochs: Annotated[int, typer.Option(help="Passes over the few-shot examples.")] = _train.epochs,
+    prompt_lr: Annotated[float, typer.Option(help="Learning rate of the prompt encoder.")] = _train.prompt_lr,
+    backbone_lr: Annotated[float | None, typer.Option(help=TrainConfig.__dataclass_fields__["backbone_lr"].metadata["help"])] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an --output folder written by an earlier joint run.")] = False,
+    cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+):
+    """Train the source prompt, one translator per target language and the tuned backbone together
+    (alpha*CE + (1-alpha)*KL) into a new prompt folder."""
+    quiet_libraries()
+    source = check_language(source)
+    targets = [c for c in XNLI_LANGUAGES if c != source] if to.strip().lower() == "all" else parse_languages(to)
+    options = JointOptions(
+        targets=tuple(targets), output=output, source=source, prompts_dir=prompts_dir, data=data, parallel=parallel,
+        max_pairs=max_pairs, heldout=heldout, width=translator_width, init=translator_init, overwrite=overwrite, cpu=cpu,
+        joint=JointConfig(
+            alpha=alpha, kl_direction=kl, kl_space=kl_space, pairs_per_step=pairs_per_step, translator_lr=translator_lr,
+            start=start, translate=translator,
+        ),
+        train=TrainConfig(epochs=epochs, prompt_lr=prompt_lr, backbone_lr=backbone_lr),
+    )  # fmt: skip
+    with progress_bar() as progress:
+        task = progress.add_task("training", total=None, visible=False)
+        callbacks = Callbacks(
+            on_stage=lambda message: console.log(message),
+            on_start=lambda total: progress.reset(task, total=total, visible=True),
+            on_step=lambda loss: progress.update(task, advance=1, description=f"joint training (loss {loss:.4f})"),
+            on_epoch=lambda r: console.log(f"epoch {r.epoch}: loss {r.train_loss:.4f}, {source} dev accuracy {r.dev_accuracy:.1%}"),
+        )
+        run = joint(options, callbacks)
+    if json_output:
+        print_json({
+            "output": str(run.output), "best_epoch": run.result.best_epoch, "dev_accuracy": run.result.dev_accuracy,
+            "seconds": round(run.seconds, 1), "languages": [language.__dict__ for language in run.languages],
+        })  # fmt: skip
+    table = Table(title=f"joint run: {run.output} (best epoch {run.result.best_epoch}, {source} dev {run.result.dev_accuracy:.1%})")
+    for column in ("language", "pairs", "held-out KL before", "after"):
+        table.add_column(column, justify="left" if column == "language" else "right")
+    for language in run.languages:
+        table.add_row(language.target, str(language.pairs), f"{language.heldout_kl_before:.4f}", f"{language.heldout_kl_after:.4f}")
+    console.print(table)

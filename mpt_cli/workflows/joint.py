@@ -1,0 +1,203 @@
+"""``mpt joint``: the source prompt, the translators and the tuned backbone learn together.
+
+The source run in ``--prompts-dir`` gives the few-shot draw (its split manifest), the template, the
+verbalizer and the tune mode, and, with ``start = source``, the starting point. The result is a new,
+self-contained prompt folder (``--output``): the jointly trained source prompt, the one backbone or
+adapter set every language shares (saved once, recorded in each file), every translator and translated
+prompt. It is written beside and renamed into place as a whole, so it never mixes with another run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo, atomic_path, check_writable, provenance, tensor_sha256
+from ..data import load_nli, select
+from ..data.parallel import DEFAULT_PARALLEL, load_parallel
+from ..engine.align import ParallelSet, heldout_kl
+from ..engine.backbone import Backbone
+from ..engine.joint import JointConfig, JointLearner, MultiParallelSet
+from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
+from ..engine.train import LabelledSet, TrainConfig, TrainResult, fit
+from ..engine.translator import PromptTranslator, TranslatorConfig
+from ..errors import MptError, require_positive, unset_is_one
+from .align import split_heldout, translator_path
+from .progress import Callbacks
+from .prompts import load_backbone_for, open_source_prompt, save_source_prompt, source_prompt_path, template_and_labels, translated_info
+
+DEFAULT_PAIRS_PER_LANGUAGE = 1000
+
+
+@dataclass(frozen=True)
+class JointOptions:
+    targets: tuple[str, ...]
+    output: Path = Path("prompts-joint")
+    source: str = "en"
+    prompts_dir: Path = Path("prompts")
+    data: str | None = None  # default: the data the source prompt was trained on
+    parallel: str = DEFAULT_PARALLEL
+    max_pairs: int | None = DEFAULT_PAIRS_PER_LANGUAGE
+    heldout: int = 100
+    width: int | None = None
+    init: str = "identity"
+    joint: JointConfig = field(default_factory=JointConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    overwrite: bool = False
+    cpu: bool = False
+
+    def __post_init__(self):
+        require_positive(heldout=self.heldout, max_pairs=unset_is_one(self.max_pairs))
+        if not self.targets:
+            raise MptError("no target languages given")
+        if self.source in self.targets:
+            raise MptError(f"{self.source} is the source language; choose other target languages")
+        output, prompts = Path(self.output).resolve(), Path(self.prompts_dir).resolve()
+        if output == prompts or output in prompts.parents or output == Path.cwd():
+            raise MptError(f"--output {self.output} would replace the source run {self.prompts_dir}; choose a new folder")
+
+
+@dataclass
+class JointLanguage:
+    target: str
+    pairs: int
+    heldout_pairs: int
+    heldout_kl_before: float
+    heldout_kl_after: float
+
+
+@dataclass
+class JointRun:
+    output: Path
+    result: TrainResult
+    languages: list[JointLanguage]
+    seconds: float
+
+
+def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun:
+    """Train the joint run and write its prompt folder; every check runs before the model loads."""
+    callbacks = callbacks or Callbacks()
+    started = time.perf_counter()
+    check_writable(options.output, options.overwrite)
+    source_path, source = open_source_prompt(options.prompts_dir, options.source)
+    info = source.info
+    if info.tune == "prompt":
+        raise MptError(f"{source_path} was trained with --tune prompt: nothing but the prompt learns, so joint training "
+                       "has nothing to share; train the source prompt with --tune lora or full")  # fmt: skip
+    translator_config = TranslatorConfig(info.hidden_size, options.width, False, options.init)
+    corpora = {}  # every corpus is read before any training: a bad one fails the run before it writes anything
+    for target in options.targets:
+        callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")
+        corpora[target] = load_parallel(options.parallel, options.source, target, options.max_pairs, info.seed)
+    data = options.data or info.data
+    manifest = info.split_manifest
+    few_shot = select(load_nli(data, options.source, "train"), tuple(manifest["train_ids"]))
+    dev = select(load_nli(data, options.source, "validation"), tuple(manifest["dev_ids"]))
+
+    callbacks.on_stage(f"loading the backbone of {source_path} (start: {options.joint.start})")
+    torch.manual_seed(info.seed)
+    backbone, encoder = _starting_point(source, source_path, options)
+    template, label_ids = template_and_labels(source, backbone)
+    encode = lambda rows: template.encode([r[0] for r in rows], [r[1] for r in rows])  # noqa: E731
+    labelled = lambda examples: LabelledSet(encode([(e.premise, e.hypothesis) for e in examples]), [e.label for e in examples])  # noqa: E731
+    splits = {t: split_heldout(c.pairs, options.heldout, info.seed) for t, c in corpora.items()}
+    train_pairs = [(i, p) for i, t in enumerate(options.targets) for p in splits[t][0]]
+    pairs = MultiParallelSet(encode([p.source for _, p in train_pairs]), encode([p.target for _, p in train_pairs]), [i for i, _ in train_pairs])
+    heldout = {t: ParallelSet(encode([p.source for p in held]), encode([p.target for p in held])) for t, (_, held) in splits.items()}
+    translators = nn.ModuleList(PromptTranslator(translator_config) for _ in options.targets) if options.joint.translate else None
+    learner = JointLearner(
+        backbone, encoder, labelled(few_shot), labelled(dev), label_ids, options.train,
+        translators=translators, pairs=pairs, joint=options.joint, seed=info.seed,
+    )  # fmt: skip
+
+    before = _heldout_kls(learner, heldout, options)
+    steps_per_epoch = -(-len(few_shot) // options.train.batch_size)
+    callbacks.on_stage(
+        f"joint training ({info.tune}{'' if translators is not None else ', no translator'}) on {len(few_shot)} examples and "
+        f"{len(pairs.target)} parallel pairs in {len(options.targets)} languages, selecting on {len(dev)} {options.source} examples"
+    )
+    callbacks.on_start(options.train.epochs * steps_per_epoch)
+    result = fit(learner, options.train, info.seed, backbone.accelerator, callbacks.on_step, callbacks.on_epoch)
+    after = _heldout_kls(learner, heldout, options)
+    languages = [
+        JointLanguage(t, len(splits[t][0]), len(splits[t][1]), before[t], after[t]) for t in options.targets
+    ]  # fmt: skip
+
+    callbacks.on_stage(f"saving the joint run to {options.output}")
+    with atomic_path(options.output, options.overwrite) as folder:
+        _save(folder, learner, source, options, corpora, languages, result)
+    return JointRun(Path(options.output), result, languages, time.perf_counter() - started)
+
+
+def _starting_point(source: PromptArtifact, source_path: Path, options: JointOptions) -> tuple[Backbone, PromptEncoder]:
+    """The backbone (trainable as the source run was) and the prompt encoder the joint run starts from."""
+    info = source.info
+    encoder_config = PromptEncoderConfig(**info.prompt_encoder)
+    if options.joint.start == "source":
+        if not source.encoder_state:
+            raise MptError(f"{source_path} has no prompt-encoder weights to continue from; use --start scratch")
+        backbone = load_backbone_for(source, source_path, cpu=options.cpu)
+        if backbone.tune != info.tune:  # a fully tuned backbone loads frozen; LoRA adapters load trainable
+            backbone.set_tune(info.tune)
+        encoder = PromptEncoder(encoder_config)
+        encoder.load_state_dict(source.encoder_state)
+        return backbone, encoder
+    backbone = Backbone.load(info.backbone, cpu=options.cpu)
+    info.check_backbone(backbone.fingerprint, backbone.hidden_size, backbone.name)
+    backbone.set_tune(info.tune, info.lora_rank or 8)
+    return backbone, PromptEncoder(encoder_config)
+
+
+def _heldout_kls(learner: JointLearner, heldout: dict[str, ParallelSet], options: JointOptions) -> dict[str, float]:
+    """Held-out KL per language with the learner's current prompts and backbone."""
+    learner.train_mode(False)
+    with torch.no_grad():
+        source_prompt = learner.encoder()
+        target_prompts = learner.target_prompts(source_prompt)
+        return {
+            target: heldout_kl(learner.backbone, heldout[target], source_prompt, target_prompts[i], options.joint, learner.label_ids)
+            for i, target in enumerate(options.targets)
+        }
+
+
+def _save(folder: Path, learner: JointLearner, source: PromptArtifact, options, corpora, languages, result: TrainResult) -> None:
+    """The jointly trained source prompt (with the shared backbone or adapters), then each language's
+    translator and translated prompt, all in ``folder``."""
+    with torch.no_grad():
+        source_prompt = learner.encoder().cpu()
+    info = replace(
+        source.info,
+        dev_accuracy=result.dev_accuracy,
+        train_loss=result.train_loss,
+        training=asdict(options.train) | {"best_epoch": result.best_epoch, "dev_examples": len(learner.dev.labels)},
+        joint=asdict(options.joint) | {"targets": list(options.targets), "parallel": options.parallel, "from": str(options.prompts_dir)},
+        tuned_backbone=None,
+        tuned_backbone_fingerprint=None,
+        **provenance(),
+    )
+    save_source_prompt(folder, learner.backbone, source_prompt, info, learner.encoder.state_dict(), overwrite=False)
+    if learner.translators is None:  # the ablation: every language uses the source prompt as is
+        return
+    steps = options.train.epochs * -(-len(learner.train.labels) // options.train.batch_size)
+    trained_source = PromptArtifact.load(source_prompt_path(folder, options.source))
+    for translator, language in zip(learner.translators, languages):
+        corpus, target = corpora[language.target], language.target
+        path = translator_path(folder, options.source, target)
+        translator_info = TranslatorInfo(
+            source_language=options.source, target_language=target, architecture=asdict(translator.config),
+            backbone=info.backbone, backbone_fingerprint=info.backbone_fingerprint,
+            source_prompt_sha256=tensor_sha256(source_prompt), alignment=info.joint, corpus=corpus.name,
+            corpus_sha256=corpus.sha256, pairs=language.pairs, heldout_pairs=language.heldout_pairs,
+            steps=steps, heldout_kl_before=language.heldout_kl_before, heldout_kl_after=language.heldout_kl_after,
+            seed=info.seed, **provenance(),
+        )  # fmt: skip
+        weights = {k: v.cpu() for k, v in translator.state_dict().items()}
+        TranslatorArtifact(weights, source_prompt, translator_info).save(path)
+        with torch.no_grad():
+            prompt = translator(source_prompt.to(learner.backbone.device)).cpu()
+        translated = translated_info(trained_source, target, path.relative_to(folder), None)
+        PromptArtifact(prompt, translated, lora_state=trained_source.lora_state).save(source_prompt_path(folder, target))
