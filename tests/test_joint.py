@@ -18,7 +18,7 @@ def joint_options(prompts_dir, output, parallel, **joint):
 
     return JointOptions(
         targets=("de", "sw"), output=output, prompts_dir=prompts_dir, parallel=str(parallel), heldout=5, cpu=True,
-        joint=JointConfig(**joint), train=TrainConfig(**LEARNING_TRAIN),
+        joint=JointConfig(**{"epochs": LEARNING_TRAIN["epochs"]} | joint), train=TrainConfig(**LEARNING_TRAIN),
     )  # fmt: skip
 
 
@@ -162,6 +162,6 @@ def test_from_scratch_learns_the_task_with_lora(tiny_model_dir, toy_data_dir, pa
     from mpt_cli.workflows.train_source import train_source
 
     train_source(source_options(tiny_model_dir, toy_data_dir, tmp_path / "prompts", tune="lora", train=LEARNING_TRAIN))
-    run = joint(replace(joint_options(tmp_path / "prompts", tmp_path / "joint", parallel_dir), targets=("de",)))
+    run = joint(replace(joint_options(tmp_path / "prompts", tmp_path / "joint", parallel_dir, start="scratch"), targets=("de",)))
     assert run.result.dev_accuracy > 0.5
     assert {p.name for p in run.output.glob("*.safetensors")} == {"en.safetensors", "de.safetensors"}

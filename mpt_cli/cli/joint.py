@@ -43,7 +43,7 @@ def joint_command(
     translator_width: Annotated[int | None, typer.Option(help="Hidden width of the translators [default: 2H].")] = None,
     translator_init: Annotated[str, typer.Option(help="identity (start from p_T = p_S) or random.")] = "identity",
     start: Annotated[str, typer.Option(help=f"{' or '.join(JOINT_STARTS)}: {JointConfig.__dataclass_fields__['start'].metadata['help']}.")] = _joint.start,
-    epochs: Annotated[int, typer.Option(help="Passes over the few-shot examples.")] = _train.epochs,
+    epochs: Annotated[int, typer.Option(help="Passes over the few-shot examples.")] = _joint.epochs,
     prompt_lr: Annotated[float, typer.Option(help="Learning rate of the prompt encoder.")] = _train.prompt_lr,
     backbone_lr: Annotated[float | None, typer.Option(help=TrainConfig.__dataclass_fields__["backbone_lr"].metadata["help"])] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an --output folder written by an earlier joint run.")] = False,
@@ -60,9 +60,9 @@ def joint_command(
         max_pairs=max_pairs, heldout=heldout, width=translator_width, init=translator_init, overwrite=overwrite, cpu=cpu,
         joint=JointConfig(
             alpha=alpha, kl_direction=kl, kl_space=kl_space, pairs_per_step=pairs_per_step, translator_lr=translator_lr,
-            start=start, translate=translator,
+            start=start, translate=translator, epochs=epochs,
         ),
-        train=TrainConfig(epochs=epochs, prompt_lr=prompt_lr, backbone_lr=backbone_lr),
+        train=TrainConfig(prompt_lr=prompt_lr, backbone_lr=backbone_lr),
     )  # fmt: skip
     with progress_bar() as progress:
         task = progress.add_task("training", total=None, visible=False)

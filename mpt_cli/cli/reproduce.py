@@ -11,6 +11,7 @@ from rich.table import Table
 from ..data.parallel import DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
 from ..engine.backbone import DEFAULT_MODEL
+from ..engine.joint import JointConfig
 from ..engine.train import TrainConfig
 from ..errors import MptError
 from ..languages import check_language, parse_languages
@@ -46,7 +47,9 @@ def reproduce_command(
     max_examples: Annotated[int | None, typer.Option(help="Evaluate at most this many examples per language.")] = None,
     max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language for the translators.")] = 8000,
     epochs: Annotated[int, typer.Option(help="Epochs of source-prompt and fine-tuning training.")] = TrainConfig().epochs,
-    align_epochs: Annotated[int, typer.Option(help="Epochs over the parallel pairs.")] = AlignConfig().epochs,
+    align_epochs: Annotated[int, typer.Option(help="Epochs over the parallel pairs (MPT).")] = AlignConfig().epochs,
+    joint_epochs: Annotated[int, typer.Option(help="Epochs of the joint methods over the few-shot examples.")] = JointConfig().epochs,
+    joint_start: Annotated[str, typer.Option(help="Joint methods: continue the source run (source) or start afresh (scratch).")] = JointConfig().start,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ):
@@ -58,6 +61,7 @@ def reproduce_command(
         languages=tuple(parse_languages(langs)), source=check_language(source), model=model, data=data, parallel=parallel,
         split=split, output=output, tune=tune, max_examples=max_examples, max_pairs=max_pairs,
         train=TrainConfig(epochs=epochs), align=AlignConfig(epochs=align_epochs), cpu=cpu,
+        joint=JointConfig(epochs=joint_epochs, start=joint_start),
     )  # fmt: skip
     summary = reproduce(options, Callbacks(on_stage=lambda message: console.log(message)))
     if json_output:

@@ -34,12 +34,13 @@ class JointConfig:
     kl_space: str = field(default="labels", metadata={"help": "labels: over the verbalizer words; vocab: whole vocabulary"})
     pairs_per_step: int = field(default=8, metadata={"help": "parallel pairs in each step's KL batch, languages in turn"})
     translator_lr: float = field(default=1e-3, metadata={"help": "learning rate of the translators"})
-    start: str = field(default="scratch", metadata={"help": "scratch: base backbone, new prompt; source: the trained source run"})
+    start: str = field(default="source", metadata={"help": "source: continue the trained source run; scratch: base backbone, new prompt"})
+    epochs: int = field(default=6, metadata={"help": "passes over the few-shot examples"})
     translate: bool = field(default=True, metadata={"help": "learn translators; off: p_T = p_S (the ablation)"})
     eval_batch_size: int = field(default=64, metadata={"help": "batch size for held-out KL"})
 
     def __post_init__(self):
-        require_positive(pairs_per_step=self.pairs_per_step, translator_lr=self.translator_lr, eval_batch_size=self.eval_batch_size)
+        require_positive(epochs=self.epochs, pairs_per_step=self.pairs_per_step, translator_lr=self.translator_lr, eval_batch_size=self.eval_batch_size)
         if not 0.0 <= self.alpha <= 1.0:
             raise MptError(f"alpha must be between 0 and 1, got {self.alpha}")
         if self.kl_direction not in KL_DIRECTIONS:

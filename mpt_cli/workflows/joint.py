@@ -46,7 +46,7 @@ class JointOptions:
     width: int | None = None
     init: str = "identity"
     joint: JointConfig = field(default_factory=JointConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)  # learning rates and batch size; the epochs are ``joint.epochs``
     overwrite: bool = False
     cpu: bool = False
 
@@ -98,6 +98,7 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
     few_shot = select(load_nli(data, options.source, "train"), tuple(manifest["train_ids"]))
     dev = select(load_nli(data, options.source, "validation"), tuple(manifest["dev_ids"]))
 
+    train = replace(options.train, epochs=options.joint.epochs)
     callbacks.on_stage(f"loading the backbone of {source_path} (start: {options.joint.start})")
     torch.manual_seed(info.seed)
     backbone, encoder = _starting_point(source, source_path, options)
@@ -110,18 +111,18 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
     heldout = {t: ParallelSet(encode([p.source for p in held]), encode([p.target for p in held])) for t, (_, held) in splits.items()}
     translators = nn.ModuleList(PromptTranslator(translator_config) for _ in options.targets) if options.joint.translate else None
     learner = JointLearner(
-        backbone, encoder, labelled(few_shot), labelled(dev), label_ids, options.train,
+        backbone, encoder, labelled(few_shot), labelled(dev), label_ids, train,
         translators=translators, pairs=pairs, joint=options.joint, seed=info.seed,
     )  # fmt: skip
 
     before = _heldout_kls(learner, heldout, options)
-    steps_per_epoch = -(-len(few_shot) // options.train.batch_size)
+    steps_per_epoch = -(-len(few_shot) // train.batch_size)
     callbacks.on_stage(
         f"joint training ({info.tune}{'' if translators is not None else ', no translator'}) on {len(few_shot)} examples and "
         f"{len(pairs.target)} parallel pairs in {len(options.targets)} languages, selecting on {len(dev)} {options.source} examples"
     )
-    callbacks.on_start(options.train.epochs * steps_per_epoch)
-    result = fit(learner, options.train, info.seed, backbone.accelerator, callbacks.on_step, callbacks.on_epoch)
+    callbacks.on_start(train.epochs * steps_per_epoch)
+    result = fit(learner, train, info.seed, backbone.accelerator, callbacks.on_step, callbacks.on_epoch)
     after = _heldout_kls(learner, heldout, options)
     languages = [
         JointLanguage(t, len(splits[t][0]), len(splits[t][1]), before[t], after[t]) for t in options.targets
@@ -129,7 +130,7 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
 
     callbacks.on_stage(f"saving the joint run to {options.output}")
     with atomic_path(options.output, options.overwrite) as folder:
-        _save(folder, learner, source, options, corpora, languages, result)
+        _save(folder, learner, source, replace(options, train=train), corpora, languages, result)
     return JointRun(Path(options.output), result, languages, time.perf_counter() - started)
 
 
