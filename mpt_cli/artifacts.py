@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +17,7 @@ from pathlib import Path
 import torch
 
 from .errors import MptError
+from .outputs import atomic_path
 
 FORMAT_VERSION = 1
 
@@ -214,53 +212,6 @@ def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str
     except Exception as exc:  # safetensors raises its own error types for damaged headers and data
         raise MptError(f"{path} is not a readable safetensors file (truncated or damaged?): {exc}") from None
     return tensors, meta
-
-
-class atomic_path:
-    """Context manager yielding a temporary path beside ``target``; renamed over it only on success.
-
-    Works for files and directories. Without ``overwrite`` an existing target is an error, checked
-    before any work is done.
-    """
-
-    def __init__(self, target: Path, overwrite: bool = False):
-        self.target = Path(target)
-        check_writable(self.target, overwrite)
-
-    def __enter__(self) -> Path:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=self.target.parent)) / self.target.name
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is None:
-                _apply_umask(self.tmp)
-                if self.target.is_dir():
-                    shutil.rmtree(self.target)
-                os.replace(self.tmp, self.target)
-        finally:
-            shutil.rmtree(self.tmp.parent, ignore_errors=True)
-
-
-def _apply_umask(path: Path) -> None:
-    """mkdtemp makes private (0700) folders; give results the permissions a plain write would."""
-    umask = os.umask(0)
-    os.umask(umask)
-    for item in [path, *path.rglob("*")] if path.is_dir() else [path]:
-        item.chmod((0o777 if item.is_dir() else 0o666) & ~umask)
-
-
-def check_writable(target: Path, overwrite: bool) -> None:
-    """Fail early, before hours of training, if ``target`` exists or its folder cannot be written."""
-    if target.exists() and not overwrite:
-        raise MptError(f"{target} already exists; pass --overwrite to replace it")
-    folder = target.parent.absolute()
-    existing = next(p for p in (folder, *folder.parents) if p.exists())  # the root always exists
-    if not existing.is_dir():
-        raise MptError(f"cannot create output folder {folder}: {existing} is a file")
-    if not os.access(existing, os.W_OK):
-        raise MptError(f"output folder {existing} is not writable")
 
 
 def provenance() -> dict:

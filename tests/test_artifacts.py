@@ -9,7 +9,8 @@ import pytest
 import torch
 from conftest import raises_mpt
 
-from mpt_cli.artifacts import FORMAT_VERSION, PromptArtifact, PromptInfo, atomic_path, check_writable
+from mpt_cli.artifacts import FORMAT_VERSION, PromptArtifact, PromptInfo
+from mpt_cli.outputs import MARKER, atomic_path, check_writable
 
 
 def make_info(**overrides) -> PromptInfo:
@@ -203,14 +204,15 @@ def test_failure_inside_atomic_path_keeps_the_old_target(tmp_path):
     assert os.listdir(tmp_path) == ["en.safetensors"]
 
 
-def test_atomic_path_replaces_a_directory(tmp_path):
+def test_atomic_path_replaces_a_folder_it_wrote(tmp_path):
     target = tmp_path / "en.backbone"
-    target.mkdir()
-    (target / "stale").write_text("x")
-    with atomic_path(target, overwrite=True) as tmp:
+    with atomic_path(target, folder=True) as tmp:
+        tmp.mkdir()
+        (tmp / "stale").write_text("x")
+    with atomic_path(target, overwrite=True, folder=True) as tmp:
         tmp.mkdir()
         (tmp / "config.json").write_text("{}")
-    assert sorted(os.listdir(target)) == ["config.json"]
+    assert sorted(os.listdir(target)) == [MARKER, "config.json"]
     assert sorted(os.listdir(tmp_path)) == ["en.backbone"]
 
 

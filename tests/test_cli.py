@@ -80,8 +80,8 @@ def test_full_mode_via_cli_writes_prompt_and_backbone(train_args, tmp_path):
     result = invoke(*train_args(tune=None, epochs=1), "--json")  # full is the default
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["tune"] == "full" and summary["tuned_backbone"] == "en.backbone"
-    assert sorted(p.name for p in (tmp_path / "prompts").iterdir()) == ["en.backbone", "en.safetensors"]
+    assert summary["tune"] == "full" and summary["tuned_backbone"].startswith("en.backbone-")
+    assert sorted(p.name for p in (tmp_path / "prompts").iterdir()) == [summary["tuned_backbone"], "en.safetensors"]
 
 
 # --------------------------------------------------------------------------------------------------

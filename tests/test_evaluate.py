@@ -91,7 +91,7 @@ def test_eval_json_on_stdout_is_results_json(eval_run):
     result, output = eval_run
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
-    assert sorted(p.name for p in output.iterdir()) == ["dev-de.tsv", "dev-en.tsv", "results.json"]
+    assert sorted(p.name for p in output.iterdir()) == [".mpt-output", "dev-de.tsv", "dev-en.tsv", "results.json"]
     assert json.loads(result.stdout) == json.loads((output / "results.json").read_text())
     assert f"wrote {output}/results.json" in " ".join(result.stderr.split())
 
@@ -232,18 +232,24 @@ def test_test_split_names_the_prediction_files_after_it(routing_dir, toy_data_di
         "eval", "--split", "test", "--langs", "en", "--data", data, "--prompts-dir", routing_dir, "--output", output, "--cpu"
     )
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in output.iterdir()) == ["results.json", "test-en.tsv"]
+    assert sorted(p.name for p in output.iterdir()) == [".mpt-output", "results.json", "test-en.tsv"]
     assert len((output / "test-en.tsv").read_text().splitlines()) == 60
 
 
-def test_overwrite_replaces_an_existing_output(routing_dir, toy_data_dir, tmp_path):
+def test_overwrite_replaces_an_earlier_output_but_not_a_users_folder(routing_dir, toy_data_dir, tmp_path):
     output = tmp_path / "out"
-    output.mkdir()
+    extra = ("--langs", "en", "--output", output, "--max-examples", "3")
+    assert invoke(*eval_args(routing_dir, toy_data_dir, *extra)).exit_code == 0
     (output / "stale.txt").write_text("old")
-    extra = ("--langs", "en", "--output", output, "--overwrite", "--max-examples", "3")
-    result = invoke(*eval_args(routing_dir, toy_data_dir, *extra))
+    result = invoke(*eval_args(routing_dir, toy_data_dir, *extra, "--overwrite"))
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in output.iterdir()) == ["dev-en.tsv", "results.json"]
+    assert sorted(p.name for p in output.iterdir()) == [".mpt-output", "dev-en.tsv", "results.json"]
+    users = tmp_path / "mine"
+    users.mkdir()
+    (users / "notes.txt").write_text("keep")
+    refused = invoke(*eval_args(routing_dir, toy_data_dir, "--langs", "en", "--output", users, "--overwrite"))
+    assert_clean_error(refused, "was not written by mpt")
+    assert (users / "notes.txt").read_text() == "keep"
 
 
 # --------------------------------------------------------------------------------------------------

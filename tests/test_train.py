@@ -89,10 +89,10 @@ def test_artifact_prompt_is_what_its_encoder_produces(full_run):
 def test_full_mode_saves_the_tuned_backbone_beside_the_prompt(full_run):
     run, _ = full_run
     info = PromptArtifact.load(run.path).info
-    assert info.tune == "full" and info.tuned_backbone == "en.backbone"
-    directory = run.path.parent / "en.backbone"
+    assert info.tune == "full" and info.tuned_backbone == f"en.backbone-{info.tuned_backbone_fingerprint[:12]}"
+    directory = run.path.parent / info.tuned_backbone
     assert (directory / "config.json").is_file() and (directory / "model.safetensors").is_file()
-    assert sorted(p.name for p in run.path.parent.iterdir()) == ["en.backbone", "en.safetensors"]
+    assert sorted(p.name for p in run.path.parent.iterdir()) == [info.tuned_backbone, "en.safetensors"]
 
 
 def test_full_mode_artifact_reloads_with_the_same_predictions(full_run, toy_data_dir):
@@ -112,11 +112,11 @@ def test_changed_tuned_backbone_is_refused(full_run, tmp_path):
     prompts = shutil.copytree(run.path.parent, tmp_path / "prompts")
     path = prompts / "en.safetensors"
     artifact = PromptArtifact.load(path)
-    model = AutoModelForMaskedLM.from_pretrained(prompts / "en.backbone")
+    model = AutoModelForMaskedLM.from_pretrained(prompts / artifact.info.tuned_backbone)
     with torch.no_grad():
         model.roberta.encoder.layer[1].output.dense.bias.add_(0.01)
-    model.save_pretrained(prompts / "en.backbone")
-    with raises_mpt("en.backbone", "weights changed"):
+    model.save_pretrained(prompts / artifact.info.tuned_backbone)
+    with raises_mpt("en.backbone-", "weights changed"):
         load_backbone_for(artifact, path, cpu=True)
 
 
@@ -125,7 +125,7 @@ def test_missing_tuned_backbone_is_named(full_run, tmp_path):
     prompts = tmp_path / "prompts"
     prompts.mkdir()
     shutil.copy(run.path, prompts / "en.safetensors")
-    with raises_mpt("en.backbone", "missing"):
+    with raises_mpt("en.backbone-", "missing"):
         load_backbone_for(PromptArtifact.load(prompts / "en.safetensors"), prompts / "en.safetensors", cpu=True)
 
 
@@ -197,8 +197,11 @@ def test_existing_artifact_is_refused_before_any_work(make_options, tmp_path):
     assert (prompts / "en.safetensors").read_text() == "old"
 
 
-def test_existing_tuned_backbone_is_refused_in_full_mode(make_options, tmp_path):
-    (tmp_path / "prompts" / "en.backbone").mkdir(parents=True)
-    with raises_mpt("en.backbone", "already exists"):
-        train_source(make_options(tune="full"))
-    assert sorted(p.name for p in (tmp_path / "prompts").iterdir()) == ["en.backbone"]
+def test_overwriting_a_full_run_keeps_one_backbone_and_leaves_other_folders_alone(make_options, tmp_path):
+    users = tmp_path / "prompts" / "en.backbone"  # a folder of the user's that only looks like ours
+    users.mkdir(parents=True)
+    first = train_source(make_options(tune="full"))
+    second = train_source(make_options(tune="full", seed=4, overwrite=True))
+    assert first.info.tuned_backbone != second.info.tuned_backbone
+    names = sorted(p.name for p in (tmp_path / "prompts").iterdir())
+    assert names == ["en.backbone", second.info.tuned_backbone, "en.safetensors"]

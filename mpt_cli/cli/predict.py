@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..artifacts import atomic_path, check_writable
+from ..outputs import atomic_path, check_writable, local_paths
 from ..data.pairs import PairReader
 from ..errors import MptError
 from ..workflows.predict import PredictOptions, predict
@@ -42,8 +42,9 @@ def predict_command(
     fmt = input_format or ("jsonl" if input_file.endswith(".jsonl") else "tsv")
     if fmt not in ("tsv", "jsonl"):
         raise MptError(f"input format {fmt!r} is unknown; use tsv or jsonl")
+    inputs = local_paths(input_file if input_file != "-" else None, prompts_dir)
     if output is not None:
-        check_writable(output, overwrite)
+        check_writable(output, overwrite, inputs=inputs)
     if input_file == "-":
         stream, size, name = sys.stdin.buffer, None, "stdin"
     else:
@@ -58,7 +59,7 @@ def predict_command(
         if output is None:
             summary = predict(options, reader, _stdout_writer(), callbacks)
         else:
-            with atomic_path(output, overwrite) as tmp, tmp.open("w", encoding="utf-8") as handle:
+            with atomic_path(output, overwrite, inputs=inputs) as tmp, tmp.open("w", encoding="utf-8") as handle:
                 summary = predict(options, reader, handle.write, callbacks)
     for warning in summary.warnings:
         console.print(f"warning: {warning}", style="yellow", soft_wrap=True, highlight=False)

@@ -13,11 +13,11 @@ from ..artifacts import (
     PromptArtifact,
     TranslatorArtifact,
     TranslatorInfo,
-    check_writable,
     provenance,
     tensor_sha256,
 )
 from ..data import load_nli, select
+from ..outputs import check_writable
 from ..data.parallel import DEFAULT_PARALLEL, load_parallel
 from ..engine.align import AlignConfig, ParallelSet, train_translator
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig

@@ -6,7 +6,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..artifacts import atomic_path, check_writable, provenance, tensor_sha256
+from ..artifacts import provenance, tensor_sha256
+from ..outputs import atomic_path, check_writable, local_paths
 from ..data import LABELS, load_nli
 from ..errors import require_positive, unset_is_one
 from ..metrics import Scores
@@ -86,7 +87,8 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
     callbacks = callbacks or Callbacks()
     started = time.perf_counter()
     if options.output is not None:
-        check_writable(options.output, options.overwrite)  # fail before the work, not after
+        inputs = local_paths(options.prompts_dir, options.data, options.model)
+        check_writable(options.output, options.overwrite, folder=True, inputs=inputs)  # fail before the work, not after
     callbacks.on_stage(f"loading prompts from {options.prompts_dir} and their backbone")
     prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu)
     chosen = [prompts.for_language(lang) if options.use_translated else prompts.source_for(lang) for lang in options.languages]
@@ -146,7 +148,7 @@ def write_outputs(report: EvalReport, output: Path, split: str, overwrite: bool)
     import json
 
     prefix = "dev" if split in ("dev", "validation") else split
-    with atomic_path(output, overwrite) as folder:
+    with atomic_path(output, overwrite, folder=True) as folder:
         folder.mkdir()
         (folder / "results.json").write_text(json.dumps(report.to_json(), indent=2, default=str) + "\n")
         for r in report.results:

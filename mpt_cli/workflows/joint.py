@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo, atomic_path, check_writable, provenance, tensor_sha256
+from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo, provenance, tensor_sha256
+from ..outputs import atomic_path, check_writable, local_paths
 from ..data import load_nli, select
 from ..data.parallel import DEFAULT_PARALLEL, load_parallel
 from ..engine.align import ParallelSet, heldout_kl
@@ -56,9 +57,6 @@ class JointOptions:
             raise MptError("no target languages given")
         if self.source in self.targets:
             raise MptError(f"{self.source} is the source language; choose other target languages")
-        output, prompts = Path(self.output).resolve(), Path(self.prompts_dir).resolve()
-        if output == prompts or output in prompts.parents or output == Path.cwd():
-            raise MptError(f"--output {self.output} would replace the source run {self.prompts_dir}; choose a new folder")
 
 
 @dataclass
@@ -82,7 +80,8 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
     """Train the joint run and write its prompt folder; every check runs before the model loads."""
     callbacks = callbacks or Callbacks()
     started = time.perf_counter()
-    check_writable(options.output, options.overwrite)
+    inputs = local_paths(options.prompts_dir, options.data, options.parallel)
+    check_writable(options.output, options.overwrite, folder=True, inputs=inputs)
     source_path, source = open_source_prompt(options.prompts_dir, options.source)
     info = source.info
     if info.tune == "prompt":
@@ -129,7 +128,7 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
     ]  # fmt: skip
 
     callbacks.on_stage(f"saving the joint run to {options.output}")
-    with atomic_path(options.output, options.overwrite) as folder:
+    with atomic_path(options.output, options.overwrite, folder=True, inputs=inputs) as folder:
         _save(folder, learner, source, replace(options, train=train), corpora, languages, result)
     return JointRun(Path(options.output), result, languages, time.perf_counter() - started)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
-from ..artifacts import PromptArtifact, PromptInfo, atomic_path, provenance, tensor_sha256
+from ..artifacts import PromptArtifact, PromptInfo, provenance, tensor_sha256
+from ..outputs import MARKER, atomic_path, check_writable
 from ..data import NLIExample
 from ..engine.backbone import Backbone, weights_fingerprint
 from ..engine.inference import label_probabilities
@@ -27,6 +29,8 @@ def load_backbone_for(artifact: PromptArtifact, artifact_path: Path, model: str 
                 f"{artifact_path} was trained with --tune full on {info.backbone} and uses its tuned copy "
                 f"{info.tuned_backbone}; --model {model} cannot replace it"
             )
+        if not info.tuned_backbone or Path(info.tuned_backbone).name != info.tuned_backbone or info.tuned_backbone == "..":
+            raise MptError(f"{artifact_path} names its tuned backbone {info.tuned_backbone!r}, which is not a folder beside it")
         directory = Path(artifact_path).parent / info.tuned_backbone
         if not directory.is_dir():
             raise MptError(f"{artifact_path} needs its tuned backbone {directory}, which is missing")
@@ -54,25 +58,48 @@ def source_prompt_path(prompts_dir: Path, lang: str) -> Path:
     return Path(prompts_dir) / f"{lang}.safetensors"
 
 
-def tuned_backbone_path(prompts_dir: Path, lang: str) -> Path:
-    return Path(prompts_dir) / f"{lang}.backbone"
+def tuned_backbone_path(prompts_dir: Path, lang: str, fingerprint: str) -> Path:
+    """A fully tuned backbone's folder, named after its weights: a new run never overwrites the folder
+    an existing prompt points to, so a run killed between its two saves leaves the old pair intact."""
+    return Path(prompts_dir) / f"{lang}.backbone-{fingerprint[:12]}"
 
 
 def save_source_prompt(
     prompts_dir: Path, backbone: Backbone, prompt: torch.Tensor, info: PromptInfo, encoder_state: dict, overwrite: bool
 ) -> Path:
-    """Write a trained source prompt ``[P, H]`` with what it needs: the tuned backbone directory
-    (``full``, recorded in ``info``) or the LoRA adapters (``lora``, inside the file)."""
-    if info.tune == "full":
-        directory = tuned_backbone_path(prompts_dir, info.language)
-        with atomic_path(directory, overwrite) as tmp:
-            backbone.save_model(tmp)
-        info.tuned_backbone = directory.name
-        info.tuned_backbone_fingerprint = weights_fingerprint(backbone.model)
-    lora_state = backbone.lora_state() if info.tune == "lora" else {}
+    """Write a trained source prompt ``[P, H]`` with what it needs: the tuned backbone folder (``full``,
+    recorded in ``info``) or the LoRA adapters (``lora``, inside the file).
+
+    The backbone is saved first, under a name of its own; the prompt then switches to it in one rename,
+    and only after that is the backbone folder of the replaced prompt removed.
+    """
     path = source_prompt_path(prompts_dir, info.language)
+    check_writable(path, overwrite)
+    replaced = _tuned_backbone_of(path)
+    if info.tune == "full":
+        fingerprint = weights_fingerprint(backbone.model)
+        directory = tuned_backbone_path(prompts_dir, info.language, fingerprint)
+        if not (directory / MARKER).is_file():
+            with atomic_path(directory, overwrite=True, folder=True) as tmp:
+                backbone.save_model(tmp)
+        info.tuned_backbone, info.tuned_backbone_fingerprint = directory.name, fingerprint
+    lora_state = backbone.lora_state() if info.tune == "lora" else {}
     PromptArtifact(prompt, info, encoder_state=encoder_state, lora_state=lora_state).save(path, overwrite)
+    # the replaced prompt's backbone, and any left by a run killed before its prompt was saved
+    stale = {replaced, *(d for d in path.parent.glob(f"{info.language}.backbone-*") if (d / MARKER).is_file())}
+    for folder in stale - {None, path.parent / str(info.tuned_backbone)}:
+        shutil.rmtree(folder, ignore_errors=True)
     return path
+
+
+def _tuned_backbone_of(path: Path) -> Path | None:
+    """The tuned backbone folder the prompt at ``path`` uses, when there is one to replace."""
+    try:
+        name = PromptArtifact.load(path).info.tuned_backbone if path.is_file() else None
+    except MptError:
+        return None
+    folder = path.parent / name if name else None
+    return folder if folder is not None and folder.parent == path.parent and folder.is_dir() else None
 
 
 def translated_info(source: PromptArtifact, target: str, translator: Path, dev_accuracy: float | None) -> PromptInfo:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-from ..artifacts import atomic_path, provenance
+from ..artifacts import provenance
+from ..outputs import atomic_path
 from ..data import draw_split, load_nli
 from ..data.parallel import DEFAULT_PARALLEL
 from ..engine.align import AlignConfig

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import torch
 
-from ..artifacts import PromptInfo, check_writable, provenance
+from ..artifacts import PromptInfo, provenance
+from ..outputs import check_writable, local_paths
 from ..data import draw_split, load_nli
 from ..engine.backbone import DEFAULT_MODEL, Backbone
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
@@ -19,7 +20,7 @@ from ..languages import check_language
 from ..template import DEFAULT_TEMPLATE, TemplateEncoder
 from ..verbalizer import DEFAULT_VERBALIZER, Verbalizer
 from .progress import Callbacks
-from .prompts import save_source_prompt, source_prompt_path, tuned_backbone_path
+from .prompts import save_source_prompt, source_prompt_path
 
 DEFAULT_DATA = "facebook/xnli"
 DEFAULT_TUNE = "full"
@@ -60,9 +61,7 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
     started = time.perf_counter()
     lang = check_language(options.lang)
     out = source_prompt_path(options.prompts_dir, lang)
-    check_writable(out, options.overwrite)
-    if options.tune == "full":
-        check_writable(tuned_backbone_path(options.prompts_dir, lang), options.overwrite)
+    check_writable(out, options.overwrite, inputs=local_paths(options.data, options.model))
     verbalizer = Verbalizer.parse(options.verbalizer)
     encoder_config = PromptEncoderConfig(options.prompt_length, kind=options.encoder)
 
