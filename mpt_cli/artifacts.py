@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from .data.nli import LABELS
 from .errors import MptError
 from .outputs import atomic_path
 
@@ -49,13 +51,38 @@ class MetadataRecord:
             for f in fields(cls):
                 if f.name in meta:
                     values[f.name] = meta[f.name] if _is_text(f) else json.loads(meta[f.name])
+                    if not _has_type(values[f.name], f.type):
+                        raise TypeError(f"{f.name} should be {f.type}, not {type(values[f.name]).__name__}")
             return cls(**values)
-        except (json.JSONDecodeError, TypeError) as exc:
+        except (json.JSONDecodeError, TypeError, RecursionError) as exc:
             raise MptError(f"{where} has damaged metadata: {exc}") from None
 
 
 def _is_text(f) -> bool:
     return f.type in ("str", "str | None")
+
+
+def _has_type(value, annotation: str) -> bool:
+    """Whether a JSON value fits a field annotation such as ``int | None`` or ``list[str]``."""
+    checks = {
+        "None": lambda v: v is None,
+        "str": lambda v: isinstance(v, str),
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+        "bool": lambda v: isinstance(v, bool),
+        "dict": lambda v: isinstance(v, dict),
+        "list[str]": lambda v: isinstance(v, list) and all(isinstance(item, str) for item in v),
+    }
+    return any(checks[alternative](value) for alternative in annotation.split(" | "))
+
+
+def check_tensor(tensor: torch.Tensor, shape: tuple[int, ...], what: str) -> torch.Tensor:
+    """``tensor`` if it is a finite floating-point tensor of ``shape``, else a clear error."""
+    if not tensor.is_floating_point() or tuple(tensor.shape) != shape:
+        raise MptError(f"{what} should be a float tensor of shape {list(shape)}, not {tensor.dtype} {list(tensor.shape)}")
+    if not torch.isfinite(tensor).all():
+        raise MptError(f"{what} holds NaN or infinite values")
+    return tensor
 
 
 @dataclass
@@ -97,7 +124,12 @@ class PromptInfo(MetadataRecord):
 
     def check_backbone(self, fingerprint: str, hidden_size: int, loaded_name: str) -> None:
         """Refuse a backbone other than the one this prompt was trained with."""
-        if hidden_size != self.hidden_size or fingerprint != self.backbone_fingerprint:
+        if hidden_size != self.hidden_size:
+            raise MptError(
+                f"this {self.language} prompt has {self.hidden_size} dimensions per soft token, but {loaded_name} "
+                f"has hidden size {hidden_size}: the prompt belongs to another backbone"
+            )
+        if fingerprint != self.backbone_fingerprint:
             raise MptError(
                 f"this {self.language} prompt was trained on backbone {self.backbone} "
                 f"(fingerprint {self.backbone_fingerprint[:12]}), not on {loaded_name} "
@@ -124,6 +156,11 @@ class PromptArtifact:
         info = PromptInfo.from_metadata(meta, str(path))
         if "prompt" not in tensors:
             raise MptError(f"{path} has no 'prompt' tensor")
+        if len(info.verbalizer) != len(LABELS):
+            raise MptError(f"{path} has damaged metadata: its verbalizer should name {len(LABELS)} words, not {info.verbalizer!r}")
+        check_tensor(tensors["prompt"], (info.prompt_length, info.hidden_size), f"the prompt in {path}")
+        for name, tensor in tensors.items():
+            check_tensor(tensor, tuple(tensor.shape), f"{name} in {path}")
         return cls(
             prompt=tensors["prompt"],
             info=info,
@@ -176,9 +213,20 @@ class TranslatorArtifact:
     def load(cls, path: Path) -> "TranslatorArtifact":
         tensors, meta = read_safetensors(path)
         info = TranslatorInfo.from_metadata(meta, str(path))
-        if "source_prompt" not in tensors:
-            raise MptError(f"{path} has no 'source_prompt' tensor")
-        return cls(_with_prefix(tensors, "translator."), tensors["source_prompt"], info)
+        if "source_prompt" not in tensors or tensors["source_prompt"].dim() != 2:
+            raise MptError(f"{path} has no 'source_prompt' tensor of 2 dimensions")
+        try:
+            hidden, width = info.architecture["hidden_size"], info.architecture.get("width") or 2 * info.architecture["hidden_size"]
+        except (KeyError, TypeError):
+            raise MptError(f"{path} has damaged metadata: architecture {info.architecture!r}") from None
+        shapes = {"up.weight": (width, hidden), "up.bias": (width,), "down.weight": (hidden, width), "down.bias": (hidden,)}
+        weights = _with_prefix(tensors, "translator.")
+        if weights.keys() != shapes.keys():
+            raise MptError(f"{path} should hold the translator weights {sorted(shapes)}, not {sorted(weights)}")
+        for name, shape in shapes.items():
+            check_tensor(weights[name], shape, f"translator.{name} in {path}")
+        check_tensor(tensors["source_prompt"], (tensors["source_prompt"].shape[0], hidden), f"the source prompt in {path}")
+        return cls(weights, tensors["source_prompt"], info)
 
 
 def tensor_sha256(tensor: torch.Tensor) -> str:
@@ -195,6 +243,9 @@ def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], info: Metada
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()}
+    broken = [name for name, tensor in tensors.items() if not torch.isfinite(tensor).all()]
+    if broken:
+        raise MptError(f"{broken[0]} holds NaN or infinite values (training diverged?), so {path} was not written; lower the learning rate")
     with atomic_path(path, overwrite) as tmp:
         save_file(tensors, str(tmp), metadata=info.to_metadata())
 

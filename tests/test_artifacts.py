@@ -78,7 +78,7 @@ def test_round_trip(tmp_path):
 
 
 def test_round_trip_of_optional_fields_left_empty(tmp_path):
-    artifact = PromptArtifact(torch.zeros(1, 4), make_info(lora_rank=None, split_manifest=None, dev_accuracy=None, tune="prompt"))
+    artifact = PromptArtifact(torch.zeros(2, 4), make_info(lora_rank=None, split_manifest=None, dev_accuracy=None, tune="prompt"))
     artifact.save(tmp_path / "p.safetensors")
     loaded = PromptArtifact.load(tmp_path / "p.safetensors")
     assert asdict(loaded.info) == asdict(artifact.info)
@@ -103,7 +103,7 @@ def test_check_backbone_refuses_another_backbone(load_backbone, other_model_dir)
     info = make_info(backbone="tiny-model", backbone_fingerprint=trained.fingerprint, hidden_size=trained.hidden_size)
     with raises_mpt("fingerprint", trained.fingerprint[:12], other.fingerprint[:12], "--model tiny-model"):
         info.check_backbone(other.fingerprint, other.hidden_size, other.name)
-    with raises_mpt("fingerprint"):
+    with raises_mpt(f"{trained.hidden_size} dimensions per soft token", f"hidden size {trained.hidden_size * 2}"):
         info.check_backbone(trained.fingerprint, trained.hidden_size * 2, trained.name)
 
 
