@@ -1,5 +1,7 @@
 """The one exception type a user sees as a clear message instead of a traceback."""
 
+import math
+
 
 class MptError(Exception):
     """A problem with the user's input or environment, reported as one line on stderr.
@@ -10,10 +12,16 @@ class MptError(Exception):
 
 
 def require_positive(**values: float) -> None:
-    """Reject a zero or negative setting by its option name (``batch_size`` -> ``--batch-size``)."""
+    """Reject a zero, negative or non-finite setting by its option name (``batch_size`` -> ``--batch-size``)."""
     for name, value in values.items():
-        if not value > 0:
-            raise MptError(f"--{name.replace('_', '-')} must be greater than 0, got {value}")
+        if not (value > 0 and math.isfinite(value)):
+            raise MptError(f"--{name.replace('_', '-')} must be greater than 0 and finite, got {value}")
+
+
+def require_seed(seed: int) -> None:
+    """Seeds seed torch's 64-bit generators: refuse one they cannot take before anything is loaded."""
+    if not 0 <= seed < 2**63:
+        raise MptError(f"--seed must be between 0 and 2**63 - 1, got {seed}")
 
 
 def unset_is_one(value: int | None) -> int:

@@ -139,12 +139,12 @@ BAD_INPUTS = {
     "max-length-too-small": (lambda tmp_path: {"max-length": 6}, ["max length 6"]),
     "unknown-tune-mode": (lambda tmp_path: {"tune": "adapter"}, ["tune mode 'adapter'"]),
     "unknown-encoder": (lambda tmp_path: {"encoder": "gru"}, ["'gru'"]),
-    "zero-shots": (lambda tmp_path: {"shots": 0}, ["shots must be at least 1"]),
-    "zero-lora-rank": (lambda tmp_path: {"tune": "lora", "lora-rank": 0}, ["LoRA"]),
+    "zero-shots": (lambda tmp_path: {"shots": 0}, ["--shots must be greater than 0"]),
+    "zero-lora-rank": (lambda tmp_path: {"tune": "lora", "lora-rank": 0}, ["--lora-rank must be greater than 0"]),
     "zero-epochs": (lambda tmp_path: {"epochs": 0}, ["--epochs must be greater than 0"]),
     "zero-batch-size": (lambda tmp_path: {"batch-size": 0}, ["--batch-size must be greater than 0"]),
     "negative-learning-rate": (lambda tmp_path: {"prompt-lr": -0.01}, ["--prompt-lr must be greater than 0"]),
-    "zero-dev-shots": (lambda tmp_path: {"dev-shots": 0}, ["shots must be at least 1"]),
+    "zero-dev-shots": (lambda tmp_path: {"dev-shots": 0}, ["--dev-shots must be greater than 0"]),
 }
 CASES = [pytest.param(make, fragments, id=name) for name, (make, fragments) in BAD_INPUTS.items()]
 

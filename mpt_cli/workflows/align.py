@@ -23,7 +23,7 @@ from ..engine.align import AlignConfig, ParallelSet, train_translator
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.train import LabelledSet
 from ..engine.translator import PromptTranslator, TranslatorConfig
-from ..errors import MptError, require_positive, unset_is_one
+from ..errors import MptError, require_positive, require_seed, unset_is_one
 from .progress import Callbacks
 from .prompts import load_backbone_for, open_source_prompt, score_prompt, source_prompt_path, template_and_labels, translated_info
 
@@ -52,6 +52,7 @@ class AlignOptions:
     def __post_init__(self):
         limits = {"max_pairs": unset_is_one(self.max_pairs), "max_dev_examples": unset_is_one(self.max_dev_examples)}
         require_positive(heldout=self.heldout, **limits)
+        require_seed(self.seed)
 
 
 @dataclass

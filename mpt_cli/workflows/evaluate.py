@@ -9,6 +9,7 @@ from pathlib import Path
 from ..artifacts import provenance, tensor_sha256
 from ..outputs import atomic_path, check_writable, local_paths
 from ..data import LABELS, load_nli
+from ..data.nli import canonical_split
 from ..errors import require_positive, unset_is_one
 from ..metrics import Scores
 from .progress import Callbacks
@@ -35,6 +36,7 @@ class EvalOptions:
 
     def __post_init__(self):
         require_positive(batch_size=self.batch_size, max_examples=unset_is_one(self.max_examples))
+        canonical_split(self.split)
 
 
 @dataclass

@@ -21,13 +21,14 @@ import torch
 from ..artifacts import provenance
 from ..outputs import atomic_path
 from ..data import draw_split, load_nli
+from ..data.nli import canonical_split
 from ..data.parallel import DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
-from ..engine.backbone import DEFAULT_MODEL
+from ..engine.backbone import DEFAULT_MODEL, TUNE_MODES
 from ..engine.finetune import Classifier, finetune
 from ..engine.joint import JointConfig
 from ..engine.train import TrainConfig
-from ..errors import MptError
+from ..errors import MptError, require_positive, require_seed, unset_is_one
 from ..languages import XNLI_LANGUAGES
 from ..metrics import score
 from .align import AlignOptions, translate
@@ -67,8 +68,16 @@ class ReproduceOptions:
             raise MptError(f"unknown method {unknown[0]!r}; use {', '.join(METHODS)}")
         if self.source not in self.languages:
             raise MptError(f"the languages must include the source language {self.source}")
+        if self.tune not in TUNE_MODES:
+            raise MptError(f"tune mode {self.tune!r} is unknown; use {', '.join(TUNE_MODES)}")
         if self.tune == "prompt" and set(JOINT_METHODS) & set(self.methods):
             raise MptError("the joint methods need a tuned backbone (--tune lora or full); with --tune prompt leave them out")
+        canonical_split(self.split)
+        for shots in self.shots:
+            require_positive(shots=shots)
+        for seed in self.seeds:
+            require_seed(seed)
+        require_positive(max_examples=unset_is_one(self.max_examples), max_pairs=unset_is_one(self.max_pairs))
 
 
 @dataclass

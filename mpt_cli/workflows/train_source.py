@@ -13,11 +13,12 @@ import torch
 from ..artifacts import PromptInfo, provenance
 from ..outputs import check_writable, local_paths
 from ..data import draw_split, load_nli
-from ..engine.backbone import DEFAULT_MODEL, Backbone
+from ..engine.backbone import DEFAULT_MODEL, TUNE_MODES, Backbone
+from ..errors import MptError, require_positive, require_seed, unset_is_one
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.train import EpochRecord, LabelledSet, TrainConfig, TrainResult, train_prompt
 from ..languages import check_language
-from ..template import DEFAULT_TEMPLATE, TemplateEncoder
+from ..template import DEFAULT_TEMPLATE, TemplateEncoder, parse_template
 from ..verbalizer import DEFAULT_VERBALIZER, Verbalizer
 from .progress import Callbacks
 from .prompts import save_source_prompt, source_prompt_path
@@ -45,6 +46,17 @@ class SourceOptions:
     train: TrainConfig = field(default_factory=TrainConfig)
     overwrite: bool = False
     cpu: bool = False
+
+    def __post_init__(self):
+        """Every setting is checked here, before any data is read or a model is loaded."""
+        require_positive(shots=self.shots, dev_shots=unset_is_one(self.dev_shots), max_length=self.max_length, lora_rank=self.lora_rank)
+        require_seed(self.seed)
+        check_language(self.lang)
+        if self.tune not in TUNE_MODES:
+            raise MptError(f"tune mode {self.tune!r} is unknown; use {', '.join(TUNE_MODES)}")
+        parse_template(self.template)
+        Verbalizer.parse(self.verbalizer)
+        PromptEncoderConfig(self.prompt_length, kind=self.encoder)
 
 
 @dataclass
