@@ -29,15 +29,29 @@ def handle_errors(command):
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            result = command(*args, **kwargs)
+            sys.stdout.flush()  # a full or closed stdout fails here, inside the handler, not at exit
+            return result
         except MptError as exc:
             typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        except OSError as exc:  # the environment: stdout full or closed, a disk full, a file gone
+            _detach_stdout()
+            typer.echo(f"error: {exc.filename or 'output'}: {exc.strerror or exc}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             typer.echo("interrupted; nothing was written", err=True)
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def _detach_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush of a broken stdout stays quiet."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout (tests, embedding)
+        pass
 
 
 def quiet_libraries() -> None:

@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
-from .common import print_json
+from .common import handle_errors, print_json
 
 PACKAGES = ("mpt-cli", "torch", "transformers", "tokenizers", "datasets", "safetensors", "accelerate", "peft", "typer", "rich")
 
 
+@handle_errors
 def env_command(json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False):
     """Print versions, Python, platform and the device mpt would use."""
     import torch

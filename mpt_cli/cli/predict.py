@@ -13,7 +13,7 @@ from ..data.pairs import PairReader
 from ..errors import MptError
 from ..workflows.predict import PredictOptions, predict
 from ..workflows.progress import Callbacks
-from .common import console, handle_errors, print_json, progress_bar, quiet_libraries
+from .common import console, handle_errors, progress_bar, quiet_libraries
 
 SKIPPED_SHOWN = 10
 
@@ -46,6 +46,8 @@ def predict_command(
     if output is not None:
         check_writable(output, overwrite, inputs=inputs)
     if input_file == "-":
+        if sys.stdin is None or sys.stdin.closed:
+            raise MptError("stdin is closed: pipe the pairs in, or give a file")
         stream, size, name = sys.stdin.buffer, None, "stdin"
     else:
         path = Path(input_file)

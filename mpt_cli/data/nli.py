@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MptError
-from .text import read_lines
+from .text import json_object, read_lines
 
 LABELS = ("entailment", "neutral", "contradiction")
 """Label names in XNLI's id order (0, 1, 2)."""
@@ -125,8 +124,9 @@ def _rows_tsv(lines: list[str], path: Path):
             columns = header
             continue
         if columns is None:
-            if len(fields) < 2:
-                raise MptError(f"{path.name} line {number}: expected premise<TAB>hypothesis<TAB>label, found no tab")
+            if not 2 <= len(fields) <= 3:
+                found = "no tab" if len(fields) < 2 else f"{len(fields)} columns (a header row names extra ones)"
+                raise MptError(f"{path.name} line {number}: expected premise<TAB>hypothesis<TAB>label, found {found}")
             yield number, {"premise": fields[0], "hypothesis": fields[1], "label": fields[2] if len(fields) > 2 else None}
         else:
             yield number, {name: fields[i] if i < len(fields) else None for name, i in columns.items()}
@@ -134,25 +134,23 @@ def _rows_tsv(lines: list[str], path: Path):
 
 def _rows_csv(lines: list[str], path: Path):
     reader = csv.reader(io.StringIO("\n".join(lines)))
-    header = next(reader, None)
-    columns = header_columns(header or [], f"{path.name} line 1")
-    if columns is None:
-        raise MptError(f"{path.name}: the CSV header must name premise and hypothesis columns (or sentence1/sentence2)")
-    for number, fields in enumerate(reader, 2):
-        if fields:
-            yield number, {name: fields[i] if i < len(fields) else None for name, i in columns.items()}
+    try:
+        header = next(reader, None)
+        columns = header_columns(header or [], f"{path.name} line 1")
+        if columns is None:
+            raise MptError(f"{path.name}: the CSV header must name premise and hypothesis columns (or sentence1/sentence2)")
+        for fields in reader:
+            if fields:
+                yield reader.line_num, {name: fields[i] if i < len(fields) else None for name, i in columns.items()}
+    except csv.Error as exc:
+        raise MptError(f"{path.name} line {reader.line_num}: {exc}") from None
 
 
 def _rows_jsonl(lines: list[str], path: Path):
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise MptError(f"{path.name} line {number}: invalid JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise MptError(f"{path.name} line {number}: expected a JSON object")
+        record = json_object(line, f"{path.name} line {number}")
         yield number, {name: _first_alias(record, name) for name in COLUMN_ALIASES}
 
 

@@ -6,7 +6,6 @@ with ``skip_bad`` they are collected instead of raised.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -14,6 +13,7 @@ from typing import BinaryIO
 from ..errors import MptError
 from ..languages import check_language
 from .nli import COLUMN_ALIASES, header_columns
+from .text import json_object
 
 INPUT_FORMATS = ("tsv", "jsonl")
 
@@ -122,12 +122,7 @@ class PairReader:
 
     def _jsonl_row(self, number: int, text: str) -> InputRow:
         where = f"{self.name} line {number}"
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise MptError(f"{where}: invalid JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise MptError(f"{where}: expected a JSON object")
+        record = json_object(text, where)
         values = {}
         for column in ("premise", "hypothesis"):
             key = next((a for a in COLUMN_ALIASES[column] if a in record), None)

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..errors import MptError
+
+
+def json_object(text: str, where: str) -> dict:
+    """The JSON object on one JSONL line; malformed, too deeply nested or oversized input is one clear error."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MptError(f"{where}: invalid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise MptError(f"{where}: invalid JSON (nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise MptError(f"{where}: invalid JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise MptError(f"{where}: expected a JSON object")
+    return record
 
 
 def read_lines(path: Path) -> tuple[bytes, list[str]]:

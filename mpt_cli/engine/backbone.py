@@ -51,18 +51,9 @@ class Backbone:
     @classmethod
     def load(cls, name_or_dir: str, cpu: bool = False) -> "Backbone":
         """Load any ``AutoModelForMaskedLM`` and its tokenizer from a hub id or a local directory."""
-        from transformers import AutoModelForMaskedLM, AutoTokenizer
+        from transformers import AutoModelForMaskedLM
 
-        path = Path(name_or_dir).expanduser()
-        if name_or_dir.startswith((".", "/", "~")) and not path.is_dir():
-            raise MptError(f"model directory {name_or_dir} does not exist")
-        source = str(path) if path.is_dir() else name_or_dir
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(source)
-            model = AutoModelForMaskedLM.from_pretrained(source, dtype=torch.float32)
-        except Exception as exc:  # OSError, ValueError, hub errors: all mean "cannot use this model"
-            reason = " ".join(str(exc).split())[:400] or type(exc).__name__
-            raise MptError(f"cannot load a masked language model from {name_or_dir}: {reason}") from None
+        tokenizer, model = load_pretrained(AutoModelForMaskedLM, name_or_dir, "a masked language model")
         return cls(model, tokenizer, name_or_dir, make_accelerator(cpu))
 
     @property
@@ -164,6 +155,29 @@ class Backbone:
         """Write the (fully tuned) model and tokenizer as a Hugging Face model directory."""
         self.model.save_pretrained(directory)
         self.tokenizer.save_pretrained(directory)
+
+
+def load_pretrained(auto_class, name_or_dir: str, what: str, **model_options):
+    """``(tokenizer, model)`` from a hub id or a local directory, in float32.
+
+    Weights load from safetensors only and no code from the model's repository runs: a model folder
+    is data, never a program (pickled checkpoints can execute code when loaded).
+    """
+    from transformers import AutoTokenizer
+
+    path = Path(name_or_dir).expanduser()
+    if name_or_dir.startswith((".", "/", "~")) and not path.is_dir():
+        raise MptError(f"model directory {name_or_dir} does not exist")
+    source = str(path) if path.is_dir() else name_or_dir
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+        model = auto_class.from_pretrained(
+            source, dtype=torch.float32, use_safetensors=True, trust_remote_code=False, **model_options
+        )
+    except Exception as exc:  # OSError, ValueError, hub errors: all mean "cannot use this model"
+        reason = " ".join(str(exc).split())[:400] or type(exc).__name__
+        raise MptError(f"cannot load {what} from {name_or_dir}: {reason}") from None
+    return tokenizer, model
 
 
 def embedding_fingerprint(model) -> str:

@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import LABELS, NLIExample
-from ..errors import MptError
-from .backbone import make_accelerator
+from .backbone import load_pretrained, make_accelerator
 from .inference import accuracy
 from .train import DEFAULT_BACKBONE_LR, TrainConfig, TrainResult, fit, restore_parameters
 
@@ -23,13 +22,11 @@ class Classifier:
     """``AutoModelForSequenceClassification`` over a masked LM's encoder, with its tokenizer."""
 
     def __init__(self, model_dir: str, max_length: int = 128, cpu: bool = False):
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
 
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-            model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=len(LABELS), dtype=torch.float32)
-        except Exception as exc:  # OSError, ValueError, hub errors: all mean "cannot use this model"
-            raise MptError(f"cannot load {model_dir} for sequence classification: {' '.join(str(exc).split())[:400]}") from None
+        self.tokenizer, model = load_pretrained(
+            AutoModelForSequenceClassification, model_dir, "a sequence classifier", num_labels=len(LABELS)
+        )
         self.accelerator = make_accelerator(cpu)
         self.model = model.to(self.accelerator.device)
         self.model.get_input_embeddings().requires_grad_(False)  # as in --tune full: keep the shared embedding space
