@@ -36,8 +36,9 @@ def check_writable(target: Path, overwrite: bool, *, folder: bool = False, input
         raise MptError(f"refusing to write to {shown}: it is the folder you run from, one of its parents or your home")
     for item in inputs:
         item_resolved = Path(item).expanduser().resolve()
-        if resolved == item_resolved or resolved in item_resolved.parents:
-            what = "is" if resolved == item_resolved else "holds"
+        inside = item_resolved.is_dir() and item_resolved in resolved.parents and target.exists()
+        if resolved == item_resolved or resolved in item_resolved.parents or inside:
+            what = "is" if resolved == item_resolved else "is inside" if inside else "holds"
             raise MptError(f"refusing to write to {shown}: it {what} the input {item}; choose another output")
     if target.exists() or target.is_symlink():
         if not overwrite:
