@@ -1,8 +1,10 @@
-"""Prompt artifacts: one safetensors file per language, self-describing, written atomically.
+"""The file formats: self-describing safetensors files, validated on load and written atomically.
 
-Tensors: ``prompt`` ``[P, H]`` (what the model consumes), ``encoder.*`` (prompt-encoder weights, to
-resume training) and, for LoRA-tuned prompts, ``lora.*`` (adapter weights). Metadata: see
-:class:`PromptInfo` and ``prompts/README.md``.
+A prompt file holds the prompt ``[P, H]`` and its metadata (:class:`PromptInfo`, ``prompts/README.md``);
+a state file holds weights a prompt depends on (LoRA adapters) or that only training needs (the prompt
+encoder); a translator file holds a translator and the source prompt it was trained against. Where the
+files go is :mod:`mpt_cli.store`'s business. Format 1 (mpt 0.1) kept the encoder and adapter weights
+inside every prompt file; such files still load.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from .data.nli import LABELS
 from .errors import MptError
 from .outputs import atomic_path
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = ("1", "2")
 
 
 class MetadataRecord:
@@ -42,7 +45,7 @@ class MetadataRecord:
     def from_metadata(cls, meta: dict[str, str], where: str):
         if meta.get("format") != cls.FORMAT:
             raise MptError(f"{where} is not an mpt {cls.KIND_OF_FILE} (format {meta.get('format')!r})")
-        if meta.get("format_version") != str(FORMAT_VERSION):
+        if meta.get("format_version") not in READABLE_VERSIONS:
             raise MptError(
                 f"{where} has format version {meta.get('format_version')}; this mpt reads version {FORMAT_VERSION}"
             )
@@ -114,6 +117,9 @@ class PromptInfo(MetadataRecord):
     dev_accuracy: float | None = None
     train_loss: float | None = None
     training: dict = field(default_factory=dict)
+    training_state: str | None = None  # the state file with the prompt encoder, beside this file
+    adapters: str | None = None  # for tune = lora: the state file with the adapters, beside this file
+    adapters_sha256: str | None = None
     joint: dict | None = None  # for a jointly trained prompt (``mpt joint``): its settings and target languages
     source_language: str | None = None
     source_prompt_sha256: str | None = None
@@ -141,14 +147,10 @@ class PromptInfo(MetadataRecord):
 class PromptArtifact:
     prompt: torch.Tensor  # [P, H]
     info: PromptInfo
-    encoder_state: dict[str, torch.Tensor] = field(default_factory=dict)
-    lora_state: dict[str, torch.Tensor] = field(default_factory=dict)
+    legacy: dict[str, torch.Tensor] = field(default_factory=dict)  # format 1: ``encoder.*`` and ``lora.*`` inside
 
     def save(self, path: Path, overwrite: bool = False) -> None:
-        tensors = {"prompt": self.prompt}
-        tensors |= {f"encoder.{k}": v for k, v in self.encoder_state.items()}
-        tensors |= {f"lora.{k}": v for k, v in self.lora_state.items()}
-        write_safetensors(path, tensors, self.info, overwrite)
+        write_safetensors(path, {"prompt": self.prompt}, self.info, overwrite)
 
     @classmethod
     def load(cls, path: Path) -> "PromptArtifact":
@@ -161,12 +163,36 @@ class PromptArtifact:
         check_tensor(tensors["prompt"], (info.prompt_length, info.hidden_size), f"the prompt in {path}")
         for name, tensor in tensors.items():
             check_tensor(tensor, tuple(tensor.shape), f"{name} in {path}")
-        return cls(
-            prompt=tensors["prompt"],
-            info=info,
-            encoder_state=_with_prefix(tensors, "encoder."),
-            lora_state=_with_prefix(tensors, "lora."),
-        )
+        legacy = {name: tensor for name, tensor in tensors.items() if name != "prompt"}
+        if with_prefix(legacy, "lora."):  # format 1: the adapters were inside; name them as format 2 does
+            info.adapters_sha256 = tensors_sha256(with_prefix(legacy, "lora."))
+        return cls(tensors["prompt"], info, legacy)
+
+
+@dataclass
+class StateInfo(MetadataRecord):
+    """The metadata of a state file: what its weights are, and for which prompt language."""
+
+    FORMAT = "mpt.state"
+    KIND_OF_FILE = "state file"
+
+    kind: str  # "lora": adapters the prompts need; "encoder": the prompt encoder, for training only
+    language: str
+    config: dict = field(default_factory=dict)  # LoRA rank, or the prompt-encoder configuration
+    versions: dict = field(default_factory=dict)
+    command: str = ""
+    created: str = ""
+
+
+def read_state(path: Path, kind: str) -> dict[str, torch.Tensor]:
+    """The weights of a state file of ``kind``, checked to be finite."""
+    tensors, meta = read_safetensors(path)
+    info = StateInfo.from_metadata(meta, str(path))
+    if info.kind != kind:
+        raise MptError(f"{path} holds {info.kind} weights, not {kind}")
+    for name, tensor in tensors.items():
+        check_tensor(tensor, tuple(tensor.shape), f"{name} in {path}")
+    return tensors
 
 
 @dataclass
@@ -220,7 +246,7 @@ class TranslatorArtifact:
         except (KeyError, TypeError):
             raise MptError(f"{path} has damaged metadata: architecture {info.architecture!r}") from None
         shapes = {"up.weight": (width, hidden), "up.bias": (width,), "down.weight": (hidden, width), "down.bias": (hidden,)}
-        weights = _with_prefix(tensors, "translator.")
+        weights = with_prefix(tensors, "translator.")
         if weights.keys() != shapes.keys():
             raise MptError(f"{path} should hold the translator weights {sorted(shapes)}, not {sorted(weights)}")
         for name, shape in shapes.items():
@@ -229,12 +255,21 @@ class TranslatorArtifact:
         return cls(weights, tensors["source_prompt"], info)
 
 
+def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """Hash of named tensors (names, shapes and float32 values): names a set of weights."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        digest.update(f"{name}{tuple(tensors[name].shape)}".encode())
+        digest.update(tensors[name].detach().to("cpu", torch.float32).contiguous().numpy().data)
+    return digest.hexdigest()
+
+
 def tensor_sha256(tensor: torch.Tensor) -> str:
     """Hash of a tensor's float32 values: detects a source prompt that changed."""
     return hashlib.sha256(tensor.detach().to("cpu", torch.float32).contiguous().numpy().data).hexdigest()
 
 
-def _with_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+def with_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 

@@ -16,6 +16,7 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 import json  # noqa: E402
 import random  # noqa: E402
+import re  # noqa: E402
 import shutil  # noqa: E402
 from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -344,7 +345,8 @@ def align_options(prompts_dir: Path, data_dir: Path, parallel: Path, *, align: d
 def translated_dir(source_prompts_dir, toy_data_dir, parallel_dir, tmp_path_factory) -> Path:
     """``source_prompts_dir`` plus translators en-de and en-sw, and the translated ``de.safetensors``
     (no ``sw.safetensors``). Read-only: copy it."""
-    from mpt_cli.workflows.align import align, translate
+    from mpt_cli.workflows.align import align
+    from mpt_cli.workflows.translate import translate
 
     prompts = Path(shutil.copytree(source_prompts_dir, tmp_path_factory.mktemp("translated") / "prompts"))
     translate(align_options(prompts, toy_data_dir, parallel_dir, targets=("de",)))
@@ -383,13 +385,22 @@ def save_translated_copy(prompts_dir: Path, lang: str, scale: float = 3.0, seed:
     )
     info = replace(info, **info_changes)
     path = Path(prompts_dir) / f"{lang}.safetensors"
-    PromptArtifact(source.prompt + scale * noise, info, lora_state=source.lora_state).save(path, overwrite=True)
+    PromptArtifact(source.prompt + scale * noise, info).save(path, overwrite=True)  # shares the source's side files
     return path
 
 
 # --------------------------------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------------------------------
+
+
+SIDE_FILE = re.compile(r"^[a-z]+\.(state|lora|backbone)-[0-9a-f]{12}")
+"""Files a source prompt writes beside itself, named after their content (see mpt_cli.store)."""
+
+
+def without_side_files(names) -> list[str]:
+    """``names`` (paths relative to a prompts folder) without the side files, sorted."""
+    return sorted(name for name in names if not SIDE_FILE.match(name.split("/")[0]))
 
 
 def snapshot_tree(root: Path) -> dict[str, bytes]:

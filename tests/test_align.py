@@ -21,6 +21,7 @@ from conftest import (
     snapshot_tree,
     source_options,
     toy_sentences,
+    without_side_files,
     write_tsv,
 )
 
@@ -33,7 +34,8 @@ from mpt_cli.engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from mpt_cli.engine.train import LabelledSet
 from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
 from mpt_cli.workflows.align import align
-from mpt_cli.workflows.prompts import load_backbone_for, score_prompt, template_and_labels
+from mpt_cli.engine.scorer import Scorer
+from mpt_cli.store import PromptStore
 from mpt_cli.workflows.train_source import train_source
 
 H, P = 8, 3
@@ -286,8 +288,9 @@ def aligner(full_run, tmp_path_factory):
     """A fresh, frozen copy of the learned backbone, its prompt, and toy en-de pairs encoded (120 + 30)."""
     run, _ = full_run
     artifact = PromptArtifact.load(run.path)
-    backbone = load_backbone_for(artifact, run.path, cpu=True)
-    template, label_ids = template_and_labels(artifact, backbone)
+    backbone = PromptStore(run.path.parent).load_backbone(artifact, cpu=True)
+    scorer = PromptStore.scorer(artifact, backbone)
+    template, label_ids = scorer.template, scorer.label_ids
     english = toy_sentences(ALIGN_TRAIN + ALIGN_HELDOUT, seed=7)
     corpus = write_tsv(tmp_path_factory.mktemp("align-corpus") / "en-de.tsv", [(s, other_language(s, "de")) for s in english])
     pairs = load_parallel(str(corpus), "en", "de").pairs
@@ -299,6 +302,7 @@ def aligner(full_run, tmp_path_factory):
 
     return {
         "artifact": artifact,
+        "prompts": run.path.parent,
         "backbone": backbone,
         "template": template,
         "label_ids": label_ids,
@@ -423,9 +427,9 @@ def test_training_in_vocab_space(aligner):
     assert result.heldout_kl_before > 0
 
 
-def encoder_of(artifact: PromptArtifact) -> PromptEncoder:
+def encoder_of(artifact: PromptArtifact, prompts: Path) -> PromptEncoder:
     encoder = PromptEncoder(PromptEncoderConfig(**artifact.info.prompt_encoder))
-    encoder.load_state_dict(artifact.encoder_state)
+    encoder.load_state_dict(PromptStore(prompts).training_state(artifact))
     return encoder
 
 
@@ -438,7 +442,7 @@ def few_shot_set(aligner, toy_data_dir) -> LabelledSet:
 
 @pytest.mark.parametrize("freeze", [True, False])
 def test_source_encoder_learns_only_when_not_frozen(aligner, toy_data_dir, freeze):
-    encoder = encoder_of(aligner["artifact"])
+    encoder = encoder_of(aligner["artifact"], aligner["prompts"])
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     with torch.no_grad():
         assert torch.allclose(encoder(), aligner["artifact"].prompt, atol=1e-5)
@@ -487,7 +491,7 @@ def test_align_cli_writes_the_translator_and_reports_json(prompts_copy, toy_data
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
     path = prompts_copy / "translators" / "en-de.safetensors"
-    assert sorted(snapshot_tree(prompts_copy)) == ["en.safetensors", "translators/en-de.safetensors"]
+    assert without_side_files(snapshot_tree(prompts_copy)) == ["en.safetensors", "translators/en-de.safetensors"]
 
     (row,) = json.loads(result.stdout)
     assert row["target"] == "de" and row["translator"] == str(path)
@@ -519,15 +523,16 @@ def test_align_cli_writes_the_translator_and_reports_json(prompts_copy, toy_data
     assert info.versions["torch"] == torch.__version__ and info.created
 
     # the reported source accuracy is that of the source prompt on the first 20 German dev examples
-    backbone = load_backbone_for(source, prompts_copy / "en.safetensors", cpu=True)
-    template, label_ids = template_and_labels(source, backbone)
+    backbone = PromptStore(prompts_copy).load_backbone(source, cpu=True)
+    scorer = PromptStore.scorer(source, backbone)
+    template, label_ids = scorer.template, scorer.label_ids
     examples = load_nli(str(toy_data_dir), "de", "validation")[:20]
-    scores, _ = score_prompt(backbone, template, label_ids, source.prompt, examples)
+    scores, _ = Scorer(backbone, template, label_ids).score(source.prompt, examples)
     assert scores.accuracy == pytest.approx(row["dev_accuracy_source"])
     translator = PromptTranslator(TranslatorConfig(**info.architecture))
     translator.load_state_dict(artifact.weights)
     with torch.no_grad():
-        translated, _ = score_prompt(backbone, template, label_ids, translator(source.prompt), examples)
+        translated, _ = Scorer(backbone, template, label_ids).score(translator(source.prompt), examples)
     assert translated.accuracy == pytest.approx(row["dev_accuracy_translated"])
 
     # a second run refuses to replace it, before any work
@@ -592,7 +597,7 @@ def test_translate_runs_the_missing_alignment_first_and_keeps_lora(tiny_model_di
     extra = ("--to", "de", "--max-dev-examples", "20", "--json")
     result = invoke(*cli_args("translate", prompts, toy_data_dir, parallel_dir, *extra))
     assert result.exit_code == 0, result.output
-    assert sorted(snapshot_tree(prompts)) == ["de.safetensors", "en.safetensors", "translators/en-de.safetensors"]
+    assert without_side_files(snapshot_tree(prompts)) == ["de.safetensors", "en.safetensors", "translators/en-de.safetensors"]
     (row,) = json.loads(result.stdout)
     assert row["language"] == "de" and row["prompt"] == str(prompts / "de.safetensors")
     assert row["translator"] == str(prompts / "translators" / "en-de.safetensors")
@@ -610,8 +615,8 @@ def test_translate_runs_the_missing_alignment_first_and_keeps_lora(tiny_model_di
     for field in shared:
         assert getattr(info, field) == getattr(source.info, field), field
     assert info.tune == "lora" and info.lora_rank == 4
-    assert source.lora_state and translated.lora_state.keys() == source.lora_state.keys()
-    assert all(torch.equal(translated.lora_state[k], v) for k, v in source.lora_state.items())
+    assert source.info.adapters and (info.adapters, info.adapters_sha256) == (source.info.adapters, source.info.adapters_sha256)
+    assert info.training_state is None  # training state belongs to the source prompt alone
     translator = PromptTranslator(TranslatorConfig(**translator_file.info.architecture))
     translator.load_state_dict(translator_file.weights)
     with torch.no_grad():  # (the last bits of a CPU matmul depend on the memory alignment of its input)
@@ -639,7 +644,7 @@ def test_translate_all_uses_the_existing_translators(translated_dir, tmp_path):
     rows = json.loads(result.stdout)
     assert [r["language"] for r in rows] == ["de", "sw"]
     assert all(r["alignment"] is None for r in rows)
-    assert sorted(snapshot_tree(prompts)) == [
+    assert without_side_files(snapshot_tree(prompts)) == [
         "de.safetensors", "en.safetensors", "sw.safetensors", "translators/en-de.safetensors", "translators/en-sw.safetensors",
     ]  # fmt: skip
     original = PromptArtifact.load(translated_dir / "de.safetensors")
@@ -729,7 +734,7 @@ def make_no_source_prompt(tmp_path, env):
 def make_translated_source(tmp_path, env):
     path = env["prompts"] / "en.safetensors"
     artifact = PromptArtifact.load(path)
-    PromptArtifact(artifact.prompt, replace(artifact.info, kind="translated"), artifact.encoder_state).save(path, overwrite=True)
+    PromptArtifact(artifact.prompt, replace(artifact.info, kind="translated")).save(path, overwrite=True)
     return {}
 
 

@@ -46,11 +46,6 @@ def make_artifact(**overrides) -> PromptArtifact:
     return PromptArtifact(
         prompt=torch.randn(2, 4, generator=generator),
         info=make_info(**overrides),
-        encoder_state={
-            "embedding.weight": torch.randn(2, 4, generator=generator),
-            "mlp.0.bias": torch.randn(4, generator=generator),
-        },
-        lora_state={"base.layer.lora_A.weight": torch.randn(4, 2, generator=generator)},
     )
 
 
@@ -71,10 +66,7 @@ def test_round_trip(tmp_path):
     loaded = PromptArtifact.load(path)
     assert asdict(loaded.info) == asdict(artifact.info)
     assert torch.equal(loaded.prompt, artifact.prompt)
-    assert loaded.encoder_state.keys() == artifact.encoder_state.keys()
-    assert all(torch.equal(loaded.encoder_state[k], v) for k, v in artifact.encoder_state.items())
-    assert loaded.lora_state.keys() == artifact.lora_state.keys()
-    assert all(torch.equal(loaded.lora_state[k], v) for k, v in artifact.lora_state.items())
+    assert loaded.legacy == {}
 
 
 def test_round_trip_of_optional_fields_left_empty(tmp_path):
@@ -82,7 +74,6 @@ def test_round_trip_of_optional_fields_left_empty(tmp_path):
     artifact.save(tmp_path / "p.safetensors")
     loaded = PromptArtifact.load(tmp_path / "p.safetensors")
     assert asdict(loaded.info) == asdict(artifact.info)
-    assert loaded.encoder_state == {} and loaded.lora_state == {}
 
 
 def test_metadata_marks_format_and_version(tmp_path):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import MULTI_TOKEN_WORD, assert_clean_error, invoke, snapshot_tree, toy_rows, write_jsonl, write_tsv
+from conftest import MULTI_TOKEN_WORD, assert_clean_error, invoke, snapshot_tree, toy_rows, write_jsonl, write_tsv, without_side_files
 
 import mpt_cli
 
@@ -68,7 +68,7 @@ def test_train_source_json_then_refuse_to_overwrite(train_args, tmp_path):
     again = invoke(*train_args(tune="prompt", seed=6), "--json")
     assert_clean_error(again, str(artifact), "already exists", "--overwrite")
     assert artifact.read_bytes() == before
-    assert sorted(p.name for p in artifact.parent.iterdir()) == ["en.safetensors"]
+    assert without_side_files(p.name for p in artifact.parent.iterdir()) == ["en.safetensors"]
 
     replaced = invoke(*train_args(tune="prompt", seed=6), "--overwrite")
     assert replaced.exit_code == 0, replaced.output
@@ -81,7 +81,8 @@ def test_full_mode_via_cli_writes_prompt_and_backbone(train_args, tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["tune"] == "full" and summary["tuned_backbone"].startswith("en.backbone-")
-    assert sorted(p.name for p in (tmp_path / "prompts").iterdir()) == [summary["tuned_backbone"], "en.safetensors"]
+    assert without_side_files(p.name for p in (tmp_path / "prompts").iterdir()) == ["en.safetensors"]
+    assert (tmp_path / "prompts" / summary["tuned_backbone"] / "config.json").is_file()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -24,9 +24,9 @@ import mpt_cli
 from mpt_cli.artifacts import PromptArtifact, tensor_sha256
 from mpt_cli.data import LABELS, load_nli
 from mpt_cli.metrics import Scores, score
-from mpt_cli.workflows import evaluate as evaluate_module
 from mpt_cli.workflows.evaluate import COLLAPSE_SHARE, EvalOptions, evaluate
-from mpt_cli.workflows.prompts import load_backbone_for, score_prompt, template_and_labels
+from mpt_cli.engine.scorer import Scorer
+from mpt_cli.store import PromptStore
 
 # --------------------------------------------------------------------------------------------------
 # Metrics
@@ -163,12 +163,13 @@ def test_eval_scores_each_language_with_its_own_prompt(eval_run, routing_dir, to
     """The reported numbers are those of the de prompt on de data, not the source prompt's."""
     languages = json.loads((eval_run[1] / "results.json").read_text())["languages"]
     source = PromptArtifact.load(routing_dir / "en.safetensors")
-    backbone = load_backbone_for(source, routing_dir / "en.safetensors", cpu=True)
-    template, label_ids = template_and_labels(source, backbone)
+    backbone = PromptStore(routing_dir).load_backbone(source, cpu=True)
+    scorer = PromptStore.scorer(source, backbone)
+    template, label_ids = scorer.template, scorer.label_ids
     examples = load_nli(str(toy_data_dir), "de", "validation")
     german = PromptArtifact.load(routing_dir / "de.safetensors").prompt
-    with_de, _ = score_prompt(backbone, template, label_ids, german, examples)
-    with_en, _ = score_prompt(backbone, template, label_ids, source.prompt, examples)
+    with_de, _ = Scorer(backbone, template, label_ids).score(german, examples)
+    with_en, _ = Scorer(backbone, template, label_ids).score(source.prompt, examples)
     assert with_de.confusion != with_en.confusion  # the two prompts disagree, so the check below means something
     assert languages["de"]["confusion"] == with_de.confusion
     assert languages["de"]["accuracy"] == pytest.approx(with_de.accuracy)
@@ -292,11 +293,11 @@ def test_collapse_threshold_is_strictly_above_80_percent(full_prompts_dir, toy_d
     """``top`` of 10 predictions are 'neutral': warned only above 80%."""
     predicted = [1] * top + [2] * (10 - top)
 
-    def fake_score_prompt(backbone, template, label_ids, prompt, examples, batch_size=64, on_batch=None):
+    def fake_score(self, prompt, examples, batch_size=64, on_batch=None):
         probs = torch.nn.functional.one_hot(torch.tensor(predicted), 3).float()
         return score([e.label for e in examples], predicted), probs
 
-    monkeypatch.setattr(evaluate_module, "score_prompt", fake_score_prompt)
+    monkeypatch.setattr(Scorer, "score", fake_score)
     options = EvalOptions(
         ("en",), prompts_dir=full_prompts_dir, data=str(toy_data_dir), split="validation", max_examples=10, cpu=True
     )

@@ -142,8 +142,8 @@ CASES = {
     "not-a-prompt": (lambda: rewrite("prompts/de.safetensors", format="mpt.translator"), PREDICT, "is not an mpt prompt"),
     "truncated-prompt": (lambda: Path("prompts/de.safetensors").write_bytes(Path("prompts/de.safetensors").read_bytes()[:100]), PREDICT, "truncated or damaged"),
     "empty-prompt-file": (lambda: Path("prompts/de.safetensors").write_bytes(b""), PREDICT, "truncated or damaged"),
-    "backbone-path-outside": (lambda: rewrite("prompts/en.safetensors", tuned_backbone="../elsewhere"), PREDICT, "not a folder beside it"),
-    "backbone-path-absolute": (lambda: rewrite("prompts/en.safetensors", tuned_backbone="/tmp"), PREDICT, "not a folder beside it"),
+    "backbone-path-outside": (lambda: rewrite("prompts/en.safetensors", tuned_backbone="../elsewhere"), PREDICT, "not a file beside it"),
+    "backbone-path-absolute": (lambda: rewrite("prompts/en.safetensors", tuned_backbone="/tmp"), PREDICT, "not a file beside it"),
     "translator-wrong-shape": (translator_weight("translator.up.weight", lambda t: t[:, :3]), TRANSLATE, "translator.up.weight"),
     "translator-nan": (translator_weight("translator.down.bias", nan_at_start), TRANSLATE, "NaN or infinite"),
     "translator-missing-weight": (translator_weight("translator.down.bias", lambda t: None), TRANSLATE, "should hold the translator weights"),
@@ -201,8 +201,7 @@ def test_a_crash_between_the_two_saves_of_a_full_run_keeps_the_old_prompt(make_o
     """Killed after the tuned backbone is written but before the prompt: the old pair still loads, and
     the next run removes the orphaned backbone."""
     from mpt_cli.artifacts import PromptArtifact
-    from mpt_cli.workflows import prompts as store
-    from mpt_cli.workflows.prompts import load_backbone_for
+    from mpt_cli.store import PromptStore
     from mpt_cli.workflows.train_source import train_source
 
     first = train_source(make_options(tune="full"))
@@ -212,17 +211,18 @@ def test_a_crash_between_the_two_saves_of_a_full_run_keeps_the_old_prompt(make_o
     def crash(self, path, overwrite=False):
         raise KeyboardInterrupt  # kill -9 cannot be caught; a crash here stands for it
 
-    monkeypatch.setattr(store.PromptArtifact, "save", crash)
+    monkeypatch.setattr(PromptArtifact, "save", crash)
     with pytest.raises(KeyboardInterrupt):
         train_source(make_options(tune="full", seed=4, overwrite=True))
     artifact = PromptArtifact.load(first.path)
-    load_backbone_for(artifact, first.path, cpu=True)  # the old prompt still finds its own backbone
+    PromptStore(first.path.parent).load_backbone(artifact, cpu=True)  # the old prompt still finds its own backbone
     orphans = {p.name for p in (tmp_path / "prompts").iterdir()} - {p.split("/")[0] for p in before}
-    assert len(orphans) == 1 and orphans.pop().startswith("en.backbone-")
+    assert {name.split("-")[0] for name in orphans} == {"en.backbone", "en.state"}  # the new run's side files
 
-    monkeypatch.setattr(store.PromptArtifact, "save", save)
+    monkeypatch.setattr(PromptArtifact, "save", save)
     second = train_source(make_options(tune="full", seed=4, overwrite=True))
-    assert sorted(p.name for p in (tmp_path / "prompts").iterdir()) == [second.info.tuned_backbone, "en.safetensors"]
+    names = sorted(p.name for p in (tmp_path / "prompts").iterdir())
+    assert names == [second.info.tuned_backbone, "en.safetensors", second.info.training_state]
 
 
 def test_a_full_disk_while_saving_is_one_error_and_leaves_nothing(tmp_path, monkeypatch):

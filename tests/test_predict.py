@@ -12,7 +12,7 @@ from conftest import assert_clean_error, invoke, invoke_with_input, snapshot_tre
 from mpt_cli.artifacts import PromptArtifact
 from mpt_cli.data import LABELS
 from mpt_cli.engine.inference import label_probabilities
-from mpt_cli.workflows.prompts import load_backbone_for, template_and_labels
+from mpt_cli.store import PromptStore
 
 ROWS = toy_rows(3, seed=31)[:7]  # (premise, hypothesis, gold label word), cues of every label
 LANGS = ["en", "en", "de", "en", "de", "de", "en", "de"]  # the first chunk of 2 has no German row
@@ -59,8 +59,9 @@ def summary_of(result) -> dict:
 def reference(routing_dir):
     """``reference(pairs, lang)``: label probabilities computed directly with the prompt of ``lang``."""
     source = PromptArtifact.load(routing_dir / "en.safetensors")
-    backbone = load_backbone_for(source, routing_dir / "en.safetensors", cpu=True)
-    template, label_ids = template_and_labels(source, backbone)
+    backbone = PromptStore(routing_dir).load_backbone(source, cpu=True)
+    scorer = PromptStore.scorer(source, backbone)
+    template, label_ids = scorer.template, scorer.label_ids
     prompts = {"en": source.prompt, "de": PromptArtifact.load(routing_dir / "de.safetensors").prompt}
 
     def compute(pairs, lang: str) -> torch.Tensor:

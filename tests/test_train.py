@@ -13,7 +13,7 @@ from mpt_cli.artifacts import PromptArtifact
 from mpt_cli.data import SplitManifest, load_nli, select
 from mpt_cli.engine.inference import accuracy, label_probabilities
 from mpt_cli.engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
-from mpt_cli.workflows.prompts import load_backbone_for, template_and_labels
+from mpt_cli.store import PromptStore
 from mpt_cli.workflows.train_source import train_source
 
 
@@ -33,7 +33,8 @@ def manifest_of(artifact: PromptArtifact) -> SplitManifest:
 def dev_probabilities(backbone, artifact: PromptArtifact, data: str):
     """Label probabilities of the artifact's dev examples on ``backbone``, with their gold labels."""
     dev = select(load_nli(data, artifact.info.language, "validation"), manifest_of(artifact).dev_ids)
-    template, label_ids = template_and_labels(artifact, backbone)
+    scorer = PromptStore.scorer(artifact, backbone)
+    template, label_ids = scorer.template, scorer.label_ids
     encoded = template.encode([e.premise for e in dev], [e.hypothesis for e in dev])
     return label_probabilities(backbone, encoded, artifact.prompt, label_ids), [e.label for e in dev]
 
@@ -81,7 +82,7 @@ def test_artifact_prompt_is_what_its_encoder_produces(full_run):
     config = PromptEncoderConfig(**artifact.info.prompt_encoder)
     assert (config.prompt_length, config.hidden_size) == tuple(artifact.prompt.shape)
     encoder = PromptEncoder(config)
-    encoder.load_state_dict(artifact.encoder_state)
+    encoder.load_state_dict(PromptStore(run.path.parent).training_state(artifact))
     with torch.no_grad():
         torch.testing.assert_close(encoder.eval()(), artifact.prompt)
 
@@ -92,13 +93,13 @@ def test_full_mode_saves_the_tuned_backbone_beside_the_prompt(full_run):
     assert info.tune == "full" and info.tuned_backbone == f"en.backbone-{info.tuned_backbone_fingerprint[:12]}"
     directory = run.path.parent / info.tuned_backbone
     assert (directory / "config.json").is_file() and (directory / "model.safetensors").is_file()
-    assert sorted(p.name for p in run.path.parent.iterdir()) == [info.tuned_backbone, "en.safetensors"]
+    assert sorted(p.name for p in run.path.parent.iterdir()) == [info.tuned_backbone, "en.safetensors", info.training_state]
 
 
 def test_full_mode_artifact_reloads_with_the_same_predictions(full_run, toy_data_dir):
     run, trained = full_run
     artifact = PromptArtifact.load(run.path)
-    reloaded = load_backbone_for(artifact, run.path, cpu=True)
+    reloaded = PromptStore(run.path.parent).load_backbone(artifact, cpu=True)
     probs, gold = dev_probabilities(reloaded, artifact, str(toy_data_dir))
     in_memory, _ = dev_probabilities(trained, artifact, str(toy_data_dir))
     torch.testing.assert_close(probs, in_memory, rtol=1e-5, atol=1e-6)
@@ -117,7 +118,7 @@ def test_changed_tuned_backbone_is_refused(full_run, tmp_path):
         model.roberta.encoder.layer[1].output.dense.bias.add_(0.01)
     model.save_pretrained(prompts / artifact.info.tuned_backbone)
     with raises_mpt("en.backbone-", "weights changed"):
-        load_backbone_for(artifact, path, cpu=True)
+        PromptStore(path.parent).load_backbone(artifact, cpu=True)
 
 
 def test_missing_tuned_backbone_is_named(full_run, tmp_path):
@@ -126,7 +127,7 @@ def test_missing_tuned_backbone_is_named(full_run, tmp_path):
     prompts.mkdir()
     shutil.copy(run.path, prompts / "en.safetensors")
     with raises_mpt("en.backbone-", "missing"):
-        load_backbone_for(PromptArtifact.load(prompts / "en.safetensors"), prompts / "en.safetensors", cpu=True)
+        PromptStore(prompts).load_backbone(PromptArtifact.load(prompts / "en.safetensors"), cpu=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -152,8 +153,8 @@ def test_same_seed_gives_byte_identical_prompts(make_options, tmp_path, tune):
 def test_prompt_mode_artifact_holds_no_backbone_weights(make_options, tiny_model_dir):
     run = train_source(make_options(tune="prompt"))
     artifact = PromptArtifact.load(run.path)
-    assert artifact.lora_state == {} and artifact.info.lora_rank is None and artifact.info.tuned_backbone is None
-    assert sorted(p.name for p in run.path.parent.iterdir()) == ["en.safetensors"]
+    assert artifact.info.adapters is None and artifact.info.lora_rank is None and artifact.info.tuned_backbone is None
+    assert sorted(p.name for p in run.path.parent.iterdir()) == ["en.safetensors", artifact.info.training_state]
     assert artifact.prompt.shape == (2, 32)
     assert artifact.info.backbone == str(tiny_model_dir)
 
@@ -162,22 +163,23 @@ def test_lora_artifact_reloads_with_the_same_predictions(make_options, toy_data_
     run, trained = train_capturing_backbone(make_options(tune="lora", lora_rank=4))
     artifact = PromptArtifact.load(run.path)
     assert artifact.info.lora_rank == 4
-    assert artifact.lora_state and all("lora_" in key for key in artifact.lora_state)
-    assert artifact.lora_state.keys() == trained.lora_state().keys()
-    reloaded = load_backbone_for(artifact, run.path, cpu=True)
+    adapters = PromptStore(run.path.parent).adapters(artifact)
+    assert adapters and all("lora_" in key for key in adapters)
+    assert adapters.keys() == trained.lora_state().keys()
+    reloaded = PromptStore(run.path.parent).load_backbone(artifact, cpu=True)
     probs, gold = dev_probabilities(reloaded, artifact, str(toy_data_dir))
     in_memory, _ = dev_probabilities(trained, artifact, str(toy_data_dir))
     torch.testing.assert_close(probs, in_memory, rtol=1e-5, atol=1e-6)
     assert accuracy(probs, gold) == pytest.approx(run.result.dev_accuracy)
     with raises_mpt("fingerprint"):
-        load_backbone_for(artifact, run.path, model=str(other_model_dir), cpu=True)
+        PromptStore(run.path.parent).load_backbone(artifact, model=str(other_model_dir), cpu=True)
 
 
 def test_lora_weights_change_the_predictions(make_options, toy_data_dir, load_backbone):
     """Guards the test above: the adapters must matter, or equal predictions would prove nothing."""
     run = train_source(make_options(tune="lora", lora_rank=4, train=dict(epochs=3, batch_size=4, backbone_lr=5e-2)))
     artifact = PromptArtifact.load(run.path)
-    with_adapters, _ = dev_probabilities(load_backbone_for(artifact, run.path, cpu=True), artifact, str(toy_data_dir))
+    with_adapters, _ = dev_probabilities(PromptStore(run.path.parent).load_backbone(artifact, cpu=True), artifact, str(toy_data_dir))
     without, _ = dev_probabilities(load_backbone(), artifact, str(toy_data_dir))
     assert not torch.allclose(with_adapters, without, atol=1e-4)
 
@@ -204,4 +206,4 @@ def test_overwriting_a_full_run_keeps_one_backbone_and_leaves_other_folders_alon
     second = train_source(make_options(tune="full", seed=4, overwrite=True))
     assert first.info.tuned_backbone != second.info.tuned_backbone
     names = sorted(p.name for p in (tmp_path / "prompts").iterdir())
-    assert names == ["en.backbone", second.info.tuned_backbone, "en.safetensors"]
+    assert names == ["en.backbone", second.info.tuned_backbone, "en.safetensors", second.info.training_state]

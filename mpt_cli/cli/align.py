@@ -12,8 +12,10 @@ from ..data.parallel import DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
 from ..engine.losses import KL_DIRECTIONS, KL_SPACES
 from ..languages import XNLI_LANGUAGES, check_language, parse_languages
-from ..workflows.align import AlignOptions, align, existing_translators, translate
-from ..workflows.progress import Callbacks
+from ..store import PromptStore
+from ..workflows.align import AlignOptions, align
+from ..workflows.translate import translate
+from ..callbacks import Callbacks
 from .common import console, handle_errors, print_json, progress_bar, quiet_libraries
 
 _defaults = AlignConfig()
@@ -22,7 +24,7 @@ _defaults = AlignConfig()
 def _targets(spec: str, source: str, prompts_dir: Path) -> tuple[str, ...]:
     """``all``: every language that has a translator, else every XNLI language but the source."""
     if spec.strip().lower() == "all":
-        return tuple(existing_translators(prompts_dir, source) or [c for c in XNLI_LANGUAGES if c != source])
+        return tuple(PromptStore(prompts_dir).translator_targets(source) or [c for c in XNLI_LANGUAGES if c != source])
     return tuple(parse_languages(spec))
 
 

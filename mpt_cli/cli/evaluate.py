@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..languages import check_language, parse_languages
 from ..workflows.evaluate import EvalOptions, EvalReport, evaluate
-from ..workflows.progress import Callbacks
+from ..callbacks import Callbacks
 from .common import console, handle_errors, print_json, progress_bar, quiet_libraries
 
 

@@ -14,7 +14,7 @@ from ..engine.losses import KL_DIRECTIONS, KL_SPACES
 from ..engine.train import TrainConfig
 from ..languages import XNLI_LANGUAGES, check_language, parse_languages
 from ..workflows.joint import DEFAULT_PAIRS_PER_LANGUAGE, JointOptions, joint
-from ..workflows.progress import Callbacks
+from ..callbacks import Callbacks
 from .common import console, handle_errors, print_json, progress_bar, quiet_libraries
 
 _joint, _train = JointConfig(), TrainConfig()

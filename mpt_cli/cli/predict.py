@@ -12,7 +12,7 @@ from ..outputs import atomic_path, check_writable, local_paths
 from ..data.pairs import PairReader
 from ..errors import MptError
 from ..workflows.predict import PredictOptions, predict
-from ..workflows.progress import Callbacks
+from ..callbacks import Callbacks
 from .common import console, handle_errors, progress_bar, quiet_libraries
 
 SKIPPED_SHOWN = 10

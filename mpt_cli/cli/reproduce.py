@@ -15,7 +15,7 @@ from ..engine.joint import JointConfig
 from ..engine.train import TrainConfig
 from ..errors import MptError
 from ..languages import check_language, parse_languages
-from ..workflows.progress import Callbacks
+from ..callbacks import Callbacks
 from ..workflows.reproduce import METHODS, ReproduceOptions, reproduce
 from ..workflows.train_source import DEFAULT_DATA, DEFAULT_TUNE
 from .common import console, handle_errors, print_json, quiet_libraries

@@ -1,31 +1,26 @@
-"""``mpt align`` and ``mpt translate``: train prompt translators, and apply them to the source prompt."""
+"""``mpt align``: train one prompt translator per target language on parallel data (two-stage MPT)."""
 
 from __future__ import annotations
 
 import random
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-from ..artifacts import (
-    PromptArtifact,
-    TranslatorArtifact,
-    TranslatorInfo,
-    provenance,
-    tensor_sha256,
-)
+from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo, provenance, tensor_sha256
+from ..callbacks import Callbacks
 from ..data import load_nli, select
-from ..outputs import check_writable
-from ..data.parallel import DEFAULT_PARALLEL, load_parallel
-from ..engine.align import AlignConfig, ParallelSet, train_translator
+from ..data.parallel import DEFAULT_PARALLEL, ParallelCorpus, load_parallel
+from ..engine.align import AlignConfig, AlignResult, ParallelSet, train_translator
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
+from ..engine.scorer import Scorer
 from ..engine.train import LabelledSet
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, require_seed, unset_is_one
-from .progress import Callbacks
-from .prompts import load_backbone_for, open_source_prompt, score_prompt, source_prompt_path, template_and_labels, translated_info
+from ..outputs import check_writable
+from ..store import PromptStore
 
 
 @dataclass(frozen=True)
@@ -53,6 +48,8 @@ class AlignOptions:
         limits = {"max_pairs": unset_is_one(self.max_pairs), "max_dev_examples": unset_is_one(self.max_dev_examples)}
         require_positive(heldout=self.heldout, **limits)
         require_seed(self.seed)
+        if self.source in self.targets:
+            raise MptError(f"{self.source} is the source language; choose other target languages")
 
 
 @dataclass
@@ -70,95 +67,69 @@ class LanguageAlignment:
     seconds: float
 
 
-def translator_path(prompts_dir: Path, source: str, target: str) -> Path:
-    return Path(prompts_dir) / "translators" / f"{source}-{target}.safetensors"
-
-
-def _check_targets(options: AlignOptions) -> None:
-    if options.source in options.targets:
-        raise MptError(f"{options.source} is the source language; choose other target languages")
-
-
 def align(options: AlignOptions, callbacks: Callbacks | None = None) -> list[LanguageAlignment]:
     """Train one translator per target language and save it; report held-out KL and dev accuracy."""
     callbacks = callbacks or Callbacks()
-    _check_targets(options)
-    source_path, source = open_source_prompt(options.prompts_dir, options.source)
-    outputs = {t: translator_path(options.prompts_dir, options.source, t) for t in options.targets}
-    for path in outputs.values():
-        check_writable(path, options.overwrite)
+    store = PromptStore(options.prompts_dir)
+    source = store.open_source(options.source)
+    for target in options.targets:
+        check_writable(store.translator_path(options.source, target), options.overwrite)
     TranslatorConfig(source.info.hidden_size, options.width, options.residual, options.init)  # validate early
     corpora = {}  # every corpus is read before any training, so a bad one fails the run before it writes anything
     for target in options.targets:
         callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")
         corpora[target] = load_parallel(options.parallel, options.source, target, options.max_pairs, options.seed)
+    callbacks.on_stage(f"loading the backbone of {store.prompt_path(options.source)}")
+    scorer = store.scorer(source, store.load_backbone(source, options.model, options.cpu))
+    few_shot = None if options.align.freeze_source else _few_shot(options, source, scorer)
+    return [_align_one(options, store, source, scorer, target, corpora[target], few_shot, callbacks) for target in options.targets]
 
-    callbacks.on_stage(f"loading the backbone of {source_path}")
-    backbone = load_backbone_for(source, source_path, options.model, options.cpu)
-    template, label_ids = template_and_labels(source, backbone)
+
+def _align_one(options, store, source: PromptArtifact, scorer: Scorer, target: str, corpus: ParallelCorpus, few_shot, callbacks):
+    """Train, score and save the translator into ``target``."""
+    started = time.perf_counter()
+    train_pairs, heldout_pairs = split_heldout(corpus.pairs, options.heldout, options.seed)
+    encode = lambda pairs, side: scorer.encode([getattr(p, side) for p in pairs])  # noqa: E731
+    train_set = ParallelSet(encode(train_pairs, "source"), encode(train_pairs, "target"))
+    heldout_set = ParallelSet(encode(heldout_pairs, "source"), encode(heldout_pairs, "target"))
+    torch.manual_seed(options.seed)
+    translator = PromptTranslator(TranslatorConfig(scorer.backbone.hidden_size, options.width, options.residual, options.init))
+    source_side = _source_side(store, source, options.align.freeze_source)
+    callbacks.on_stage(f"{options.source}->{target}: aligning on {len(train_pairs)} pairs, {len(heldout_pairs)} held out")
+    callbacks.on_start(options.align.epochs * -(-len(train_pairs) // options.align.batch_size))
+    outcome = train_translator(
+        scorer.backbone, translator, source_side, train_set, heldout_set, few_shot, scorer.label_ids, options.align, options.seed,
+        callbacks.on_step,
+    )  # fmt: skip
+    with torch.no_grad():
+        adapted_source = (source_side() if isinstance(source_side, PromptEncoder) else source_side).detach().cpu()
+        translated = translator(adapted_source.to(scorer.backbone.device)).cpu()
+    dev = _dev_scores(options, source, scorer, target, translated, callbacks)
+    path = store.translator_path(options.source, target)
+    info = _translator_info(options, source, target, translator, corpus, (len(train_pairs), len(heldout_pairs)), outcome, dev)
+    TranslatorArtifact({k: v.cpu() for k, v in translator.state_dict().items()}, adapted_source, info).save(path, options.overwrite)
+    return LanguageAlignment(
+        target, path, len(train_pairs), len(heldout_pairs), outcome.steps, outcome.heldout_kl_before, outcome.heldout_kl_after,
+        dev.get("examples"), dev.get("source_accuracy"), dev.get("translated_accuracy"), time.perf_counter() - started,
+    )  # fmt: skip
+
+
+def _translator_info(options, source, target, translator, corpus, counts, outcome: AlignResult, dev: dict) -> TranslatorInfo:
+    return TranslatorInfo(
+        source_language=options.source, target_language=target, architecture=asdict(translator.config),
+        backbone=source.info.backbone, backbone_fingerprint=source.info.backbone_fingerprint,
+        source_prompt_sha256=tensor_sha256(source.prompt), alignment=asdict(options.align), corpus=corpus.name,
+        corpus_sha256=corpus.sha256, pairs=counts[0], heldout_pairs=counts[1], steps=outcome.steps,
+        heldout_kl_before=outcome.heldout_kl_before, heldout_kl_after=outcome.heldout_kl_after, seed=options.seed, dev=dev,
+        **provenance(),
+    )  # fmt: skip
+
+
+def _few_shot(options: AlignOptions, source: PromptArtifact, scorer: Scorer) -> LabelledSet:
+    """The source prompt's own few-shot examples (its split manifest), for the CE term."""
     data = options.data or source.info.data
-    few_shot = None
-    if not options.align.freeze_source:
-        manifest = source.info.split_manifest
-        examples = select(load_nli(data, options.source, "train"), tuple(manifest["train_ids"]))
-        encoded = template.encode([e.premise for e in examples], [e.hypothesis for e in examples])
-        few_shot = LabelledSet(encoded, [e.label for e in examples])
-
-    results = []
-    for target in options.targets:
-        started = time.perf_counter()
-        corpus = corpora[target]
-        train_pairs, heldout_pairs = split_heldout(corpus.pairs, options.heldout, options.seed)
-        encode = lambda pairs, side: template.encode(  # noqa: E731
-            [getattr(p, side)[0] for p in pairs], [getattr(p, side)[1] for p in pairs]
-        )
-        train_set = ParallelSet(encode(train_pairs, "source"), encode(train_pairs, "target"))
-        heldout_set = ParallelSet(encode(heldout_pairs, "source"), encode(heldout_pairs, "target"))
-
-        torch.manual_seed(options.seed)
-        translator = PromptTranslator(TranslatorConfig(backbone.hidden_size, options.width, options.residual, options.init))
-        source_side = _source_side(source, options.align.freeze_source)
-        steps_per_epoch = -(-len(train_pairs) // options.align.batch_size)
-        callbacks.on_stage(f"{options.source}->{target}: aligning on {len(train_pairs)} pairs, {len(heldout_pairs)} held out")
-        callbacks.on_start(options.align.epochs * steps_per_epoch)
-        outcome = train_translator(
-            backbone, translator, source_side, train_set, heldout_set, few_shot, label_ids, options.align, options.seed,
-            callbacks.on_step,
-        )  # fmt: skip
-        with torch.no_grad():
-            adapted_source = source_side() if isinstance(source_side, PromptEncoder) else source_side
-            translated = translator(adapted_source.to(backbone.device)).cpu()
-
-        dev = _dev_scores(options, data, target, backbone, template, label_ids, source.prompt, translated, callbacks)
-        info = TranslatorInfo(
-            source_language=options.source,
-            target_language=target,
-            architecture=asdict(translator.config),
-            backbone=source.info.backbone,
-            backbone_fingerprint=source.info.backbone_fingerprint,
-            source_prompt_sha256=tensor_sha256(source.prompt),
-            alignment=asdict(options.align),
-            corpus=corpus.name,
-            corpus_sha256=corpus.sha256,
-            pairs=len(train_pairs),
-            heldout_pairs=len(heldout_pairs),
-            steps=outcome.steps,
-            heldout_kl_before=outcome.heldout_kl_before,
-            heldout_kl_after=outcome.heldout_kl_after,
-            seed=options.seed,
-            dev=dev,
-            **provenance(),
-        )
-        weights = {k: v.cpu() for k, v in translator.state_dict().items()}
-        TranslatorArtifact(weights, adapted_source.detach().cpu(), info).save(outputs[target], options.overwrite)
-        results.append(
-            LanguageAlignment(
-                target, outputs[target], len(train_pairs), len(heldout_pairs), outcome.steps, outcome.heldout_kl_before,
-                outcome.heldout_kl_after, dev.get("examples"), dev.get("source_accuracy"), dev.get("translated_accuracy"),
-                time.perf_counter() - started,
-            )
-        )  # fmt: skip
-    return results
+    examples = select(load_nli(data, options.source, "train"), tuple(source.info.split_manifest["train_ids"]))
+    return LabelledSet(scorer.encode([(e.premise, e.hypothesis) for e in examples]), [e.label for e in examples])
 
 
 def split_heldout(pairs: list, heldout: int, seed: int) -> tuple[list, list]:
@@ -172,22 +143,20 @@ def split_heldout(pairs: list, heldout: int, seed: int) -> tuple[list, list]:
     return [p for i, p in enumerate(pairs) if i not in held], [p for i, p in enumerate(pairs) if i in held]
 
 
-def _source_side(source: PromptArtifact, freeze: bool) -> PromptEncoder | torch.Tensor:
-    """The fixed source prompt, or its encoder (restored from the artifact) when it keeps learning."""
+def _source_side(store: PromptStore, source: PromptArtifact, freeze: bool) -> PromptEncoder | torch.Tensor:
+    """The fixed source prompt, or its encoder (restored from the training state) when it keeps learning."""
     if freeze:
         return source.prompt
-    if not source.encoder_state:
-        raise MptError("the source prompt has no encoder weights, so it cannot keep learning; use --freeze-source")
     encoder = PromptEncoder(PromptEncoderConfig(**source.info.prompt_encoder))
-    encoder.load_state_dict(source.encoder_state)
+    encoder.load_state_dict(store.training_state(source))
     return encoder
 
 
-def _dev_scores(options, data, target, backbone, template, label_ids, source_prompt, translated, callbacks) -> dict:
+def _dev_scores(options: AlignOptions, source: PromptArtifact, scorer: Scorer, target: str, translated, callbacks) -> dict:
     """Dev accuracy of the source and the translated prompt on the target language, when dev data exists."""
     if not options.score_dev:
         return {}
-    dev_data = options.dev_data or data
+    dev_data = options.dev_data or options.data or source.info.data
     try:
         examples = load_nli(dev_data, target, "validation")
     except MptError as exc:
@@ -197,57 +166,11 @@ def _dev_scores(options, data, target, backbone, template, label_ids, source_pro
         return {}
     examples = examples[: options.max_dev_examples] if options.max_dev_examples else examples
     callbacks.on_stage(f"{options.source}->{target}: scoring {len(examples)} dev examples with both prompts")
-    source_scores, _ = score_prompt(backbone, template, label_ids, source_prompt, examples)
-    translated_scores, _ = score_prompt(backbone, template, label_ids, translated, examples)
+    source_scores, _ = scorer.score(source.prompt, examples)
+    translated_scores, _ = scorer.score(translated, examples)
     return {
         "data": dev_data,
         "examples": len(examples),
         "source_accuracy": source_scores.accuracy,
         "translated_accuracy": translated_scores.accuracy,
     }
-
-
-@dataclass
-class TranslatedPrompt:
-    target: str
-    path: Path
-    translator: Path
-    alignment: LanguageAlignment | None  # when its translator was trained by this call
-
-
-def existing_translators(prompts_dir: Path, source: str) -> list[str]:
-    folder = Path(prompts_dir) / "translators"
-    return sorted(p.name[len(source) + 1 : -len(".safetensors")] for p in folder.glob(f"{source}-*.safetensors"))
-
-
-def translate(options: AlignOptions, callbacks: Callbacks | None = None) -> list[TranslatedPrompt]:
-    """Write ``{target}.safetensors`` for every target, training the missing translators first."""
-    callbacks = callbacks or Callbacks()
-    _check_targets(options)
-    source_path, source = open_source_prompt(options.prompts_dir, options.source)
-    outputs = {t: source_prompt_path(options.prompts_dir, t) for t in options.targets}
-    for path in outputs.values():
-        check_writable(path, options.overwrite)
-    missing = [t for t in options.targets if not translator_path(options.prompts_dir, options.source, t).is_file()]
-    aligned = {}
-    if missing:
-        callbacks.on_stage(f"no translator yet for {', '.join(missing)}: running the alignment first")
-        aligned = {r.target: r for r in align(replace(options, targets=tuple(missing)), callbacks)}
-    source_hash = tensor_sha256(source.prompt)
-    written = []
-    for target in options.targets:
-        path = translator_path(options.prompts_dir, options.source, target)
-        artifact = TranslatorArtifact.load(path)
-        if artifact.info.source_prompt_sha256 != source_hash:
-            raise MptError(
-                f"{path} was trained for another {options.source} prompt ({source_path} changed since); "
-                f"run `mpt align --to {target} --overwrite`"
-            )
-        translator = PromptTranslator(TranslatorConfig(**artifact.info.architecture))
-        translator.load_state_dict(artifact.weights)
-        with torch.no_grad():
-            prompt = translator(artifact.source_prompt)
-        info = translated_info(source, target, path.relative_to(options.prompts_dir), artifact.info.dev.get("translated_accuracy"))
-        PromptArtifact(prompt, info, lora_state=source.lora_state).save(outputs[target], options.overwrite)
-        written.append(TranslatedPrompt(target, outputs[target], path, aligned.get(target)))
-    return written

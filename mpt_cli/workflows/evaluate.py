@@ -12,8 +12,8 @@ from ..data import LABELS, load_nli
 from ..data.nli import canonical_split
 from ..errors import require_positive, unset_is_one
 from ..metrics import Scores
-from .progress import Callbacks
-from .prompts import PromptSet, score_prompt
+from ..callbacks import Callbacks
+from ..prompt_set import PromptSet
 
 COLLAPSE_SHARE = 0.8
 
@@ -105,9 +105,7 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
     for prompt in chosen:
         examples = datasets[prompt.language]
         callbacks.on_stage(f"{prompt.language}: {len(examples)} examples with the {_kind(prompt)} prompt")
-        score_with = lambda tensor: score_prompt(  # noqa: E731
-            prompts.backbone, prompts.template, prompts.label_ids, tensor, examples, options.batch_size, callbacks.on_advance
-        )
+        score_with = lambda tensor: prompts.scorer.score(tensor, examples, options.batch_size, callbacks.on_advance)  # noqa: E731
         scores, probs = score_with(prompt.artifact.prompt)
         source_scores = None
         if options.compare and prompt.translated:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo, provenance, tensor_sha256
-from ..outputs import atomic_path, check_writable, local_paths
+from ..callbacks import Callbacks
 from ..data import load_nli, select
 from ..data.parallel import DEFAULT_PARALLEL, load_parallel
 from ..engine.align import ParallelSet, heldout_kl
@@ -27,9 +27,9 @@ from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.train import LabelledSet, TrainConfig, TrainResult, fit
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, unset_is_one
-from .align import split_heldout, translator_path
-from .progress import Callbacks
-from .prompts import load_backbone_for, open_source_prompt, save_source_prompt, source_prompt_path, template_and_labels, translated_info
+from ..outputs import atomic_path, check_writable, local_paths
+from ..store import PromptStore
+from .align import split_heldout
 
 DEFAULT_PAIRS_PER_LANGUAGE = 1000
 
@@ -82,74 +82,65 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
     started = time.perf_counter()
     inputs = local_paths(options.prompts_dir, options.data, options.parallel)
     check_writable(options.output, options.overwrite, folder=True, inputs=inputs)
-    source_path, source = open_source_prompt(options.prompts_dir, options.source)
-    info = source.info
-    if info.tune == "prompt":
-        raise MptError(f"{source_path} was trained with --tune prompt: nothing but the prompt learns, so joint training "
-                       "has nothing to share; train the source prompt with --tune lora or full")  # fmt: skip
-    translator_config = TranslatorConfig(info.hidden_size, options.width, False, options.init)
+    store = PromptStore(options.prompts_dir)
+    source = store.open_source(options.source)
+    if source.info.tune == "prompt":
+        raise MptError(f"{store.prompt_path(options.source)} was trained with --tune prompt: nothing but the prompt learns, so "
+                       "joint training has nothing to share; train the source prompt with --tune lora or full")  # fmt: skip
+    translator_config = TranslatorConfig(source.info.hidden_size, options.width, False, options.init)
     corpora = {}  # every corpus is read before any training: a bad one fails the run before it writes anything
     for target in options.targets:
         callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")
-        corpora[target] = load_parallel(options.parallel, options.source, target, options.max_pairs, info.seed)
-    data = options.data or info.data
-    manifest = info.split_manifest
+        corpora[target] = load_parallel(options.parallel, options.source, target, options.max_pairs, source.info.seed)
+    data, manifest = options.data or source.info.data, source.info.split_manifest
     few_shot = select(load_nli(data, options.source, "train"), tuple(manifest["train_ids"]))
     dev = select(load_nli(data, options.source, "validation"), tuple(manifest["dev_ids"]))
 
-    train = replace(options.train, epochs=options.joint.epochs)
-    callbacks.on_stage(f"loading the backbone of {source_path} (start: {options.joint.start})")
-    torch.manual_seed(info.seed)
-    backbone, encoder = _starting_point(source, source_path, options)
-    template, label_ids = template_and_labels(source, backbone)
-    encode = lambda rows: template.encode([r[0] for r in rows], [r[1] for r in rows])  # noqa: E731
-    labelled = lambda examples: LabelledSet(encode([(e.premise, e.hypothesis) for e in examples]), [e.label for e in examples])  # noqa: E731
-    splits = {t: split_heldout(c.pairs, options.heldout, info.seed) for t, c in corpora.items()}
+    callbacks.on_stage(f"loading the backbone of {store.prompt_path(options.source)} (start: {options.joint.start})")
+    torch.manual_seed(source.info.seed)
+    backbone, encoder = _starting_point(store, source, options)
+    scorer = store.scorer(source, backbone)
+    labelled = lambda examples: LabelledSet(scorer.encode([(e.premise, e.hypothesis) for e in examples]), [e.label for e in examples])  # noqa: E731
+    splits = {t: split_heldout(c.pairs, options.heldout, source.info.seed) for t, c in corpora.items()}
     train_pairs = [(i, p) for i, t in enumerate(options.targets) for p in splits[t][0]]
-    pairs = MultiParallelSet(encode([p.source for _, p in train_pairs]), encode([p.target for _, p in train_pairs]), [i for i, _ in train_pairs])
-    heldout = {t: ParallelSet(encode([p.source for p in held]), encode([p.target for p in held])) for t, (_, held) in splits.items()}
+    pairs = MultiParallelSet(scorer.encode([p.source for _, p in train_pairs]), scorer.encode([p.target for _, p in train_pairs]), [i for i, _ in train_pairs])
+    heldout = {t: ParallelSet(scorer.encode([p.source for p in held]), scorer.encode([p.target for p in held])) for t, (_, held) in splits.items()}
     translators = nn.ModuleList(PromptTranslator(translator_config) for _ in options.targets) if options.joint.translate else None
+    train = replace(options.train, epochs=options.joint.epochs)
     learner = JointLearner(
-        backbone, encoder, labelled(few_shot), labelled(dev), label_ids, train,
-        translators=translators, pairs=pairs, joint=options.joint, seed=info.seed,
+        backbone, encoder, labelled(few_shot), labelled(dev), scorer.label_ids, train,
+        translators=translators, pairs=pairs, joint=options.joint, seed=source.info.seed,
     )  # fmt: skip
 
     before = _heldout_kls(learner, heldout, options)
-    steps_per_epoch = -(-len(few_shot) // train.batch_size)
     callbacks.on_stage(
-        f"joint training ({info.tune}{'' if translators is not None else ', no translator'}) on {len(few_shot)} examples and "
-        f"{len(pairs.target)} parallel pairs in {len(options.targets)} languages, selecting on {len(dev)} {options.source} examples"
+        f"joint training ({source.info.tune}{'' if translators is not None else ', no translator'}) on {len(few_shot)} examples "
+        f"and {len(pairs.target)} parallel pairs in {len(options.targets)} languages, selecting on {len(dev)} {options.source} examples"
     )
-    callbacks.on_start(train.epochs * steps_per_epoch)
-    result = fit(learner, train, info.seed, backbone.accelerator, callbacks.on_step, callbacks.on_epoch)
+    callbacks.on_start(train.epochs * -(-len(few_shot) // train.batch_size))
+    result = fit(learner, train, source.info.seed, backbone.accelerator, callbacks.on_step, callbacks.on_epoch)
     after = _heldout_kls(learner, heldout, options)
-    languages = [
-        JointLanguage(t, len(splits[t][0]), len(splits[t][1]), before[t], after[t]) for t in options.targets
-    ]  # fmt: skip
-
+    languages = [JointLanguage(t, len(splits[t][0]), len(splits[t][1]), before[t], after[t]) for t in options.targets]
     callbacks.on_stage(f"saving the joint run to {options.output}")
     with atomic_path(options.output, options.overwrite, folder=True, inputs=inputs) as folder:
-        _save(folder, learner, source, replace(options, train=train), corpora, languages, result)
+        _save(PromptStore(folder), learner, source, replace(options, train=train), corpora, languages, result)
     return JointRun(Path(options.output), result, languages, time.perf_counter() - started)
 
 
-def _starting_point(source: PromptArtifact, source_path: Path, options: JointOptions) -> tuple[Backbone, PromptEncoder]:
+def _starting_point(store: PromptStore, source: PromptArtifact, options: JointOptions) -> tuple[Backbone, PromptEncoder]:
     """The backbone (trainable as the source run was) and the prompt encoder the joint run starts from."""
     info = source.info
-    encoder_config = PromptEncoderConfig(**info.prompt_encoder)
+    encoder = PromptEncoder(PromptEncoderConfig(**info.prompt_encoder))
     if options.joint.start == "source":
-        if not source.encoder_state:
-            raise MptError(f"{source_path} has no prompt-encoder weights to continue from; use --start scratch")
-        backbone = load_backbone_for(source, source_path, cpu=options.cpu)
+        encoder.load_state_dict(store.training_state(source))
+        backbone = store.load_backbone(source, cpu=options.cpu)
         if backbone.tune != info.tune:  # a fully tuned backbone loads frozen; LoRA adapters load trainable
             backbone.set_tune(info.tune)
-        encoder = PromptEncoder(encoder_config)
-        encoder.load_state_dict(source.encoder_state)
         return backbone, encoder
     backbone = Backbone.load(info.backbone, cpu=options.cpu)
     info.check_backbone(backbone.fingerprint, backbone.hidden_size, backbone.name)
     backbone.set_tune(info.tune, info.lora_rank or 8)
-    return backbone, PromptEncoder(encoder_config)
+    return backbone, encoder
 
 
 def _heldout_kls(learner: JointLearner, heldout: dict[str, ParallelSet], options: JointOptions) -> dict[str, float]:
@@ -164,9 +155,9 @@ def _heldout_kls(learner: JointLearner, heldout: dict[str, ParallelSet], options
         }
 
 
-def _save(folder: Path, learner: JointLearner, source: PromptArtifact, options, corpora, languages, result: TrainResult) -> None:
+def _save(store: PromptStore, learner: JointLearner, source: PromptArtifact, options, corpora, languages, result: TrainResult) -> None:
     """The jointly trained source prompt (with the shared backbone or adapters), then each language's
-    translator and translated prompt, all in ``folder``."""
+    translator and translated prompt, all in the new folder."""
     with torch.no_grad():
         source_prompt = learner.encoder().cpu()
     info = replace(
@@ -175,18 +166,16 @@ def _save(folder: Path, learner: JointLearner, source: PromptArtifact, options, 
         train_loss=result.train_loss,
         training=asdict(options.train) | {"best_epoch": result.best_epoch, "dev_examples": len(learner.dev.labels)},
         joint=asdict(options.joint) | {"targets": list(options.targets), "parallel": options.parallel, "from": str(options.prompts_dir)},
-        tuned_backbone=None,
-        tuned_backbone_fingerprint=None,
         **provenance(),
     )
-    save_source_prompt(folder, learner.backbone, source_prompt, info, learner.encoder.state_dict(), overwrite=False)
+    store.save_source(learner.backbone, source_prompt, info, learner.encoder.state_dict(), overwrite=False)
     if learner.translators is None:  # the ablation: every language uses the source prompt as is
         return
     steps = options.train.epochs * -(-len(learner.train.labels) // options.train.batch_size)
-    trained_source = PromptArtifact.load(source_prompt_path(folder, options.source))
+    trained_source = store.open_source(options.source)
     for translator, language in zip(learner.translators, languages):
         corpus, target = corpora[language.target], language.target
-        path = translator_path(folder, options.source, target)
+        path = store.translator_path(options.source, target)
         translator_info = TranslatorInfo(
             source_language=options.source, target_language=target, architecture=asdict(translator.config),
             backbone=info.backbone, backbone_fingerprint=info.backbone_fingerprint,
@@ -195,9 +184,7 @@ def _save(folder: Path, learner: JointLearner, source: PromptArtifact, options, 
             steps=steps, heldout_kl_before=language.heldout_kl_before, heldout_kl_after=language.heldout_kl_after,
             seed=info.seed, **provenance(),
         )  # fmt: skip
-        weights = {k: v.cpu() for k, v in translator.state_dict().items()}
-        TranslatorArtifact(weights, source_prompt, translator_info).save(path)
+        TranslatorArtifact({k: v.cpu() for k, v in translator.state_dict().items()}, source_prompt, translator_info).save(path)
         with torch.no_grad():
             prompt = translator(source_prompt.to(learner.backbone.device)).cpu()
-        translated = translated_info(trained_source, target, path.relative_to(folder), None)
-        PromptArtifact(prompt, translated, lora_state=trained_source.lora_state).save(source_prompt_path(folder, target))
+        store.save_translated(trained_source, target, prompt, path, None, overwrite=False)

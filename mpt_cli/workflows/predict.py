@@ -12,11 +12,10 @@ import torch
 
 from ..data import LABELS
 from ..data.pairs import InputRow, PairReader
-from ..engine.inference import label_probabilities
 from ..errors import MptError, require_positive
 from ..languages import check_language
-from .progress import Callbacks
-from .prompts import PromptSet
+from ..callbacks import Callbacks
+from ..prompt_set import PromptSet
 
 OUTPUT_FORMATS = ("tsv", "jsonl")
 PROBABILITY_COLUMNS = [f"p_{label}" for label in LABELS]
@@ -73,8 +72,8 @@ def predict(
                 stacked.append(prompts.for_language(lang).artifact.prompt)
         # one prompt per row: a gather from the table, so mixed languages share every batch
         prompt = torch.stack(stacked)[torch.tensor([table[lang] for lang in languages])]  # [N, P, H]
-        encoded = prompts.template.encode([r.premise for r in chunk], [r.hypothesis for r in chunk])
-        probs = label_probabilities(prompts.backbone, encoded, prompt, prompts.label_ids, options.batch_size)
+        encoded = prompts.scorer.encode([(r.premise, r.hypothesis) for r in chunk])
+        probs = prompts.scorer.probabilities(prompt, encoded, options.batch_size)
         for row, row_probs in zip(chunk, probs.tolist()):
             write(_format(row, row_probs, output_format, reader.header))
         summary.rows += len(chunk)

@@ -20,6 +20,7 @@ import torch
 
 from ..artifacts import provenance
 from ..outputs import atomic_path
+from ..store import PromptStore
 from ..data import draw_split, load_nli
 from ..data.nli import canonical_split
 from ..data.parallel import DEFAULT_PARALLEL
@@ -31,10 +32,11 @@ from ..engine.train import TrainConfig
 from ..errors import MptError, require_positive, require_seed, unset_is_one
 from ..languages import XNLI_LANGUAGES
 from ..metrics import score
-from .align import AlignOptions, translate
+from .align import AlignOptions
+from .translate import translate
 from .joint import JointOptions, joint
 from .evaluate import EvalOptions, evaluate
-from .progress import Callbacks
+from ..callbacks import Callbacks
 from .train_source import DEFAULT_DATA, DEFAULT_TUNE, SourceOptions, train_source
 
 METHODS = ("soft-prompt", "mpt", "joint", "joint-no-translator", "finetune")
@@ -176,7 +178,7 @@ def _resolved(spec: str) -> str:
 
 def _source_prompt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> None:
     """Train the cell's source prompt unless an earlier method already did."""
-    if (cell.source_run / f"{options.source}.safetensors").is_file():
+    if PromptStore(cell.source_run).prompt_path(options.source).is_file():
         return
     source = SourceOptions(
         shots=cell.shots, lang=options.source, model=options.model, data=options.data, seed=cell.seed,
@@ -205,7 +207,7 @@ def _run_soft_prompt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks
 def _run_mpt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> dict:
     _source_prompt(options, cell, callbacks)
     targets = tuple(lang for lang in options.languages if lang != options.source)
-    missing = tuple(t for t in targets if not (cell.prompts_dir / f"{t}.safetensors").is_file())
+    missing = tuple(t for t in targets if not PromptStore(cell.prompts_dir).prompt_path(t).is_file())
     if missing:
         align_options = AlignOptions(
             targets=missing, source=options.source, prompts_dir=cell.prompts_dir, model=options.model, data=options.data,
@@ -241,7 +243,7 @@ def _run_finetune(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -
 def _run_joint(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> dict:
     _source_prompt(options, cell, callbacks)
     translate = cell.method == "joint"
-    if not (cell.prompts_dir / f"{options.source}.safetensors").is_file():
+    if not PromptStore(cell.prompts_dir).prompt_path(options.source).is_file():
         joint_options = JointOptions(
             targets=tuple(lang for lang in options.languages if lang != options.source), output=cell.prompts_dir,
             source=options.source, prompts_dir=cell.source_run, data=options.data, parallel=options.parallel,

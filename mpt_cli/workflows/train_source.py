@@ -20,8 +20,8 @@ from ..engine.train import EpochRecord, LabelledSet, TrainConfig, TrainResult, t
 from ..languages import check_language
 from ..template import DEFAULT_TEMPLATE, TemplateEncoder, parse_template
 from ..verbalizer import DEFAULT_VERBALIZER, Verbalizer
-from .progress import Callbacks
-from .prompts import save_source_prompt, source_prompt_path
+from ..callbacks import Callbacks
+from ..store import PromptStore
 
 DEFAULT_DATA = "facebook/xnli"
 DEFAULT_TUNE = "full"
@@ -72,7 +72,8 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
     callbacks = callbacks or Callbacks()
     started = time.perf_counter()
     lang = check_language(options.lang)
-    out = source_prompt_path(options.prompts_dir, lang)
+    store = PromptStore(options.prompts_dir)
+    out = store.prompt_path(lang)
     check_writable(out, options.overwrite, inputs=local_paths(options.data, options.model))
     verbalizer = Verbalizer.parse(options.verbalizer)
     encoder_config = PromptEncoderConfig(options.prompt_length, kind=options.encoder)
@@ -128,7 +129,7 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
     )
     if options.tune == "full":
         callbacks.on_stage("saving the tuned backbone")
-    save_source_prompt(options.prompts_dir, backbone, prompt, info, encoder.state_dict(), options.overwrite)
+    store.save_source(backbone, prompt, info, encoder.state_dict(), options.overwrite)
     return SourceRun(out, info, result, time.perf_counter() - started)
 
 

@@ -1,0 +1,72 @@
+"""The prompts of several languages on the one backbone their source run shares, loaded once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .artifacts import PromptArtifact, tensor_sha256
+from .errors import MptError
+from .store import PromptStore
+
+
+@dataclass
+class LanguagePrompt:
+    language: str
+    path: Path
+    artifact: PromptArtifact
+    translated: bool  # False: the source prompt used as is (a fallback, or the source language itself)
+
+
+class PromptSet:
+    """The source prompt, its backbone and scorer, and each language's prompt on demand.
+
+    Every prompt must come from the same source run (same backbone side, template and verbalizer):
+    translated prompts are inputs to one model, so rows of different languages can share a batch.
+    """
+
+    def __init__(self, prompts_dir: Path, source: str, model: str | None = None, cpu: bool = False):
+        self.store = PromptStore(prompts_dir)
+        self.source = self.store.open_source(source)
+        self.source_path = self.store.prompt_path(source)
+        self.backbone = self.store.load_backbone(self.source, model, cpu)
+        self.scorer = self.store.scorer(self.source, self.backbone)
+        self.warnings: list[str] = self.store.notes
+
+    def source_for(self, lang: str) -> LanguagePrompt:
+        """The source prompt, used as is on ``lang`` (vanilla soft-prompt transfer)."""
+        return LanguagePrompt(lang, self.source_path, self.source, translated=False)
+
+    def for_language(self, lang: str) -> LanguagePrompt:
+        """``{lang}.safetensors`` when it exists, else the source prompt (with a warning)."""
+        path = self.store.prompt_path(lang)
+        if lang == self.source.info.language:
+            return self.source_for(lang)
+        if not path.is_file():
+            self.warnings.append(
+                f"no {lang} prompt in {self.store.root}: using the {self.source.info.language} prompt; "
+                f"`mpt translate --to {lang}` would create one"
+            )
+            return self.source_for(lang)
+        artifact = self.store.load_prompt(lang)
+        self._check_compatible(path, artifact)
+        return LanguagePrompt(lang, path, artifact, translated=artifact.info.kind == "translated")
+
+    def _check_compatible(self, path: Path, artifact: PromptArtifact) -> None:
+        info, source = artifact.info, self.source.info
+        info.check_backbone(self.backbone.fingerprint, self.backbone.hidden_size, self.backbone.name)
+        same_run = (
+            info.tune == source.tune
+            and info.tuned_backbone_fingerprint == source.tuned_backbone_fingerprint
+            and info.adapters_sha256 == source.adapters_sha256
+            and info.template == source.template
+            and info.verbalizer == source.verbalizer
+            and info.prompt_length == source.prompt_length
+        )
+        if not same_run:
+            raise MptError(f"{path} does not come from the same source run as {self.source_path}; translate it again")
+        if info.source_prompt_sha256 and info.source_prompt_sha256 != tensor_sha256(self.source.prompt):
+            self.warnings.append(
+                f"{path} was translated from an older {source.language} prompt; "
+                f"`mpt translate --to {info.language} --overwrite` brings it up to date"
+            )

@@ -1,0 +1,215 @@
+"""The prompts folder: the one place that knows its layout, and saves and loads what is in it.
+
+    prompts/
+      en.safetensors                  a source prompt [P, H] and its metadata (a few KB)
+      de.safetensors                  a prompt translated from it, on the same backbone side
+      translators/en-de.safetensors   a translator and the source prompt it was trained against
+      en.backbone-<sha>/              --tune full: the tuned backbone every language of the run shares
+      en.lora-<sha>.safetensors       --tune lora: the adapters every language of the run shares
+      en.state-<sha>.safetensors      training state: the prompt encoder, to continue training
+
+Side files are named after their content. A run writes its own beside the old ones and the prompt
+switches to them in one rename, so a run killed half way leaves a prompt that loads; the side files of
+the replaced prompt (and any a killed run left) are removed afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from .artifacts import (
+    PromptArtifact,
+    PromptInfo,
+    StateInfo,
+    provenance,
+    read_state,
+    tensor_sha256,
+    tensors_sha256,
+    with_prefix,
+    write_safetensors,
+)
+from .engine.backbone import Backbone, weights_fingerprint
+from .engine.scorer import Scorer
+from .errors import MptError
+from .outputs import MARKER, atomic_path, check_writable
+from .template import TemplateEncoder
+from .verbalizer import Verbalizer
+
+_SIDE_FILE = re.compile(r"^(?P<lang>[^.]+)\.(?P<kind>backbone|lora|state)-[0-9a-f]{12}(\.safetensors)?$")
+
+
+class PromptStore:
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        self.notes: list[str] = []  # things worth telling the user, such as an old file format
+
+    # ---------------------------------------------------------------------------------------- layout
+
+    def prompt_path(self, lang: str) -> Path:
+        return self.root / f"{lang}.safetensors"
+
+    def translator_path(self, source: str, target: str) -> Path:
+        return self.root / "translators" / f"{source}-{target}.safetensors"
+
+    def translator_targets(self, source: str) -> list[str]:
+        """The target languages that have a translator from ``source``."""
+        found = (self.root / "translators").glob(f"{source}-*.safetensors")
+        return sorted(p.name[len(source) + 1 : -len(".safetensors")] for p in found)
+
+    def side_path(self, name: str | None, prompt: Path) -> Path:
+        """A side file or folder named in ``prompt``'s metadata: only ever a plain name beside it."""
+        if not name or Path(name).name != name or name in (".", ".."):
+            raise MptError(f"{prompt} names {name!r} as a file it needs, which is not a file beside it")
+        return prompt.parent / name
+
+    # --------------------------------------------------------------------------------------- loading
+
+    def load_prompt(self, lang: str) -> PromptArtifact:
+        path = self.prompt_path(lang)
+        artifact = PromptArtifact.load(path)
+        if artifact.legacy and not any(str(path) in note for note in self.notes):
+            self.notes.append(f"{path} is in the format of mpt 0.1: it works; training it again writes the smaller files")
+        return artifact
+
+    def open_source(self, lang: str) -> PromptArtifact:
+        """The trained (not translated) prompt for ``lang``, or a clear error naming the command to run."""
+        path = self.prompt_path(lang)
+        if not path.is_file():
+            raise MptError(f"no source prompt at {path}; run `mpt train-source --lang {lang}` first")
+        artifact = self.load_prompt(lang)
+        if artifact.info.kind != "source":
+            raise MptError(f"{path} is a translated prompt, not a trained source prompt")
+        return artifact
+
+    def adapters(self, artifact: PromptArtifact) -> dict[str, torch.Tensor]:
+        """The LoRA adapter weights a ``lora`` prompt needs."""
+        if artifact.legacy:
+            return with_prefix(artifact.legacy, "lora.")
+        path = self.side_path(artifact.info.adapters, self.prompt_path(artifact.info.language))
+        state = read_state(path, "lora")
+        if tensors_sha256(state) != artifact.info.adapters_sha256:
+            raise MptError(f"{path} is not the adapter set {self.prompt_path(artifact.info.language)} was trained with")
+        return state
+
+    def training_state(self, artifact: PromptArtifact) -> dict[str, torch.Tensor]:
+        """The prompt-encoder weights of a source prompt, to continue training it."""
+        if artifact.legacy:
+            state = with_prefix(artifact.legacy, "encoder.")
+        elif artifact.info.training_state:
+            state = read_state(self.side_path(artifact.info.training_state, self.prompt_path(artifact.info.language)), "encoder")
+        else:
+            state = {}
+        if not state:
+            raise MptError(f"{self.prompt_path(artifact.info.language)} has no prompt-encoder weights to continue from")
+        return state
+
+    def load_backbone(self, artifact: PromptArtifact, model: str | None = None, cpu: bool = False) -> Backbone:
+        """The backbone ``artifact`` needs: ``model`` (default: the recorded one) with its LoRA adapters,
+        or, for a fully tuned prompt, the tuned backbone folder beside it."""
+        info, path = artifact.info, self.prompt_path(artifact.info.language)
+        if info.tune == "full":
+            if model is not None and model != info.backbone:
+                raise MptError(
+                    f"{path} was trained with --tune full on {info.backbone} and uses its tuned copy "
+                    f"{info.tuned_backbone}; --model {model} cannot replace it"
+                )
+            directory = self.side_path(info.tuned_backbone, path)
+            if not directory.is_dir():
+                raise MptError(f"{path} needs its tuned backbone {directory}, which is missing")
+            backbone = Backbone.load(str(directory), cpu=cpu)
+            if weights_fingerprint(backbone.model) != info.tuned_backbone_fingerprint:
+                raise MptError(f"{directory} is not the backbone {path} was trained with (its weights changed)")
+        else:
+            backbone = Backbone.load(model or info.backbone, cpu=cpu)
+        info.check_backbone(backbone.fingerprint, backbone.hidden_size, backbone.name)
+        if info.tune == "lora":
+            backbone.load_lora_state(self.adapters(artifact), info.lora_rank)
+        backbone.model.eval()
+        return backbone
+
+    @staticmethod
+    def scorer(artifact: PromptArtifact, backbone: Backbone) -> Scorer:
+        """The template and label words recorded in ``artifact``, bound to ``backbone``."""
+        info = artifact.info
+        template = TemplateEncoder(info.template, backbone.tokenizer, info.prompt_length, info.max_length)
+        label_ids = torch.tensor(Verbalizer(tuple(info.verbalizer)).token_ids(backbone.tokenizer))
+        return Scorer(backbone, template, label_ids)
+
+    # ---------------------------------------------------------------------------------------- saving
+
+    def save_source(
+        self, backbone: Backbone, prompt: torch.Tensor, info: PromptInfo, encoder_state: dict, overwrite: bool
+    ) -> Path:
+        """Write a trained source prompt ``[P, H]`` with its side files: the tuned backbone (``full``) or
+        the adapters (``lora``), and the prompt encoder. They are written first, the prompt last."""
+        path = self.prompt_path(info.language)
+        check_writable(path, overwrite)
+        replaced = self._side_files_of(path)
+        if info.tune == "full":
+            info.tuned_backbone_fingerprint = weights_fingerprint(backbone.model)
+            info.tuned_backbone = self._write_side(info.language, "backbone", info.tuned_backbone_fingerprint, backbone.save_model)
+        if info.tune == "lora":
+            state = backbone.lora_state()
+            info.adapters_sha256 = tensors_sha256(state)
+            config = {"lora_rank": info.lora_rank}
+            info.adapters = self._write_state(info.language, "lora", state, config, info.adapters_sha256)
+        info.training_state = self._write_state(info.language, "encoder", encoder_state, info.prompt_encoder or {})
+        PromptArtifact(prompt, info).save(path, overwrite)
+        keep = {info.tuned_backbone, info.adapters, info.training_state}
+        stale = [p for p in self.root.glob(f"{info.language}.*-*") if _SIDE_FILE.match(p.name) and p.name not in keep]
+        for item in {*replaced, *stale}:
+            if item.name not in keep:
+                shutil.rmtree(item) if item.is_dir() else item.unlink(missing_ok=True)
+        return path
+
+    def save_translated(
+        self, source: PromptArtifact, target: str, prompt: torch.Tensor, translator: Path, dev_accuracy: float | None, overwrite: bool
+    ) -> Path:
+        """Write ``source`` translated into ``target`` by the translator file ``translator``; it shares
+        the source prompt's side files (recorded, not copied)."""
+        info = replace(
+            source.info,
+            language=target,
+            kind="translated",
+            source_language=source.info.language,
+            source_prompt_sha256=tensor_sha256(source.prompt),
+            translator=str(translator.relative_to(self.root)),
+            dev_accuracy=dev_accuracy,
+            training_state=None,
+            **provenance(),
+        )
+        if source.legacy and info.tune == "lora":  # a format-1 source keeps its adapters inside: give them a file
+            info.adapters = self._write_state(source.info.language, "lora", self.adapters(source), {"lora_rank": info.lora_rank})
+        path = self.prompt_path(target)
+        PromptArtifact(prompt, info).save(path, overwrite)
+        return path
+
+    def _write_state(self, lang: str, kind: str, tensors: dict, config: dict, sha: str | None = None) -> str:
+        """Write a state file named after its weights, unless it is there already; its name."""
+        name = f"{lang}.{'lora' if kind == 'lora' else 'state'}-{(sha or tensors_sha256(tensors))[:12]}.safetensors"
+        if not (self.root / name).is_file():
+            write_safetensors(self.root / name, tensors, StateInfo(kind=kind, language=lang, config=config, **provenance()), True)
+        return name
+
+    def _write_side(self, lang: str, kind: str, sha: str, write: Callable[[Path], None]) -> str:
+        """Write a side folder named after its content, unless it is there already; its name."""
+        name = f"{lang}.{kind}-{sha[:12]}"
+        if not (self.root / name / MARKER).is_file():
+            with atomic_path(self.root / name, overwrite=True, folder=True) as tmp:
+                write(tmp)
+        return name
+
+    def _side_files_of(self, path: Path) -> list[Path]:
+        """The side files and folders the prompt at ``path`` uses, when there is one to replace."""
+        try:
+            info = PromptArtifact.load(path).info if path.is_file() else None
+        except MptError:
+            return []
+        names = [info.tuned_backbone, info.adapters, info.training_state] if info else []
+        return [path.parent / name for name in names if name and Path(name).name == name and (path.parent / name).exists()]
