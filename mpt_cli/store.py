@@ -41,7 +41,7 @@ from .outputs import MARKER, atomic_path, check_writable
 from .template import TemplateEncoder
 from .verbalizer import Verbalizer
 
-_SIDE_FILE = re.compile(r"^(?P<lang>[^.]+)\.(?P<kind>backbone|lora|state)-[0-9a-f]{12}(\.safetensors)?$")
+SIDE_FILE = re.compile(r"^(?P<lang>[^.]+)\.(?P<kind>backbone|lora|state)-[0-9a-f]{12}(\.safetensors)?$")
 
 
 class PromptStore:
@@ -162,7 +162,7 @@ class PromptStore:
         info.training_state = self._write_state(info.language, "encoder", encoder_state, info.prompt_encoder or {})
         PromptArtifact(prompt, info).save(path, overwrite)
         keep = {info.tuned_backbone, info.adapters, info.training_state}
-        stale = [p for p in self.root.glob(f"{info.language}.*-*") if _SIDE_FILE.match(p.name) and p.name not in keep]
+        stale = [p for p in self.root.glob(f"{info.language}.*-*") if SIDE_FILE.match(p.name) and p.name not in keep]
         for item in {*replaced, *stale}:
             if item.name not in keep:
                 shutil.rmtree(item) if item.is_dir() else item.unlink(missing_ok=True)

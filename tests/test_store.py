@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -101,3 +102,32 @@ def test_training_again_removes_the_replaced_side_files(tiny_model_dir, toy_data
     names = sorted(p.name for p in (tmp_path / "p").iterdir())
     assert names == sorted(["en.safetensors", second.info.adapters, second.info.training_state])
     assert first.info.adapters != second.info.adapters
+
+
+def test_inspect_says_what_a_file_is_and_what_it_needs(lora_run, tmp_path):
+    import json
+
+    from conftest import invoke
+
+    result = invoke("inspect", lora_run, "--json")
+    assert result.exit_code == 0, result.output
+    records = {Path(r["path"]).name: r for r in json.loads(result.stdout)}
+    assert records["en.safetensors"]["kind"] == "source prompt" and records["en.safetensors"]["tune"] == "lora"
+    assert records["de.safetensors"]["kind"] == "translated prompt"
+    assert records["en-de.safetensors"]["kind"] == "translator"
+    needs = {n["what"]: n for n in records["de.safetensors"]["needs"]}
+    assert needs["adapters"]["present"] and needs["adapters"]["matches"]
+    assert needs["source prompt"]["matches"] and needs["translator"]["present"]
+
+    folder = shutil.copytree(lora_run, tmp_path / "prompts")
+    (folder / records["en.safetensors"]["needs"][0]["path"].split("/")[-1]).unlink()  # the adapters
+    text = invoke("inspect", folder / "de.safetensors")
+    assert text.exit_code == 0 and "needs adapters" in text.stdout and "(missing)" in text.stdout
+
+
+def test_inspect_of_something_else_is_one_clear_line(tmp_path):
+    from conftest import assert_clean_error, invoke
+
+    (tmp_path / "x.safetensors").write_bytes(b"not safetensors")
+    assert_clean_error(invoke("inspect", tmp_path / "x.safetensors"), "not a readable safetensors file")
+    assert_clean_error(invoke("inspect", tmp_path / "nothing"), "does not exist")

@@ -5,6 +5,7 @@ import typer
 from .align import align_command, translate_command
 from .env import env_command
 from .evaluate import eval_command
+from .inspect import inspect_command
 from .joint import joint_command
 from .predict import predict_command
 from .reproduce import reproduce_command
@@ -25,6 +26,7 @@ app.command("joint")(joint_command)
 app.command("eval")(eval_command)
 app.command("predict")(predict_command)
 app.command("reproduce")(reproduce_command)
+app.command("inspect")(inspect_command)
 app.command("env")(env_command)
 
 
