@@ -1,4 +1,4 @@
-"""The file formats: self-describing safetensors files, validated on load and written atomically.
+"""The file formats: prompt, state and translator files, validated against themselves on load.
 
 A prompt file holds the prompt ``[P, H]`` and its metadata (:class:`PromptInfo`, ``prompts/README.md``);
 a state file holds weights a prompt depends on (LoRA adapters) or that only training needs (the prompt
@@ -9,84 +9,23 @@ inside every prompt file; such files still load.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import sys
-from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from .data.nli import LABELS
 from .errors import MptError
-from .outputs import atomic_path
+from .fileformat import (
+    MetadataRecord,
+    check_tensor,
+    read_safetensors,
+    tensors_sha256,
+    with_prefix,
+    write_safetensors,
+)
 
-FORMAT_VERSION = 2
-READABLE_VERSIONS = ("1", "2")
-
-
-class MetadataRecord:
-    """Dataclass metadata stored in a safetensors header: text fields as-is, everything else as JSON."""
-
-    FORMAT = ""
-    KIND_OF_FILE = ""
-
-    def to_metadata(self) -> dict[str, str]:
-        meta = {"format": self.FORMAT, "format_version": str(FORMAT_VERSION)}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is not None:
-                meta[f.name] = value if _is_text(f) else json.dumps(value, sort_keys=True)
-        return meta
-
-    @classmethod
-    def from_metadata(cls, meta: dict[str, str], where: str):
-        if meta.get("format") != cls.FORMAT:
-            raise MptError(f"{where} is not an mpt {cls.KIND_OF_FILE} (format {meta.get('format')!r})")
-        if meta.get("format_version") not in READABLE_VERSIONS:
-            raise MptError(
-                f"{where} has format version {meta.get('format_version')}; this mpt reads version {FORMAT_VERSION}"
-            )
-        values = {}
-        try:
-            for f in fields(cls):
-                if f.name in meta:
-                    values[f.name] = meta[f.name] if _is_text(f) else json.loads(meta[f.name])
-                    if not _has_type(values[f.name], f.type):
-                        raise TypeError(f"{f.name} should be {f.type}, not {type(values[f.name]).__name__}")
-            return cls(**values)
-        except (json.JSONDecodeError, TypeError, RecursionError) as exc:
-            raise MptError(f"{where} has damaged metadata: {exc}") from None
-
-
-def _is_text(f) -> bool:
-    return f.type in ("str", "str | None")
-
-
-def _has_type(value, annotation: str) -> bool:
-    """Whether a JSON value fits a field annotation such as ``int | None`` or ``list[str]``."""
-    checks = {
-        "None": lambda v: v is None,
-        "str": lambda v: isinstance(v, str),
-        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
-        "bool": lambda v: isinstance(v, bool),
-        "dict": lambda v: isinstance(v, dict),
-        "list[str]": lambda v: isinstance(v, list) and all(isinstance(item, str) for item in v),
-    }
-    return any(checks[alternative](value) for alternative in annotation.split(" | "))
-
-
-def check_tensor(tensor: torch.Tensor, shape: tuple[int, ...], what: str) -> torch.Tensor:
-    """``tensor`` if it is a finite floating-point tensor of ``shape``, else a clear error."""
-    if not tensor.is_floating_point() or tuple(tensor.shape) != shape:
-        raise MptError(f"{what} should be a float tensor of shape {list(shape)}, not {tensor.dtype} {list(tensor.shape)}")
-    if not torch.isfinite(tensor).all():
-        raise MptError(f"{what} holds NaN or infinite values")
-    return tensor
-
+__all__ = ["PromptArtifact", "PromptInfo", "StateInfo", "TranslatorArtifact", "TranslatorInfo", "read_state"]
 
 @dataclass
 class PromptInfo(MetadataRecord):
@@ -255,63 +194,3 @@ class TranslatorArtifact:
         return cls(weights, tensors["source_prompt"], info)
 
 
-def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
-    """Hash of named tensors (names, shapes and float32 values): names a set of weights."""
-    digest = hashlib.sha256()
-    for name in sorted(tensors):
-        digest.update(f"{name}{tuple(tensors[name].shape)}".encode())
-        digest.update(tensors[name].detach().to("cpu", torch.float32).contiguous().numpy().data)
-    return digest.hexdigest()
-
-
-def tensor_sha256(tensor: torch.Tensor) -> str:
-    """Hash of a tensor's float32 values: detects a source prompt that changed."""
-    return hashlib.sha256(tensor.detach().to("cpu", torch.float32).contiguous().numpy().data).hexdigest()
-
-
-def with_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-
-
-def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], info: MetadataRecord, overwrite: bool) -> None:
-    """Write float32 CPU copies of ``tensors`` with ``info`` as metadata, atomically."""
-    from safetensors.torch import save_file
-
-    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()}
-    broken = [name for name, tensor in tensors.items() if not torch.isfinite(tensor).all()]
-    if broken:
-        raise MptError(f"{broken[0]} holds NaN or infinite values (training diverged?), so {path} was not written; lower the learning rate")
-    with atomic_path(path, overwrite) as tmp:
-        save_file(tensors, str(tmp), metadata=info.to_metadata())
-
-
-def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Tensors and metadata of a safetensors file; truncated or foreign files give a clear error."""
-    from safetensors import safe_open
-
-    if not path.is_file():
-        raise MptError(f"{path} does not exist")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    except Exception as exc:  # safetensors raises its own error types for damaged headers and data
-        raise MptError(f"{path} is not a readable safetensors file (truncated or damaged?): {exc}") from None
-    return tensors, meta
-
-
-def provenance() -> dict:
-    """Package versions, the command line and the time, for every artifact's metadata."""
-    import importlib.metadata as md
-
-    versions = {}
-    for package in ("mpt-cli", "torch", "transformers", "peft", "safetensors", "accelerate"):
-        try:
-            versions[package] = md.version(package)
-        except md.PackageNotFoundError:
-            pass
-    return {
-        "versions": versions,
-        "command": " ".join(["mpt", *sys.argv[1:]]) if sys.argv else "",
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }

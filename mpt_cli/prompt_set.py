@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .artifacts import PromptArtifact, tensor_sha256
+from .artifacts import PromptArtifact
+from .fileformat import tensor_sha256
 from .errors import MptError
 from .store import PromptStore
 

@@ -23,20 +23,11 @@ from pathlib import Path
 
 import torch
 
-from .artifacts import (
-    PromptArtifact,
-    PromptInfo,
-    StateInfo,
-    provenance,
-    read_state,
-    tensor_sha256,
-    tensors_sha256,
-    with_prefix,
-    write_safetensors,
-)
+from .artifacts import PromptArtifact, PromptInfo, StateInfo, read_state
 from .engine.backbone import Backbone, weights_fingerprint
 from .engine.scorer import Scorer
 from .errors import MptError
+from .fileformat import provenance, tensor_sha256, tensors_sha256, with_prefix, write_safetensors
 from .outputs import MARKER, atomic_path, check_writable
 from .template import TemplateEncoder
 from .verbalizer import Verbalizer

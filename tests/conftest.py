@@ -371,7 +371,8 @@ def routing_dir(full_prompts_dir, tmp_path_factory) -> Path:
 
 def save_translated_copy(prompts_dir: Path, lang: str, scale: float = 3.0, seed: int = 0, **info_changes) -> Path:
     """Write ``{lang}.safetensors``: the source prompt plus noise, marked as translated from it."""
-    from mpt_cli.artifacts import PromptArtifact, tensor_sha256
+    from mpt_cli.artifacts import PromptArtifact
+    from mpt_cli.fileformat import tensor_sha256
 
     source = PromptArtifact.load(Path(prompts_dir) / "en.safetensors")
     noise = torch.randn(source.prompt.shape, generator=torch.Generator().manual_seed(seed))

@@ -25,7 +25,8 @@ from conftest import (
     write_tsv,
 )
 
-from mpt_cli.artifacts import FORMAT_VERSION, PromptArtifact, TranslatorArtifact, TranslatorInfo, tensor_sha256
+from mpt_cli.artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
+from mpt_cli.fileformat import FORMAT_VERSION, tensor_sha256
 from mpt_cli.data import load_nli, select
 from mpt_cli.data.parallel import load_parallel
 from mpt_cli.engine.align import AlignConfig, ParallelSet, Teacher, alignment_kl, heldout_kl, train_translator

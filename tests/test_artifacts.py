@@ -9,7 +9,8 @@ import pytest
 import torch
 from conftest import raises_mpt
 
-from mpt_cli.artifacts import FORMAT_VERSION, PromptArtifact, PromptInfo
+from mpt_cli.artifacts import PromptArtifact, PromptInfo
+from mpt_cli.fileformat import FORMAT_VERSION
 from mpt_cli.outputs import MARKER, atomic_path, check_writable
 
 

@@ -21,7 +21,8 @@ from conftest import (
 )
 
 import mpt_cli
-from mpt_cli.artifacts import PromptArtifact, tensor_sha256
+from mpt_cli.artifacts import PromptArtifact
+from mpt_cli.fileformat import tensor_sha256
 from mpt_cli.data import LABELS, load_nli
 from mpt_cli.metrics import Scores, score
 from mpt_cli.workflows.evaluate import COLLAPSE_SHARE, EvalOptions, evaluate

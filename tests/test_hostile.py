@@ -39,7 +39,8 @@ def workspace(routing_dir, toy_data_dir, parallel_dir, tmp_path, monkeypatch) ->
 
 def _write_translator(prompts: Path) -> None:
     """An identity translator en -> de for the source prompt in ``prompts``."""
-    from mpt_cli.artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo, tensor_sha256
+    from mpt_cli.artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
+    from mpt_cli.fileformat import tensor_sha256
     from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
 
     source = PromptArtifact.load(prompts / "en.safetensors")

@@ -40,7 +40,8 @@ def test_a_joint_run_lowers_the_heldout_kl_and_the_training_loss(continued):
 
 
 def test_the_folder_holds_one_run_whose_artifacts_agree_on_their_backbone(continued, full_prompts_dir):
-    from mpt_cli.artifacts import PromptArtifact, TranslatorArtifact, tensor_sha256
+    from mpt_cli.artifacts import PromptArtifact, TranslatorArtifact
+    from mpt_cli.fileformat import tensor_sha256
     from mpt_cli.prompt_set import PromptSet
 
     folder = continued.output

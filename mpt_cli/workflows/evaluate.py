@@ -6,7 +6,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..artifacts import provenance, tensor_sha256
+from ..fileformat import provenance, tensor_sha256
 from ..outputs import atomic_path, check_writable, local_paths
 from ..data import LABELS, load_nli
 from ..data.nli import canonical_split

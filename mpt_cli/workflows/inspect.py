@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..artifacts import PromptArtifact, StateInfo, TranslatorArtifact, read_safetensors, tensor_sha256, tensors_sha256
+from ..artifacts import PromptArtifact, StateInfo, TranslatorArtifact
+from ..fileformat import read_safetensors, tensor_sha256, tensors_sha256
 from ..errors import MptError
 from ..outputs import MARKER
 from ..store import SIDE_FILE, PromptStore

@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo, provenance, tensor_sha256
+from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
+from ..fileformat import provenance, tensor_sha256
 from ..callbacks import Callbacks
 from ..data import load_nli, select
 from ..data.parallel import DEFAULT_PARALLEL, load_parallel

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from ..artifacts import provenance
+from ..fileformat import provenance
 from ..outputs import atomic_path
 from ..store import PromptStore
 from ..data import draw_split, load_nli
@@ -33,6 +33,7 @@ from ..errors import MptError, require_positive, require_seed, unset_is_one
 from ..languages import XNLI_LANGUAGES
 from ..metrics import score
 from .align import AlignOptions
+from .summary import summarise
 from .translate import translate
 from .joint import JointOptions, joint
 from .evaluate import EvalOptions, evaluate
@@ -133,7 +134,9 @@ def reproduce(options: ReproduceOptions, callbacks: Callbacks | None = None) -> 
         with atomic_path(cell.results_path, overwrite=True) as tmp:
             tmp.write_text(json.dumps(results, indent=2, default=str) + "\n")
         durations.append(time.perf_counter() - started)
-    summary = summarise(options, cells)
+    by_row = sorted(cells, key=lambda c: (options.methods.index(c.method), options.shots.index(c.shots)))
+    results = {(c.method, c.shots, c.seed): json.loads(c.results_path.read_text()) for c in by_row if c.results_path.is_file()}
+    summary = summarise(results, options.languages, options.source, compared=PROMPT_METHODS) | {"settings": _results_settings(options)}
     with atomic_path(options.output / "summary.json", overwrite=True) as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
     return summary
@@ -258,47 +261,6 @@ RUNNERS = {
     "soft-prompt": _run_soft_prompt, "mpt": _run_mpt, "joint": _run_joint, "joint-no-translator": _run_joint,
     "finetune": _run_finetune,
 }  # fmt: skip
-
-
-def summarise(options: ReproduceOptions, cells: list[Cell]) -> dict:
-    """Mean and standard deviation over seeds of each language's accuracy, per method and shot count."""
-    rows = []
-    for method in options.methods:
-        for shots in options.shots:
-            runs = [json.loads(c.results_path.read_text()) for c in cells if (c.method, c.shots) == (method, shots) and c.results_path.is_file()]
-            if not runs:
-                continue
-            per_language = {
-                lang: _mean_std([run["languages"][lang]["accuracy"] for run in runs]) for lang in options.languages
-            }
-            rows.append({
-                "method": method,
-                "shots": shots,
-                "seeds": len(runs),
-                "languages": per_language,
-                "average": _mean_std([run["averages"]["all"] for run in runs]),
-                "targets": _mean_std([run["averages"]["targets"] for run in runs if run["averages"]["targets"] is not None]),
-            })  # fmt: skip
-    row = {(r["method"], r["shots"]): r for r in rows}
-    gains = {}  # method -> shots -> language -> gain of the mean accuracy over soft-prompt transfer
-    for method in PROMPT_METHODS:
-        for shots in options.shots:
-            if (method, shots) in row and ("soft-prompt", shots) in row:
-                ours, soft = row[method, shots], row["soft-prompt", shots]
-                gains.setdefault(method, {})[str(shots)] = {
-                    lang: ours["languages"][lang]["mean"] - soft["languages"][lang]["mean"] for lang in options.languages
-                }
-    return {
-        "languages": list(options.languages),
-        "source": options.source,
-        "rows": rows,
-        "gain_over_soft_prompt": gains,
-        "settings": _results_settings(options),
-    }
-
-
-def _mean_std(values: list[float]) -> dict:
-    return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
 def _clock(seconds: float) -> str:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import torch
 
-from ..artifacts import PromptInfo, provenance
+from ..artifacts import PromptInfo
+from ..fileformat import provenance
 from ..outputs import check_writable, local_paths
 from ..data import draw_split, load_nli
 from ..engine.backbone import DEFAULT_MODEL, TUNE_MODES, Backbone
@@ -105,32 +106,25 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
     with torch.no_grad():
         prompt = encoder().cpu()
 
-    info = PromptInfo(
-        language=lang,
-        backbone=options.model,
-        backbone_fingerprint=backbone.fingerprint,
-        hidden_size=backbone.hidden_size,
-        prompt_length=options.prompt_length,
-        tune=options.tune,
-        template=options.template,
-        verbalizer=list(verbalizer.words),
-        max_length=template.max_length,
-        prompt_encoder=asdict(encoder.config),
-        lora_rank=options.lora_rank if options.tune == "lora" else None,
-        data=options.data,
-        shots=options.shots,
-        seed=options.seed,
-        split_manifest=json.loads(manifest.to_json()),
-        split_manifest_sha256=manifest.sha256,
-        dev_accuracy=result.dev_accuracy,
-        train_loss=result.train_loss,
-        training=asdict(options.train) | {"best_epoch": result.best_epoch, "dev_examples": len(dev)},
-        **provenance(),
-    )
+    info = _prompt_info(options, backbone, template, encoder, manifest, result, len(dev))
     if options.tune == "full":
         callbacks.on_stage("saving the tuned backbone")
     store.save_source(backbone, prompt, info, encoder.state_dict(), options.overwrite)
     return SourceRun(out, info, result, time.perf_counter() - started)
+
+
+def _prompt_info(options: SourceOptions, backbone, template, encoder, manifest, result: TrainResult, dev_examples: int) -> PromptInfo:
+    """The metadata that makes the prompt self-describing: backbone, template, draw, training."""
+    return PromptInfo(
+        language=options.lang, backbone=options.model, backbone_fingerprint=backbone.fingerprint,
+        hidden_size=backbone.hidden_size, prompt_length=options.prompt_length, tune=options.tune, template=options.template,
+        verbalizer=list(Verbalizer.parse(options.verbalizer).words), max_length=template.max_length,
+        prompt_encoder=asdict(encoder.config), lora_rank=options.lora_rank if options.tune == "lora" else None,
+        data=options.data, shots=options.shots, seed=options.seed, split_manifest=json.loads(manifest.to_json()),
+        split_manifest_sha256=manifest.sha256, dev_accuracy=result.dev_accuracy, train_loss=result.train_loss,
+        training=asdict(options.train) | {"best_epoch": result.best_epoch, "dev_examples": dev_examples},
+        **provenance(),
+    )  # fmt: skip
 
 
 __all__ = ["Callbacks", "EpochRecord", "SourceOptions", "SourceRun", "train_source"]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from ..artifacts import TranslatorArtifact, tensor_sha256
+from ..artifacts import TranslatorArtifact
+from ..fileformat import tensor_sha256
 from ..callbacks import Callbacks
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError

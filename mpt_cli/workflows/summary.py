@@ -1,0 +1,37 @@
+"""The table of ``mpt reproduce``: mean and standard deviation over seeds, and gains over soft-prompt transfer."""
+
+from __future__ import annotations
+
+import statistics
+
+
+def summarise(results: dict[tuple[str, int, int], dict], languages, source: str, compared: tuple[str, ...]) -> dict:
+    """``results`` maps (method, shots, seed) to an evaluation report (``results.json``). Rows follow the
+    order of ``results``; ``compared`` methods also get their per-language gain over soft-prompt."""
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for (method, shots, _), report in results.items():
+        groups.setdefault((method, shots), []).append(report)
+    rows = [
+        {
+            "method": method,
+            "shots": shots,
+            "seeds": len(runs),
+            "languages": {lang: _mean_std([run["languages"][lang]["accuracy"] for run in runs]) for lang in languages},
+            "average": _mean_std([run["averages"]["all"] for run in runs]),
+            "targets": _mean_std([run["averages"]["targets"] for run in runs if run["averages"]["targets"] is not None]),
+        }
+        for (method, shots), runs in groups.items()
+    ]
+    row = {(r["method"], r["shots"]): r for r in rows}
+    gains = {}  # method -> shots -> language -> gain of the mean accuracy over soft-prompt transfer
+    for method, shots in row:
+        if method in compared and ("soft-prompt", shots) in row:
+            ours, soft = row[method, shots], row["soft-prompt", shots]
+            gains.setdefault(method, {})[str(shots)] = {
+                lang: ours["languages"][lang]["mean"] - soft["languages"][lang]["mean"] for lang in languages
+            }
+    return {"languages": list(languages), "source": source, "rows": rows, "gain_over_soft_prompt": gains}
+
+
+def _mean_std(values: list[float]) -> dict:
+    return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
