@@ -94,7 +94,7 @@ def test_identity_init_needs_a_width_of_2h():
 
 
 def test_unknown_init():
-    with raises_mpt("translator init 'zeros'", "identity or random"):
+    with raises_mpt("translator init 'zeros'", "identity, random"):
         TranslatorConfig(H, init="zeros")
 
 

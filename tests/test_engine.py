@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,7 +13,7 @@ from conftest import MAX_POSITIONS, raises_mpt, toy_rows
 from mpt_cli.engine.backbone import Backbone
 from mpt_cli.engine.batching import by_length, collate
 from mpt_cli.engine.inference import accuracy, label_probabilities
-from mpt_cli.engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
+from mpt_cli.engine.prompt_encoder import EncoderKind, PromptEncoder, PromptEncoderConfig
 from mpt_cli.template import DEFAULT_TEMPLATE, TemplateEncoder
 from mpt_cli.verbalizer import Verbalizer
 
@@ -178,10 +181,12 @@ def test_prompt_encoder_output_shape(kind):
     assert encoder.embedding.weight.grad is not None
 
 
-def test_prompt_encoder_config_round_trip_and_validation():
+def test_prompt_encoder_config_takes_its_kind_as_text_and_validates():
+    """Metadata stores the kind as text: it comes back as the typed choice, equal to its text."""
     config = PromptEncoderConfig(prompt_length=2, hidden_size=8, kind="mlp")
-    assert PromptEncoderConfig.from_json(config.to_json()) == config
-    with raises_mpt("kind 'gru'", "lstm or mlp"):
+    assert config.kind is EncoderKind.MLP and config.kind == "mlp" and f"{config.kind}" == "mlp"
+    assert PromptEncoderConfig(**json.loads(json.dumps(asdict(config)))) == config
+    with raises_mpt("kind 'gru'", "lstm, mlp"):
         PromptEncoderConfig(kind="gru")
     with raises_mpt("prompt length must be at least 1"):
         PromptEncoderConfig(prompt_length=0)

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..data.parallel import DEFAULT_PARALLEL
+from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
-from ..engine.losses import KL_DIRECTIONS, KL_SPACES
+from ..engine.losses import KLDirection, KLSpace
 from ..languages import XNLI_LANGUAGES, check_language, parse_languages
 from ..store import PromptStore
 from ..workflows.align import AlignOptions, align
@@ -41,11 +41,11 @@ def _make_command(translating: bool):
         parallel: Annotated[
             str, typer.Option(help="Parallel corpus: folder of en-xx.tsv, a .tsv, 'SRC_FILE,TGT_FILE', or a hub id.")
         ] = DEFAULT_PARALLEL,
-        max_pairs: Annotated[int, typer.Option(help="Use at most this many parallel pairs per language.")] = 8000,
+        max_pairs: Annotated[int, typer.Option(help="Use at most this many parallel pairs per language.")] = DEFAULT_MAX_PAIRS,
         heldout: Annotated[int, typer.Option(help="Pairs held out to report the KL before and after.")] = 200,
         alpha: Annotated[float, typer.Option(help="Weight of the CE term (only with --train-source).")] = _defaults.alpha,
-        kl: Annotated[str, typer.Option(help=f"KL direction: {', '.join(KL_DIRECTIONS)}.")] = _defaults.kl_direction,
-        kl_space: Annotated[str, typer.Option(help=f"KL over: {', '.join(KL_SPACES)}.")] = _defaults.kl_space,
+        kl: Annotated[str, typer.Option(help=f"KL direction: {KLDirection.options()}.")] = _defaults.kl_direction.value,
+        kl_space: Annotated[str, typer.Option(help=f"KL over: {KLSpace.options()}.")] = _defaults.kl_space.value,
         freeze_source: Annotated[
             bool, typer.Option("--freeze-source/--train-source", help="Keep the source prompt fixed, or let it learn too.")
         ] = _defaults.freeze_source,

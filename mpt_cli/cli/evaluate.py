@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..data.nli import DEFAULT_DATA
 from ..languages import check_language, parse_languages
 from ..workflows.evaluate import EvalOptions, EvalReport, evaluate
 from ..callbacks import Callbacks
@@ -18,7 +19,7 @@ from .common import console, handle_errors, print_json, progress_bar, quiet_libr
 def eval_command(
     langs: Annotated[str, typer.Option(help="Languages, comma-separated, or 'all' (the 15 XNLI languages).")] = "all",
     split: Annotated[str, typer.Option(help="test, validation (dev) or train.")] = "test",
-    data: Annotated[str, typer.Option(help="Hub dataset id, a folder of {split}-{lang}.tsv files, or one file.")] = "facebook/xnli",
+    data: Annotated[str, typer.Option(help="Hub dataset id, a folder of {split}-{lang}.tsv files, or one file.")] = DEFAULT_DATA,
     prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = Path("prompts"),
     source: Annotated[str, typer.Option(help="Language of the trained source prompt.")] = "en",
     model: Annotated[str | None, typer.Option(help="Backbone [default: the one the prompts record].")] = None,

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from ..data.parallel import DEFAULT_PARALLEL
-from ..engine.joint import JOINT_STARTS, JointConfig
-from ..engine.losses import KL_DIRECTIONS, KL_SPACES
+from ..engine.joint import JointConfig, JointStart
+from ..engine.losses import KLDirection, KLSpace
 from ..engine.train import TrainConfig
 from ..languages import XNLI_LANGUAGES, check_language, parse_languages
 from ..workflows.joint import DEFAULT_PAIRS_PER_LANGUAGE, JointOptions, joint
@@ -33,8 +33,8 @@ def joint_command(
     max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language.")] = DEFAULT_PAIRS_PER_LANGUAGE,
     heldout: Annotated[int, typer.Option(help="Pairs per language held out to report the KL before and after.")] = 100,
     alpha: Annotated[float, typer.Option(help=JointConfig.__dataclass_fields__["alpha"].metadata["help"])] = _joint.alpha,
-    kl: Annotated[str, typer.Option(help=f"KL direction: {', '.join(KL_DIRECTIONS)}.")] = _joint.kl_direction,
-    kl_space: Annotated[str, typer.Option(help=f"KL over: {', '.join(KL_SPACES)}.")] = _joint.kl_space,
+    kl: Annotated[str, typer.Option(help=f"KL direction: {KLDirection.options()}.")] = _joint.kl_direction.value,
+    kl_space: Annotated[str, typer.Option(help=f"KL over: {KLSpace.options()}.")] = _joint.kl_space.value,
     pairs_per_step: Annotated[int, typer.Option(help="Parallel pairs per step, languages in turn.")] = _joint.pairs_per_step,
     translator_lr: Annotated[float, typer.Option(help="Learning rate of the translators.")] = _joint.translator_lr,
     translator: Annotated[
@@ -42,7 +42,7 @@ def joint_command(
     ] = _joint.translate,
     translator_width: Annotated[int | None, typer.Option(help="Hidden width of the translators [default: 2H].")] = None,
     translator_init: Annotated[str, typer.Option(help="identity (start from p_T = p_S) or random.")] = "identity",
-    start: Annotated[str, typer.Option(help=f"{' or '.join(JOINT_STARTS)}: {JointConfig.__dataclass_fields__['start'].metadata['help']}.")] = _joint.start,
+    start: Annotated[str, typer.Option(help=f"{JointStart.options()}: {JointConfig.__dataclass_fields__['start'].metadata['help']}.")] = _joint.start.value,
     epochs: Annotated[int, typer.Option(help="Passes over the few-shot examples.")] = _joint.epochs,
     prompt_lr: Annotated[float, typer.Option(help="Learning rate of the prompt encoder.")] = _train.prompt_lr,
     backbone_lr: Annotated[float | None, typer.Option(help=TrainConfig.__dataclass_fields__["backbone_lr"].metadata["help"])] = None,

@@ -8,16 +8,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..data.parallel import DEFAULT_PARALLEL
+from ..data.nli import DEFAULT_DATA
+from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
-from ..engine.backbone import DEFAULT_MODEL
+from ..engine.backbone import DEFAULT_MODEL, Tune
 from ..engine.joint import JointConfig
 from ..engine.train import TrainConfig
 from ..errors import MptError
 from ..languages import check_language, parse_languages
 from ..callbacks import Callbacks
 from ..workflows.reproduce import METHODS, ReproduceOptions, reproduce
-from ..workflows.train_source import DEFAULT_DATA, DEFAULT_TUNE
+from ..workflows.train_source import DEFAULT_TUNE
 from .common import console, handle_errors, print_json, quiet_libraries
 
 
@@ -43,13 +44,13 @@ def reproduce_command(
     parallel: Annotated[str, typer.Option(help="Parallel corpus for the translators.")] = DEFAULT_PARALLEL,
     split: Annotated[str, typer.Option(help="Evaluation split: test or validation.")] = "test",
     output: Annotated[Path, typer.Option(help="Folder for every artifact, result and the summary.")] = Path("reproduce"),
-    tune: Annotated[str, typer.Option(help="What learns with the source prompt: prompt, lora, full.")] = DEFAULT_TUNE,
+    tune: Annotated[str, typer.Option(help=f"What learns with the source prompt: {Tune.options()}.")] = DEFAULT_TUNE.value,
     max_examples: Annotated[int | None, typer.Option(help="Evaluate at most this many examples per language.")] = None,
-    max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language for the translators.")] = 8000,
+    max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language for the translators.")] = DEFAULT_MAX_PAIRS,
     epochs: Annotated[int, typer.Option(help="Epochs of source-prompt and fine-tuning training.")] = TrainConfig().epochs,
     align_epochs: Annotated[int, typer.Option(help="Epochs over the parallel pairs (MPT).")] = AlignConfig().epochs,
     joint_epochs: Annotated[int, typer.Option(help="Epochs of the joint methods over the few-shot examples.")] = JointConfig().epochs,
-    joint_start: Annotated[str, typer.Option(help="Joint methods: continue the source run (source) or start afresh (scratch).")] = JointConfig().start,
+    joint_start: Annotated[str, typer.Option(help="Joint methods: continue the source run (source) or start afresh (scratch).")] = JointConfig().start.value,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ):

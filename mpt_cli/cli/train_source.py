@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..engine.backbone import DEFAULT_MODEL, TUNE_MODES
+from ..engine.backbone import DEFAULT_MODEL, Tune
 from ..engine.train import DEFAULT_BACKBONE_LR, TrainConfig
 from ..template import DEFAULT_TEMPLATE
 from ..verbalizer import DEFAULT_VERBALIZER, PRESETS
-from ..workflows.train_source import DEFAULT_DATA, DEFAULT_TUNE, Callbacks, SourceOptions, train_source
+from ..data.nli import DEFAULT_DATA
+from ..workflows.train_source import DEFAULT_TUNE, Callbacks, SourceOptions, train_source
 from .common import console, handle_errors, print_json, progress_bar, quiet_libraries
 
 _defaults = TrainConfig()
@@ -29,7 +30,7 @@ def train_source_command(
     seed: Annotated[int, typer.Option(help="Seed for sampling, initialisation and shuffling.")] = 1,
     dev_shots: Annotated[int | None, typer.Option(help="Dev examples per class for choosing the best epoch [default: --shots].")] = None,
     prompts_dir: Annotated[Path, typer.Option(help="Folder for prompt artifacts.")] = Path("prompts"),
-    tune: Annotated[str, typer.Option(help=f"What learns with the prompt: {', '.join(TUNE_MODES)}.")] = DEFAULT_TUNE,
+    tune: Annotated[str, typer.Option(help=f"What learns with the prompt: {Tune.options()}.")] = DEFAULT_TUNE.value,
     template: Annotated[str, typer.Option(help="Cloze template with {premise} {hypothesis} {soft} {mask}.")] = DEFAULT_TEMPLATE,
     verbalizer: Annotated[
         str, typer.Option(help=f"Preset ({', '.join(PRESETS)}) or three label words: entailment,neutral,contradiction.")

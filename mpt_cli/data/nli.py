@@ -14,6 +14,8 @@ from pathlib import Path
 from ..errors import MptError
 from .text import json_object, read_lines
 
+DEFAULT_DATA = "facebook/xnli"  # XNLI on the Hugging Face hub: 15 languages, train/validation/test
+
 LABELS = ("entailment", "neutral", "contradiction")
 """Label names in XNLI's id order (0, 1, 2)."""
 

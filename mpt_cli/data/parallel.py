@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MptError
+from .nli import DEFAULT_DATA
 from .text import read_lines
 
-DEFAULT_PARALLEL = "facebook/xnli"
+DEFAULT_PARALLEL = DEFAULT_DATA  # its all_languages configuration: the training set in every language
+DEFAULT_MAX_PAIRS = 8000  # per language
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from ..errors import MptError, require_positive
 from ..template import EncodedExample
 from .backbone import Backbone
 from .batching import by_length, collate, shuffled
-from .losses import KL_DIRECTIONS, KL_SPACES, kl_divergence
+from .losses import KLDirection, KLSpace, kl_divergence
 from .prompt_encoder import PromptEncoder
 from .train import LabelledSet
 from .translator import PromptTranslator
@@ -30,8 +30,8 @@ from .translator import PromptTranslator
 @dataclass(frozen=True)
 class AlignConfig:
     alpha: float = field(default=0.5, metadata={"help": "weight of CE against KL (only used when the source prompt learns)"})
-    kl_direction: str = field(default="forward", metadata={"help": f"{', '.join(KL_DIRECTIONS)}"})
-    kl_space: str = field(default="labels", metadata={"help": "labels: over the verbalizer words; vocab: whole vocabulary"})
+    kl_direction: KLDirection = field(default=KLDirection.FORWARD, metadata={"help": f"KL direction: {KLDirection.options()}"})
+    kl_space: KLSpace = field(default=KLSpace.LABELS, metadata={"help": "KL over: labels (the verbalizer words) or vocab (all)"})
     freeze_source: bool = field(default=True, metadata={"help": "keep the source prompt fixed (teacher cached)"})
     epochs: int = field(default=3, metadata={"help": "passes over the parallel pairs"})
     batch_size: int = field(default=16, metadata={"help": "parallel pairs per step"})
@@ -43,10 +43,8 @@ class AlignConfig:
         require_positive(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, source_lr=self.source_lr)
         if not 0.0 <= self.alpha <= 1.0:
             raise MptError(f"alpha must be between 0 and 1, got {self.alpha}")
-        if self.kl_direction not in KL_DIRECTIONS:
-            raise MptError(f"KL direction {self.kl_direction!r} is unknown; use {', '.join(KL_DIRECTIONS)}")
-        if self.kl_space not in KL_SPACES:
-            raise MptError(f"KL space {self.kl_space!r} is unknown; use {', '.join(KL_SPACES)}")
+        object.__setattr__(self, "kl_direction", KLDirection.parse(self.kl_direction, "KL direction"))
+        object.__setattr__(self, "kl_space", KLSpace.parse(self.kl_space, "KL space"))
 
 
 @dataclass

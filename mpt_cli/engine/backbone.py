@@ -15,10 +15,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..choices import Choice
 from ..errors import MptError
 from .batching import Batch
 
-TUNE_MODES = ("prompt", "lora", "full")
+
+
+class Tune(Choice):
+    """What learns with the prompt: nothing, LoRA adapters, or the transformer but its word embeddings."""
+
+    PROMPT = "prompt"
+    LORA = "lora"
+    FULL = "full"
+
 DEFAULT_MODEL = "xlm-roberta-base"
 
 
@@ -85,8 +94,7 @@ class Backbone:
         updates in one language would move only that language's rows away from the others'. It also
         halves the step time (the matrix is most of the parameters of a multilingual model).
         """
-        if mode not in TUNE_MODES:
-            raise MptError(f"tune mode {mode!r} is unknown; use {', '.join(TUNE_MODES)}")
+        mode = Tune.parse(mode, "tune mode")
         self.fingerprint  # noqa: B018 - fix the base fingerprint before any weight can change
         if mode == "lora":
             self._add_lora(lora_rank)

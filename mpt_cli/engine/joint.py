@@ -18,23 +18,29 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..choices import Choice
 from ..errors import MptError, require_positive
 from ..template import EncodedExample
 from .batching import collate
-from .losses import KL_DIRECTIONS, KL_SPACES, kl_divergence
+from .losses import KLDirection, KLSpace, kl_divergence
 from .train import PromptLearner
 
-JOINT_STARTS = ("scratch", "source")
+
+
+class JointStart(Choice):
+    SOURCE = "source"  # continue the trained source run: its backbone side and prompt encoder
+    SCRATCH = "scratch"  # the base backbone and a new prompt encoder, with the source run's draw and settings
+
 
 
 @dataclass(frozen=True)
 class JointConfig:
     alpha: float = field(default=0.5, metadata={"help": "weight of CE (source few-shot) against KL (parallel pairs)"})
-    kl_direction: str = field(default="forward", metadata={"help": f"{', '.join(KL_DIRECTIONS)}"})
-    kl_space: str = field(default="labels", metadata={"help": "labels: over the verbalizer words; vocab: whole vocabulary"})
+    kl_direction: KLDirection = field(default=KLDirection.FORWARD, metadata={"help": f"KL direction: {KLDirection.options()}"})
+    kl_space: KLSpace = field(default=KLSpace.LABELS, metadata={"help": "KL over: labels (the verbalizer words) or vocab (all)"})
     pairs_per_step: int = field(default=8, metadata={"help": "parallel pairs in each step's KL batch, languages in turn"})
     translator_lr: float = field(default=1e-3, metadata={"help": "learning rate of the translators"})
-    start: str = field(default="source", metadata={"help": "source: continue the trained source run; scratch: base backbone, new prompt"})
+    start: JointStart = field(default=JointStart.SOURCE, metadata={"help": "source: continue the trained source run; scratch: base backbone, new prompt"})
     epochs: int = field(default=6, metadata={"help": "passes over the few-shot examples"})
     translate: bool = field(default=True, metadata={"help": "learn translators; off: p_T = p_S (the ablation)"})
     eval_batch_size: int = field(default=64, metadata={"help": "batch size for held-out KL"})
@@ -43,12 +49,9 @@ class JointConfig:
         require_positive(epochs=self.epochs, pairs_per_step=self.pairs_per_step, translator_lr=self.translator_lr, eval_batch_size=self.eval_batch_size)
         if not 0.0 <= self.alpha <= 1.0:
             raise MptError(f"alpha must be between 0 and 1, got {self.alpha}")
-        if self.kl_direction not in KL_DIRECTIONS:
-            raise MptError(f"KL direction {self.kl_direction!r} is unknown; use {', '.join(KL_DIRECTIONS)}")
-        if self.kl_space not in KL_SPACES:
-            raise MptError(f"KL space {self.kl_space!r} is unknown; use {', '.join(KL_SPACES)}")
-        if self.start not in JOINT_STARTS:
-            raise MptError(f"joint start {self.start!r} is unknown; use {' or '.join(JOINT_STARTS)}")
+        object.__setattr__(self, "kl_direction", KLDirection.parse(self.kl_direction, "KL direction"))
+        object.__setattr__(self, "kl_space", KLSpace.parse(self.kl_space, "KL space"))
+        object.__setattr__(self, "start", JointStart.parse(self.start, "joint start"))
 
 
 @dataclass

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import torch
 
-KL_DIRECTIONS = ("forward", "reverse", "symmetric")
-KL_SPACES = ("labels", "vocab")
+from ..choices import Choice
+
+
+
+class KLDirection(Choice):
+    FORWARD = "forward"  # KL(P_source || P_target): the target side imitates the source (distillation)
+    REVERSE = "reverse"
+    SYMMETRIC = "symmetric"
+
+
+class KLSpace(Choice):
+    LABELS = "labels"  # over the verbalizer words
+    VOCAB = "vocab"  # over the whole vocabulary
 
 
 def kl_divergence(source_logits: torch.Tensor, target_logits: torch.Tensor, direction: str = "forward") -> torch.Tensor:

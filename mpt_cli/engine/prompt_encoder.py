@@ -2,35 +2,31 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from ..choices import Choice
 from ..errors import MptError
 
-ENCODER_KINDS = ("lstm", "mlp")
+
+
+class EncoderKind(Choice):
+    LSTM = "lstm"  # embedding -> BiLSTM -> MLP (P-tuning)
+    MLP = "mlp"  # embedding -> MLP
 
 
 @dataclass(frozen=True)
 class PromptEncoderConfig:
     prompt_length: int = field(default=4, metadata={"help": "number of soft tokens P in the template"})
     hidden_size: int = field(default=768, metadata={"help": "the backbone's hidden size H"})
-    kind: str = field(default="lstm", metadata={"help": "lstm (P-tuning) or mlp (embedding -> MLP only)"})
+    kind: EncoderKind = field(default=EncoderKind.LSTM, metadata={"help": "lstm (P-tuning) or mlp (embedding -> MLP only)"})
 
     def __post_init__(self):
-        if self.kind not in ENCODER_KINDS:
-            raise MptError(f"prompt encoder kind {self.kind!r} is unknown; use {' or '.join(ENCODER_KINDS)}")
+        object.__setattr__(self, "kind", EncoderKind.parse(self.kind, "prompt encoder kind"))
         if self.prompt_length < 1:
             raise MptError(f"prompt length must be at least 1, got {self.prompt_length}")
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "PromptEncoderConfig":
-        return cls(**json.loads(text))
 
 
 class PromptEncoder(nn.Module):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from ..choices import Choice
 from ..errors import MptError
 
-TRANSLATOR_INITS = ("identity", "random")
+
+
+class TranslatorInit(Choice):
+    IDENTITY = "identity"  # start as p_T = p_S
+    RANDOM = "random"  # PyTorch's default initialisation
 
 
 @dataclass(frozen=True)
@@ -18,11 +22,10 @@ class TranslatorConfig:
     hidden_size: int = field(metadata={"help": "prompt dimension H (the backbone's hidden size)"})
     width: int | None = field(default=None, metadata={"help": "hidden width of the perceptron [default: 2H]"})
     residual: bool = field(default=False, metadata={"help": "p_T = p_S + MLP(p_S) instead of the paper's p_T = MLP(p_S)"})
-    init: str = field(default="identity", metadata={"help": "identity: start as p_T = p_S; random: PyTorch default"})
+    init: TranslatorInit = field(default=TranslatorInit.IDENTITY, metadata={"help": "identity: start as p_T = p_S; random: PyTorch default"})
 
     def __post_init__(self):
-        if self.init not in TRANSLATOR_INITS:
-            raise MptError(f"translator init {self.init!r} is unknown; use {' or '.join(TRANSLATOR_INITS)}")
+        object.__setattr__(self, "init", TranslatorInit.parse(self.init, "translator init"))
         if self.init == "identity" and not self.residual and self.resolved_width < 2 * self.hidden_size:
             raise MptError(f"identity initialisation needs a width of at least 2H = {2 * self.hidden_size}")
 
@@ -30,8 +33,6 @@ class TranslatorConfig:
     def resolved_width(self) -> int:
         return self.width or 2 * self.hidden_size
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
 
 
 class PromptTranslator(nn.Module):

@@ -13,7 +13,7 @@ from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..fileformat import provenance, tensor_sha256
 from ..callbacks import Callbacks
 from ..data import load_nli, select
-from ..data.parallel import DEFAULT_PARALLEL, ParallelCorpus, load_parallel
+from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL, ParallelCorpus, load_parallel
 from ..engine.align import AlignConfig, AlignResult, ParallelSet, train_translator
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.scorer import Scorer
@@ -33,7 +33,7 @@ class AlignOptions:
     data: str | None = None  # few-shot (CE) data and default dev data; default: the source prompt's
     dev_data: str | None = None  # default: the validation split of ``data``, where it has the language
     parallel: str = DEFAULT_PARALLEL
-    max_pairs: int | None = 8000
+    max_pairs: int | None = DEFAULT_MAX_PAIRS
     heldout: int = 200
     width: int | None = None
     residual: bool = False

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..fileformat import provenance, tensor_sha256
 from ..outputs import atomic_path, check_writable, local_paths
 from ..data import LABELS, load_nli
-from ..data.nli import canonical_split
+from ..data.nli import DEFAULT_DATA, canonical_split
 from ..errors import require_positive, unset_is_one
 from ..metrics import Scores
 from ..callbacks import Callbacks
@@ -24,7 +24,7 @@ class EvalOptions:
     source: str = "en"
     prompts_dir: Path = Path("prompts")
     model: str | None = None
-    data: str = "facebook/xnli"
+    data: str = DEFAULT_DATA
     split: str = "test"
     compare: bool = False
     use_translated: bool = True  # False: the source prompt on every language (soft-prompt transfer)

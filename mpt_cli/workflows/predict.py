@@ -12,12 +12,19 @@ import torch
 
 from ..data import LABELS
 from ..data.pairs import InputRow, PairReader
+from ..choices import Choice
 from ..errors import MptError, require_positive
 from ..languages import check_language
 from ..callbacks import Callbacks
 from ..prompt_set import PromptSet
 
-OUTPUT_FORMATS = ("tsv", "jsonl")
+
+
+class OutputFormat(Choice):
+    TSV = "tsv"
+    JSONL = "jsonl"
+
+
 PROBABILITY_COLUMNS = [f"p_{label}" for label in LABELS]
 
 
@@ -39,8 +46,8 @@ class PredictOptions:
             raise MptError("give either --lang (one language for every row) or --lang-column (a language per row)")
         if self.lang is not None:
             object.__setattr__(self, "lang", check_language(self.lang))
-        if self.output_format is not None and self.output_format not in OUTPUT_FORMATS:
-            raise MptError(f"output format {self.output_format!r} is unknown; use tsv or jsonl")
+        if self.output_format is not None:
+            object.__setattr__(self, "output_format", OutputFormat.parse(self.output_format, "output format"))
 
 
 @dataclass

@@ -22,10 +22,10 @@ from ..fileformat import provenance
 from ..outputs import atomic_path
 from ..store import PromptStore
 from ..data import draw_split, load_nli
-from ..data.nli import canonical_split
-from ..data.parallel import DEFAULT_PARALLEL
+from ..data.nli import DEFAULT_DATA, canonical_split
+from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
-from ..engine.backbone import DEFAULT_MODEL, TUNE_MODES
+from ..engine.backbone import DEFAULT_MODEL, Tune
 from ..engine.finetune import Classifier, finetune
 from ..engine.joint import JointConfig
 from ..engine.train import TrainConfig
@@ -38,7 +38,7 @@ from .translate import translate
 from .joint import JointOptions, joint
 from .evaluate import EvalOptions, evaluate
 from ..callbacks import Callbacks
-from .train_source import DEFAULT_DATA, DEFAULT_TUNE, SourceOptions, train_source
+from .train_source import DEFAULT_TUNE, SourceOptions, train_source
 
 METHODS = ("soft-prompt", "mpt", "joint", "joint-no-translator", "finetune")
 JOINT_METHODS = ("joint", "joint-no-translator")
@@ -57,11 +57,11 @@ class ReproduceOptions:
     parallel: str = DEFAULT_PARALLEL
     split: str = "test"
     output: Path = Path("reproduce")
-    tune: str = DEFAULT_TUNE
+    tune: Tune = DEFAULT_TUNE
     train: TrainConfig = field(default_factory=TrainConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
     joint: JointConfig = field(default_factory=JointConfig)
-    max_pairs: int | None = 8000  # parallel pairs per language, for MPT and the joint methods
+    max_pairs: int | None = DEFAULT_MAX_PAIRS  # parallel pairs per language, for MPT and the joint methods
     max_examples: int | None = None
     cpu: bool = False
 
@@ -71,8 +71,7 @@ class ReproduceOptions:
             raise MptError(f"unknown method {unknown[0]!r}; use {', '.join(METHODS)}")
         if self.source not in self.languages:
             raise MptError(f"the languages must include the source language {self.source}")
-        if self.tune not in TUNE_MODES:
-            raise MptError(f"tune mode {self.tune!r} is unknown; use {', '.join(TUNE_MODES)}")
+        object.__setattr__(self, "tune", Tune.parse(self.tune, "tune mode"))
         if self.tune == "prompt" and set(JOINT_METHODS) & set(self.methods):
             raise MptError("the joint methods need a tuned backbone (--tune lora or full); with --tune prompt leave them out")
         canonical_split(self.split)

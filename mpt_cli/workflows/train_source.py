@@ -14,8 +14,9 @@ from ..artifacts import PromptInfo
 from ..fileformat import provenance
 from ..outputs import check_writable, local_paths
 from ..data import draw_split, load_nli
-from ..engine.backbone import DEFAULT_MODEL, TUNE_MODES, Backbone
-from ..errors import MptError, require_positive, require_seed, unset_is_one
+from ..data.nli import DEFAULT_DATA
+from ..engine.backbone import DEFAULT_MODEL, Backbone, Tune
+from ..errors import require_positive, require_seed, unset_is_one
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.train import EpochRecord, LabelledSet, TrainConfig, TrainResult, train_prompt
 from ..languages import check_language
@@ -24,8 +25,7 @@ from ..verbalizer import DEFAULT_VERBALIZER, Verbalizer
 from ..callbacks import Callbacks
 from ..store import PromptStore
 
-DEFAULT_DATA = "facebook/xnli"
-DEFAULT_TUNE = "full"
+DEFAULT_TUNE = Tune.FULL
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class SourceOptions:
     verbalizer: str = DEFAULT_VERBALIZER
     prompt_length: int = 4
     encoder: str = "lstm"
-    tune: str = DEFAULT_TUNE
+    tune: Tune = DEFAULT_TUNE
     lora_rank: int = 8
     max_length: int = 128
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -52,9 +52,8 @@ class SourceOptions:
         """Every setting is checked here, before any data is read or a model is loaded."""
         require_positive(shots=self.shots, dev_shots=unset_is_one(self.dev_shots), max_length=self.max_length, lora_rank=self.lora_rank)
         require_seed(self.seed)
-        check_language(self.lang)
-        if self.tune not in TUNE_MODES:
-            raise MptError(f"tune mode {self.tune!r} is unknown; use {', '.join(TUNE_MODES)}")
+        object.__setattr__(self, "lang", check_language(self.lang))
+        object.__setattr__(self, "tune", Tune.parse(self.tune, "tune mode"))
         parse_template(self.template)
         Verbalizer.parse(self.verbalizer)
         PromptEncoderConfig(self.prompt_length, kind=self.encoder)
@@ -72,7 +71,7 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
     """Run the whole command; every check that can fail fast happens before the model is loaded."""
     callbacks = callbacks or Callbacks()
     started = time.perf_counter()
-    lang = check_language(options.lang)
+    lang = options.lang
     store = PromptStore(options.prompts_dir)
     out = store.prompt_path(lang)
     check_writable(out, options.overwrite, inputs=local_paths(options.data, options.model))
