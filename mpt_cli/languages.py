@@ -38,3 +38,11 @@ def parse_languages(spec: str) -> list[str]:
     if not codes:
         raise MptError("no language given")
     return list(dict.fromkeys(codes))
+
+
+def check_targets(source: str, targets) -> None:
+    """Target languages of a transfer: at least one, and not the source language."""
+    if not targets:
+        raise MptError("no target languages given")
+    if source in targets:
+        raise MptError(f"{source} is the source language; choose other target languages")

@@ -15,8 +15,7 @@ from ..languages import XNLI_LANGUAGES, check_language, parse_languages
 from ..store import PromptStore
 from ..workflows.align import AlignOptions, align
 from ..workflows.translate import translate
-from ..callbacks import Callbacks
-from .common import console, handle_errors, print_json, progress_bar, quiet_libraries
+from .common import console, handle_errors, print_json, progress_callbacks, quiet_libraries
 
 _defaults = AlignConfig()
 
@@ -72,13 +71,7 @@ def _make_command(translating: bool):
                 batch_size=batch_size, lr=lr,
             ),
         )  # fmt: skip
-        with progress_bar() as progress:
-            task = progress.add_task("aligning", total=None, visible=False)
-            callbacks = Callbacks(
-                on_stage=lambda message: console.log(message),
-                on_start=lambda total: progress.reset(task, total=total, visible=True),
-                on_step=lambda loss: progress.update(task, advance=1, description=f"aligning (loss {loss:.4f})"),
-            )
+        with progress_callbacks("aligning") as callbacks:
             if translating:
                 written = translate(options, callbacks)
             else:

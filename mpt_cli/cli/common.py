@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 import json
 import os
 import sys
@@ -11,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..callbacks import Callbacks
 from ..errors import MptError
 
 
@@ -65,6 +68,25 @@ def quiet_libraries() -> None:
 
 def print_json(payload) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+@contextmanager
+def progress_callbacks(label: str, on_epoch: Callable | None = None) -> Iterator[Callbacks]:
+    """Callbacks that log each stage and draw one progress bar on stderr, for training steps (with
+    their loss) or counted units; the bar appears when a counted loop starts."""
+    with progress_bar() as progress:
+        task = progress.add_task(label, total=None, visible=False)
+        yield Callbacks(
+            on_stage=lambda message: console.log(message),
+            on_start=lambda total: progress.reset(task, total=total, visible=True),
+            on_step=lambda loss: progress.update(task, advance=1, description=f"{label} (loss {loss:.4f})"),
+            on_advance=lambda count: progress.update(task, advance=count),
+            on_epoch=on_epoch or (lambda record: None),
+        )
+
+
+def log_epoch(record) -> None:
+    console.log(f"epoch {record.epoch}: train loss {record.train_loss:.4f}, dev accuracy {record.dev_accuracy:.1%}")
 
 
 def progress_bar() -> Progress:

@@ -11,8 +11,7 @@ from rich.table import Table
 from ..data.nli import DEFAULT_DATA
 from ..languages import check_language, parse_languages
 from ..workflows.evaluate import EvalOptions, EvalReport, evaluate
-from ..callbacks import Callbacks
-from .common import console, handle_errors, print_json, progress_bar, quiet_libraries
+from .common import console, handle_errors, print_json, progress_callbacks, quiet_libraries
 
 
 @handle_errors
@@ -38,13 +37,7 @@ def eval_command(
         data=data, split=split, compare=compare, max_examples=max_examples, batch_size=batch_size, output=output,
         overwrite=overwrite, cpu=cpu,
     )  # fmt: skip
-    with progress_bar() as progress:
-        task = progress.add_task("scoring", total=None, visible=False)
-        callbacks = Callbacks(
-            on_stage=lambda message: console.log(message),
-            on_start=lambda total: progress.reset(task, total=total, visible=True),
-            on_advance=lambda n: progress.update(task, advance=n),
-        )
+    with progress_callbacks("scoring") as callbacks:
         report = evaluate(options, callbacks)
     for warning in report.warnings:
         console.print(f"warning: {warning}", style="yellow", soft_wrap=True, highlight=False)

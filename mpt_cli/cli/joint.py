@@ -14,8 +14,7 @@ from ..engine.losses import KLDirection, KLSpace
 from ..engine.train import TrainConfig
 from ..languages import XNLI_LANGUAGES, check_language, parse_languages
 from ..workflows.joint import DEFAULT_PAIRS_PER_LANGUAGE, JointOptions, joint
-from ..callbacks import Callbacks
-from .common import console, handle_errors, print_json, progress_bar, quiet_libraries
+from .common import console, handle_errors, log_epoch, print_json, progress_callbacks, quiet_libraries
 
 _joint, _train = JointConfig(), TrainConfig()
 
@@ -64,14 +63,7 @@ def joint_command(
         ),
         train=TrainConfig(prompt_lr=prompt_lr, backbone_lr=backbone_lr),
     )  # fmt: skip
-    with progress_bar() as progress:
-        task = progress.add_task("training", total=None, visible=False)
-        callbacks = Callbacks(
-            on_stage=lambda message: console.log(message),
-            on_start=lambda total: progress.reset(task, total=total, visible=True),
-            on_step=lambda loss: progress.update(task, advance=1, description=f"joint training (loss {loss:.4f})"),
-            on_epoch=lambda r: console.log(f"epoch {r.epoch}: loss {r.train_loss:.4f}, {source} dev accuracy {r.dev_accuracy:.1%}"),
-        )
+    with progress_callbacks("joint training", log_epoch) as callbacks:
         run = joint(options, callbacks)
     if json_output:
         print_json({

@@ -13,8 +13,8 @@ from ..engine.train import DEFAULT_BACKBONE_LR, TrainConfig
 from ..template import DEFAULT_TEMPLATE
 from ..verbalizer import DEFAULT_VERBALIZER, PRESETS
 from ..data.nli import DEFAULT_DATA
-from ..workflows.train_source import DEFAULT_TUNE, Callbacks, SourceOptions, train_source
-from .common import console, handle_errors, print_json, progress_bar, quiet_libraries
+from ..workflows.train_source import DEFAULT_TUNE, SourceOptions, train_source
+from .common import console, handle_errors, log_epoch, print_json, progress_callbacks, quiet_libraries
 
 _defaults = TrainConfig()
 
@@ -58,14 +58,7 @@ def train_source_command(
         template=template, verbalizer=verbalizer, prompt_length=prompt_length, encoder=encoder, tune=tune,
         lora_rank=lora_rank, max_length=max_length, train=train, overwrite=overwrite, cpu=cpu,
     )  # fmt: skip
-    with progress_bar() as progress:
-        task = progress.add_task("training", total=None)
-        callbacks = Callbacks(
-            on_stage=lambda message: console.log(message),
-            on_start=lambda total: progress.update(task, total=total),
-            on_step=lambda loss: progress.update(task, advance=1, description=f"training (loss {loss:.3f})"),
-            on_epoch=lambda r: console.log(f"epoch {r.epoch}: train loss {r.train_loss:.4f}, dev accuracy {r.dev_accuracy:.1%}"),
-        )
+    with progress_callbacks("training", log_epoch) as callbacks:
         run = train_source(options, callbacks)
     info = run.info
     summary = {

@@ -20,6 +20,7 @@ from ..engine.scorer import Scorer
 from ..engine.train import LabelledSet
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, require_seed, unset_is_one
+from ..languages import check_targets
 from ..outputs import check_writable
 from ..store import PromptStore
 
@@ -49,8 +50,7 @@ class AlignOptions:
         limits = {"max_pairs": unset_is_one(self.max_pairs), "max_dev_examples": unset_is_one(self.max_dev_examples)}
         require_positive(heldout=self.heldout, **limits)
         require_seed(self.seed)
-        if self.source in self.targets:
-            raise MptError(f"{self.source} is the source language; choose other target languages")
+        check_targets(self.source, self.targets)
 
 
 @dataclass

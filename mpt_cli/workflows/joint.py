@@ -28,6 +28,7 @@ from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.train import LabelledSet, TrainConfig, TrainResult, fit
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, unset_is_one
+from ..languages import check_targets
 from ..outputs import atomic_path, check_writable, local_paths
 from ..store import PromptStore
 from .align import split_heldout
@@ -54,10 +55,7 @@ class JointOptions:
 
     def __post_init__(self):
         require_positive(heldout=self.heldout, max_pairs=unset_is_one(self.max_pairs))
-        if not self.targets:
-            raise MptError("no target languages given")
-        if self.source in self.targets:
-            raise MptError(f"{self.source} is the source language; choose other target languages")
+        check_targets(self.source, self.targets)
 
 
 @dataclass
