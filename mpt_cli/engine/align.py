@@ -17,21 +17,20 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ..errors import MptError, require_positive
+from ..errors import require_positive
 from ..template import EncodedExample
 from .backbone import Backbone
 from .batching import by_length, collate, shuffled
-from .losses import KLDirection, KLSpace, kl_divergence
+from .losses import AlignmentObjective, kl_divergence
 from .prompt_encoder import PromptEncoder
 from .train import LabelledSet
 from .translator import PromptTranslator
 
 
 @dataclass(frozen=True)
-class AlignConfig:
-    alpha: float = field(default=0.5, metadata={"help": "weight of CE against KL (only used when the source prompt learns)"})
-    kl_direction: KLDirection = field(default=KLDirection.FORWARD, metadata={"help": f"KL direction: {KLDirection.options()}"})
-    kl_space: KLSpace = field(default=KLSpace.LABELS, metadata={"help": "KL over: labels (the verbalizer words) or vocab (all)"})
+class AlignConfig(AlignmentObjective):
+    """Two-stage alignment: the CE term only counts when the source prompt keeps learning."""
+
     freeze_source: bool = field(default=True, metadata={"help": "keep the source prompt fixed (teacher cached)"})
     epochs: int = field(default=3, metadata={"help": "passes over the parallel pairs"})
     batch_size: int = field(default=16, metadata={"help": "parallel pairs per step"})
@@ -40,11 +39,8 @@ class AlignConfig:
     eval_batch_size: int = field(default=64, metadata={"help": "batch size for held-out KL"})
 
     def __post_init__(self):
+        super().__post_init__()
         require_positive(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, source_lr=self.source_lr)
-        if not 0.0 <= self.alpha <= 1.0:
-            raise MptError(f"alpha must be between 0 and 1, got {self.alpha}")
-        object.__setattr__(self, "kl_direction", KLDirection.parse(self.kl_direction, "KL direction"))
-        object.__setattr__(self, "kl_space", KLSpace.parse(self.kl_space, "KL space"))
 
 
 @dataclass

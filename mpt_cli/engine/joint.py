@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..choices import Choice
-from ..errors import MptError, require_positive
+from ..errors import require_positive
 from ..template import EncodedExample
 from .batching import collate
-from .losses import KLDirection, KLSpace, kl_divergence
+from .losses import AlignmentObjective, kl_divergence
 from .train import PromptLearner
 
 
@@ -32,12 +32,8 @@ class JointStart(Choice):
     SCRATCH = "scratch"  # the base backbone and a new prompt encoder, with the source run's draw and settings
 
 
-
 @dataclass(frozen=True)
-class JointConfig:
-    alpha: float = field(default=0.5, metadata={"help": "weight of CE (source few-shot) against KL (parallel pairs)"})
-    kl_direction: KLDirection = field(default=KLDirection.FORWARD, metadata={"help": f"KL direction: {KLDirection.options()}"})
-    kl_space: KLSpace = field(default=KLSpace.LABELS, metadata={"help": "KL over: labels (the verbalizer words) or vocab (all)"})
+class JointConfig(AlignmentObjective):
     pairs_per_step: int = field(default=8, metadata={"help": "parallel pairs in each step's KL batch, languages in turn"})
     translator_lr: float = field(default=1e-3, metadata={"help": "learning rate of the translators"})
     start: JointStart = field(default=JointStart.SOURCE, metadata={"help": "source: continue the trained source run; scratch: base backbone, new prompt"})
@@ -46,11 +42,8 @@ class JointConfig:
     eval_batch_size: int = field(default=64, metadata={"help": "batch size for held-out KL"})
 
     def __post_init__(self):
+        super().__post_init__()
         require_positive(epochs=self.epochs, pairs_per_step=self.pairs_per_step, translator_lr=self.translator_lr, eval_batch_size=self.eval_batch_size)
-        if not 0.0 <= self.alpha <= 1.0:
-            raise MptError(f"alpha must be between 0 and 1, got {self.alpha}")
-        object.__setattr__(self, "kl_direction", KLDirection.parse(self.kl_direction, "KL direction"))
-        object.__setattr__(self, "kl_space", KLSpace.parse(self.kl_space, "KL space"))
         object.__setattr__(self, "start", JointStart.parse(self.start, "joint start"))
 
 

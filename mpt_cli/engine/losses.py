@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 
 from ..choices import Choice
+from ..errors import MptError
 
 
 
@@ -17,6 +20,21 @@ class KLDirection(Choice):
 class KLSpace(Choice):
     LABELS = "labels"  # over the verbalizer words
     VOCAB = "vocab"  # over the whole vocabulary
+
+
+@dataclass(frozen=True)
+class AlignmentObjective:
+    """``alpha * CE + (1 - alpha) * KL``: the settings two-stage and joint alignment share."""
+
+    alpha: float = field(default=0.5, metadata={"help": "weight of CE (source few-shot examples) against KL (parallel pairs)"})
+    kl_direction: KLDirection = field(default=KLDirection.FORWARD, metadata={"help": f"KL direction: {KLDirection.options()}"})
+    kl_space: KLSpace = field(default=KLSpace.LABELS, metadata={"help": "KL over: labels (the verbalizer words) or vocab (all)"})
+
+    def __post_init__(self):
+        if not 0.0 <= self.alpha <= 1.0:
+            raise MptError(f"alpha must be between 0 and 1, got {self.alpha}")
+        object.__setattr__(self, "kl_direction", KLDirection.parse(self.kl_direction, "KL direction"))
+        object.__setattr__(self, "kl_space", KLSpace.parse(self.kl_space, "KL space"))
 
 
 def kl_divergence(source_logits: torch.Tensor, target_logits: torch.Tensor, direction: str = "forward") -> torch.Tensor:
