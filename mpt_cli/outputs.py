@@ -110,27 +110,23 @@ class atomic_path:
             raise MptError(f"cannot write {self.target}: {exc.strerror or exc}") from None
 
 
-_TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?:mpt-(?P<pid>\d+)-)?[A-Za-z0-9_]{8}$")
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.mpt-(?P<pid>\d+)-[A-Za-z0-9_]{8}$")
+_LEGACY_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]{8}$")
 
 
 def remove_stale_temporaries(folder: Path, name: str) -> None:
-    """Remove ``folder``'s temporary copies of ``name`` whose writer is gone (killed mid-write)."""
-    for item in folder.glob(f".{glob_escape(name)}.*"):
-        match = _TEMPORARY.match(item.name)
-        if not (match and match["name"] == name and item.is_dir()):
-            continue
-        if set(os.listdir(item)) - {name}:
-            continue  # not the layout atomic_path makes: not ours to delete
-        if match["pid"] is None:
+    """Remove the temporary folders in ``folder`` whose writer is gone (killed mid-write): any of this
+    version's, by process id, and an earlier version's copies of ``name`` older than an hour."""
+    for item in folder.glob(".*"):
+        if match := _TEMPORARY.match(item.name):
+            stale = not _process_alive(int(match["pid"]))
+        elif (match := _LEGACY_TEMPORARY.match(item.name)) and match["name"] == name:
             stale = time.time() - item.stat().st_mtime > LEGACY_TEMP_AGE_S
         else:
-            stale = not _process_alive(int(match["pid"]))
-        if stale:
+            continue
+        # only the layout atomic_path makes (a folder holding at most the one target) is ours to delete
+        if stale and item.is_dir() and set(os.listdir(item)) <= {match["name"]}:
             shutil.rmtree(item, ignore_errors=True)
-
-
-def glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 def _process_alive(pid: int) -> bool:

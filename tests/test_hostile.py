@@ -248,11 +248,13 @@ def test_temporary_folders_of_killed_writers_are_removed_by_the_next_write(tmp_p
     from mpt_cli.outputs import atomic_path
 
     dead = tmp_path / ".labelled.tsv.mpt-999999999-abcd1234"  # no such process
+    dead_other_name = tmp_path / ".en.backbone-0123456789ab.mpt-999999999-abcd1234"  # a side folder of a killed run
     live = tmp_path / f".labelled.tsv.mpt-{os.getpid()}-abcd1234"
     other = tmp_path / ".labelled.tsv.notes"  # not ours: another layout
     for folder in (dead, live):
         folder.mkdir()
         (folder / "labelled.tsv").write_text("half")
+    (dead_other_name / "en.backbone-0123456789ab").mkdir(parents=True)
     other.mkdir()
     with atomic_path(tmp_path / "labelled.tsv") as tmp:
         tmp.write_text("done")

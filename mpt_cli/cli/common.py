@@ -43,7 +43,7 @@ def handle_errors(command):
             typer.echo(f"error: {exc.filename or 'output'}: {exc.strerror or exc}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            typer.echo("interrupted; nothing was written", err=True)
+            typer.echo("interrupted; files already there are as they were (a partial run leaves no file half-written)", err=True)
             raise typer.Exit(130) from None
 
     return wrapper
