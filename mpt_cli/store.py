@@ -200,7 +200,7 @@ class PromptStore:
         """The side files and folders the prompt at ``path`` uses, when there is one to replace."""
         try:
             info = PromptArtifact.load(path).info if path.is_file() else None
-        except MptError:
+            names = [n for n in (info.tuned_backbone, info.adapters, info.training_state) if n] if info else []
+            return [side for side in (self.side_path(name, path) for name in names) if side.exists()]
+        except MptError:  # a damaged prompt, or one naming files outside the folder: nothing of it to remove
             return []
-        names = [info.tuned_backbone, info.adapters, info.training_state] if info else []
-        return [path.parent / name for name in names if name and Path(name).name == name and (path.parent / name).exists()]

@@ -171,7 +171,7 @@ def _save(store: PromptStore, learner: JointLearner, source: PromptArtifact, opt
     if learner.translators is None:  # the ablation: every language uses the source prompt as is
         return
     steps = options.train.epochs * -(-len(learner.train.labels) // options.train.batch_size)
-    trained_source = store.open_source(options.source)
+    trained_source = PromptArtifact(source_prompt, info)  # as just saved: save_source recorded its side files in info
     for translator, language in zip(learner.translators, languages):
         corpus, target = corpora[language.target], language.target
         path = store.translator_path(options.source, target)
