@@ -156,6 +156,7 @@ class TranslatorInfo(MetadataRecord):
     heldout_kl_before: float
     heldout_kl_after: float
     seed: int
+    best_epoch: int | None = None  # the epoch the translator was kept from (None: written before it was recorded)
     dev: dict = field(default_factory=dict)  # dev accuracy of the source and translated prompts, when measured
     versions: dict = field(default_factory=dict)
     command: str = ""

@@ -11,6 +11,11 @@ class MptError(Exception):
     """
 
 
+class ProcessError(MptError):
+    """A problem only one of several launched processes met (its own share of the work): that process
+    reports it, with its rank, where an ordinary :class:`MptError` is reported by the main process alone."""
+
+
 def require_positive(**values: float) -> None:
     """Reject a zero, negative or non-finite setting by its option name (``batch_size`` -> ``--batch-size``)."""
     for name, value in values.items():

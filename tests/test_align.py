@@ -86,15 +86,36 @@ def test_alignment_lowers_the_heldout_kl(aligner):
     torch.manual_seed(0)
     translator = PromptTranslator(TranslatorConfig(source.shape[1]))
     config = AlignConfig(epochs=3, batch_size=8, lr=1e-2)
+    epochs = []
     result = train_translator(
-        aligner["backbone"], translator, source, aligner["train"], aligner["heldout"], None, aligner["label_ids"], config, seed=0
-    )
+        aligner["backbone"], translator, source, aligner["train"], aligner["heldout"], None, aligner["label_ids"], config, seed=0,
+        on_epoch=epochs.append,
+    )  # fmt: skip
     assert result.heldout_kl_before > 0.05  # the toy languages really differ at the start
     assert result.heldout_kl_after < 0.9 * result.heldout_kl_before
     assert result.steps == 3 * math.ceil(ALIGN_TRAIN / 8)
-    assert math.isfinite(result.train_loss) and result.train_loss >= 0
+    assert all(math.isfinite(e.train_loss) and e.train_loss >= 0 for e in epochs)
     assert torch.equal(source, aligner["artifact"].prompt)  # the source prompt is left alone
     assert not torch.equal(translator(source), source)  # the translator moved away from the identity
+
+
+def test_the_translator_is_kept_from_the_epoch_with_the_lowest_heldout_kl(aligner):
+    source = aligner["artifact"].prompt
+    torch.manual_seed(0)
+    translator = PromptTranslator(TranslatorConfig(source.shape[1]))
+    config = AlignConfig(epochs=4, batch_size=8, lr=3e-2)
+    epochs = []
+    result = train_translator(
+        aligner["backbone"], translator, source, aligner["train"], aligner["heldout"], None, aligner["label_ids"], config, seed=0,
+        on_epoch=epochs.append,
+    )  # fmt: skip
+    scores = [e.dev_score for e in epochs]
+    assert [e.metric.name for e in epochs] == ["held-out KL"] * 4
+    assert result.best_epoch == scores.index(min(scores)) + 1
+    assert result.heldout_kl_after == min(scores)
+    with torch.no_grad():
+        kept = heldout_kl(aligner["backbone"], aligner["heldout"], source, translator(source), config, aligner["label_ids"])
+    assert kept == pytest.approx(min(scores), rel=1e-5)
 
 
 def test_heldout_kl_before_training_is_that_of_the_source_prompt(aligner):

@@ -50,17 +50,17 @@ def test_training_lowers_the_loss_and_beats_chance(full_run):
     assert len(history) == 16
     assert history[-1].train_loss < history[0].train_loss
     assert run.result.train_loss < history[0].train_loss
-    assert run.result.dev_accuracy > 0.5
+    assert run.result.dev_score > 0.5
 
 
 def test_best_epoch_is_the_first_with_the_highest_dev_accuracy(full_run):
     run, _ = full_run
-    accuracies = [r.dev_accuracy for r in run.result.history]
-    assert run.result.dev_accuracy == max(accuracies)
+    accuracies = [r.dev_score for r in run.result.history]
+    assert run.result.dev_score == max(accuracies)
     assert run.result.best_epoch == accuracies.index(max(accuracies)) + 1
     assert run.result.train_loss == run.result.history[run.result.best_epoch - 1].train_loss
     assert run.info.training["best_epoch"] == run.result.best_epoch
-    assert run.info.dev_accuracy == run.result.dev_accuracy
+    assert run.info.dev_accuracy == run.result.dev_score
 
 
 def test_artifact_records_the_split_manifest(full_run, toy_data_dir):
@@ -103,7 +103,7 @@ def test_full_mode_artifact_reloads_with_the_same_predictions(full_run, toy_data
     probs, gold = dev_probabilities(reloaded, artifact, str(toy_data_dir))
     in_memory, _ = dev_probabilities(trained, artifact, str(toy_data_dir))
     torch.testing.assert_close(probs, in_memory, rtol=1e-5, atol=1e-6)
-    assert accuracy(probs, gold) == pytest.approx(run.result.dev_accuracy)
+    assert accuracy(probs, gold) == pytest.approx(run.result.dev_score)
 
 
 def test_changed_tuned_backbone_is_refused(full_run, tmp_path):
@@ -170,7 +170,7 @@ def test_lora_artifact_reloads_with_the_same_predictions(make_options, toy_data_
     probs, gold = dev_probabilities(reloaded, artifact, str(toy_data_dir))
     in_memory, _ = dev_probabilities(trained, artifact, str(toy_data_dir))
     torch.testing.assert_close(probs, in_memory, rtol=1e-5, atol=1e-6)
-    assert accuracy(probs, gold) == pytest.approx(run.result.dev_accuracy)
+    assert accuracy(probs, gold) == pytest.approx(run.result.dev_score)
     with raises_mpt("fingerprint"):
         PromptStore(run.path.parent).load_backbone(artifact, model=str(other_model_dir), cpu=True)
 

@@ -3,6 +3,7 @@
 import typer
 
 from .align import align_command, translate_command
+from .common import quiet_unless_main
 from .env import env_command
 from .evaluate import eval_command
 from .inspect import inspect_command
@@ -31,4 +32,5 @@ app.command("env")(env_command)
 
 
 def main() -> None:
+    quiet_unless_main()
     app()

@@ -15,7 +15,7 @@ from ..languages import XNLI_LANGUAGES, check_language, parse_languages
 from ..store import PromptStore
 from ..workflows.align import AlignOptions, align
 from ..workflows.translate import translate
-from .common import console, handle_errors, print_json, progress_callbacks, quiet_libraries
+from .common import console, handle_errors, log_epoch, print_json, progress_callbacks, quiet_libraries
 
 _defaults = AlignConfig()
 
@@ -71,7 +71,7 @@ def _make_command(translating: bool):
                 batch_size=batch_size, lr=lr,
             ),
         )  # fmt: skip
-        with progress_callbacks("aligning") as callbacks:
+        with progress_callbacks("aligning", log_epoch) as callbacks:
             if translating:
                 written = translate(options, callbacks)
             else:

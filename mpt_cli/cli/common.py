@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..callbacks import Callbacks
-from ..errors import MptError
+from ..engine.distributed import is_main_process, launched
+from ..errors import MptError, ProcessError
 
 
 def _log_width() -> int | None:
@@ -36,17 +37,31 @@ def handle_errors(command):
             sys.stdout.flush()  # a full or closed stdout fails here, inside the handler, not at exit
             return result
         except MptError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            own = isinstance(exc, ProcessError)  # else bad options or input, which every launched process meets alike
+            if own or is_main_process():
+                typer.echo(f"error: {_rank_prefix() if own else ''}{exc}", err=True)
             raise typer.Exit(2) from None
         except OSError as exc:  # the environment: stdout full or closed, a disk full, a file gone
             _detach_stdout()
-            typer.echo(f"error: {exc.filename or 'output'}: {exc.strerror or exc}", err=True)
+            typer.echo(f"error: {_rank_prefix()}{exc.filename or 'output'}: {exc.strerror or exc}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             typer.echo("interrupted; files already there are as they were (a partial run leaves no file half-written)", err=True)
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def _rank_prefix() -> str:
+    """Where launched processes meet different trouble, each says which one it is."""
+    return "" if not launched() else f"process {os.environ.get('RANK', '0')}: "
+
+
+def quiet_unless_main() -> None:
+    """Launched processes other than the main one print nothing: no logs, bars, tables or data."""
+    if not is_main_process():
+        console.quiet = True
+        _detach_stdout()
 
 
 def _detach_stdout() -> None:
@@ -86,7 +101,7 @@ def progress_callbacks(label: str, on_epoch: Callable | None = None) -> Iterator
 
 
 def log_epoch(record) -> None:
-    console.log(f"epoch {record.epoch}: train loss {record.train_loss:.4f}, dev accuracy {record.dev_accuracy:.1%}")
+    console.log(record.describe())
 
 
 def progress_bar() -> Progress:

@@ -10,6 +10,7 @@ import typer
 
 from ..outputs import atomic_path, check_writable, local_paths
 from ..data.pairs import PairReader
+from ..engine.distributed import is_main_process
 from ..errors import MptError
 from ..workflows.predict import PredictOptions, predict
 from ..callbacks import Callbacks
@@ -58,7 +59,7 @@ def predict_command(
     with stream, progress_bar() as progress:
         task = progress.add_task("labelling", total=size, visible=size is not None)
         callbacks = Callbacks(on_stage=lambda m: console.log(m), on_advance=lambda done: progress.update(task, completed=done))
-        if output is None:
+        if output is None or not is_main_process():  # launched: the other processes' stdout is /dev/null
             summary = predict(options, reader, _stdout_writer(), callbacks)
         else:
             with atomic_path(output, overwrite, inputs=inputs) as tmp, tmp.open("w", encoding="utf-8") as handle:

@@ -70,7 +70,7 @@ def train_source_command(
         "seed": info.seed,
         "best_epoch": run.result.best_epoch,
         "train_loss": run.result.train_loss,
-        "dev_accuracy": run.result.dev_accuracy,
+        "dev_accuracy": run.result.dev_score,
         "dev_examples": info.training["dev_examples"],
         "tuned_backbone": info.tuned_backbone,
         "seconds": round(run.seconds, 1),

@@ -10,6 +10,7 @@ language's prompt.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,11 +21,14 @@ import torch.nn.functional as F
 from ..errors import require_positive
 from ..template import EncodedExample
 from .backbone import Backbone
-from .batching import by_length, collate, shuffled
+from .batching import by_length, collate
 from .losses import AlignmentObjective, kl_divergence
 from .prompt_encoder import PromptEncoder
-from .train import LabelledSet
+from .train import DevMetric, EpochRecord, LabelledSet, fit
 from .translator import PromptTranslator
+
+
+HELDOUT_KL = DevMetric("held-out KL", higher_is_better=False, percent=False)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,9 @@ class AlignConfig(AlignmentObjective):
     batch_size: int = field(default=16, metadata={"help": "parallel pairs per step"})
     lr: float = field(default=1e-4, metadata={"help": "learning rate of the translator"})
     source_lr: float = field(default=1e-4, metadata={"help": "learning rate of the source prompt encoder, when it learns"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with a linear warm-up"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
     eval_batch_size: int = field(default=64, metadata={"help": "batch size for held-out KL"})
 
     def __post_init__(self):
@@ -54,9 +61,9 @@ class ParallelSet:
 @dataclass
 class AlignResult:
     heldout_kl_before: float
-    heldout_kl_after: float
+    heldout_kl_after: float  # at the best epoch, which the translator is left at
     steps: int
-    train_loss: float
+    best_epoch: int
 
 
 class Teacher:
@@ -110,6 +117,77 @@ def heldout_kl(backbone, pairs: ParallelSet, source_prompt, target_prompt, confi
     return total / len(pairs.target)
 
 
+class TranslatorLearner:
+    """What :func:`fit` trains in two-stage alignment: ``translator`` (and ``source``, when it is an
+    encoder and ``config.freeze_source`` is off) on the KL of parallel pairs, plus the CE of the few-shot
+    set when the source prompt learns. The best epoch is the one with the lowest held-out KL."""
+
+    dev_metric = HELDOUT_KL
+
+    def __init__(self, backbone: Backbone, translator: PromptTranslator, source: PromptEncoder | torch.Tensor,
+                 pairs: ParallelSet, heldout: ParallelSet, few_shot: LabelledSet | None, label_ids: torch.Tensor,
+                 config: AlignConfig, seed: int):  # fmt: skip
+        self.backbone, self.translator, self.source, self.pairs, self.heldout = backbone, translator, source, pairs, heldout
+        self.few_shot, self.config = few_shot, config
+        self.label_ids = label_ids.to(backbone.device)
+        self.learn_source = isinstance(source, PromptEncoder) and not config.freeze_source
+        self.teacher = Teacher(backbone, pairs.source, config.eval_batch_size)
+        self.generator = torch.Generator().manual_seed(seed)  # few-shot batches: apart from fit's pair order
+        self.train_size = len(pairs.target)
+        backbone.model.eval()  # frozen and deterministic: the cached teacher must equal a recomputed one
+        translator.to(backbone.device)
+        if isinstance(source, PromptEncoder):
+            source.to(backbone.device).requires_grad_(self.learn_source)
+
+    def source_prompt(self) -> torch.Tensor:
+        """``p_S``, ``[P, H]``: the fixed prompt or the encoder's output."""
+        return self.source() if isinstance(self.source, PromptEncoder) else self.source.to(self.backbone.device)
+
+    def parameter_groups(self) -> list[dict]:
+        groups = [{"params": list(self.translator.parameters()), "lr": self.config.lr}]
+        if self.learn_source:
+            groups.append({"params": list(self.source.parameters()), "lr": self.config.source_lr})
+        return groups
+
+    def train_mode(self, training: bool) -> None:
+        self.translator.train(training)
+        if isinstance(self.source, PromptEncoder):
+            self.source.train(training and self.learn_source)
+
+    def loss(self, rows: list[int]) -> torch.Tensor:
+        p_source = self.source_prompt()
+        kl = alignment_kl(
+            self.backbone, self.teacher, self.pairs.target, rows, p_source.detach(), self.translator(p_source), self.config,
+            self.label_ids, cached=not self.learn_source,
+        )  # fmt: skip
+        if not (self.learn_source and self.few_shot is not None):
+            return kl
+        return self.config.alpha * self._few_shot_ce(p_source) + (1 - self.config.alpha) * kl
+
+    @torch.no_grad()
+    def dev_score(self) -> float:
+        p_source = self.source_prompt()
+        return heldout_kl(self.backbone, self.heldout, p_source, self.translator(p_source), self.config, self.label_ids)
+
+    def state(self) -> dict:
+        state = {"translator": copy.deepcopy(self.translator.state_dict())}
+        if self.learn_source:
+            state["source"] = copy.deepcopy(self.source.state_dict())
+        return state
+
+    def load_state(self, state: dict) -> None:
+        self.translator.load_state_dict(state["translator"])
+        if self.learn_source:
+            self.source.load_state_dict(state["source"])
+
+    def _few_shot_ce(self, prompt: torch.Tensor) -> torch.Tensor:
+        """Cross entropy on a random batch of the source prompt's few-shot examples."""
+        rows = torch.randperm(len(self.few_shot.encoded), generator=self.generator)[: self.config.batch_size].tolist()
+        batch = collate(self.few_shot.encoded, rows, self.backbone.tokenizer.pad_token_id, prompt.shape[0], self.few_shot.labels)
+        batch = batch.to(self.backbone.device)
+        return F.cross_entropy(self.backbone.mask_logits(batch, prompt, self.label_ids), batch.labels)
+
+
 def train_translator(
     backbone: Backbone,
     translator: PromptTranslator,
@@ -121,60 +199,16 @@ def train_translator(
     config: AlignConfig,
     seed: int,
     on_step: Callable[[float], None] | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> AlignResult:
-    """Train ``translator`` (and ``source``, when it is an encoder and ``config.freeze_source`` is off).
+    """Train ``translator`` (and ``source``, when it is an encoder and ``config.freeze_source`` is off)
+    through :func:`fit`, leaving both at the epoch with the lowest held-out KL.
 
     ``source`` is the source prompt ``[P, H]`` or its encoder. Returns the held-out KL before and after.
     """
-    device = backbone.device
-    backbone.model.eval()  # frozen and deterministic: the cached teacher must equal a recomputed one
-    translator.to(device)
-    label_ids = label_ids.to(device)
-    learn_source = isinstance(source, PromptEncoder) and not config.freeze_source
-    source_prompt = lambda: source() if isinstance(source, PromptEncoder) else source.to(device)  # noqa: E731
-    if isinstance(source, PromptEncoder):
-        source.to(device)
-        source.requires_grad_(learn_source)
-        source.train(learn_source)
-
-    with torch.no_grad():
-        before = heldout_kl(backbone, heldout_pairs, source_prompt(), translator(source_prompt()), config, label_ids)
-    groups = [{"params": list(translator.parameters()), "lr": config.lr}]
-    if learn_source:
-        groups.append({"params": list(source.parameters()), "lr": config.source_lr})
-    optimizer = backbone.accelerator.prepare_optimizer(torch.optim.AdamW(groups, weight_decay=0.0))
-    generator = torch.Generator().manual_seed(seed)
-    teacher = Teacher(backbone, train_pairs.source, config.eval_batch_size)
-    steps, losses = 0, []
-    for _ in range(config.epochs):
-        translator.train()
-        for rows in shuffled(len(train_pairs.target), config.batch_size, generator):
-            p_source = source_prompt()
-            kl = alignment_kl(
-                backbone, teacher, train_pairs.target, rows, p_source.detach(), translator(p_source), config, label_ids, cached=not learn_source
-            )
-            loss = kl
-            if learn_source and few_shot is not None:
-                loss = config.alpha * _few_shot_ce(backbone, few_shot, p_source, label_ids, config, generator) + (1 - config.alpha) * kl
-            backbone.accelerator.backward(loss)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            steps += 1
-            losses.append(loss.item())
-            if on_step:
-                on_step(loss.item())
-    translator.eval()
-    if isinstance(source, PromptEncoder):
-        source.eval()
-    with torch.no_grad():
-        after = heldout_kl(backbone, heldout_pairs, source_prompt(), translator(source_prompt()), config, label_ids)
-    tail = losses[-max(1, math.ceil(len(losses) / config.epochs)) :]
-    return AlignResult(before, after, steps, sum(tail) / len(tail))
-
-
-def _few_shot_ce(backbone, few_shot: LabelledSet, prompt, label_ids, config: AlignConfig, generator) -> torch.Tensor:
-    """Cross entropy on a random batch of the source prompt's few-shot examples."""
-    rows = torch.randperm(len(few_shot.encoded), generator=generator)[: config.batch_size].tolist()
-    batch = collate(few_shot.encoded, rows, backbone.tokenizer.pad_token_id, prompt.shape[0], few_shot.labels)
-    batch = batch.to(backbone.device)
-    return F.cross_entropy(backbone.mask_logits(batch, prompt, label_ids), batch.labels)
+    learner = TranslatorLearner(backbone, translator, source, train_pairs, heldout_pairs, few_shot, label_ids, config, seed)
+    learner.train_mode(False)
+    before = learner.dev_score()
+    result = fit(learner, config, seed, backbone.accelerator, on_step, on_epoch)
+    steps = config.epochs * math.ceil(learner.train_size / config.batch_size)
+    return AlignResult(before, result.dev_score, steps, result.best_epoch)

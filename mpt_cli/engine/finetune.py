@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from ..data import LABELS, NLIExample
 from .backbone import load_pretrained, make_accelerator
 from .inference import accuracy
-from .train import DEFAULT_BACKBONE_LR, TrainConfig, TrainResult, fit, restore_parameters
+from .train import DEFAULT_BACKBONE_LR, DEV_ACCURACY, TrainConfig, TrainResult, fit, restore_parameters
 
 
 class Classifier:
@@ -63,6 +63,7 @@ class ClassifierLearner:
     train: list[NLIExample]
     dev: list[NLIExample]
     config: TrainConfig
+    dev_metric = DEV_ACCURACY
 
     def __post_init__(self):
         self.train_size = len(self.train)
@@ -79,7 +80,7 @@ class ClassifierLearner:
         labels = torch.tensor([e.label for e in examples], device=self.classifier.accelerator.device)
         return F.cross_entropy(self.classifier.logits(examples), labels)
 
-    def dev_accuracy(self) -> float:
+    def dev_score(self) -> float:
         probs = self.classifier.probabilities(self.dev, self.config.eval_batch_size)
         return accuracy(probs, [e.label for e in self.dev])
 

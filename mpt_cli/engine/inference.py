@@ -9,6 +9,7 @@ import torch
 from ..template import EncodedExample
 from .backbone import Backbone
 from .batching import by_length, collate
+from .distributed import processes
 
 
 @torch.no_grad()
@@ -23,11 +24,15 @@ def label_probabilities(
     """Probabilities over the label words for every example, in input order: ``[N, C]``.
 
     ``prompt`` is ``[P, H]`` for all rows or ``[N, P, H]`` for one prompt per row (mixed languages).
-    Batches are sorted by length so padding stays small.
+    Batches are sorted by length so padding stays small. Launched processes each score their shard
+    of the rows (``on_batch`` counts this process's rows) and all of them return every row.
     """
     was_training = backbone.model.training
     backbone.model.eval()
-    prompt = prompt.to(backbone.device)
+    group = processes()
+    mine = group.shard(len(encoded))
+    encoded = encoded[mine.start : mine.stop]
+    prompt = (prompt if prompt.dim() == 2 else prompt[mine.start : mine.stop]).to(backbone.device)
     label_ids = label_ids.to(backbone.device)
     prompt_length = prompt.shape[-2]
     probs = torch.empty(len(encoded), len(label_ids))
@@ -38,7 +43,7 @@ def label_probabilities(
         if on_batch:
             on_batch(len(rows))
     backbone.model.train(was_training)
-    return probs
+    return probs if group.count == 1 else torch.cat(group.gather([probs]))
 
 
 def accuracy(probs: torch.Tensor, labels: list[int]) -> float:

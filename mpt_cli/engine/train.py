@@ -15,6 +15,7 @@ from ..errors import require_positive
 from ..template import EncodedExample
 from .backbone import Backbone
 from .batching import collate, shuffled
+from .distributed import processes
 from .inference import accuracy, label_probabilities
 from .prompt_encoder import PromptEncoder
 
@@ -42,17 +43,39 @@ class TrainConfig:
         require_positive(prompt_lr=self.prompt_lr, backbone_lr=self.backbone_lr or 1.0)
 
 
+@dataclass(frozen=True)
+class DevMetric:
+    """What a learner's dev score measures, and which way is better."""
+
+    name: str
+    higher_is_better: bool = True
+    percent: bool = True
+
+    def better(self, score: float, than: float) -> bool:
+        return score > than if self.higher_is_better else score < than
+
+    def format(self, score: float) -> str:
+        return f"{score:.1%}" if self.percent else f"{score:.4f}"
+
+
+DEV_ACCURACY = DevMetric("dev accuracy")
+
+
 @dataclass
 class EpochRecord:
     epoch: int
     train_loss: float
-    dev_accuracy: float
+    dev_score: float
+    metric: DevMetric = DEV_ACCURACY
+
+    def describe(self) -> str:
+        return f"epoch {self.epoch}: train loss {self.train_loss:.4f}, {self.metric.name} {self.metric.format(self.dev_score)}"
 
 
 @dataclass
 class TrainResult:
     best_epoch: int
-    dev_accuracy: float
+    dev_score: float  # the learner's metric at the best epoch (dev accuracy for prompts and fine-tuning)
     train_loss: float
     history: list[EpochRecord]
 
@@ -67,6 +90,7 @@ class Learner(Protocol):
     """What :func:`fit` trains: a loss on training rows, a dev score, and state to keep the best of."""
 
     train_size: int
+    dev_metric: DevMetric
 
     def parameter_groups(self) -> list[dict]: ...  # AdamW groups: {"params": [...], "lr": ...}
 
@@ -74,7 +98,7 @@ class Learner(Protocol):
 
     def loss(self, rows: list[int]) -> torch.Tensor: ...
 
-    def dev_accuracy(self) -> float: ...
+    def dev_score(self) -> float: ...  # measured as dev_metric says
 
     def state(self) -> dict[str, torch.Tensor]: ...  # copies of everything that learns
 
@@ -90,7 +114,10 @@ def fit(
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TrainResult:
     """AdamW with linear warm-up and decay; after every epoch the dev set is scored, and the state of the
-    first epoch with the highest dev accuracy is restored at the end."""
+    first epoch with the best dev score is restored at the end.
+
+    ``config`` needs only the loop's settings: ``epochs``, ``batch_size``, ``weight_decay``,
+    ``warmup_ratio`` and ``max_grad_norm`` (a :class:`TrainConfig` or an alignment config)."""
     groups = learner.parameter_groups()
     optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
     total_steps = config.epochs * math.ceil(learner.train_size / config.batch_size)
@@ -105,26 +132,25 @@ def fit(
         learner.train_mode(True)
         losses = []
         for rows in shuffled(learner.train_size, config.batch_size, generator):
-            loss = learner.loss(rows)
-            accelerator.backward(loss)
+            loss = _backward(learner, rows, trainable, accelerator)
             accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.item())
+            losses.append(loss)
             if on_step:
-                on_step(loss.item())
+                on_step(loss)
         learner.train_mode(False)
-        record = EpochRecord(epoch, sum(losses) / len(losses), learner.dev_accuracy())
+        record = EpochRecord(epoch, sum(losses) / len(losses), learner.dev_score(), learner.dev_metric)
         history.append(record)
         if on_epoch:
             on_epoch(record)
-        if best is None or record.dev_accuracy > best[0]:
-            best = (record.dev_accuracy, epoch, learner.state())
-    dev_accuracy, best_epoch, state = best
+        if best is None or learner.dev_metric.better(record.dev_score, best[0]):
+            best = (record.dev_score, epoch, learner.state())
+    dev_score, best_epoch, state = best
     learner.load_state(state)
     learner.train_mode(False)
-    return TrainResult(best_epoch, dev_accuracy, history[best_epoch - 1].train_loss, history)
+    return TrainResult(best_epoch, dev_score, history[best_epoch - 1].train_loss, history)
 
 
 @dataclass
@@ -137,6 +163,8 @@ class PromptLearner:
     dev: LabelledSet
     label_ids: torch.Tensor
     config: TrainConfig
+
+    dev_metric = DEV_ACCURACY
 
     def __post_init__(self):
         self.encoder.to(self.backbone.device)
@@ -160,7 +188,7 @@ class PromptLearner:
         batch = batch.to(self.backbone.device)
         return F.cross_entropy(self.backbone.mask_logits(batch, self.encoder(), self.label_ids), batch.labels)
 
-    def dev_accuracy(self) -> float:
+    def dev_score(self) -> float:
         with torch.no_grad():
             prompt = self.encoder()
         probs = label_probabilities(self.backbone, self.dev.encoded, prompt, self.label_ids, self.config.eval_batch_size)
@@ -196,6 +224,34 @@ def restore_parameters(model: torch.nn.Module, values: dict[str, torch.Tensor]) 
     with torch.no_grad():
         for name, value in values.items():
             params[name].copy_(value)
+
+
+def _backward(learner: Learner, rows: list[int], trainable: list[torch.Tensor], accelerator) -> float:
+    """Gradients of the mean loss over ``rows`` in ``trainable``'s ``.grad``; returns that loss.
+
+    Launched processes each take their shard of ``rows`` and weight their mean loss by its share of the
+    batch, so that the sum over processes of their gradients (one all-reduce, the loss riding along) is
+    the gradient one process would compute on the whole batch.
+    """
+    group = processes()
+    if group.count == 1:
+        loss = learner.loss(rows)
+        accelerator.backward(loss)
+        return loss.item()
+    device = trainable[0].device
+    mine = [rows[i] for i in group.shard(len(rows))]
+    share = torch.zeros(1, device=device)
+    if mine:  # a last batch smaller than the process count leaves some processes without rows
+        loss = learner.loss(mine) * (len(mine) / len(rows))
+        accelerator.backward(loss)
+        share += loss.detach().float()
+    local = [(p.grad if p.grad is not None else torch.zeros_like(p)).float().reshape(-1) for p in trainable]
+    total = group.sum(torch.cat([*local, share]))
+    offset = 0
+    for param in trainable:
+        param.grad = total[offset : offset + param.numel()].view_as(param).to(param.dtype)
+        offset += param.numel()
+    return total[-1].item()
 
 
 def _linear_warmup_decay(optimizer, warmup: int, total: int):

@@ -23,6 +23,7 @@ from ..errors import MptError, require_positive, require_seed, unset_is_one
 from ..languages import check_targets
 from ..outputs import check_writable
 from ..store import PromptStore
+from ..engine.distributed import processes
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def _align_one(options, store, source: PromptArtifact, scorer: Scorer, target: s
     callbacks.on_start(options.align.epochs * -(-len(train_pairs) // options.align.batch_size))
     outcome = train_translator(
         scorer.backbone, translator, source_side, train_set, heldout_set, few_shot, scorer.label_ids, options.align, options.seed,
-        callbacks.on_step,
+        callbacks.on_step, callbacks.on_epoch,
     )  # fmt: skip
     with torch.no_grad():
         adapted_source = (source_side() if isinstance(source_side, PromptEncoder) else source_side).detach().cpu()
@@ -108,7 +109,8 @@ def _align_one(options, store, source: PromptArtifact, scorer: Scorer, target: s
     dev = _dev_scores(options, source, scorer, target, translated, callbacks)
     path = store.translator_path(options.source, target)
     info = _translator_info(options, source, target, translator, corpus, (len(train_pairs), len(heldout_pairs)), outcome, dev)
-    TranslatorArtifact({k: v.cpu() for k, v in translator.state_dict().items()}, adapted_source, info).save(path, options.overwrite)
+    if processes(options.cpu).is_main:
+        TranslatorArtifact({k: v.cpu() for k, v in translator.state_dict().items()}, adapted_source, info).save(path, options.overwrite)
     return LanguageAlignment(
         target, path, len(train_pairs), len(heldout_pairs), outcome.steps, outcome.heldout_kl_before, outcome.heldout_kl_after,
         dev.get("examples"), dev.get("source_accuracy"), dev.get("translated_accuracy"), time.perf_counter() - started,
@@ -121,7 +123,8 @@ def _translator_info(options, source, target, translator, corpus, counts, outcom
         backbone=source.info.backbone, backbone_fingerprint=source.info.backbone_fingerprint,
         source_prompt_sha256=tensor_sha256(source.prompt), alignment=asdict(options.align), corpus=corpus.name,
         corpus_sha256=corpus.sha256, pairs=counts[0], heldout_pairs=counts[1], steps=outcome.steps,
-        heldout_kl_before=outcome.heldout_kl_before, heldout_kl_after=outcome.heldout_kl_after, seed=options.seed, dev=dev,
+        heldout_kl_before=outcome.heldout_kl_before, heldout_kl_after=outcome.heldout_kl_after, seed=options.seed,
+        best_epoch=outcome.best_epoch, dev=dev,
         **provenance(),
     )  # fmt: skip
 

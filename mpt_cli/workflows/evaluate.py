@@ -14,6 +14,7 @@ from ..errors import require_positive, unset_is_one
 from ..metrics import Scores
 from ..callbacks import Callbacks
 from ..prompt_set import PromptSet
+from ..engine.distributed import processes
 
 COLLAPSE_SHARE = 0.8
 
@@ -98,7 +99,8 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
     for lang in options.languages:
         examples = load_nli(options.data, lang, options.split)
         datasets[lang] = examples[: options.max_examples] if options.max_examples else examples
-    passes = sum(len(datasets[p.language]) * (2 if options.compare and p.translated else 1) for p in chosen)
+    mine = lambda rows: len(processes(options.cpu).shard(len(rows)))  # noqa: E731  (launched: this process's share)
+    passes = sum(mine(datasets[p.language]) * (2 if options.compare and p.translated else 1) for p in chosen)
     callbacks.on_start(passes)
 
     results = []
@@ -134,7 +136,7 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
         "seconds": round(time.perf_counter() - started, 1),
     } | provenance()
     report = EvalReport(results, options.source, prompts.warnings, run)
-    if options.output is not None:
+    if options.output is not None and processes(options.cpu).is_main:
         write_outputs(report, options.output, options.split, options.overwrite)
     return report
 

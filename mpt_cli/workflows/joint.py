@@ -32,6 +32,7 @@ from ..languages import check_targets
 from ..outputs import atomic_path, check_writable, local_paths
 from ..store import PromptStore
 from .align import split_heldout
+from ..engine.distributed import processes
 
 DEFAULT_PAIRS_PER_LANGUAGE = 1000
 
@@ -120,9 +121,10 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
     result = fit(learner, train, source.info.seed, backbone.accelerator, callbacks.on_step, callbacks.on_epoch)
     after = _heldout_kls(learner, heldout, options)
     languages = [JointLanguage(t, len(splits[t][0]), len(splits[t][1]), before[t], after[t]) for t in options.targets]
-    callbacks.on_stage(f"saving the joint run to {options.output}")
-    with atomic_path(options.output, options.overwrite, folder=True, inputs=inputs) as folder:
-        _save(PromptStore(folder), learner, source, replace(options, train=train), corpora, languages, result)
+    if processes(options.cpu).is_main:
+        callbacks.on_stage(f"saving the joint run to {options.output}")
+        with atomic_path(options.output, options.overwrite, folder=True, inputs=inputs) as folder:
+            _save(PromptStore(folder), learner, source, replace(options, train=train), corpora, languages, result)
     return JointRun(Path(options.output), result, languages, time.perf_counter() - started)
 
 
@@ -161,7 +163,7 @@ def _save(store: PromptStore, learner: JointLearner, source: PromptArtifact, opt
         source_prompt = learner.encoder().cpu()
     info = replace(
         source.info,
-        dev_accuracy=result.dev_accuracy,
+        dev_accuracy=result.dev_score,
         train_loss=result.train_loss,
         training=asdict(options.train) | {"best_epoch": result.best_epoch, "dev_examples": len(learner.dev.labels)},
         joint=asdict(options.joint) | {"targets": list(options.targets), "parallel": options.parallel, "from": str(options.prompts_dir)},
@@ -181,7 +183,7 @@ def _save(store: PromptStore, learner: JointLearner, source: PromptArtifact, opt
             source_prompt_sha256=tensor_sha256(source_prompt), alignment=info.joint, corpus=corpus.name,
             corpus_sha256=corpus.sha256, pairs=language.pairs, heldout_pairs=language.heldout_pairs,
             steps=steps, heldout_kl_before=language.heldout_kl_before, heldout_kl_after=language.heldout_kl_after,
-            seed=info.seed, **provenance(),
+            seed=info.seed, best_epoch=result.best_epoch, **provenance(),
         )  # fmt: skip
         TranslatorArtifact({k: v.cpu() for k, v in translator.state_dict().items()}, source_prompt, translator_info).save(path)
         with torch.no_grad():

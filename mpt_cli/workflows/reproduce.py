@@ -26,10 +26,11 @@ from ..data.nli import DEFAULT_DATA, canonical_split
 from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
 from ..engine.backbone import DEFAULT_MODEL, Tune
+from ..engine.distributed import Processes, alone, launched, processes
 from ..engine.finetune import Classifier, finetune
 from ..engine.joint import JointConfig
 from ..engine.train import TrainConfig
-from ..errors import MptError, require_positive, require_seed, unset_is_one
+from ..errors import MptError, ProcessError, require_positive, require_seed, unset_is_one
 from ..languages import XNLI_LANGUAGES
 from ..metrics import score
 from .align import AlignOptions
@@ -117,28 +118,61 @@ def plan(options: ReproduceOptions) -> list[Cell]:
 
 
 def reproduce(options: ReproduceOptions, callbacks: Callbacks | None = None) -> dict:
-    """Run every unfinished cell, then summarise all of them; returns the summary (also ``summary.json``)."""
+    """Run every unfinished cell, then summarise all of them; returns the summary (also ``summary.json``).
+
+    Launched processes share the unfinished cells out, whole ``k{shots}-s{seed}`` folders at a time (their
+    methods share one source prompt), each running its cells as if alone; the summary waits for all.
+    """
     callbacks = callbacks or Callbacks()
+    group = processes(options.cpu)
     _check_same_settings(options)
     cells = plan(options)
     todo = [c for c in cells if not c.results_path.is_file()]
+    group.barrier()  # every process has read the folder before any of them writes to it
+    settings_path = options.output / "settings.json"
+    if group.is_main and not settings_path.is_file():
+        with atomic_path(settings_path, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(_results_settings(options), indent=2) + "\n")
     if len(todo) < len(cells):
         callbacks.on_stage(f"resuming: {len(cells) - len(todo)} of {len(cells)} cells already done")
-    durations: list[float] = []
-    for number, cell in enumerate(todo, 1):
-        eta = f", about {_clock(statistics.mean(durations) * (len(todo) - number + 1))} left" if durations else ""
-        callbacks.on_stage(f"cell {number}/{len(todo)}: {cell}{eta}")
-        started = time.perf_counter()
-        results = RUNNERS[cell.method](options, cell, callbacks)
-        with atomic_path(cell.results_path, overwrite=True) as tmp:
-            tmp.write_text(json.dumps(results, indent=2, default=str) + "\n")
-        durations.append(time.perf_counter() - started)
+    mine = _share(todo, group)
+    if group.count > 1:
+        callbacks.on_stage(f"{group.count} processes: this one runs {len(mine)} of the {len(todo)} cells")
+    with alone():
+        _run_cells(options, mine, callbacks)
+    while not all(c.results_path.is_file() for c in todo):  # files, not a barrier: cells may take hours
+        time.sleep(1)
     by_row = sorted(cells, key=lambda c: (options.methods.index(c.method), options.shots.index(c.shots)))
     results = {(c.method, c.shots, c.seed): json.loads(c.results_path.read_text()) for c in by_row if c.results_path.is_file()}
     summary = summarise(results, options.languages, options.source, compared=PROMPT_METHODS) | {"settings": _results_settings(options)}
-    with atomic_path(options.output / "summary.json", overwrite=True) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    if group.is_main:
+        with atomic_path(options.output / "summary.json", overwrite=True) as tmp:
+            tmp.write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _share(todo: list[Cell], group: Processes) -> list[Cell]:
+    """This process's cells: folders (shots, seed) dealt round-robin in plan order."""
+    folders = list(dict.fromkeys(c.folder for c in todo))
+    dealt = {folder: i % group.count for i, folder in enumerate(folders)}
+    return [c for c in todo if dealt[c.folder] == group.index]
+
+
+def _run_cells(options: ReproduceOptions, cells: list[Cell], callbacks: Callbacks) -> None:
+    durations: list[float] = []
+    for number, cell in enumerate(cells, 1):
+        eta = f", about {_clock(statistics.mean(durations) * (len(cells) - number + 1))} left" if durations else ""
+        callbacks.on_stage(f"cell {number}/{len(cells)}: {cell}{eta}")
+        started = time.perf_counter()
+        try:
+            results = RUNNERS[cell.method](options, cell, callbacks)
+        except MptError as exc:
+            if not launched():
+                raise
+            raise ProcessError(f"{cell}: {exc}") from None  # the other processes' cells may be fine
+        with atomic_path(cell.results_path, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(results, indent=2, default=str) + "\n")
+        durations.append(time.perf_counter() - started)
 
 
 def _check_same_settings(options: ReproduceOptions) -> None:
@@ -149,8 +183,6 @@ def _check_same_settings(options: ReproduceOptions) -> None:
     settings = _results_settings(options)
     path = options.output / "settings.json"
     if not path.is_file():
-        with atomic_path(path, overwrite=True) as tmp:
-            tmp.write_text(json.dumps(settings, indent=2) + "\n")
         return
     earlier = json.loads(path.read_text())
     for key, value in settings.items():

@@ -24,6 +24,7 @@ from ..template import DEFAULT_TEMPLATE, TemplateEncoder, parse_template
 from ..verbalizer import DEFAULT_VERBALIZER, Verbalizer
 from ..callbacks import Callbacks
 from ..store import PromptStore
+from ..engine.distributed import processes
 
 DEFAULT_TUNE = Tune.FULL
 
@@ -108,7 +109,8 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
     info = _prompt_info(options, backbone, template, encoder, manifest, result, len(dev))
     if options.tune == "full":
         callbacks.on_stage("saving the tuned backbone")
-    store.save_source(backbone, prompt, info, encoder.state_dict(), options.overwrite)
+    if processes(options.cpu).is_main:
+        store.save_source(backbone, prompt, info, encoder.state_dict(), options.overwrite)
     return SourceRun(out, info, result, time.perf_counter() - started)
 
 
@@ -120,7 +122,7 @@ def _prompt_info(options: SourceOptions, backbone, template, encoder, manifest, 
         verbalizer=list(Verbalizer.parse(options.verbalizer).words), max_length=template.max_length,
         prompt_encoder=asdict(encoder.config), lora_rank=options.lora_rank if options.tune == "lora" else None,
         data=options.data, shots=options.shots, seed=options.seed, split_manifest=json.loads(manifest.to_json()),
-        split_manifest_sha256=manifest.sha256, dev_accuracy=result.dev_accuracy, train_loss=result.train_loss,
+        split_manifest_sha256=manifest.sha256, dev_accuracy=result.dev_score, train_loss=result.train_loss,
         training=asdict(options.train) | {"best_epoch": result.best_epoch, "dev_examples": dev_examples},
         **provenance(),
     )  # fmt: skip

@@ -15,6 +15,7 @@ from ..errors import MptError
 from ..outputs import check_writable
 from ..store import PromptStore
 from .align import AlignOptions, LanguageAlignment, align
+from ..engine.distributed import processes
 
 
 @dataclass
@@ -37,6 +38,8 @@ def translate(options: AlignOptions, callbacks: Callbacks | None = None) -> list
     if missing:
         callbacks.on_stage(f"no translator yet for {', '.join(missing)}: running the alignment first")
         aligned = {r.target: r for r in align(replace(options, targets=tuple(missing)), callbacks)}
+    if not processes(options.cpu).is_main:  # launched: the main process wrote the translators and writes the prompts
+        return []
     written = []
     for target in options.targets:
         path = store.translator_path(options.source, target)
