@@ -160,9 +160,20 @@ class Backbone:
             return F.linear(states, weight, bias).float()
 
     def save_model(self, directory: Path) -> None:
-        """Write the (fully tuned) model and tokenizer as a Hugging Face model directory."""
-        self.model.save_pretrained(directory)
+        """Write the (fully tuned) model and tokenizer as a Hugging Face model directory.
+
+        The caller chooses the process that saves. transformers writes weights only on torch.distributed's
+        rank 0, which would leave the folder empty where another launched process saves its own
+        ``reproduce`` cell, so that rule is set aside for this call and the result checked.
+        """
+        self.model.should_save_on_this_rank = lambda is_main_process: is_main_process
+        try:
+            self.model.save_pretrained(directory)
+        finally:
+            del self.model.should_save_on_this_rank
         self.tokenizer.save_pretrained(directory)
+        if not (Path(directory) / "config.json").is_file():
+            raise MptError(f"transformers did not write the model to {directory}; please report this with `mpt env`")
 
 
 def load_pretrained(auto_class, name_or_dir: str, what: str, **model_options):

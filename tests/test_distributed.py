@@ -1,0 +1,144 @@
+"""Two launched processes (torchrun, gloo on the CPU) against one: same rows, same order, same files.
+
+Each test starts ``torchrun --standalone --nproc_per_node 2 -m mpt_cli ...`` in a subprocess (a few
+seconds each) and compares with the same command run in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import invoke, write_tsv
+
+
+def launch(*args, processes: int = 2, timeout: int = 240) -> subprocess.CompletedProcess:
+    """``mpt *args`` under torchrun with ``processes`` CPU ranks."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", "-m", "mpt_cli"]
+    env = os.environ | {"OMP_NUM_THREADS": "1", "COLUMNS": "240"}
+    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def our_errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def test_eval_with_two_processes_scores_every_row_once_in_order(translated_dir, toy_data_dir, tmp_path):
+    # 7 rows per language: shards of 4 and 3
+    common = ["eval", "--prompts-dir", translated_dir, "--data", toy_data_dir, "--split", "validation", "--langs", "en,de,sw",
+              "--max-examples", "7", "--compare", "--cpu", "--json"]  # fmt: skip
+    one = invoke(*common, "--output", tmp_path / "one")
+    two = launch(*common, "--output", tmp_path / "two")
+    assert one.exit_code == 0 and two.returncode == 0, two.stderr
+    single, launched = json.loads(one.stdout), json.loads(two.stdout)  # printed once, by the main process
+    assert launched["languages"] == single["languages"]
+    assert launched["averages"] == single["averages"]
+    for lang in ("en", "de", "sw"):
+        rows = (tmp_path / "two" / f"dev-{lang}.tsv").read_text()
+        assert rows == (tmp_path / "one" / f"dev-{lang}.tsv").read_text()
+        assert len(rows.splitlines()) == 7
+    assert two.stderr.count("en: 7 examples") == 1  # logs from the main process only
+
+
+@pytest.fixture
+def mixed_input(tmp_path) -> Path:
+    """11 rows in three languages (shards of 6 and 5 rows per chunk of 11, of 3 and 2 per chunk of 5)."""
+    rows = [(f"p{i} the red cat sat", f"h{i} a cat sat", ["en", "de", "sw"][i % 3]) for i in range(11)]
+    return write_tsv(tmp_path / "pairs.tsv", rows, header=("premise", "hypothesis", "lang"))
+
+
+@pytest.mark.parametrize("chunk_size", ["5", "2048"])
+def test_predict_with_two_processes_writes_the_lines_of_one(translated_dir, mixed_input, tmp_path, chunk_size):
+    common = ["predict", mixed_input, "--lang-column", "lang", "--prompts-dir", translated_dir, "--chunk-size", chunk_size, "--cpu"]
+    one = invoke(*common, "--output", tmp_path / "one.tsv")
+    two = launch(*common, "--output", tmp_path / "two.tsv")
+    assert one.exit_code == 0 and two.returncode == 0, two.stderr
+    lines = (tmp_path / "two.tsv").read_text().splitlines()
+    assert lines == (tmp_path / "one.tsv").read_text().splitlines()
+    assert len(lines) == 12 and [line.split("\t")[0] for line in lines[1:]] == [f"p{i} the red cat sat" for i in range(11)]
+    to_stdout = launch(*common)
+    assert to_stdout.returncode == 0 and to_stdout.stdout.splitlines() == lines  # once, not once per process
+
+
+def test_train_source_with_two_processes_writes_one_artifact_and_learns(tiny_model_dir, toy_data_dir, tmp_path):
+    run = launch(
+        "train-source", "--shots", "8", "--model", tiny_model_dir, "--data", toy_data_dir, "--prompts-dir", tmp_path / "prompts",
+        "--tune", "full", "--epochs", "6", "--prompt-length", "4", "--cpu", "--json",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    losses = [float(x) for x in re.findall(r"epoch \d+: train loss ([0-9.]+)", run.stderr)]
+    assert len(losses) == 6  # one log line per epoch: the main process's
+    assert losses[-1] < losses[0]
+    summary = json.loads(run.stdout)
+    assert Path(summary["artifact"]) == tmp_path / "prompts" / "en.safetensors"
+    written = sorted(p.name for p in (tmp_path / "prompts").iterdir())
+    assert written[0] == "en.backbone-" + written[0].split("-", 1)[1] and written[1:] == ["en.safetensors", *written[2:]]
+    assert not [name for name in written if ".tmp" in name or name.startswith(".")]
+
+
+REPRODUCE = ["reproduce", "--shots", "4", "--methods", "soft-prompt", "--langs", "en,de", "--split", "validation",
+             "--epochs", "2", "--max-examples", "9", "--cpu", "--json"]  # fmt: skip
+
+
+def test_reproduce_with_two_processes_resumes_a_one_process_run_and_gives_its_table(tiny_model_dir, toy_data_dir, tmp_path):
+    data = ["--model", tiny_model_dir, "--data", toy_data_dir]
+    alone = invoke(*REPRODUCE, *data, "--seeds", "1,2,3", "--output", tmp_path / "alone")
+    assert alone.exit_code == 0, alone.stderr
+    started = invoke(*REPRODUCE, *data, "--seeds", "1", "--output", tmp_path / "shared")
+    assert started.exit_code == 0, started.stderr
+    resumed = launch(*REPRODUCE, *data, "--seeds", "1,2,3", "--output", tmp_path / "shared")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming: 1 of 3 cells already done" in resumed.stderr
+    table, expected = json.loads(resumed.stdout), json.loads(alone.stdout)
+    assert table["rows"] == expected["rows"]
+    for seed in (1, 2, 3):  # the same prompts, trained in either process, score the same
+        cell = f"k4-s{seed}/soft-prompt/results.json"
+        shared, own = (json.loads((tmp_path / run / cell).read_text())["languages"] for run in ("shared", "alone"))
+        for lang in ("en", "de"):
+            assert shared[lang]["prompt"]["sha256"] == own[lang]["prompt"]["sha256"]
+            assert shared[lang]["confusion"] == own[lang]["confusion"]
+
+
+def test_an_error_in_one_process_ends_the_run_with_its_one_message(tiny_model_dir, toy_data_dir, tmp_path):
+    output = tmp_path / "runs"
+    output.mkdir()
+    (output / "k4-s2").write_text("in the way")  # only the second process's cell folder is unusable
+    run = launch(*REPRODUCE, "--model", tiny_model_dir, "--data", toy_data_dir, "--seeds", "1,2", "--output", output, timeout=120)
+    assert run.returncode != 0
+    assert len(our_errors(run.stderr)) == 1, run.stderr
+    assert our_errors(run.stderr)[0].startswith("error: process 1: ")
+    assert not [line for line in run.stderr.splitlines() if "mpt_cli" in line and 'File "' in line]  # torchrun's own report only
+    assert (output / "k4-s2").read_text() == "in the way"
+
+
+def test_a_bad_row_ends_a_launched_predict_with_one_message_and_no_file(translated_dir, tmp_path):
+    rows = [("the red cat sat", "a cat sat", "en")] * 5 + [("only a premise",)] + [("the red cat sat", "a cat sat", "de")] * 5
+    bad = write_tsv(tmp_path / "bad.tsv", rows, header=("premise", "hypothesis", "lang"))
+    run = launch("predict", bad, "--lang-column", "lang", "--prompts-dir", translated_dir, "--chunk-size", "4", "--output", tmp_path / "out.tsv", "--cpu")
+    assert run.returncode != 0
+    assert len(our_errors(run.stderr)) == 1 and "line 7" in our_errors(run.stderr)[0], run.stderr
+    assert not (tmp_path / "out.tsv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.tsv"]
+
+
+def test_align_with_two_processes_trains_the_translators_of_one_and_writes_them_once(prompts_copy, toy_data_dir, parallel_dir, tmp_path):
+    import shutil
+
+    single_dir = Path(shutil.copytree(prompts_copy, tmp_path / "single"))
+    common = ["align", "--to", "de,sw", "--data", toy_data_dir, "--parallel", parallel_dir, "--heldout", "5", "--epochs", "3",
+              "--lr", "1e-2", "--max-dev-examples", "7", "--cpu", "--json"]  # fmt: skip
+    one = invoke(*common, "--prompts-dir", single_dir)
+    two = launch(*common, "--prompts-dir", prompts_copy)
+    assert one.exit_code == 0 and two.returncode == 0, two.stderr
+    single, launched = json.loads(one.stdout), json.loads(two.stdout)
+    assert [r["target"] for r in launched] == ["de", "sw"]
+    for a, b in zip(launched, single):  # each batch split over two processes, gradients summed: the same steps
+        assert a["heldout_kl_before"] == pytest.approx(b["heldout_kl_before"], rel=1e-5)
+        assert a["heldout_kl_after"] == pytest.approx(b["heldout_kl_after"], rel=1e-4)
+    assert sorted(p.name for p in (prompts_copy / "translators").iterdir()) == ["en-de.safetensors", "en-sw.safetensors"]
