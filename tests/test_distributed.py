@@ -18,23 +18,31 @@ import pytest
 from conftest import invoke, write_tsv
 
 
-def launch(*args, processes: int = 2, timeout: int = 240) -> subprocess.CompletedProcess:
-    """``mpt *args`` under torchrun with ``processes`` CPU ranks."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", "-m", "mpt_cli"]
+LAUNCHERS = {
+    "torchrun": [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"],
+    # --multi_gpu starts gloo ranks where there is no GPU; --cpu would start one process
+    "accelerate": [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes=2", "--main_process_port=0"],
+}
+
+
+def launch(*args, launcher: str = "torchrun", timeout: int = 240) -> subprocess.CompletedProcess:
+    """``mpt *args`` in two launched CPU processes."""
     env = os.environ | {"OMP_NUM_THREADS": "1", "COLUMNS": "240"}
-    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env)
+    command = [*LAUNCHERS[launcher], "-m", "mpt_cli", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def our_errors(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
-def test_eval_with_two_processes_scores_every_row_once_in_order(translated_dir, toy_data_dir, tmp_path):
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_eval_with_two_processes_scores_every_row_once_in_order(translated_dir, toy_data_dir, tmp_path, launcher):
     # 7 rows per language: shards of 4 and 3
     common = ["eval", "--prompts-dir", translated_dir, "--data", toy_data_dir, "--split", "validation", "--langs", "en,de,sw",
               "--max-examples", "7", "--compare", "--cpu", "--json"]  # fmt: skip
     one = invoke(*common, "--output", tmp_path / "one")
-    two = launch(*common, "--output", tmp_path / "two")
+    two = launch(*common, "--output", tmp_path / "two", launcher=launcher)
     assert one.exit_code == 0 and two.returncode == 0, two.stderr
     single, launched = json.loads(one.stdout), json.loads(two.stdout)  # printed once, by the main process
     assert launched["languages"] == single["languages"]

@@ -38,7 +38,7 @@ class AlignConfig(AlignmentObjective):
     freeze_source: bool = field(default=True, metadata={"help": "keep the source prompt fixed (teacher cached)"})
     epochs: int = field(default=3, metadata={"help": "passes over the parallel pairs"})
     batch_size: int = field(default=16, metadata={"help": "parallel pairs per step"})
-    lr: float = field(default=1e-4, metadata={"help": "learning rate of the translator"})
+    lr: float = field(default=2e-4, metadata={"help": "peak learning rate of the translator (warm-up, then linear decay)"})
     source_lr: float = field(default=1e-4, metadata={"help": "learning rate of the source prompt encoder, when it learns"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with a linear warm-up"})

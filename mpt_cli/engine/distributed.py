@@ -4,8 +4,8 @@ Both launchers set the torch.distributed environment (``RANK``, ``WORLD_SIZE``, 
 that accelerate's ``PartialState`` reads; a plain ``mpt`` call is one process, and every method here is
 then a no-op. The work splits three ways:
 
-- scoring (eval, predict, dev scores during training): each process scores a contiguous shard of the
-  rows, and :meth:`Processes.gather` puts the results back together in input order on every process;
+- scoring (eval, predict, dev scores during training): batches are dealt out, and
+  :meth:`Processes.gather` puts the results back together in input order on every process;
 - training: every process draws the same batch and takes its share of the rows, and the gradients are
   summed before the step (:func:`engine.train.fit`), so the result does not depend on the process count;
 - ``reproduce``: whole cells go to processes, each of which runs them :func:`alone`.
@@ -43,6 +43,10 @@ class Processes:
         base, extra = divmod(total, self.count)
         start = self.index * base + min(self.index, extra)
         return range(start, start + base + (1 if self.index < extra else 0))
+
+    def deal(self, items: list) -> list:
+        """This process's items, dealt round-robin: the first process takes the first, the second the second..."""
+        return items[self.index :: self.count]
 
     def gather(self, items: list) -> list:
         """Every process's ``items``, concatenated in process order, on every process."""

@@ -24,26 +24,34 @@ def label_probabilities(
     """Probabilities over the label words for every example, in input order: ``[N, C]``.
 
     ``prompt`` is ``[P, H]`` for all rows or ``[N, P, H]`` for one prompt per row (mixed languages).
-    Batches are sorted by length so padding stays small. Launched processes each score their shard
-    of the rows (``on_batch`` counts this process's rows) and all of them return every row.
+    Batches are sorted by length so padding stays small. Launched processes deal the batches out
+    round-robin and gather the results: each batch is the one a single process would run, so the
+    numbers are identical whatever the process count. ``on_batch`` counts rows of all processes.
     """
     was_training = backbone.model.training
     backbone.model.eval()
     group = processes()
-    mine = group.shard(len(encoded))
-    encoded = encoded[mine.start : mine.stop]
-    prompt = (prompt if prompt.dim() == 2 else prompt[mine.start : mine.stop]).to(backbone.device)
+    prompt = prompt.to(backbone.device)
     label_ids = label_ids.to(backbone.device)
     prompt_length = prompt.shape[-2]
     probs = torch.empty(len(encoded), len(label_ids))
-    for rows in by_length(encoded, batch_size):
+    done, reported = [], 0
+    for rows in group.deal(by_length(encoded, batch_size)):
         batch = collate(encoded, rows, backbone.tokenizer.pad_token_id, prompt_length).to(backbone.device)
         prompts = prompt if prompt.dim() == 2 else prompt[batch.rows]
         probs[rows] = backbone.mask_logits(batch, prompts, label_ids).softmax(-1).cpu()
-        if on_batch:
-            on_batch(len(rows))
+        done.append(rows)
+        if on_batch:  # this process's rows stand for every process's: the count ends at N exactly
+            step = min(len(rows) * group.count, len(encoded) - reported)
+            on_batch(step)
+            reported += step
     backbone.model.train(was_training)
-    return probs if group.count == 1 else torch.cat(group.gather([probs]))
+    if group.count > 1:
+        for rows, values in group.gather([(rows, probs[rows]) for rows in done]):
+            probs[rows] = values
+        if on_batch and reported < len(encoded):
+            on_batch(len(encoded) - reported)
+    return probs
 
 
 def accuracy(probs: torch.Tensor, labels: list[int]) -> float:

@@ -99,8 +99,7 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
     for lang in options.languages:
         examples = load_nli(options.data, lang, options.split)
         datasets[lang] = examples[: options.max_examples] if options.max_examples else examples
-    mine = lambda rows: len(processes(options.cpu).shard(len(rows)))  # noqa: E731  (launched: this process's share)
-    passes = sum(mine(datasets[p.language]) * (2 if options.compare and p.translated else 1) for p in chosen)
+    passes = sum(len(datasets[p.language]) * (2 if options.compare and p.translated else 1) for p in chosen)
     callbacks.on_start(passes)
 
     results = []
