@@ -150,3 +150,9 @@ def test_align_with_two_processes_trains_the_translators_of_one_and_writes_them_
         assert a["heldout_kl_before"] == pytest.approx(b["heldout_kl_before"], rel=1e-5)
         assert a["heldout_kl_after"] == pytest.approx(b["heldout_kl_after"], rel=1e-4)
     assert sorted(p.name for p in (prompts_copy / "translators").iterdir()) == ["en-de.safetensors", "en-sw.safetensors"]
+
+
+def test_a_launched_predict_refuses_stdin_which_its_processes_cannot_share(translated_dir):
+    run = launch("predict", "-", "--lang", "de", "--prompts-dir", translated_dir, "--cpu")
+    assert run.returncode != 0
+    assert our_errors(run.stderr) == ["error: launched processes cannot share stdin: give the pairs as a file"]

@@ -10,7 +10,7 @@ import typer
 
 from ..outputs import atomic_path, check_writable, local_paths
 from ..data.pairs import PairReader
-from ..engine.distributed import is_main_process
+from ..engine.distributed import is_main_process, launched
 from ..errors import MptError
 from ..workflows.predict import PredictOptions, predict
 from ..callbacks import Callbacks
@@ -47,6 +47,8 @@ def predict_command(
     if output is not None:
         check_writable(output, overwrite, inputs=inputs)
     if input_file == "-":
+        if launched():
+            raise MptError("launched processes cannot share stdin: give the pairs as a file")
         if sys.stdin is None or sys.stdin.closed:
             raise MptError("stdin is closed: pipe the pairs in, or give a file")
         stream, size, name = sys.stdin.buffer, None, "stdin"
