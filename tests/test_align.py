@@ -81,16 +81,21 @@ def aligner(full_run, tmp_path_factory):
     }
 
 
-def test_alignment_lowers_the_heldout_kl(aligner):
-    source = aligner["artifact"].prompt.clone()
+def train_identity_translator(aligner, source: torch.Tensor, config: AlignConfig):
+    """``(translator, result, epoch records)`` of an identity-initialised translator trained on the toy pairs."""
     torch.manual_seed(0)
     translator = PromptTranslator(TranslatorConfig(source.shape[1]))
-    config = AlignConfig(epochs=3, batch_size=8, lr=1e-2)
     epochs = []
     result = train_translator(
         aligner["backbone"], translator, source, aligner["train"], aligner["heldout"], None, aligner["label_ids"], config, seed=0,
         on_epoch=epochs.append,
     )  # fmt: skip
+    return translator, result, epochs
+
+
+def test_alignment_lowers_the_heldout_kl(aligner):
+    source = aligner["artifact"].prompt.clone()
+    translator, result, epochs = train_identity_translator(aligner, source, AlignConfig(epochs=3, batch_size=8, lr=1e-2))
     assert result.heldout_kl_before > 0.05  # the toy languages really differ at the start
     assert result.heldout_kl_after < 0.9 * result.heldout_kl_before
     assert result.steps == 3 * math.ceil(ALIGN_TRAIN / 8)
@@ -101,14 +106,8 @@ def test_alignment_lowers_the_heldout_kl(aligner):
 
 def test_the_translator_is_kept_from_the_epoch_with_the_lowest_heldout_kl(aligner):
     source = aligner["artifact"].prompt
-    torch.manual_seed(0)
-    translator = PromptTranslator(TranslatorConfig(source.shape[1]))
     config = AlignConfig(epochs=4, batch_size=8, lr=3e-2)
-    epochs = []
-    result = train_translator(
-        aligner["backbone"], translator, source, aligner["train"], aligner["heldout"], None, aligner["label_ids"], config, seed=0,
-        on_epoch=epochs.append,
-    )  # fmt: skip
+    translator, result, epochs = train_identity_translator(aligner, source, config)
     scores = [e.dev_score for e in epochs]
     assert [e.metric.name for e in epochs] == ["held-out KL"] * 4
     assert result.best_epoch == scores.index(min(scores)) + 1
