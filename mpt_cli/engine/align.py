@@ -24,7 +24,7 @@ from .backbone import Backbone
 from .batching import by_length, collate
 from .losses import AlignmentObjective, kl_divergence
 from .prompt_encoder import PromptEncoder
-from .train import DevMetric, EpochRecord, LabelledSet, fit
+from .train import DevMetric, EpochRecord, LabelledSet, LoopSettings, fit
 from .translator import PromptTranslator
 
 
@@ -32,7 +32,7 @@ HELDOUT_KL = DevMetric("held-out KL", higher_is_better=False, percent=False)
 
 
 @dataclass(frozen=True)
-class AlignConfig(AlignmentObjective):
+class AlignConfig(AlignmentObjective, LoopSettings):
     """Two-stage alignment: the CE term only counts when the source prompt keeps learning."""
 
     freeze_source: bool = field(default=True, metadata={"help": "keep the source prompt fixed (teacher cached)"})
@@ -40,9 +40,6 @@ class AlignConfig(AlignmentObjective):
     batch_size: int = field(default=16, metadata={"help": "parallel pairs per step"})
     lr: float = field(default=2e-4, metadata={"help": "peak learning rate of the translator (warm-up, then linear decay)"})
     source_lr: float = field(default=1e-4, metadata={"help": "learning rate of the source prompt encoder, when it learns"})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
-    warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with a linear warm-up"})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
     eval_batch_size: int = field(default=64, metadata={"help": "batch size for held-out KL"})
 
     def __post_init__(self):

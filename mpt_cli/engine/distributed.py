@@ -64,7 +64,6 @@ class Processes:
 
         return reduce(tensor, reduction="sum")
 
-
     def barrier(self) -> None:
         """Wait until every process gets here."""
         if self.count > 1:

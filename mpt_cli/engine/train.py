@@ -25,7 +25,16 @@ DEFAULT_BACKBONE_LR = {"full": 5e-5, "lora": 5e-4}
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class LoopSettings:
+    """What :func:`fit` reads besides ``epochs`` and ``batch_size``, alike for every training config."""
+
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with a linear warm-up"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
+
+
+@dataclass(frozen=True)
+class TrainConfig(LoopSettings):
     epochs: int = field(default=12, metadata={"help": "passes over the few-shot training set"})
     batch_size: int = field(default=8, metadata={"help": "training examples per step"})
     prompt_lr: float = field(default=3e-3, metadata={"help": "learning rate of the prompt encoder"})
@@ -33,9 +42,6 @@ class TrainConfig:
         default=None,
         metadata={"help": "learning rate of backbone weights (full: {full:g}) or adapters (lora: {lora:g})".format(**DEFAULT_BACKBONE_LR)},
     )
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
-    warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with a linear warm-up"})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
     eval_batch_size: int = field(default=64, metadata={"help": "batch size for dev evaluation"})
 
     def __post_init__(self):
@@ -116,8 +122,8 @@ def fit(
     """AdamW with linear warm-up and decay; after every epoch the dev set is scored, and the state of the
     first epoch with the best dev score is restored at the end.
 
-    ``config`` needs only the loop's settings: ``epochs``, ``batch_size``, ``weight_decay``,
-    ``warmup_ratio`` and ``max_grad_norm`` (a :class:`TrainConfig` or an alignment config)."""
+    ``config`` is a :class:`LoopSettings` with ``epochs`` and ``batch_size`` (a :class:`TrainConfig`
+    or an alignment config)."""
     groups = learner.parameter_groups()
     optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
     total_steps = config.epochs * math.ceil(learner.train_size / config.batch_size)
@@ -240,13 +246,13 @@ def _backward(learner: Learner, rows: list[int], trainable: list[torch.Tensor], 
         return loss.item()
     device = trainable[0].device
     mine = [rows[i] for i in group.shard(len(rows))]
-    share = torch.zeros(1, device=device)
+    weighted_loss = torch.zeros(1, device=device)
     if mine:  # a last batch smaller than the process count leaves some processes without rows
         loss = learner.loss(mine) * (len(mine) / len(rows))
         accelerator.backward(loss)
-        share += loss.detach().float()
+        weighted_loss += loss.detach().float()
     local = [(p.grad if p.grad is not None else torch.zeros_like(p)).float().reshape(-1) for p in trainable]
-    total = group.sum(torch.cat([*local, share]))
+    total = group.sum(torch.cat([*local, weighted_loss]))
     offset = 0
     for param in trainable:
         param.grad = total[offset : offset + param.numel()].view_as(param).to(param.dtype)
