@@ -83,6 +83,16 @@ def test_single_four_column_tsv_keeps_its_pairs(tmp_path):
     assert corpus.pairs == [ParallelPair((a, b), (c, d)) for a, b, c, d in rows]
 
 
+def test_folder_of_four_column_files_keeps_its_pairs_either_way_round(tmp_path):
+    """NLI-shaped pairs per language (the form the README builds from XNLI dev rows)."""
+    rows = [(SENTENCES[i], SENTENCES[i + 1], GERMAN[i], GERMAN[i + 1]) for i in range(0, 10, 2)]
+    expected = [ParallelPair((a, b), (c, d)) for a, b, c, d in rows]
+    write_tsv(tmp_path / "en-de.tsv", rows)
+    write_tsv(tmp_path / "sw-en.tsv", [(c, d, a, b) for a, b, c, d in rows])
+    assert load_parallel(str(tmp_path), "en", "de").pairs == expected
+    assert load_parallel(str(tmp_path), "en", "sw").pairs == expected
+
+
 def test_two_line_aligned_files(tmp_path):
     (tmp_path / "a.txt").write_text("".join(s + "\n" for s in SENTENCES))
     (tmp_path / "b.txt").write_text("".join(s + "\n" for s in GERMAN))

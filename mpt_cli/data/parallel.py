@@ -1,8 +1,8 @@
 """Parallel corpora for the alignment task, turned into template-shaped (premise, hypothesis) pairs.
 
 Accepted forms (``--parallel``):
-- a folder of ``{src}-{tgt}.tsv`` files (``en-de.tsv``: ``english<TAB>german`` per line; ``de-en.tsv``
-  is read with its columns swapped);
+- a folder of ``{src}-{tgt}.tsv`` files (``en-de.tsv``: ``english<TAB>german`` per line, or the 4
+  columns below; ``de-en.tsv`` is read with its halves swapped);
 - one ``.tsv`` file with 2 columns (a sentence pair) or 4 columns (premise and hypothesis in the source
   language, then in the target language);
 - two line-aligned text files, ``SOURCE_FILE,TARGET_FILE``;
