@@ -11,6 +11,7 @@ from mpt_cli.data.parallel import ParallelPair, load_parallel
 
 SENTENCES = toy_sentences(12, seed=21)
 GERMAN = [other_language(s, "de") for s in SENTENCES]
+NLI_SHAPED_ROWS = [(SENTENCES[i], SENTENCES[i + 1], GERMAN[i], GERMAN[i + 1]) for i in range(0, 10, 2)]  # 4 columns
 
 
 def partner_indices(pairs: list[ParallelPair], source: list[str], target: list[str]) -> list[tuple[int, int, int, int]]:
@@ -78,14 +79,14 @@ def test_single_two_column_tsv(tmp_path):
 
 
 def test_single_four_column_tsv_keeps_its_pairs(tmp_path):
-    rows = [(SENTENCES[i], SENTENCES[i + 1], GERMAN[i], GERMAN[i + 1]) for i in range(0, 10, 2)]
+    rows = NLI_SHAPED_ROWS
     corpus = load_parallel(str(write_tsv(tmp_path / "pairs.tsv", rows)), "en", "de")
     assert corpus.pairs == [ParallelPair((a, b), (c, d)) for a, b, c, d in rows]
 
 
 def test_folder_of_four_column_files_keeps_its_pairs_either_way_round(tmp_path):
     """NLI-shaped pairs per language (the form the README builds from XNLI dev rows)."""
-    rows = [(SENTENCES[i], SENTENCES[i + 1], GERMAN[i], GERMAN[i + 1]) for i in range(0, 10, 2)]
+    rows = NLI_SHAPED_ROWS
     expected = [ParallelPair((a, b), (c, d)) for a, b, c, d in rows]
     write_tsv(tmp_path / "en-de.tsv", rows)
     write_tsv(tmp_path / "sw-en.tsv", [(c, d, a, b) for a, b, c, d in rows])

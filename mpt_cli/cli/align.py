@@ -15,7 +15,7 @@ from ..languages import XNLI_LANGUAGES, check_language, parse_languages
 from ..store import PromptStore
 from ..workflows.align import AlignOptions, align
 from ..workflows.translate import translate
-from .common import console, handle_errors, log_epoch, print_json, progress_callbacks, quiet_libraries
+from .common import config_help, console, handle_errors, log_epoch, print_json, progress_callbacks, quiet_libraries
 
 _defaults = AlignConfig()
 
@@ -50,7 +50,7 @@ def _make_command(translating: bool):
         ] = _defaults.freeze_source,
         epochs: Annotated[int, typer.Option(help="Passes over the parallel pairs.")] = _defaults.epochs,
         batch_size: Annotated[int, typer.Option(help="Parallel pairs per step.")] = _defaults.batch_size,
-        lr: Annotated[float, typer.Option(help=AlignConfig.__dataclass_fields__["lr"].metadata["help"])] = _defaults.lr,
+        lr: Annotated[float, typer.Option(help=config_help(AlignConfig, "lr"))] = _defaults.lr,
         translator_width: Annotated[int | None, typer.Option(help="Hidden width of the translator [default: 2H].")] = None,
         residual: Annotated[bool, typer.Option(help="Residual translator p_T = p_S + MLP(p_S).")] = False,
         translator_init: Annotated[str, typer.Option(help="identity (start from p_T = p_S) or random.")] = "identity",

@@ -81,6 +81,11 @@ def quiet_libraries() -> None:
     logging.disable_progress_bar()
 
 
+def config_help(config: type, name: str) -> str:
+    """The help text a config dataclass gives its field ``name``: an option's help written once, by its owner."""
+    return config.__dataclass_fields__[name].metadata["help"]
+
+
 def print_json(payload) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 

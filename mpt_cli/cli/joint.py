@@ -14,7 +14,7 @@ from ..engine.losses import KLDirection, KLSpace
 from ..engine.train import TrainConfig
 from ..languages import XNLI_LANGUAGES, check_language, parse_languages
 from ..workflows.joint import DEFAULT_PAIRS_PER_LANGUAGE, JointOptions, joint
-from .common import console, handle_errors, log_epoch, print_json, progress_callbacks, quiet_libraries
+from .common import config_help, console, handle_errors, log_epoch, print_json, progress_callbacks, quiet_libraries
 
 _joint, _train = JointConfig(), TrainConfig()
 
@@ -31,7 +31,7 @@ def joint_command(
     ] = DEFAULT_PARALLEL,
     max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language.")] = DEFAULT_PAIRS_PER_LANGUAGE,
     heldout: Annotated[int, typer.Option(help="Pairs per language held out to report the KL before and after.")] = 100,
-    alpha: Annotated[float, typer.Option(help=JointConfig.__dataclass_fields__["alpha"].metadata["help"])] = _joint.alpha,
+    alpha: Annotated[float, typer.Option(help=config_help(JointConfig, "alpha"))] = _joint.alpha,
     kl: Annotated[str, typer.Option(help=f"KL direction: {KLDirection.options()}.")] = _joint.kl_direction.value,
     kl_space: Annotated[str, typer.Option(help=f"KL over: {KLSpace.options()}.")] = _joint.kl_space.value,
     pairs_per_step: Annotated[int, typer.Option(help="Parallel pairs per step, languages in turn.")] = _joint.pairs_per_step,
@@ -41,10 +41,10 @@ def joint_command(
     ] = _joint.translate,
     translator_width: Annotated[int | None, typer.Option(help="Hidden width of the translators [default: 2H].")] = None,
     translator_init: Annotated[str, typer.Option(help="identity (start from p_T = p_S) or random.")] = "identity",
-    start: Annotated[str, typer.Option(help=f"{JointStart.options()}: {JointConfig.__dataclass_fields__['start'].metadata['help']}.")] = _joint.start.value,
+    start: Annotated[str, typer.Option(help=f"{JointStart.options()}: {config_help(JointConfig, 'start')}.")] = _joint.start.value,
     epochs: Annotated[int, typer.Option(help="Passes over the few-shot examples.")] = _joint.epochs,
     prompt_lr: Annotated[float, typer.Option(help="Learning rate of the prompt encoder.")] = _train.prompt_lr,
-    backbone_lr: Annotated[float | None, typer.Option(help=TrainConfig.__dataclass_fields__["backbone_lr"].metadata["help"])] = None,
+    backbone_lr: Annotated[float | None, typer.Option(help=config_help(TrainConfig, "backbone_lr"))] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an --output folder written by an earlier joint run.")] = False,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
