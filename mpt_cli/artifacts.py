@@ -15,10 +15,12 @@ from pathlib import Path
 import torch
 
 from .data.nli import LABELS
+from .engine.translator import TranslatorConfig
 from .errors import MptError
 from .fileformat import (
     MetadataRecord,
     check_tensor,
+    from_fields,
     read_safetensors,
     tensors_sha256,
     with_prefix,
@@ -165,7 +167,11 @@ class TranslatorInfo(MetadataRecord):
 
 @dataclass
 class TranslatorArtifact:
-    """Translator weights (``translator.*``) and the source prompt ``[P, H]`` they were trained against."""
+    """Translator weights (``translator.*``) and the source prompt ``[P, H]`` they were trained against.
+
+    With the hidden size H and the width W of the recorded architecture: ``up.weight [W, H]``, ``up.bias [W]``,
+    ``down.weight [H, W]``, ``down.bias [H]``.
+    """
 
     weights: dict[str, torch.Tensor]
     source_prompt: torch.Tensor
@@ -176,22 +182,28 @@ class TranslatorArtifact:
         write_safetensors(path, tensors, self.info, overwrite)
 
     @classmethod
-    def load(cls, path: Path) -> "TranslatorArtifact":
+    def load(cls, path: Path, source: PromptInfo | None = None) -> "TranslatorArtifact":
+        """The translator file at ``path``, checked against its own metadata and, given the ``source`` prompt
+        it is to translate, against that prompt's length P and hidden size H (its backbone's)."""
         tensors, meta = read_safetensors(path)
         info = TranslatorInfo.from_metadata(meta, str(path))
+        config = from_fields(TranslatorConfig, info.architecture, f"{path} has damaged metadata in architecture")
         if "source_prompt" not in tensors or tensors["source_prompt"].dim() != 2:
             raise MptError(f"{path} has no 'source_prompt' tensor of 2 dimensions")
-        try:
-            hidden, width = info.architecture["hidden_size"], info.architecture.get("width") or 2 * info.architecture["hidden_size"]
-        except (KeyError, TypeError):
-            raise MptError(f"{path} has damaged metadata: architecture {info.architecture!r}") from None
+        hidden, width = config.hidden_size, config.resolved_width
+        if source is not None and source.hidden_size != hidden:
+            raise MptError(
+                f"{path} translates prompts of hidden size {hidden}, but the {source.language} prompt has hidden size "
+                f"{source.hidden_size}: the translator belongs to another backbone"
+            )
+        # a translator file does not record P: only the prompt it is to translate fixes it
+        prompt_length = source.prompt_length if source is not None else tensors["source_prompt"].shape[0]
         shapes = {"up.weight": (width, hidden), "up.bias": (width,), "down.weight": (hidden, width), "down.bias": (hidden,)}
+        names = {f"translator.{name}" for name in shapes} | {"source_prompt"}
+        if tensors.keys() != names:
+            raise MptError(f"{path} should hold the translator weights and source prompt {sorted(names)}, not {sorted(tensors)}")
         weights = with_prefix(tensors, "translator.")
-        if weights.keys() != shapes.keys():
-            raise MptError(f"{path} should hold the translator weights {sorted(shapes)}, not {sorted(weights)}")
         for name, shape in shapes.items():
             check_tensor(weights[name], shape, f"translator.{name} in {path}")
-        check_tensor(tensors["source_prompt"], (tensors["source_prompt"].shape[0], hidden), f"the source prompt in {path}")
+        check_tensor(tensors["source_prompt"], (prompt_length, hidden), f"the source prompt in {path}")
         return cls(weights, tensors["source_prompt"], info)
-
-

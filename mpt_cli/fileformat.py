@@ -45,16 +45,27 @@ class MetadataRecord:
             raise MptError(
                 f"{where} has format version {meta.get('format_version')}; this mpt reads version {FORMAT_VERSION}"
             )
-        values = {}
         try:
-            for f in fields(cls):
-                if f.name in meta:
-                    values[f.name] = meta[f.name] if _is_text(f) else json.loads(meta[f.name])
-                    if not _has_type(values[f.name], f.type):
-                        raise TypeError(f"{f.name} should be {f.type}, not {type(values[f.name]).__name__}")
-            return cls(**values)
-        except (json.JSONDecodeError, TypeError, RecursionError) as exc:
+            values = {f.name: meta[f.name] if _is_text(f) else json.loads(meta[f.name]) for f in fields(cls) if f.name in meta}
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise MptError(f"{where} has damaged metadata: {exc}") from None
+        return from_fields(cls, values, f"{where} has damaged metadata")
+
+
+def from_fields(cls, values: dict, damaged: str):
+    """``cls(**values)`` for a dataclass ``cls`` and JSON ``values`` that name only its fields, each of its
+    annotated type; otherwise one error line that starts with ``damaged`` (which file, which part of it)."""
+    known = [f.name for f in fields(cls)]
+    try:
+        unknown = [name for name in values if name not in known]
+        if unknown:
+            raise TypeError(f"unknown field {unknown[0]!r} (known: {', '.join(known)})")
+        for f in fields(cls):
+            if f.name in values and not _has_type(values[f.name], f.type):
+                raise TypeError(f"{f.name} should be {f.type}, not {type(values[f.name]).__name__}")
+        return cls(**values)
+    except (TypeError, MptError) as exc:  # MptError: the dataclass's own checks, such as an unknown choice
+        raise MptError(f"{damaged}: {exc}") from None
 
 
 def _is_text(f) -> bool:
@@ -62,7 +73,8 @@ def _is_text(f) -> bool:
 
 
 def _has_type(value, annotation: str) -> bool:
-    """Whether a JSON value fits a field annotation such as ``int | None`` or ``list[str]``."""
+    """Whether a JSON value fits a field annotation such as ``int | None`` or ``list[str]``. Any other
+    name is a :class:`~mpt_cli.choices.Choice`, stored as its text and parsed by the dataclass."""
     checks = {
         "None": lambda v: v is None,
         "str": lambda v: isinstance(v, str),
@@ -72,7 +84,7 @@ def _has_type(value, annotation: str) -> bool:
         "dict": lambda v: isinstance(v, dict),
         "list[str]": lambda v: isinstance(v, list) and all(isinstance(item, str) for item in v),
     }
-    return any(checks[alternative](value) for alternative in annotation.split(" | "))
+    return any(checks.get(alternative, checks["str"])(value) for alternative in annotation.split(" | "))
 
 
 def check_tensor(tensor: torch.Tensor, shape: tuple[int, ...], what: str) -> torch.Tensor:

@@ -8,6 +8,7 @@ deletes anything fails, whatever the message.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import asdict
@@ -74,9 +75,23 @@ def de_prompt(tensor_of):
     return lambda: rewrite("prompts/de.safetensors", {"prompt": tensor_of(_tensor("prompts/de.safetensors", "prompt"))})
 
 
+TRANSLATOR = "prompts/translators/en-de.safetensors"
+
+
 def translator_weight(name: str, tensor_of):
-    path = "prompts/translators/en-de.safetensors"
-    return lambda: rewrite(path, {name: tensor_of(_tensor(path, name))})
+    return lambda: rewrite(TRANSLATOR, {name: tensor_of(_tensor(TRANSLATOR, name))})
+
+
+def translator_architecture(change):
+    """Rewrite the translator's architecture metadata (a JSON object) to ``change(architecture)``."""
+    from safetensors import safe_open
+
+    def setup():
+        with safe_open(TRANSLATOR, framework="pt") as handle:
+            architecture = json.loads(handle.metadata()["architecture"])
+        rewrite(TRANSLATOR, architecture=json.dumps(change(architecture)))
+
+    return setup
 
 
 def _tensor(path: str, name: str) -> torch.Tensor:
@@ -151,6 +166,26 @@ CASES = {
     "translator-source-1d": (translator_weight("source_prompt", lambda t: t[0]), TRANSLATE, "'source_prompt' tensor of 2 dimensions"),
     "translator-source-narrow": (translator_weight("source_prompt", lambda t: t[:, :3]), TRANSLATE, "the source prompt in"),
     "translator-architecture": (lambda: rewrite("prompts/translators/en-de.safetensors", architecture="[]"), TRANSLATE, "architecture should be dict"),
+    # the two of the issue: an unknown architecture field was a traceback; a wrong-shaped source prompt was translated
+    "translator-unknown-field": (translator_architecture(lambda a: a | {"depth": 3}), TRANSLATE,
+                                 f"{TRANSLATOR} has damaged metadata in architecture: unknown field 'depth'"),
+    "translator-source-short": (translator_weight("source_prompt", lambda t: t[:1]), TRANSLATE,
+                                f"the source prompt in {TRANSLATOR} should be a float tensor of shape"),
+    "translator-source-long": (translator_weight("source_prompt", lambda t: torch.cat([t, t])), TRANSLATE,
+                               "the source prompt in"),
+    "translator-source-nan": (translator_weight("source_prompt", nan_at_start), TRANSLATE, "NaN or infinite"),
+    "translator-inf": (translator_weight("translator.up.bias", lambda t: t + float("inf")), TRANSLATE, "NaN or infinite"),
+    "translator-extra-tensor": (lambda: rewrite(TRANSLATOR, {"notes": torch.zeros(1)}), TRANSLATE,
+                                "should hold the translator weights and source prompt"),
+    "translator-no-hidden-size": (translator_architecture(lambda a: {k: v for k, v in a.items() if k != "hidden_size"}),
+                                  TRANSLATE, "missing 1 required positional argument: 'hidden_size'"),
+    "translator-hidden-size-text": (translator_architecture(lambda a: a | {"hidden_size": "32"}), TRANSLATE,
+                                    "hidden_size should be int"),
+    "translator-residual-text": (translator_architecture(lambda a: a | {"residual": "no"}), TRANSLATE, "residual should be bool"),
+    "translator-init": (translator_architecture(lambda a: a | {"init": "zeros"}), TRANSLATE,
+                        "translator init 'zeros' is unknown"),
+    "translator-width": (translator_architecture(lambda a: a | {"width": 3 * a["hidden_size"]}), TRANSLATE,
+                         "translator.up.weight in"),
     # 5. options are checked before data is read or a model is loaded
     "train-lr-inf": (None, [*TRAIN, "--prompt-lr", "inf"], "--prompt-lr must be greater than 0 and finite"),
     "train-lr-nan": (None, [*TRAIN, "--prompt-lr", "nan"], "--prompt-lr must be greater than 0"),

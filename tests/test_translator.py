@@ -181,3 +181,15 @@ def test_translator_file_without_its_source_prompt(tmp_path):
     save_file({"translator.up.weight": torch.zeros(2, 2)}, str(path), metadata=make_translator_info().to_metadata())
     with raises_mpt("no 'source_prompt' tensor"):
         TranslatorArtifact.load(path)
+
+
+def test_translator_file_is_checked_against_the_prompt_it_translates(tmp_path):
+    from test_artifacts import make_info
+
+    path = tmp_path / "en-de.safetensors"
+    make_translator_artifact().save(path)
+    TranslatorArtifact.load(path, make_info(hidden_size=H, prompt_length=P))
+    with raises_mpt(str(path), f"the source prompt in {path} should be a float tensor of shape [{P + 1}, {H}]"):
+        TranslatorArtifact.load(path, make_info(hidden_size=H, prompt_length=P + 1))
+    with raises_mpt(str(path), f"translates prompts of hidden size {H}, but the en prompt has hidden size {2 * H}"):
+        TranslatorArtifact.load(path, make_info(hidden_size=2 * H, prompt_length=P))

@@ -43,7 +43,7 @@ def translate(options: AlignOptions, callbacks: Callbacks | None = None) -> list
     written = []
     for target in options.targets:
         path = store.translator_path(options.source, target)
-        artifact = TranslatorArtifact.load(path)
+        artifact = TranslatorArtifact.load(path, source.info)
         if artifact.info.source_prompt_sha256 != tensor_sha256(source.prompt):
             raise MptError(
                 f"{path} was trained for another {options.source} prompt ({store.prompt_path(options.source)} changed since); "
