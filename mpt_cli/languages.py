@@ -19,6 +19,7 @@ XNLI_LANGUAGES: dict[str, str] = {
     "vi": "Vietnamese",
     "zh": "Chinese",
 }
+DEFAULT_SOURCE = "en"  # the source language, the one prompts are trained in, unless told otherwise
 
 
 def check_language(code: str) -> str:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from .data.paths import existing_path
 from .errors import MptError
 
 MARKER = ".mpt-output"
@@ -65,8 +66,8 @@ def local_paths(*specs: str | Path | None) -> list[Path]:
     paths = []
     for spec in specs:
         for part in str(spec or "").split(","):  # "SRC_FILE,TGT_FILE" names two inputs
-            if part and Path(part).expanduser().exists():
-                paths.append(Path(part).expanduser())
+            if part and (path := existing_path(part)):
+                paths.append(path)
     return paths
 
 

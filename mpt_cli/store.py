@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from .artifacts import PromptArtifact, PromptInfo, StateInfo, read_state
-from .engine.backbone import Backbone, weights_fingerprint
+from .engine.backbone import Backbone, Tune, weights_fingerprint
 from .engine.scorer import Scorer
 from .errors import MptError
 from .fileformat import provenance, tensor_sha256, tensors_sha256, with_prefix, write_safetensors
@@ -33,6 +33,7 @@ from .template import TemplateEncoder
 from .verbalizer import Verbalizer
 
 SIDE_FILE = re.compile(r"^(?P<lang>[^.]+)\.(?P<kind>backbone|lora|state)-[0-9a-f]{12}(\.safetensors)?$")
+DEFAULT_PROMPTS_DIR = Path("prompts")
 
 
 class PromptStore:
@@ -46,12 +47,25 @@ class PromptStore:
         return self.root / f"{lang}.safetensors"
 
     def translator_path(self, source: str, target: str) -> Path:
-        return self.root / "translators" / f"{source}-{target}.safetensors"
+        return self._translators / f"{source}-{target}.safetensors"
+
+    @classmethod
+    def of_translator(cls, path: Path) -> PromptStore:
+        """The store the translator file at ``path`` belongs to."""
+        return cls(Path(path).parent.parent)
 
     def translator_targets(self, source: str) -> list[str]:
         """The target languages that have a translator from ``source``."""
-        found = (self.root / "translators").glob(f"{source}-*.safetensors")
+        found = self._translators.glob(f"{source}-*.safetensors")
         return sorted(p.name[len(source) + 1 : -len(".safetensors")] for p in found)
+
+    def files(self) -> list[Path]:
+        """The ``.safetensors`` files where the layout puts them: prompts and state files, then translators."""
+        return [*sorted(self.root.glob("*.safetensors")), *sorted(self._translators.glob("*.safetensors"))]
+
+    @property
+    def _translators(self) -> Path:
+        return self.root / "translators"
 
     def side_path(self, name: str | None, prompt: Path) -> Path:
         """A side file or folder named in ``prompt``'s metadata: only ever a plain name beside it."""
@@ -104,7 +118,7 @@ class PromptStore:
         """The backbone ``artifact`` needs: ``model`` (default: the recorded one) with its LoRA adapters,
         or, for a fully tuned prompt, the tuned backbone folder beside it."""
         info, path = artifact.info, self.prompt_path(artifact.info.language)
-        if info.tune == "full":
+        if info.tune == Tune.FULL:
             if model is not None and model != info.backbone:
                 raise MptError(
                     f"{path} was trained with --tune full on {info.backbone} and uses its tuned copy "
@@ -119,7 +133,7 @@ class PromptStore:
         else:
             backbone = Backbone.load(model or info.backbone, cpu=cpu)
         info.check_backbone(backbone.fingerprint, backbone.hidden_size, backbone.name)
-        if info.tune == "lora":
+        if info.tune == Tune.LORA:
             backbone.load_lora_state(self.adapters(artifact), info.lora_rank)
         backbone.model.eval()
         return backbone
@@ -142,10 +156,10 @@ class PromptStore:
         path = self.prompt_path(info.language)
         check_writable(path, overwrite)
         replaced = self._side_files_of(path)
-        if info.tune == "full":
+        if info.tune == Tune.FULL:
             info.tuned_backbone_fingerprint = weights_fingerprint(backbone.model)
             info.tuned_backbone = self._write_side(info.language, "backbone", info.tuned_backbone_fingerprint, backbone.save_model)
-        if info.tune == "lora":
+        if info.tune == Tune.LORA:
             state = backbone.lora_state()
             info.adapters_sha256 = tensors_sha256(state)
             config = {"lora_rank": info.lora_rank}
@@ -175,7 +189,7 @@ class PromptStore:
             training_state=None,
             **provenance(),
         )
-        if source.legacy and info.tune == "lora":  # a format-1 source keeps its adapters inside: give them a file
+        if source.legacy and info.tune == Tune.LORA:  # a format-1 source keeps its adapters inside: give them a file
             info.adapters = self._write_state(source.info.language, "lora", self.adapters(source), {"lora_rank": info.lora_rank})
         path = self.prompt_path(target)
         PromptArtifact(prompt, info).save(path, overwrite)

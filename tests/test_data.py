@@ -12,6 +12,8 @@ from conftest import raises_mpt, toy_rows, write_jsonl, write_tsv
 
 from mpt_cli.data import LABELS, NLIExample, SplitManifest, draw_split, load_nli, select
 from mpt_cli.data.nli import canonical_split
+from mpt_cli.data.paths import local_path
+from mpt_cli.outputs import local_paths
 
 ROWS = [
     ("A man sleeps.", "A person rests.", "entailment"),
@@ -189,6 +191,28 @@ def test_invalid_utf8_names_the_line(tmp_path):
 def test_nonexistent_path(tmp_path, name):
     with raises_mpt(str(tmp_path / name), "does not exist"):
         load_nli(str(tmp_path / name), "en", "train")
+
+
+@pytest.mark.parametrize("spec", ["./missing", "no/such/folder", "missing.jsonl", "missing.txt"])
+def test_data_parallel_and_model_tell_a_missing_path_from_a_hub_id_alike(spec, tmp_path, monkeypatch):
+    from mpt_cli.data.parallel import load_parallel
+    from mpt_cli.engine.backbone import load_pretrained
+
+    monkeypatch.chdir(tmp_path)
+    with raises_mpt(spec, "does not exist"):
+        load_nli(spec, "en", "train")
+    with raises_mpt(spec, "does not exist"):
+        load_parallel(spec, "en", "de")
+    with raises_mpt(spec, "does not exist"):
+        load_pretrained(None, spec, "a masked language model")
+
+
+def test_a_local_path_is_what_exists_there_with_home_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "pairs.tsv").write_text("a\tb\n")
+    assert local_path("~/pairs.tsv", "data path") == tmp_path / "pairs.tsv"
+    assert local_path("facebook/xnli", "data path") is None
+    assert local_paths("~/pairs.tsv,facebook/xnli", None) == [tmp_path / "pairs.tsv"]
 
 
 def test_unsupported_file_type(tmp_path):

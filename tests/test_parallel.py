@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from conftest import PARALLEL_PAIRS, other_language, raises_mpt, toy_sentences, write_tsv
 
-from mpt_cli.data.parallel import ParallelPair, load_parallel
+from mpt_cli.data.parallel import ParallelPair, load_parallel, split_heldout
 
 SENTENCES = toy_sentences(12, seed=21)
 GERMAN = [other_language(s, "de") for s in SENTENCES]
@@ -223,11 +223,26 @@ def test_a_single_sentence_pair_is_too_few(tmp_path):
         load_parallel(str(write_tsv(tmp_path / "p.tsv", [(SENTENCES[0], GERMAN[0])])), "en", "de")
 
 
-@pytest.mark.parametrize("name", ["missing.tsv", "./missing", "/no/such/corpus", "missing.txt"])
+@pytest.mark.parametrize("name", ["missing.tsv", "./missing", "/no/such/corpus", "missing.txt", "no/such/corpus"])
 def test_nonexistent_path(tmp_path, monkeypatch, name):
     monkeypatch.chdir(tmp_path)
     with raises_mpt(name, "does not exist"):
         load_parallel(name, "en", "de")
+
+
+def test_the_heldout_slice_is_seeded_at_most_a_fifth_and_at_least_one():
+    pairs = list(range(20))
+    train, held = split_heldout(pairs, 100, seed=1)
+    assert len(held) == 4 and sorted(train + held) == pairs
+    assert split_heldout(pairs, 100, seed=1) == (train, held)
+    assert split_heldout(pairs, 100, seed=2) != (train, held)
+    assert len(split_heldout(pairs, 3, seed=1)[1]) == 3
+    assert len(split_heldout(pairs[:3], 100, seed=1)[1]) == 1
+
+
+def test_a_heldout_slice_needs_two_pairs():
+    with raises_mpt("only 1 pairs", "at least 2"):
+        split_heldout(["one"], 100, seed=1)
 
 
 def test_folder_without_the_pair_lists_the_files_found(parallel_dir):

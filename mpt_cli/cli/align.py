@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
-from ..engine.losses import KLDirection, KLSpace
+from ..engine.translator import TranslatorConfig
 from ..languages import XNLI_LANGUAGES, check_language, parse_languages
 from ..store import PromptStore
 from ..workflows.align import AlignOptions, align
@@ -30,8 +30,8 @@ def _targets(spec: str, source: str, prompts_dir: Path) -> tuple[str, ...]:
 def _make_command(translating: bool):
     def command(
         to: Annotated[str, typer.Option("--to", help="Target languages, comma-separated, or 'all'.")],
-        source: Annotated[str, typer.Option(help="Source language of the trained prompt.")] = "en",
-        prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = Path("prompts"),
+        source: Annotated[str, typer.Option(help="Source language of the trained prompt.")] = AlignOptions.source,
+        prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = AlignOptions.prompts_dir,
         model: Annotated[str | None, typer.Option(help="Backbone [default: the one the source prompt records].")] = None,
         data: Annotated[
             str | None, typer.Option(help="NLI data of the source prompt's few-shot draw and default dev data.")
@@ -41,20 +41,20 @@ def _make_command(translating: bool):
             str, typer.Option(help="Parallel corpus: folder of en-xx.tsv, a .tsv, 'SRC_FILE,TGT_FILE', or a hub id.")
         ] = DEFAULT_PARALLEL,
         max_pairs: Annotated[int, typer.Option(help="Use at most this many parallel pairs per language.")] = DEFAULT_MAX_PAIRS,
-        heldout: Annotated[int, typer.Option(help="Pairs held out to report the KL before and after.")] = 200,
+        heldout: Annotated[int, typer.Option(help="Pairs held out to report the KL before and after.")] = AlignOptions.heldout,
         alpha: Annotated[float, typer.Option(help="Weight of the CE term (only with --train-source).")] = _defaults.alpha,
-        kl: Annotated[str, typer.Option(help=f"KL direction: {KLDirection.options()}.")] = _defaults.kl_direction.value,
-        kl_space: Annotated[str, typer.Option(help=f"KL over: {KLSpace.options()}.")] = _defaults.kl_space.value,
+        kl: Annotated[str, typer.Option(help=config_help(AlignConfig, "kl_direction"))] = _defaults.kl_direction,
+        kl_space: Annotated[str, typer.Option(help=config_help(AlignConfig, "kl_space"))] = _defaults.kl_space,
         freeze_source: Annotated[
             bool, typer.Option("--freeze-source/--train-source", help="Keep the source prompt fixed, or let it learn too.")
         ] = _defaults.freeze_source,
-        epochs: Annotated[int, typer.Option(help="Passes over the parallel pairs.")] = _defaults.epochs,
-        batch_size: Annotated[int, typer.Option(help="Parallel pairs per step.")] = _defaults.batch_size,
+        epochs: Annotated[int, typer.Option(help=config_help(AlignConfig, "epochs"))] = _defaults.epochs,
+        batch_size: Annotated[int, typer.Option(help=config_help(AlignConfig, "batch_size"))] = _defaults.batch_size,
         lr: Annotated[float, typer.Option(help=config_help(AlignConfig, "lr"))] = _defaults.lr,
-        translator_width: Annotated[int | None, typer.Option(help="Hidden width of the translator [default: 2H].")] = None,
-        residual: Annotated[bool, typer.Option(help="Residual translator p_T = p_S + MLP(p_S).")] = False,
-        translator_init: Annotated[str, typer.Option(help="identity (start from p_T = p_S) or random.")] = "identity",
-        seed: Annotated[int, typer.Option(help="Seed for pair sampling, held-out split and shuffling.")] = 1,
+        translator_width: Annotated[int | None, typer.Option(help=config_help(TranslatorConfig, "width"))] = AlignOptions.width,
+        residual: Annotated[bool, typer.Option(help=config_help(TranslatorConfig, "residual"))] = AlignOptions.residual,
+        translator_init: Annotated[str, typer.Option(help=config_help(TranslatorConfig, "init"))] = AlignOptions.init,
+        seed: Annotated[int, typer.Option(help="Seed for pair sampling, held-out split and shuffling.")] = AlignOptions.seed,
         max_dev_examples: Annotated[int | None, typer.Option(help="Score at most this many dev examples.")] = None,
         overwrite: Annotated[bool, typer.Option(help="Replace existing artifacts.")] = False,
         cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,

@@ -15,8 +15,10 @@ PACKAGES = ("mpt-cli", "torch", "transformers", "tokenizers", "datasets", "safet
 
 @handle_errors
 def env_command(json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False):
-    """Print versions, Python, platform and the device mpt would use."""
+    """Print versions, Python, platform, and the device and precision (``MPT_PRECISION``) mpt would use."""
     import torch
+
+    from ..engine.backbone import precision_in_use
 
     report = {"python": platform.python_version(), "platform": platform.platform()}
     for package in PACKAGES:
@@ -25,6 +27,7 @@ def env_command(json_output: Annotated[bool, typer.Option("--json", help="Print 
         except md.PackageNotFoundError:
             report[package] = "not installed"
     report["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    report["precision"] = precision_in_use(cuda=torch.cuda.is_available()).value
     report["cpu_threads"] = torch.get_num_threads()
     if json_output:
         print_json(report)

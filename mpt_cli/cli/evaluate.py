@@ -17,14 +17,14 @@ from .common import console, handle_errors, print_json, progress_callbacks, quie
 @handle_errors
 def eval_command(
     langs: Annotated[str, typer.Option(help="Languages, comma-separated, or 'all' (the 15 XNLI languages).")] = "all",
-    split: Annotated[str, typer.Option(help="test, validation (dev) or train.")] = "test",
+    split: Annotated[str, typer.Option(help="test, validation (dev) or train.")] = EvalOptions.split,
     data: Annotated[str, typer.Option(help="Hub dataset id, a folder of {split}-{lang}.tsv files, or one file.")] = DEFAULT_DATA,
-    prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = Path("prompts"),
-    source: Annotated[str, typer.Option(help="Language of the trained source prompt.")] = "en",
+    prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = EvalOptions.prompts_dir,
+    source: Annotated[str, typer.Option(help="Language of the trained source prompt.")] = EvalOptions.source,
     model: Annotated[str | None, typer.Option(help="Backbone [default: the one the prompts record].")] = None,
     compare: Annotated[bool, typer.Option(help="Also score the source prompt on every language, and show the gain.")] = False,
     max_examples: Annotated[int | None, typer.Option(help="Score at most this many examples per language.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Examples per forward pass.")] = 64,
+    batch_size: Annotated[int, typer.Option(help="Examples per forward pass.")] = EvalOptions.batch_size,
     output: Annotated[Path | None, typer.Option(help="Folder for results.json and {split}-{lang}.tsv predictions.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --output folder.")] = False,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,

@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
+from ..store import DEFAULT_PROMPTS_DIR
 from ..workflows.inspect import inspect
 from .common import handle_errors, print_json
 
 
 @handle_errors
 def inspect_command(
-    path: Annotated[Path, typer.Argument(help="A prompt, translator or state file, or a prompts folder.")] = Path("prompts"),
+    path: Annotated[Path, typer.Argument(help="A prompt, translator or state file, or a prompts folder.")] = DEFAULT_PROMPTS_DIR,
     json_output: Annotated[bool, typer.Option("--json", help="Print the records as JSON on stdout.")] = False,
 ):
     """What a file in a prompts folder is: kind, language, backbone, sizes, data, and what it needs."""

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from ..data.parallel import DEFAULT_PARALLEL
 from ..engine.joint import JointConfig, JointStart
-from ..engine.losses import KLDirection, KLSpace
 from ..engine.train import TrainConfig
+from ..engine.translator import TranslatorConfig
 from ..languages import XNLI_LANGUAGES, check_language, parse_languages
 from ..workflows.joint import DEFAULT_PAIRS_PER_LANGUAGE, JointOptions, joint
 from .common import config_help, console, handle_errors, log_epoch, print_json, progress_callbacks, quiet_libraries
@@ -22,29 +22,33 @@ _joint, _train = JointConfig(), TrainConfig()
 @handle_errors
 def joint_command(
     to: Annotated[str, typer.Option("--to", help="Target languages, comma-separated, or 'all' (every XNLI language but the source).")],
-    output: Annotated[Path, typer.Option(help="New prompt folder for the joint run.")] = Path("prompts-joint"),
-    source: Annotated[str, typer.Option(help="Source language of the trained prompt.")] = "en",
-    prompts_dir: Annotated[Path, typer.Option(help="The source run: few-shot draw, settings, starting point.")] = Path("prompts"),
+    output: Annotated[Path, typer.Option(help="New prompt folder for the joint run.")] = JointOptions.output,
+    source: Annotated[str, typer.Option(help="Source language of the trained prompt.")] = JointOptions.source,
+    prompts_dir: Annotated[
+        Path, typer.Option(help="The source run: few-shot draw, settings, starting point.")
+    ] = JointOptions.prompts_dir,
     data: Annotated[str | None, typer.Option(help="NLI data of the few-shot draw [default: the source prompt's].")] = None,
     parallel: Annotated[
         str, typer.Option(help="Parallel corpus: folder of en-xx.tsv, a .tsv, 'SRC_FILE,TGT_FILE', or a hub id.")
     ] = DEFAULT_PARALLEL,
     max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language.")] = DEFAULT_PAIRS_PER_LANGUAGE,
-    heldout: Annotated[int, typer.Option(help="Pairs per language held out to report the KL before and after.")] = 100,
+    heldout: Annotated[
+        int, typer.Option(help="Pairs per language held out to report the KL before and after.")
+    ] = JointOptions.heldout,
     alpha: Annotated[float, typer.Option(help=config_help(JointConfig, "alpha"))] = _joint.alpha,
-    kl: Annotated[str, typer.Option(help=f"KL direction: {KLDirection.options()}.")] = _joint.kl_direction.value,
-    kl_space: Annotated[str, typer.Option(help=f"KL over: {KLSpace.options()}.")] = _joint.kl_space.value,
-    pairs_per_step: Annotated[int, typer.Option(help="Parallel pairs per step, languages in turn.")] = _joint.pairs_per_step,
-    translator_lr: Annotated[float, typer.Option(help="Learning rate of the translators.")] = _joint.translator_lr,
+    kl: Annotated[str, typer.Option(help=config_help(JointConfig, "kl_direction"))] = _joint.kl_direction,
+    kl_space: Annotated[str, typer.Option(help=config_help(JointConfig, "kl_space"))] = _joint.kl_space,
+    pairs_per_step: Annotated[int, typer.Option(help=config_help(JointConfig, "pairs_per_step"))] = _joint.pairs_per_step,
+    translator_lr: Annotated[float, typer.Option(help=config_help(JointConfig, "translator_lr"))] = _joint.translator_lr,
     translator: Annotated[
-        bool, typer.Option("--translator/--no-translator", help="Learn translators, or keep p_T = p_S (the ablation).")
+        bool, typer.Option("--translator/--no-translator", help=config_help(JointConfig, "translate"))
     ] = _joint.translate,
-    translator_width: Annotated[int | None, typer.Option(help="Hidden width of the translators [default: 2H].")] = None,
-    translator_init: Annotated[str, typer.Option(help="identity (start from p_T = p_S) or random.")] = "identity",
-    start: Annotated[str, typer.Option(help=f"{JointStart.options()}: {config_help(JointConfig, 'start')}.")] = _joint.start.value,
-    epochs: Annotated[int, typer.Option(help="Passes over the few-shot examples.")] = _joint.epochs,
-    prompt_lr: Annotated[float, typer.Option(help="Learning rate of the prompt encoder.")] = _train.prompt_lr,
-    backbone_lr: Annotated[float | None, typer.Option(help=config_help(TrainConfig, "backbone_lr"))] = None,
+    translator_width: Annotated[int | None, typer.Option(help=config_help(TranslatorConfig, "width"))] = JointOptions.width,
+    translator_init: Annotated[str, typer.Option(help=config_help(TranslatorConfig, "init"))] = JointOptions.init,
+    start: Annotated[str, typer.Option(help=f"{JointStart.options()}: {config_help(JointConfig, 'start')}.")] = _joint.start,
+    epochs: Annotated[int, typer.Option(help=config_help(JointConfig, "epochs"))] = _joint.epochs,
+    prompt_lr: Annotated[float, typer.Option(help=config_help(TrainConfig, "prompt_lr"))] = _train.prompt_lr,
+    backbone_lr: Annotated[float | None, typer.Option(help=config_help(TrainConfig, "backbone_lr"))] = _train.backbone_lr,
     overwrite: Annotated[bool, typer.Option(help="Replace an --output folder written by an earlier joint run.")] = False,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..outputs import atomic_path, check_writable, local_paths
-from ..data.pairs import PairReader
+from ..data.pairs import PairFormat, PairReader
 from ..engine.distributed import is_main_process, launched
 from ..errors import MptError
 from ..workflows.predict import PredictOptions, predict
@@ -24,25 +24,26 @@ def predict_command(
     input_file: Annotated[str, typer.Argument(metavar="FILE", help="TSV (premise<TAB>hypothesis[<TAB>...]) or JSONL; '-' for stdin.")],
     lang: Annotated[str | None, typer.Option(help="Language of every row.")] = None,
     lang_column: Annotated[str | None, typer.Option(help="Column (header name, JSON key or 1-based number) with each row's language.")] = None,
-    prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = Path("prompts"),
-    source: Annotated[str, typer.Option(help="Language of the trained source prompt (the fallback).")] = "en",
+    prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = PredictOptions.prompts_dir,
+    source: Annotated[str, typer.Option(help="Language of the trained source prompt (the fallback).")] = PredictOptions.source,
     model: Annotated[str | None, typer.Option(help="Backbone [default: the one the prompts record].")] = None,
     input_format: Annotated[str | None, typer.Option(help="tsv or jsonl [default: from the file name; stdin: tsv].")] = None,
     output_format: Annotated[str | None, typer.Option("--format", help="Output format, tsv or jsonl [default: the input's].")] = None,
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout (atomically).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
     skip_bad_rows: Annotated[bool, typer.Option(help="Skip malformed rows (and report them) instead of stopping.")] = False,
-    chunk_size: Annotated[int, typer.Option(help="Rows read and labelled at a time (memory stays flat).")] = 2048,
-    batch_size: Annotated[int, typer.Option(help="Rows per forward pass.")] = 64,
+    chunk_size: Annotated[
+        int, typer.Option(help="Rows read and labelled at a time (memory stays flat).")
+    ] = PredictOptions.chunk_size,
+    batch_size: Annotated[int, typer.Option(help="Rows per forward pass.")] = PredictOptions.batch_size,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print a summary as JSON on stderr at the end.")] = False,
 ):
     """Label premise/hypothesis pairs with the prompt of their language; rows keep their order and columns."""
     quiet_libraries()
     options = PredictOptions(lang, lang_column, source, prompts_dir, model, output_format, chunk_size, batch_size, cpu)
-    fmt = input_format or ("jsonl" if input_file.endswith(".jsonl") else "tsv")
-    if fmt not in ("tsv", "jsonl"):
-        raise MptError(f"input format {fmt!r} is unknown; use tsv or jsonl")
+    from_name = PairFormat.JSONL if input_file.endswith(".jsonl") else PairFormat.TSV
+    fmt = PairFormat.parse(input_format or from_name, "input format")
     inputs = local_paths(input_file if input_file != "-" else None, prompts_dir)
     if output is not None:
         check_writable(output, overwrite, inputs=inputs)

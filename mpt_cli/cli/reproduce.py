@@ -32,18 +32,23 @@ def _integers(spec: str, what: str) -> tuple[int, ...]:
     return values
 
 
+def _listed(values: tuple) -> str:
+    """A default of :class:`ReproduceOptions` as the comma-separated option takes it."""
+    return ",".join(map(str, values))
+
+
 @handle_errors
 def reproduce_command(
-    shots: Annotated[str, typer.Option(help="Shot counts per class, comma-separated.")] = "4,8,16,32,64",
-    seeds: Annotated[str, typer.Option(help="Seeds, comma-separated.")] = "1,2,3",
-    methods: Annotated[str, typer.Option(help=f"Methods, comma-separated: {', '.join(METHODS)}.")] = ",".join(METHODS),
+    shots: Annotated[str, typer.Option(help="Shot counts per class, comma-separated.")] = _listed(ReproduceOptions.shots),
+    seeds: Annotated[str, typer.Option(help="Seeds, comma-separated.")] = _listed(ReproduceOptions.seeds),
+    methods: Annotated[str, typer.Option(help=f"Methods, comma-separated: {', '.join(METHODS)}.")] = _listed(METHODS),
     langs: Annotated[str, typer.Option(help="Languages to evaluate, comma-separated, or 'all'.")] = "all",
-    source: Annotated[str, typer.Option(help="Source language.")] = "en",
+    source: Annotated[str, typer.Option(help="Source language.")] = ReproduceOptions.source,
     model: Annotated[str, typer.Option(help="Hub id or local directory of a masked LM.")] = DEFAULT_MODEL,
     data: Annotated[str, typer.Option(help="NLI data: hub id, XTREME folder or file.")] = DEFAULT_DATA,
     parallel: Annotated[str, typer.Option(help="Parallel corpus for the translators.")] = DEFAULT_PARALLEL,
-    split: Annotated[str, typer.Option(help="Evaluation split: test or validation.")] = "test",
-    output: Annotated[Path, typer.Option(help="Folder for every artifact, result and the summary.")] = Path("reproduce"),
+    split: Annotated[str, typer.Option(help="Evaluation split: test or validation.")] = ReproduceOptions.split,
+    output: Annotated[Path, typer.Option(help="Folder for every artifact, result and the summary.")] = ReproduceOptions.output,
     tune: Annotated[str, typer.Option(help=f"What learns with the source prompt: {Tune.options()}.")] = DEFAULT_TUNE.value,
     max_examples: Annotated[int | None, typer.Option(help="Evaluate at most this many examples per language.")] = None,
     max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language for the translators.")] = DEFAULT_MAX_PAIRS,

@@ -9,43 +9,45 @@ import typer
 from rich.table import Table
 
 from ..engine.backbone import DEFAULT_MODEL, Tune
-from ..engine.train import DEFAULT_BACKBONE_LR, TrainConfig
+from ..engine.prompt_encoder import PromptEncoderConfig
+from ..engine.train import TrainConfig
 from ..template import DEFAULT_TEMPLATE
 from ..verbalizer import DEFAULT_VERBALIZER, PRESETS
 from ..data.nli import DEFAULT_DATA
 from ..workflows.train_source import DEFAULT_TUNE, SourceOptions, train_source
-from .common import console, handle_errors, log_epoch, print_json, progress_callbacks, quiet_libraries
+from .common import config_help, console, handle_errors, log_epoch, print_json, progress_callbacks, quiet_libraries
 
 _defaults = TrainConfig()
 
 
 @handle_errors
 def train_source_command(
-    shots: Annotated[int, typer.Option(help="Training examples per class (3 classes).")] = 8,
-    lang: Annotated[str, typer.Option(help="Source language.")] = "en",
+    shots: Annotated[int, typer.Option(help="Training examples per class (3 classes).")] = SourceOptions.shots,
+    lang: Annotated[str, typer.Option(help="Source language.")] = SourceOptions.lang,
     model: Annotated[str, typer.Option(help="Hub id or local directory of a masked LM with its tokenizer.")] = DEFAULT_MODEL,
     data: Annotated[
         str, typer.Option(help="Hub dataset id, a folder of {split}-{lang}.tsv files, or one .tsv/.jsonl/.csv file.")
     ] = DEFAULT_DATA,
-    seed: Annotated[int, typer.Option(help="Seed for sampling, initialisation and shuffling.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed for sampling, initialisation and shuffling.")] = SourceOptions.seed,
     dev_shots: Annotated[int | None, typer.Option(help="Dev examples per class for choosing the best epoch [default: --shots].")] = None,
-    prompts_dir: Annotated[Path, typer.Option(help="Folder for prompt artifacts.")] = Path("prompts"),
+    prompts_dir: Annotated[Path, typer.Option(help="Folder for prompt artifacts.")] = SourceOptions.prompts_dir,
     tune: Annotated[str, typer.Option(help=f"What learns with the prompt: {Tune.options()}.")] = DEFAULT_TUNE.value,
     template: Annotated[str, typer.Option(help="Cloze template with {premise} {hypothesis} {soft} {mask}.")] = DEFAULT_TEMPLATE,
     verbalizer: Annotated[
         str, typer.Option(help=f"Preset ({', '.join(PRESETS)}) or three label words: entailment,neutral,contradiction.")
     ] = DEFAULT_VERBALIZER,
-    prompt_length: Annotated[int, typer.Option(help="Number of soft tokens.")] = 4,
-    encoder: Annotated[str, typer.Option(help="Prompt encoder: lstm (P-tuning) or mlp.")] = "lstm",
+    prompt_length: Annotated[
+        int, typer.Option(help=config_help(PromptEncoderConfig, "prompt_length"))
+    ] = SourceOptions.prompt_length,
+    encoder: Annotated[str, typer.Option(help=config_help(PromptEncoderConfig, "kind"))] = SourceOptions.encoder,
     epochs: Annotated[int, typer.Option(help="Training epochs; the best on dev is kept.")] = _defaults.epochs,
-    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = _defaults.batch_size,
-    prompt_lr: Annotated[float, typer.Option(help="Learning rate of the prompt encoder.")] = _defaults.prompt_lr,
-    backbone_lr: Annotated[
-        float | None,
-        typer.Option(help="Learning rate of the backbone [default: {full:g} full, {lora:g} lora].".format(**DEFAULT_BACKBONE_LR)),
-    ] = _defaults.backbone_lr,
-    lora_rank: Annotated[int, typer.Option(help="LoRA rank (with --tune lora).")] = 8,
-    max_length: Annotated[int, typer.Option(help="Maximum tokens per example; premise and hypothesis are truncated.")] = 128,
+    batch_size: Annotated[int, typer.Option(help=config_help(TrainConfig, "batch_size"))] = _defaults.batch_size,
+    prompt_lr: Annotated[float, typer.Option(help=config_help(TrainConfig, "prompt_lr"))] = _defaults.prompt_lr,
+    backbone_lr: Annotated[float | None, typer.Option(help=config_help(TrainConfig, "backbone_lr"))] = _defaults.backbone_lr,
+    lora_rank: Annotated[int, typer.Option(help="LoRA rank (with --tune lora).")] = SourceOptions.lora_rank,
+    max_length: Annotated[
+        int, typer.Option(help="Maximum tokens per example; premise and hypothesis are truncated.")
+    ] = SourceOptions.max_length,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing artifact.")] = False,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MptError
+from .paths import local_path
 from .text import json_object, read_lines
 
 DEFAULT_DATA = "facebook/xnli"  # XNLI on the Hugging Face hub: 15 languages, train/validation/test
@@ -56,22 +57,16 @@ def canonical_split(split: str) -> str:
 def load_nli(data: str, lang: str, split: str, require_labels: bool = True) -> list[NLIExample]:
     """Read ``split`` of ``lang`` from ``data``: a local folder or file, else a hub dataset id."""
     split = canonical_split(split)
-    path = Path(data).expanduser()
-    if path.is_dir():
-        examples = _read_file(_xtreme_file(path, lang, split), require_labels)
-    elif path.is_file():
-        examples = _read_file(path, require_labels)
-    elif _looks_like_path(data):
-        raise MptError(f"data path {data} does not exist")
-    else:
+    path = local_path(data, "data path")
+    if path is None:
         examples = _load_hub(data, lang, split, require_labels)
+    elif path.is_dir():
+        examples = _read_file(_xtreme_file(path, lang, split), require_labels)
+    else:
+        examples = _read_file(path, require_labels)
     if not examples:
         raise MptError(f"no examples in {data} ({split}, {lang})")
     return examples
-
-
-def _looks_like_path(data: str) -> bool:
-    return data.startswith((".", "/", "~")) or data.endswith(FILE_SUFFIXES) or data.count("/") > 1
 
 
 def _xtreme_file(folder: Path, lang: str, split: str) -> Path:

@@ -10,12 +10,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from ..choices import Choice
 from ..errors import MptError
 from ..languages import check_language
 from .nli import COLUMN_ALIASES, header_columns
 from .text import json_object
 
-INPUT_FORMATS = ("tsv", "jsonl")
+
+class PairFormat(Choice):
+    """The formats ``mpt predict`` reads and writes."""
+
+    TSV = "tsv"
+    JSONL = "jsonl"
 
 
 @dataclass
@@ -33,7 +39,7 @@ class PairReader:
 
     stream: BinaryIO
     name: str
-    fmt: str = "tsv"
+    fmt: PairFormat = PairFormat.TSV
     lang_column: str | None = None  # a header name, a JSON key, or a 1-based column number
     skip_bad: bool = False
     header: list[str] | None = None
@@ -72,7 +78,7 @@ class PairReader:
                 self._bad(pending_blank, "empty line")
                 pending_blank = None
             try:
-                if self.fmt == "jsonl":
+                if self.fmt == PairFormat.JSONL:
                     row = self._jsonl_row(number, text)
                 else:
                     fields = text.split("\t")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..errors import MptError
 from .nli import DEFAULT_DATA
+from .paths import existing_path, local_path
 from .text import read_lines
 
 DEFAULT_PARALLEL = DEFAULT_DATA  # its all_languages configuration: the training set in every language
@@ -43,24 +44,32 @@ class ParallelCorpus:
 
 def load_parallel(spec: str, source: str, target: str, max_pairs: int | None = None, seed: int = 1) -> ParallelCorpus:
     """Read a corpus for ``source -> target`` and keep a seeded random ``max_pairs`` of it."""
-    path = Path(spec).expanduser()
-    if "," in spec and not path.exists():
+    if "," in spec and existing_path(spec) is None:
         first, second = (Path(p.strip()).expanduser() for p in spec.split(",", 1))
         name, digest, rows = _two_files(first, second)
+    elif (path := local_path(spec, "parallel corpus")) is None:
+        name, digest, rows = _hub(spec, source, target)
     elif path.is_dir():
         name, digest, rows = _folder(path, source, target)
-    elif path.is_file():
-        name, digest, rows = str(path), *_tsv(path, swap=False)
-    elif spec.startswith((".", "/", "~")) or spec.endswith((".tsv", ".txt")):
-        raise MptError(f"parallel corpus {spec} does not exist")
     else:
-        name, digest, rows = _hub(spec, source, target)
+        name, digest, rows = str(path), *_tsv(path, swap=False)
     if not rows:
         raise MptError(f"the parallel corpus {name} has no sentence pairs")
     rng = random.Random(f"mpt-parallel-{seed}")
     if max_pairs is not None and len(rows) > max_pairs:
         rows = rng.sample(rows, max_pairs)
     return ParallelCorpus(name, digest, _as_pairs(rows, rng))
+
+
+def split_heldout(pairs: list, heldout: int, seed: int) -> tuple[list, list]:
+    """A seeded held-out slice: ``heldout`` pairs, at most a fifth of the corpus, at least one."""
+    count = max(1, min(heldout, len(pairs) // 5))
+    if len(pairs) - count < 1:
+        raise MptError(f"the parallel corpus has only {len(pairs)} pairs; alignment needs at least 2")
+    order = list(range(len(pairs)))
+    random.Random(f"mpt-heldout-{seed}").shuffle(order)
+    held = set(order[:count])
+    return [p for i, p in enumerate(pairs) if i not in held], [p for i, p in enumerate(pairs) if i in held]
 
 
 def _as_pairs(rows: list[tuple[str, ...]], rng: random.Random) -> list[ParallelPair]:

@@ -22,7 +22,7 @@ from ..errors import require_positive
 from ..template import EncodedExample
 from .backbone import Backbone
 from .batching import by_length, collate
-from .losses import AlignmentObjective, kl_divergence
+from .losses import AlignmentObjective, KLSpace, kl_divergence
 from .prompt_encoder import PromptEncoder
 from .train import DevMetric, EpochRecord, LabelledSet, LoopSettings, fit
 from .translator import PromptTranslator
@@ -40,7 +40,6 @@ class AlignConfig(AlignmentObjective, LoopSettings):
     batch_size: int = field(default=16, metadata={"help": "parallel pairs per step"})
     lr: float = field(default=2e-4, metadata={"help": "peak learning rate of the translator (warm-up, then linear decay)"})
     source_lr: float = field(default=1e-4, metadata={"help": "learning rate of the source prompt encoder, when it learns"})
-    eval_batch_size: int = field(default=64, metadata={"help": "batch size for held-out KL"})
 
     def __post_init__(self):
         super().__post_init__()
@@ -77,7 +76,7 @@ class Teacher:
         if self.cache is None:
             self.cache = torch.empty(len(self.examples), self.backbone.hidden_size, device=self.backbone.device)
             for chunk in by_length(self.examples, self.batch_size):
-                self.cache[chunk] = self._compute(chunk, source_prompt).float()
+                self.cache[chunk] = self._compute(chunk, source_prompt)
         return self.cache[rows]
 
     def _compute(self, rows: list[int], source_prompt: torch.Tensor) -> torch.Tensor:
@@ -92,20 +91,20 @@ def alignment_kl(
     rows: list[int],
     source_prompt: torch.Tensor,
     target_prompt: torch.Tensor,
-    config: AlignConfig,
+    config: AlignmentObjective,
     label_ids: torch.Tensor,
     cached: bool,
 ) -> torch.Tensor:
     """KL between the answer distributions of ``rows`` on both sides (a scalar, differentiable in ``p_T``)."""
-    token_ids = label_ids if config.kl_space == "labels" else None
+    token_ids = label_ids if config.kl_space == KLSpace.LABELS else None
     teacher_logits = backbone.project(teacher.states(rows, source_prompt, cached), token_ids)
     batch = collate(target, rows, backbone.tokenizer.pad_token_id, target_prompt.shape[0]).to(backbone.device)
     return kl_divergence(teacher_logits, backbone.mask_logits(batch, target_prompt, token_ids), config.kl_direction)
 
 
 @torch.no_grad()
-def heldout_kl(backbone, pairs: ParallelSet, source_prompt, target_prompt, config: AlignConfig, label_ids) -> float:
-    """Mean KL over held-out pairs (example-weighted)."""
+def heldout_kl(backbone, pairs: ParallelSet, source_prompt, target_prompt, config: AlignmentObjective, label_ids) -> float:
+    """Mean KL over held-out pairs (example-weighted); ``config`` is two-stage or joint alignment's."""
     teacher = Teacher(backbone, pairs.source, config.eval_batch_size)
     total = 0.0
     for rows in by_length(pairs.target, config.eval_batch_size):

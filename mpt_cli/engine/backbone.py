@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..choices import Choice
+from ..data.paths import local_path
 from ..errors import MptError
 from .batching import Batch
 
@@ -29,22 +31,49 @@ class Tune(Choice):
     FULL = "full"
 
 DEFAULT_MODEL = "xlm-roberta-base"
+DEFAULT_LORA_RANK = 8
+
+
+class Precision(Choice):
+    """The arithmetic of forward passes, from ``MPT_PRECISION``; weights and artifacts stay float32 in every one."""
+
+    AUTO = "auto"  # bf16 on a GPU (fp16 on cards without bf16), float32 on the CPU
+    NO = "no"  # float32
+    BF16 = "bf16"  # autocast to bfloat16, on a GPU or the CPU
+    FP16 = "fp16"  # autocast to float16 with loss scaling: GPUs only
+
+
+def precision_in_use(cuda: bool) -> Precision:
+    """The precision ``MPT_PRECISION`` asks for on a GPU (``cuda``) or the CPU, or one clear error.
+
+    This variable alone decides: accelerate's own ``ACCELERATE_MIXED_PRECISION`` is not read, because
+    ``accelerate launch`` always sets it (to ``no`` unless configured), which would turn bf16 off on GPUs.
+    """
+    precision = Precision.parse(os.environ.get("MPT_PRECISION") or "auto", "MPT_PRECISION")
+    if precision == Precision.AUTO:  # cards before Ampere only emulate bf16, slowly: fp16 there
+        native_bf16 = cuda and torch.cuda.is_bf16_supported(including_emulation=False)
+        return (Precision.BF16 if native_bf16 else Precision.FP16) if cuda else Precision.NO
+    if precision == Precision.FP16 and not cuda:
+        raise MptError("MPT_PRECISION fp16 needs a GPU; on the CPU use bf16 or no")
+    if precision == Precision.BF16 and cuda and not torch.cuda.is_bf16_supported():
+        raise MptError(f"MPT_PRECISION bf16 is not supported by {torch.cuda.get_device_name()}; use fp16 or no")
+    return precision
 
 
 def make_accelerator(cpu: bool = False):
-    """GPU with bf16 (fp16 on older cards) when there is one, else CPU in float32."""
+    """The GPU when there is one (and not ``cpu``), else the CPU, in the precision of :func:`precision_in_use`."""
     from accelerate import Accelerator
 
     cuda = torch.cuda.is_available() and not cpu
-    precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "no"
-    return Accelerator(cpu=not cuda, mixed_precision=precision)
+    return Accelerator(cpu=not cuda, mixed_precision=precision_in_use(cuda).value)
 
 
 class Backbone:
     """A frozen-or-tuned masked LM that scores label words at the mask position.
 
-    ``model`` keeps float32 weights (so fingerprints do not depend on the device); on a GPU the
-    forward pass runs under the accelerator's autocast.
+    ``model`` keeps float32 weights (so fingerprints do not depend on the device); the forward pass
+    runs under the accelerator's autocast (bf16 on a GPU, see :class:`Precision`), and what it hands
+    back, mask states and logits, is float32 whatever the precision.
     """
 
     def __init__(self, model, tokenizer, name: str, accelerator=None):
@@ -52,7 +81,7 @@ class Backbone:
         self.tokenizer = tokenizer
         self.accelerator = accelerator or make_accelerator()
         self.model = model.to(self.accelerator.device)
-        self.tune = "prompt"
+        self.tune = Tune.PROMPT
         self.model.requires_grad_(False)
         self.decoder = model.get_output_embeddings()  # Linear H -> V, usually tied to the input embeddings
         self._head_transform = _head_without_decoder(model, self.decoder)
@@ -86,7 +115,7 @@ class Backbone:
         """SHA-256 of the input embedding matrix as loaded: identifies the backbone and its vocabulary."""
         return embedding_fingerprint(self.model)
 
-    def set_tune(self, mode: str, lora_rank: int = 8) -> None:
+    def set_tune(self, mode: str, lora_rank: int = DEFAULT_LORA_RANK) -> None:
         """Choose what learns besides the prompt: nothing (``prompt``), LoRA adapters, or the whole
         transformer (``full``).
 
@@ -96,11 +125,11 @@ class Backbone:
         """
         mode = Tune.parse(mode, "tune mode")
         self.fingerprint  # noqa: B018 - fix the base fingerprint before any weight can change
-        if mode == "lora":
+        if mode == Tune.LORA:
             self._add_lora(lora_rank)
-        self.model.requires_grad_(mode == "full")
+        self.model.requires_grad_(mode == Tune.FULL)
         self.model.get_input_embeddings().requires_grad_(False)
-        if mode == "lora":
+        if mode == Tune.LORA:
             for name, param in self.model.named_parameters():
                 param.requires_grad_("lora_" in name)
         self.tune = mode
@@ -122,15 +151,15 @@ class Backbone:
     def load_lora_state(self, state: dict[str, torch.Tensor], rank: int) -> None:
         from peft import set_peft_model_state_dict
 
-        if self.tune != "lora":
-            self.set_tune("lora", rank)
+        if self.tune != Tune.LORA:
+            self.set_tune(Tune.LORA, rank)
         set_peft_model_state_dict(self.model, {k: v.to(self.device) for k, v in state.items()})
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.model.parameters() if p.requires_grad]
 
     def mask_states(self, batch: Batch, prompts: torch.Tensor) -> torch.Tensor:
-        """Head-transformed hidden states at the mask: ``[B, H]``.
+        """Head-transformed hidden states at the mask: ``[B, H]``, float32.
 
         ``prompts`` is ``[P, H]`` (one prompt for the batch) or ``[B, P, H]`` (one per row); it replaces
         the input embeddings at ``batch.soft_positions``.
@@ -144,7 +173,7 @@ class Backbone:
         with self.accelerator.autocast():
             hidden = self.model.base_model(inputs_embeds=embeds, attention_mask=batch.attention_mask)[0]
             at_mask = hidden[torch.arange(hidden.shape[0], device=hidden.device), batch.mask_positions]  # [B, H]
-            return self._head_transform(at_mask)
+            return self._head_transform(at_mask).float()  # the rest of the engine computes in float32
 
     def mask_logits(self, batch: Batch, prompts: torch.Tensor, token_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Logits at the mask for ``token_ids`` only (``[B, C]``), or for the whole vocabulary (``[B, V]``)."""
@@ -184,10 +213,8 @@ def load_pretrained(auto_class, name_or_dir: str, what: str, **model_options):
     """
     from transformers import AutoTokenizer
 
-    path = Path(name_or_dir).expanduser()
-    if name_or_dir.startswith((".", "/", "~")) and not path.is_dir():
-        raise MptError(f"model directory {name_or_dir} does not exist")
-    source = str(path) if path.is_dir() else name_or_dir
+    path = local_path(name_or_dir, "model directory")
+    source = name_or_dir if path is None else str(path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
         model = auto_class.from_pretrained(

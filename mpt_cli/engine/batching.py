@@ -8,6 +8,8 @@ import torch
 
 from ..template import EncodedExample
 
+EVAL_BATCH_SIZE = 64  # examples per forward pass where nothing learns: dev scores, held-out KL, eval, predict
+
 
 @dataclass
 class Batch:

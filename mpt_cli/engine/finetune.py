@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from ..data import LABELS, NLIExample
-from .backbone import load_pretrained, make_accelerator
+from .backbone import Tune, load_pretrained, make_accelerator
+from .batching import EVAL_BATCH_SIZE
 from .inference import accuracy
 from .train import DEFAULT_BACKBONE_LR, DEV_ACCURACY, TrainConfig, TrainResult, fit, restore_parameters
 
@@ -44,7 +45,7 @@ class Classifier:
             return self.model(**self._batch(examples)).logits.float()  # [B, C]
 
     @torch.no_grad()
-    def probabilities(self, examples: list[NLIExample], batch_size: int = 64, on_batch=None) -> torch.Tensor:
+    def probabilities(self, examples: list[NLIExample], batch_size: int = EVAL_BATCH_SIZE, on_batch=None) -> torch.Tensor:
         """``[N, C]`` in input order; batches sorted by length."""
         self.model.eval()
         order = sorted(range(len(examples)), key=lambda i: -len(examples[i].premise) - len(examples[i].hypothesis))
@@ -70,7 +71,7 @@ class ClassifierLearner:
 
     def parameter_groups(self) -> list[dict]:
         params = [p for p in self.classifier.model.parameters() if p.requires_grad]
-        return [{"params": params, "lr": self.config.backbone_lr or DEFAULT_BACKBONE_LR["full"]}]
+        return [{"params": params, "lr": self.config.backbone_lr or DEFAULT_BACKBONE_LR[Tune.FULL]}]
 
     def train_mode(self, training: bool) -> None:
         self.classifier.model.train(training)

@@ -8,7 +8,7 @@ import torch
 
 from ..template import EncodedExample
 from .backbone import Backbone
-from .batching import by_length, collate
+from .batching import EVAL_BATCH_SIZE, by_length, collate
 from .distributed import processes
 
 
@@ -18,7 +18,7 @@ def label_probabilities(
     encoded: list[EncodedExample],
     prompt: torch.Tensor,
     label_ids: torch.Tensor,
-    batch_size: int = 64,
+    batch_size: int = EVAL_BATCH_SIZE,
     on_batch: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
     """Probabilities over the label words for every example, in input order: ``[N, C]``.

@@ -22,7 +22,7 @@ from ..choices import Choice
 from ..errors import require_positive
 from ..template import EncodedExample
 from .batching import collate
-from .losses import AlignmentObjective, kl_divergence
+from .losses import AlignmentObjective, KLSpace, kl_divergence
 from .train import PromptLearner
 
 
@@ -39,11 +39,10 @@ class JointConfig(AlignmentObjective):
     start: JointStart = field(default=JointStart.SOURCE, metadata={"help": "source: continue the trained source run; scratch: base backbone, new prompt"})
     epochs: int = field(default=6, metadata={"help": "passes over the few-shot examples"})
     translate: bool = field(default=True, metadata={"help": "learn translators; off: p_T = p_S (the ablation)"})
-    eval_batch_size: int = field(default=64, metadata={"help": "batch size for held-out KL"})
 
     def __post_init__(self):
         super().__post_init__()
-        require_positive(epochs=self.epochs, pairs_per_step=self.pairs_per_step, translator_lr=self.translator_lr, eval_batch_size=self.eval_batch_size)
+        require_positive(epochs=self.epochs, pairs_per_step=self.pairs_per_step, translator_lr=self.translator_lr)
         object.__setattr__(self, "start", JointStart.parse(self.start, "joint start"))
 
 
@@ -97,7 +96,7 @@ class JointLearner(PromptLearner):
         if self.translators is not None:
             self.translators.to(self.backbone.device)
         self.sampler = LanguageRoundRobin(self.pairs.languages, torch.Generator().manual_seed(self.seed))
-        self.kl_token_ids = self.label_ids if self.joint.kl_space == "labels" else None
+        self.kl_token_ids = self.label_ids if self.joint.kl_space == KLSpace.LABELS else None
 
     def parameter_groups(self) -> list[dict]:
         groups = super().parameter_groups()

@@ -43,7 +43,7 @@ class PromptEncoder(nn.Module):
         self.config = config
         hidden = config.hidden_size
         self.embedding = nn.Embedding(config.prompt_length, hidden)
-        if config.kind == "lstm":
+        if config.kind == EncoderKind.LSTM:
             self.lstm = nn.LSTM(hidden, hidden, num_layers=2, bidirectional=True, batch_first=True)
             mlp_in = 2 * hidden
         else:

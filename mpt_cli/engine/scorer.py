@@ -11,6 +11,7 @@ from ..data import NLIExample
 from ..metrics import Scores, score
 from ..template import EncodedExample, TemplateEncoder
 from .backbone import Backbone
+from .batching import EVAL_BATCH_SIZE
 from .inference import label_probabilities
 
 
@@ -25,13 +26,15 @@ class Scorer:
         return self.template.encode([p for p, _ in pairs], [h for _, h in pairs])
 
     def probabilities(
-        self, prompt: torch.Tensor, encoded: list[EncodedExample], batch_size: int = 64, on_batch: Callable[[int], None] | None = None
+        self, prompt: torch.Tensor, encoded: list[EncodedExample],
+        batch_size: int = EVAL_BATCH_SIZE, on_batch: Callable[[int], None] | None = None,
     ) -> torch.Tensor:
         """Label probabilities ``[N, C]``; ``prompt`` is ``[P, H]``, or ``[N, P, H]`` for one per row."""
         return label_probabilities(self.backbone, encoded, prompt, self.label_ids, batch_size, on_batch)
 
     def score(
-        self, prompt: torch.Tensor, examples: list[NLIExample], batch_size: int = 64, on_batch: Callable[[int], None] | None = None
+        self, prompt: torch.Tensor, examples: list[NLIExample],
+        batch_size: int = EVAL_BATCH_SIZE, on_batch: Callable[[int], None] | None = None,
     ) -> tuple[Scores, torch.Tensor]:
         """Metrics and label probabilities ``[N, C]`` of ``prompt`` on labelled ``examples``."""
         probs = self.probabilities(prompt, self.encode([(e.premise, e.hypothesis) for e in examples]), batch_size, on_batch)

@@ -13,15 +13,15 @@ import torch.nn.functional as F
 
 from ..errors import require_positive
 from ..template import EncodedExample
-from .backbone import Backbone
-from .batching import collate, shuffled
+from .backbone import Backbone, Tune
+from .batching import EVAL_BATCH_SIZE, collate, shuffled
 from .distributed import processes
 from .inference import accuracy, label_probabilities
 from .prompt_encoder import PromptEncoder
 
 
 # full: 5e-5 over 2e-5 on e5-mlm, 64 shots, full dev-en, seeds 1-3: 47.4% against 44.0% (README).
-DEFAULT_BACKBONE_LR = {"full": 5e-5, "lora": 5e-4}
+DEFAULT_BACKBONE_LR = {Tune.FULL: 5e-5, Tune.LORA: 5e-4}
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class TrainConfig(LoopSettings):
         default=None,
         metadata={"help": "learning rate of backbone weights (full: {full:g}) or adapters (lora: {lora:g})".format(**DEFAULT_BACKBONE_LR)},
     )
-    eval_batch_size: int = field(default=64, metadata={"help": "batch size for dev evaluation"})
+    eval_batch_size: int = field(default=EVAL_BATCH_SIZE, metadata={"help": "batch size for dev evaluation"})
 
     def __post_init__(self):
         require_positive(epochs=self.epochs, batch_size=self.batch_size, eval_batch_size=self.eval_batch_size)

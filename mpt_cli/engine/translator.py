@@ -26,7 +26,7 @@ class TranslatorConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "init", TranslatorInit.parse(self.init, "translator init"))
-        if self.init == "identity" and not self.residual and self.resolved_width < 2 * self.hidden_size:
+        if self.init == TranslatorInit.IDENTITY and not self.residual and self.resolved_width < 2 * self.hidden_size:
             raise MptError(f"identity initialisation needs a width of at least 2H = {2 * self.hidden_size}")
 
     @property
@@ -50,7 +50,7 @@ class PromptTranslator(nn.Module):
         hidden, width = config.hidden_size, config.resolved_width
         self.up = nn.Linear(hidden, width)
         self.down = nn.Linear(width, hidden)
-        if config.init == "identity":
+        if config.init == TranslatorInit.IDENTITY:
             self._init_identity()
 
     @torch.no_grad()

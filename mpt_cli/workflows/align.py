@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,24 +12,24 @@ from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..fileformat import provenance, tensor_sha256
 from ..callbacks import Callbacks
 from ..data import load_nli, select
-from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL, ParallelCorpus, load_parallel
+from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL, ParallelCorpus, load_parallel, split_heldout
 from ..engine.align import AlignConfig, AlignResult, ParallelSet, train_translator
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.scorer import Scorer
 from ..engine.train import LabelledSet
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, require_seed, unset_is_one
-from ..languages import check_targets
+from ..languages import DEFAULT_SOURCE, check_targets
 from ..outputs import check_writable
-from ..store import PromptStore
+from ..store import DEFAULT_PROMPTS_DIR, PromptStore
 from ..engine.distributed import processes
 
 
 @dataclass(frozen=True)
 class AlignOptions:
     targets: tuple[str, ...]
-    source: str = "en"
-    prompts_dir: Path = Path("prompts")
+    source: str = DEFAULT_SOURCE
+    prompts_dir: Path = DEFAULT_PROMPTS_DIR
     model: str | None = None  # default: the backbone recorded in the source prompt
     data: str | None = None  # few-shot (CE) data and default dev data; default: the source prompt's
     dev_data: str | None = None  # default: the validation split of ``data``, where it has the language
@@ -39,7 +38,7 @@ class AlignOptions:
     heldout: int = 200
     width: int | None = None
     residual: bool = False
-    init: str = "identity"
+    init: str = TranslatorConfig.init
     align: AlignConfig = field(default_factory=AlignConfig)
     seed: int = 1
     max_dev_examples: int | None = None
@@ -134,17 +133,6 @@ def _few_shot(options: AlignOptions, source: PromptArtifact, scorer: Scorer) -> 
     data = options.data or source.info.data
     examples = select(load_nli(data, options.source, "train"), tuple(source.info.split_manifest["train_ids"]))
     return LabelledSet(scorer.encode([(e.premise, e.hypothesis) for e in examples]), [e.label for e in examples])
-
-
-def split_heldout(pairs: list, heldout: int, seed: int) -> tuple[list, list]:
-    """A seeded held-out slice: ``heldout`` pairs, at most a fifth of the corpus, at least one."""
-    count = max(1, min(heldout, len(pairs) // 5))
-    if len(pairs) - count < 1:
-        raise MptError(f"the parallel corpus has only {len(pairs)} pairs; alignment needs at least 2")
-    order = list(range(len(pairs)))
-    random.Random(f"mpt-heldout-{seed}").shuffle(order)
-    held = set(order[:count])
-    return [p for i, p in enumerate(pairs) if i not in held], [p for i, p in enumerate(pairs) if i in held]
 
 
 def _source_side(store: PromptStore, source: PromptArtifact, freeze: bool) -> PromptEncoder | torch.Tensor:

@@ -10,10 +10,13 @@ from ..fileformat import provenance, tensor_sha256
 from ..outputs import atomic_path, check_writable, local_paths
 from ..data import LABELS, load_nli
 from ..data.nli import DEFAULT_DATA, canonical_split
+from ..engine.batching import EVAL_BATCH_SIZE
 from ..errors import require_positive, unset_is_one
+from ..languages import DEFAULT_SOURCE
 from ..metrics import Scores
 from ..callbacks import Callbacks
 from ..prompt_set import PromptSet
+from ..store import DEFAULT_PROMPTS_DIR
 from ..engine.distributed import processes
 
 COLLAPSE_SHARE = 0.8
@@ -22,15 +25,15 @@ COLLAPSE_SHARE = 0.8
 @dataclass(frozen=True)
 class EvalOptions:
     languages: tuple[str, ...]
-    source: str = "en"
-    prompts_dir: Path = Path("prompts")
+    source: str = DEFAULT_SOURCE
+    prompts_dir: Path = DEFAULT_PROMPTS_DIR
     model: str | None = None
     data: str = DEFAULT_DATA
     split: str = "test"
     compare: bool = False
     use_translated: bool = True  # False: the source prompt on every language (soft-prompt transfer)
     max_examples: int | None = None
-    batch_size: int = 64
+    batch_size: int = EVAL_BATCH_SIZE
     output: Path | None = None
     overwrite: bool = False
     cpu: bool = False

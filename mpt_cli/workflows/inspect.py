@@ -15,8 +15,7 @@ def inspect(path: Path) -> list[dict]:
     """One record per mpt file at ``path`` (a file, or every mpt file of a prompts folder)."""
     path = Path(path)
     if path.is_dir():
-        files = [*sorted(path.glob("*.safetensors")), *sorted((path / "translators").glob("*.safetensors"))]
-        return [describe(p) for p in files]
+        return [describe(p) for p in PromptStore(path).files()]
     if not path.is_file():
         raise MptError(f"{path} does not exist")
     return [describe(path)]
@@ -70,7 +69,7 @@ def _prompt(path: Path) -> dict:
 def _translator(path: Path) -> dict:
     artifact = TranslatorArtifact.load(path)
     info = artifact.info
-    source = PromptStore(path.parent.parent).prompt_path(info.source_language)
+    source = PromptStore.of_translator(path).prompt_path(info.source_language)
     matches = source.is_file() and tensor_sha256(PromptArtifact.load(source).prompt) == info.source_prompt_sha256
     return {
         "path": str(path), "kind": "translator", "language": f"{info.source_language}->{info.target_language}",

@@ -20,18 +20,17 @@ from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..fileformat import provenance, tensor_sha256
 from ..callbacks import Callbacks
 from ..data import load_nli, select
-from ..data.parallel import DEFAULT_PARALLEL, load_parallel
+from ..data.parallel import DEFAULT_PARALLEL, load_parallel, split_heldout
 from ..engine.align import ParallelSet, heldout_kl
-from ..engine.backbone import Backbone
-from ..engine.joint import JointConfig, JointLearner, MultiParallelSet
+from ..engine.backbone import DEFAULT_LORA_RANK, Backbone, Tune
+from ..engine.joint import JointConfig, JointLearner, JointStart, MultiParallelSet
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.train import LabelledSet, TrainConfig, TrainResult, fit
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, unset_is_one
-from ..languages import check_targets
+from ..languages import DEFAULT_SOURCE, check_targets
 from ..outputs import atomic_path, check_writable, local_paths
-from ..store import PromptStore
-from .align import split_heldout
+from ..store import DEFAULT_PROMPTS_DIR, PromptStore
 from ..engine.distributed import processes
 
 DEFAULT_PAIRS_PER_LANGUAGE = 1000
@@ -41,14 +40,14 @@ DEFAULT_PAIRS_PER_LANGUAGE = 1000
 class JointOptions:
     targets: tuple[str, ...]
     output: Path = Path("prompts-joint")
-    source: str = "en"
-    prompts_dir: Path = Path("prompts")
+    source: str = DEFAULT_SOURCE
+    prompts_dir: Path = DEFAULT_PROMPTS_DIR
     data: str | None = None  # default: the data the source prompt was trained on
     parallel: str = DEFAULT_PARALLEL
     max_pairs: int | None = DEFAULT_PAIRS_PER_LANGUAGE
     heldout: int = 100
     width: int | None = None
-    init: str = "identity"
+    init: str = TranslatorConfig.init
     joint: JointConfig = field(default_factory=JointConfig)
     train: TrainConfig = field(default_factory=TrainConfig)  # learning rates and batch size; the epochs are ``joint.epochs``
     overwrite: bool = False
@@ -84,7 +83,7 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
     check_writable(options.output, options.overwrite, folder=True, inputs=inputs)
     store = PromptStore(options.prompts_dir)
     source = store.open_source(options.source)
-    if source.info.tune == "prompt":
+    if source.info.tune == Tune.PROMPT:
         raise MptError(f"{store.prompt_path(options.source)} was trained with --tune prompt: nothing but the prompt learns, so "
                        "joint training has nothing to share; train the source prompt with --tune lora or full")  # fmt: skip
     translator_config = TranslatorConfig(source.info.hidden_size, options.width, False, options.init)
@@ -132,7 +131,7 @@ def _starting_point(store: PromptStore, source: PromptArtifact, options: JointOp
     """The backbone (trainable as the source run was) and the prompt encoder the joint run starts from."""
     info = source.info
     encoder = PromptEncoder(PromptEncoderConfig(**info.prompt_encoder))
-    if options.joint.start == "source":
+    if options.joint.start == JointStart.SOURCE:
         encoder.load_state_dict(store.training_state(source))
         backbone = store.load_backbone(source, cpu=options.cpu)
         if backbone.tune != info.tune:  # a fully tuned backbone loads frozen; LoRA adapters load trainable
@@ -140,7 +139,7 @@ def _starting_point(store: PromptStore, source: PromptArtifact, options: JointOp
         return backbone, encoder
     backbone = Backbone.load(info.backbone, cpu=options.cpu)
     info.check_backbone(backbone.fingerprint, backbone.hidden_size, backbone.name)
-    backbone.set_tune(info.tune, info.lora_rank or 8)
+    backbone.set_tune(info.tune, info.lora_rank or DEFAULT_LORA_RANK)
     return backbone, encoder
 
 

@@ -11,18 +11,13 @@ from pathlib import Path
 import torch
 
 from ..data import LABELS
-from ..data.pairs import InputRow, PairReader
-from ..choices import Choice
+from ..data.pairs import InputRow, PairFormat, PairReader
+from ..engine.batching import EVAL_BATCH_SIZE
 from ..errors import MptError, require_positive
-from ..languages import check_language
+from ..languages import DEFAULT_SOURCE, check_language
 from ..callbacks import Callbacks
 from ..prompt_set import PromptSet
-
-
-
-class OutputFormat(Choice):
-    TSV = "tsv"
-    JSONL = "jsonl"
+from ..store import DEFAULT_PROMPTS_DIR
 
 
 PROBABILITY_COLUMNS = [f"p_{label}" for label in LABELS]
@@ -32,12 +27,12 @@ PROBABILITY_COLUMNS = [f"p_{label}" for label in LABELS]
 class PredictOptions:
     lang: str | None = None  # one language for every row...
     lang_column: str | None = None  # ...or a column naming each row's language
-    source: str = "en"
-    prompts_dir: Path = Path("prompts")
+    source: str = DEFAULT_SOURCE
+    prompts_dir: Path = DEFAULT_PROMPTS_DIR
     model: str | None = None
     output_format: str | None = None  # default: the input's format
     chunk_size: int = 2048
-    batch_size: int = 64
+    batch_size: int = EVAL_BATCH_SIZE
     cpu: bool = False
 
     def __post_init__(self):
@@ -47,7 +42,7 @@ class PredictOptions:
         if self.lang is not None:
             object.__setattr__(self, "lang", check_language(self.lang))
         if self.output_format is not None:
-            object.__setattr__(self, "output_format", OutputFormat.parse(self.output_format, "output format"))
+            object.__setattr__(self, "output_format", PairFormat.parse(self.output_format, "output format"))
 
 
 @dataclass
@@ -70,7 +65,7 @@ def predict(
     output_format = options.output_format or reader.fmt
     summary = PredictSummary()
     for chunk in reader.chunks(options.chunk_size):
-        if summary.rows == 0 and output_format == "tsv" and reader.header:
+        if summary.rows == 0 and output_format == PairFormat.TSV and reader.header:
             write("\t".join([*reader.header, "prediction", *PROBABILITY_COLUMNS]) + "\n")
         languages = [row.lang or options.lang for row in chunk]
         for lang in dict.fromkeys(languages):
@@ -93,7 +88,7 @@ def predict(
 
 def _format(row: InputRow, probs: list[float], output_format: str, header: list[str] | None) -> str:
     label = LABELS[max(range(len(probs)), key=probs.__getitem__)]
-    if output_format == "tsv":
+    if output_format == PairFormat.TSV:
         values = row.original if isinstance(row.original, list) else [_tsv_value(v) for v in row.original.values()]
         return "\t".join([*values, label, *(f"{p:.4f}" for p in probs)]) + "\n"
     record = row.original if isinstance(row.original, dict) else _as_record(row.original, header)

@@ -23,6 +23,7 @@ from ..outputs import atomic_path
 from ..store import PromptStore
 from ..data import draw_split, load_nli
 from ..data.nli import DEFAULT_DATA, canonical_split
+from ..data.paths import resolved_spec
 from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
 from ..engine.backbone import DEFAULT_MODEL, Tune
@@ -31,19 +32,19 @@ from ..engine.finetune import Classifier, finetune
 from ..engine.joint import JointConfig
 from ..engine.train import TrainConfig
 from ..errors import MptError, ProcessError, require_positive, require_seed, unset_is_one
-from ..languages import XNLI_LANGUAGES
+from ..languages import DEFAULT_SOURCE, XNLI_LANGUAGES
 from ..metrics import score
 from .align import AlignOptions
-from .summary import summarise
+from .summary import Method, summarise
 from .translate import translate
 from .joint import JointOptions, joint
 from .evaluate import EvalOptions, evaluate
 from ..callbacks import Callbacks
 from .train_source import DEFAULT_TUNE, SourceOptions, train_source
 
-METHODS = ("soft-prompt", "mpt", "joint", "joint-no-translator", "finetune")
-JOINT_METHODS = ("joint", "joint-no-translator")
-PROMPT_METHODS = ("mpt", *JOINT_METHODS)  # compared with soft-prompt transfer in the summary
+METHODS = tuple(Method)
+JOINT_METHODS = (Method.JOINT, Method.JOINT_NO_TRANSLATOR)
+PROMPT_METHODS = (Method.MPT, *JOINT_METHODS)  # compared with soft-prompt transfer in the summary
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class ReproduceOptions:
     seeds: tuple[int, ...] = (1, 2, 3)
     methods: tuple[str, ...] = METHODS
     languages: tuple[str, ...] = tuple(XNLI_LANGUAGES)
-    source: str = "en"
+    source: str = DEFAULT_SOURCE
     model: str = DEFAULT_MODEL
     data: str = DEFAULT_DATA
     parallel: str = DEFAULT_PARALLEL
@@ -67,13 +68,13 @@ class ReproduceOptions:
     cpu: bool = False
 
     def __post_init__(self):
-        unknown = [m for m in self.methods if m not in METHODS]
-        if unknown:
-            raise MptError(f"unknown method {unknown[0]!r}; use {', '.join(METHODS)}")
+        if unknown := [m for m in self.methods if m not in METHODS]:
+            raise MptError(f"unknown method {unknown[0]!r}; use {Method.options()}")
+        object.__setattr__(self, "methods", tuple(map(Method, self.methods)))
         if self.source not in self.languages:
             raise MptError(f"the languages must include the source language {self.source}")
         object.__setattr__(self, "tune", Tune.parse(self.tune, "tune mode"))
-        if self.tune == "prompt" and set(JOINT_METHODS) & set(self.methods):
+        if self.tune == Tune.PROMPT and set(JOINT_METHODS) & set(self.methods):
             raise MptError("the joint methods need a tuned backbone (--tune lora or full); with --tune prompt leave them out")
         canonical_split(self.split)
         for shots in self.shots:
@@ -196,18 +197,13 @@ def _check_same_settings(options: ReproduceOptions) -> None:
 def _results_settings(options: ReproduceOptions) -> dict:
     """Everything the accuracies depend on, flat (``train.epochs``) and JSON-normal; local paths resolved."""
     settings = {
-        "model": _resolved(options.model), "data": _resolved(options.data), "parallel": _resolved(options.parallel),
+        "model": resolved_spec(options.model), "data": resolved_spec(options.data), "parallel": resolved_spec(options.parallel),
         "split": options.split, "source": options.source, "tune": options.tune,
         "max_examples": options.max_examples, "max_pairs": options.max_pairs,
     }  # fmt: skip
     for name, config in (("train", options.train), ("align", options.align), ("joint", options.joint)):
         settings |= {f"{name}.{key}": value for key, value in asdict(config).items()}
     return json.loads(json.dumps(settings))
-
-
-def _resolved(spec: str) -> str:
-    """A local path made absolute (the same folder named two ways is one setting); a hub id as given."""
-    return str(Path(spec).resolve()) if Path(spec).exists() else spec
 
 
 def _source_prompt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> None:
@@ -276,7 +272,7 @@ def _run_finetune(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -
 
 def _run_joint(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> dict:
     _source_prompt(options, cell, callbacks)
-    translate = cell.method == "joint"
+    translate = cell.method == Method.JOINT
     if not PromptStore(cell.prompts_dir).prompt_path(options.source).is_file():
         joint_options = JointOptions(
             targets=tuple(lang for lang in options.languages if lang != options.source), output=cell.prompts_dir,
@@ -289,8 +285,8 @@ def _run_joint(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> d
 
 
 RUNNERS = {
-    "soft-prompt": _run_soft_prompt, "mpt": _run_mpt, "joint": _run_joint, "joint-no-translator": _run_joint,
-    "finetune": _run_finetune,
+    Method.SOFT_PROMPT: _run_soft_prompt, Method.MPT: _run_mpt, Method.JOINT: _run_joint, Method.JOINT_NO_TRANSLATOR: _run_joint,
+    Method.FINETUNE: _run_finetune,
 }  # fmt: skip
 
 

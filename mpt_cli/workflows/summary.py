@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import statistics
 
+from ..choices import Choice
+
+
+class Method(Choice):
+    """A row of the table: how the task reaches the other languages."""
+
+    SOFT_PROMPT = "soft-prompt"  # the source prompt as is: the baseline the prompt methods are compared with
+    MPT = "mpt"  # two-stage: translators trained on parallel data
+    JOINT = "joint"  # the source prompt, translators and backbone trained together
+    JOINT_NO_TRANSLATOR = "joint-no-translator"  # the ablation: p_T = p_S
+    FINETUNE = "finetune"  # a classification head, every transformer weight learning
+
 
 def summarise(results: dict[tuple[str, int, int], dict], languages, source: str, compared: tuple[str, ...]) -> dict:
     """``results`` maps (method, shots, seed) to an evaluation report (``results.json``). Rows follow the
@@ -25,8 +37,8 @@ def summarise(results: dict[tuple[str, int, int], dict], languages, source: str,
     row = {(r["method"], r["shots"]): r for r in rows}
     gains = {}  # method -> shots -> language -> gain of the mean accuracy over soft-prompt transfer
     for method, shots in row:
-        if method in compared and ("soft-prompt", shots) in row:
-            ours, soft = row[method, shots], row["soft-prompt", shots]
+        if method in compared and (Method.SOFT_PROMPT, shots) in row:
+            ours, soft = row[method, shots], row[Method.SOFT_PROMPT, shots]
             gains.setdefault(method, {})[str(shots)] = {
                 lang: ours["languages"][lang]["mean"] - soft["languages"][lang]["mean"] for lang in languages
             }

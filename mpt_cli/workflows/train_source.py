@@ -15,15 +15,15 @@ from ..fileformat import provenance
 from ..outputs import check_writable, local_paths
 from ..data import draw_split, load_nli
 from ..data.nli import DEFAULT_DATA
-from ..engine.backbone import DEFAULT_MODEL, Backbone, Tune
+from ..engine.backbone import DEFAULT_LORA_RANK, DEFAULT_MODEL, Backbone, Tune
 from ..errors import require_positive, require_seed, unset_is_one
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.train import EpochRecord, LabelledSet, TrainConfig, TrainResult, train_prompt
-from ..languages import check_language
+from ..languages import DEFAULT_SOURCE, check_language
 from ..template import DEFAULT_TEMPLATE, TemplateEncoder, parse_template
 from ..verbalizer import DEFAULT_VERBALIZER, Verbalizer
 from ..callbacks import Callbacks
-from ..store import PromptStore
+from ..store import DEFAULT_PROMPTS_DIR, PromptStore
 from ..engine.distributed import processes
 
 DEFAULT_TUNE = Tune.FULL
@@ -33,17 +33,17 @@ DEFAULT_TUNE = Tune.FULL
 class SourceOptions:
     shots: int = 8
     dev_shots: int | None = None  # None: same as shots
-    lang: str = "en"
+    lang: str = DEFAULT_SOURCE
     model: str = DEFAULT_MODEL
     data: str = DEFAULT_DATA
     seed: int = 1
-    prompts_dir: Path = Path("prompts")
+    prompts_dir: Path = DEFAULT_PROMPTS_DIR
     template: str = DEFAULT_TEMPLATE
     verbalizer: str = DEFAULT_VERBALIZER
-    prompt_length: int = 4
-    encoder: str = "lstm"
+    prompt_length: int = PromptEncoderConfig.prompt_length
+    encoder: str = PromptEncoderConfig.kind
     tune: Tune = DEFAULT_TUNE
-    lora_rank: int = 8
+    lora_rank: int = DEFAULT_LORA_RANK
     max_length: int = 128
     train: TrainConfig = field(default_factory=TrainConfig)
     overwrite: bool = False
@@ -107,7 +107,7 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
         prompt = encoder().cpu()
 
     info = _prompt_info(options, backbone, template, encoder, manifest, result, len(dev))
-    if options.tune == "full":
+    if options.tune == Tune.FULL:
         callbacks.on_stage("saving the tuned backbone")
     if processes(options.cpu).is_main:
         store.save_source(backbone, prompt, info, encoder.state_dict(), options.overwrite)
@@ -120,7 +120,7 @@ def _prompt_info(options: SourceOptions, backbone, template, encoder, manifest, 
         language=options.lang, backbone=options.model, backbone_fingerprint=backbone.fingerprint,
         hidden_size=backbone.hidden_size, prompt_length=options.prompt_length, tune=options.tune, template=options.template,
         verbalizer=list(Verbalizer.parse(options.verbalizer).words), max_length=template.max_length,
-        prompt_encoder=asdict(encoder.config), lora_rank=options.lora_rank if options.tune == "lora" else None,
+        prompt_encoder=asdict(encoder.config), lora_rank=options.lora_rank if options.tune == Tune.LORA else None,
         data=options.data, shots=options.shots, seed=options.seed, split_manifest=json.loads(manifest.to_json()),
         split_manifest_sha256=manifest.sha256, dev_accuracy=result.dev_score, train_loss=result.train_loss,
         training=asdict(options.train) | {"best_epoch": result.best_epoch, "dev_examples": dev_examples},

@@ -1,0 +1,34 @@
+"""Local path or hub id: the one rule for every option that takes either (``--data``, ``--parallel``, ``--model``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import MptError
+
+PATH_SUFFIXES = (".tsv", ".jsonl", ".csv", ".txt")  # the data files mpt reads; no hub id ends so
+
+
+def existing_path(spec: str | Path) -> Path | None:
+    """The local file or folder ``spec`` names (``~`` expanded), or None: a hub id, or nothing there."""
+    path = Path(spec).expanduser()
+    return path if path.exists() else None
+
+
+def local_path(spec: str, what: str) -> Path | None:
+    """The local file or folder ``spec`` names, or None for a hub id.
+
+    A spec that can only be a path (it starts with ``.``, ``/`` or ``~``, ends like a data file, or has
+    more than the one ``/`` of ``owner/name``) but names nothing is an error: asking the hub would only
+    hide the typo behind a download failure.
+    """
+    path = existing_path(spec)
+    if path is None and (spec.startswith((".", "/", "~")) or spec.endswith(PATH_SUFFIXES) or spec.count("/") > 1):
+        raise MptError(f"{what} {spec} does not exist")
+    return path
+
+
+def resolved_spec(spec: str) -> str:
+    """A local path made absolute (the same folder named two ways is one spec); a hub id as given."""
+    path = existing_path(spec)
+    return spec if path is None else str(path.resolve())

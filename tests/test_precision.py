@@ -1,0 +1,155 @@
+"""Mixed precision on the CPU: training, scoring and predicting under bf16 autocast (``MPT_PRECISION=bf16``),
+so that dtype mistakes of the GPU path show here. Weights, probabilities and files stay float32."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import LEARNING_TRAIN, align_options, assert_clean_error, invoke, toy_rows, train_capturing_backbone, write_tsv
+from safetensors.torch import load_file
+
+from mpt_cli.artifacts import PromptArtifact
+from mpt_cli.data import NLIExample
+from mpt_cli.engine.batching import collate
+from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
+from mpt_cli.store import PromptStore
+from mpt_cli.template import DEFAULT_TEMPLATE, TemplateEncoder
+
+BF16_TOLERANCE = 0.05
+"""bf16 keeps 8 significant bits: probabilities of the tiny model move by about a hundredth."""
+
+
+@pytest.fixture
+def precision(monkeypatch):
+    """``precision("bf16")``: accelerators made from then on compute in that precision.
+
+    accelerate keeps one precision per process (a shared state that refuses another), so each switch
+    clears that state, and the end of the test puts back the one the other tests' accelerators use.
+    """
+    from accelerate.state import AcceleratorState
+
+    shared = AcceleratorState._shared_state
+    saved = dict(shared)
+
+    def switch(value: str) -> None:
+        monkeypatch.setenv("MPT_PRECISION", value)
+        shared.clear()
+
+    yield switch
+    shared.clear()
+    shared.update(saved)
+
+
+def assert_float32_and_finite(folder: Path) -> int:
+    """Every tensor of every safetensors file under ``folder`` is float32 and finite; returns the file count."""
+    files = sorted(folder.rglob("*.safetensors"))
+    for path in files:
+        for name, tensor in load_file(path).items():
+            assert tensor.dtype == torch.float32, (path, name, tensor.dtype)
+            assert torch.isfinite(tensor).all(), (path, name)
+    return len(files)
+
+
+def test_the_backbone_computes_in_bf16_and_hands_back_float32(load_backbone, precision):
+    precision("bf16")
+    backbone = load_backbone()
+    template = TemplateEncoder(DEFAULT_TEMPLATE, backbone.tokenizer, 2, backbone.max_length)
+    encoded = template.encode(["the man walks", "a cat"], ["the dog sleeps", "a dog"])
+    batch = collate(encoded, [0, 1], backbone.tokenizer.pad_token_id, 2)
+    prompt = torch.randn(2, backbone.hidden_size, generator=torch.Generator().manual_seed(0))
+    for output in (backbone.mask_states(batch, prompt), backbone.mask_logits(batch, prompt)):
+        assert output.dtype == torch.float32
+        assert torch.equal(output, output.bfloat16().float())  # bf16 values: the forward pass did run in bf16
+
+
+def test_full_tuning_in_bf16_lowers_the_loss_and_saves_float32(make_options, precision):
+    precision("bf16")
+    run, backbone = train_capturing_backbone(make_options(tune="full", train=dict(LEARNING_TRAIN, epochs=6)))
+    assert backbone.accelerator.mixed_precision == "bf16"
+    history = run.result.history
+    assert history[-1].train_loss < history[0].train_loss
+    assert run.result.dev_score > 0.6  # three classes: chance is a third
+    assert all(param.dtype == torch.float32 for param in backbone.model.parameters())
+    assert assert_float32_and_finite(run.path.parent) == 3  # the prompt, its encoder and the tuned backbone
+
+
+def test_bf16_probabilities_are_close_to_float32_and_sum_to_one(full_prompts_dir, precision):
+    store = PromptStore(full_prompts_dir)
+    artifact = store.open_source("en")
+    examples = [NLIExample(str(i), p, h, i % 3) for i, (p, h, _) in enumerate(toy_rows(4, seed=41))]
+
+    def score(value: str):
+        precision(value)
+        return store.scorer(artifact, store.load_backbone(artifact, cpu=True)).score(artifact.prompt, examples, batch_size=5)
+
+    (float32_scores, float32_probs), (bf16_scores, bf16_probs) = score("no"), score("bf16")
+    assert bf16_probs.dtype == torch.float32
+    torch.testing.assert_close(bf16_probs.sum(-1), torch.ones(len(examples)))
+    torch.testing.assert_close(bf16_probs, float32_probs, rtol=0, atol=BF16_TOLERANCE)
+    assert not torch.equal(bf16_probs, float32_probs)  # bf16 did compute: a float32 pass would give identical numbers
+    assert abs(bf16_scores.accuracy - float32_scores.accuracy) <= 1 / len(examples)
+
+
+def test_predict_in_bf16_writes_probabilities_close_to_float32(full_prompts_dir, precision, tmp_path):
+    rows = write_tsv(tmp_path / "rows.tsv", toy_rows(2, seed=42))
+
+    def predicted(value: str) -> torch.Tensor:
+        precision(value)
+        result = invoke("predict", rows, "--lang", "en", "--prompts-dir", full_prompts_dir, "--cpu")
+        assert result.exit_code == 0, result.output
+        return torch.tensor([[float(p) for p in line.split("\t")[-3:]] for line in result.stdout.splitlines()])
+
+    float32_probs, bf16_probs = predicted("no"), predicted("bf16")
+    assert bf16_probs.shape == (6, 3)
+    torch.testing.assert_close(bf16_probs.sum(-1), torch.ones(6), rtol=0, atol=5e-4)  # three values rounded to 4 decimals
+    torch.testing.assert_close(bf16_probs, float32_probs, rtol=0, atol=BF16_TOLERANCE)
+    assert not torch.equal(bf16_probs, float32_probs)
+
+
+def test_alignment_in_bf16_trains_the_translator_and_saves_float32(prompts_copy, toy_data_dir, parallel_dir, precision):
+    from mpt_cli.workflows.align import align
+
+    precision("bf16")
+    (aligned,) = align(align_options(prompts_copy, toy_data_dir, parallel_dir))
+    assert aligned.steps > 0
+    assert 0 < aligned.heldout_kl_before < float("inf") and 0 <= aligned.heldout_kl_after < float("inf")
+    assert assert_float32_and_finite(aligned.translator.parent) == 1
+    hidden = PromptArtifact.load(prompts_copy / "en.safetensors").info.hidden_size
+    identity = PromptTranslator(TranslatorConfig(hidden)).state_dict()  # where every translator starts
+    trained = load_file(aligned.translator)
+    assert not torch.equal(trained["translator.down.weight"], identity["down.weight"])
+
+
+def test_finetuning_in_bf16_lowers_the_loss(tiny_model_dir, precision):
+    from mpt_cli.engine.finetune import Classifier, finetune
+    from mpt_cli.engine.train import TrainConfig
+
+    precision("bf16")
+    examples = [NLIExample(str(i), p, h, i % 3) for i, (p, h, _) in enumerate(toy_rows(4, seed=43))]
+    classifier = Classifier(str(tiny_model_dir), cpu=True)
+    result = finetune(classifier, examples, examples, TrainConfig(epochs=4, batch_size=4, backbone_lr=3e-3), seed=1)
+    assert result.history[-1].train_loss < result.history[0].train_loss
+    probs = classifier.probabilities(examples)
+    assert probs.dtype == torch.float32
+    torch.testing.assert_close(probs.sum(-1), torch.ones(len(examples)))
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [("fp8", "MPT_PRECISION 'fp8' is unknown; use auto, no, bf16, fp16"), ("fp16", "MPT_PRECISION fp16 needs a GPU")],
+)
+def test_a_precision_the_cpu_cannot_use_is_one_clean_error(full_prompts_dir, tmp_path, monkeypatch, value, fragment):
+    monkeypatch.setenv("MPT_PRECISION", value)
+    rows = write_tsv(tmp_path / "rows.tsv", toy_rows(1, seed=44))
+    assert_clean_error(invoke("predict", rows, "--lang", "en", "--prompts-dir", full_prompts_dir, "--cpu"), fragment)
+
+
+@pytest.mark.parametrize("value", ["no", "bf16"])
+def test_env_reports_the_precision(monkeypatch, value):
+    monkeypatch.setenv("MPT_PRECISION", value)
+    result = invoke("env", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["precision"] == value
