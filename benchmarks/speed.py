@@ -1,8 +1,8 @@
 """Speed and memory of mpt's engine against the alternatives, on one backbone, tokens and batch size.
 
-    python benchmarks/speed.py --model /tmp/e5-mlm --data ../shared/data/xnli/dev-en.tsv
-    python benchmarks/speed.py --model ../shared/backbone/xlm-roberta-base-shape/config.json \\
-        --tokenizer ../shared/data/xlmr-tokenizer --data ../shared/data/xnli/dev-en.tsv    # random weights
+    python benchmarks/speed.py --model e5-mlm --data xnli/dev-en.tsv
+    python benchmarks/speed.py --model path/to/xlm-roberta-base-config.json \\
+        --tokenizer path/to/xlmr-tokenizer --data xnli/dev-en.tsv    # random weights
 
 --model is a model directory or a config.json (random weights: timings only, never accuracy).
 Each variant runs in its own process so that its peak memory is its own. Needs `pip install peft`.
@@ -50,7 +50,8 @@ def label_ids(backbone) -> torch.Tensor:
 
 
 def examples(args) -> list[tuple[str, str]]:
-    rows = [line.rstrip("\n").split("\t") for line in open(args.data, encoding="utf-8")]
+    with open(args.data, encoding="utf-8") as lines:
+        rows = [line.rstrip("\n").split("\t") for line in lines]
     return [(r[0], r[1]) for r in rows[: args.examples]]
 
 
@@ -96,7 +97,10 @@ def eval_bare_encoder(backbone, args):
     from mpt_cli.engine.batching import by_length, collate
 
     encoded = encoded_inputs(backbone, examples(args))
-    batches = [collate(encoded, rows, backbone.tokenizer.pad_token_id, 4).to(backbone.device) for rows in by_length(encoded, args.batch_size)]
+    batches = [
+        collate(encoded, rows, backbone.tokenizer.pad_token_id, 4).to(backbone.device)
+        for rows in by_length(encoded, args.batch_size)
+    ]
 
     @torch.no_grad()
     def run():
@@ -119,7 +123,10 @@ def eval_hand_written(backbone, args):
     def run():
         backbone.model.eval()
         for start in range(0, len(texts), args.batch_size):
-            batch = tok(texts[start : start + args.batch_size], padding="max_length", truncation=True, max_length=HAND_PADDING, return_tensors="pt").to(backbone.device)
+            batch = tok(
+                texts[start : start + args.batch_size],
+                padding="max_length", truncation=True, max_length=HAND_PADDING, return_tensors="pt",
+            ).to(backbone.device)  # fmt: skip
             with backbone.accelerator.autocast():
                 logits = backbone.model(**batch).logits  # [B, 128, V]
             logits[batch["input_ids"] == tok.mask_token_id][:, ids].softmax(-1).cpu()
@@ -149,7 +156,10 @@ def eval_peft(backbone, args):
     def run():
         model.eval()
         for start in range(0, len(texts), args.batch_size):
-            batch = tok(texts[start : start + args.batch_size], padding="max_length", truncation=True, max_length=HAND_PADDING, return_tensors="pt").to(backbone.device)
+            batch = tok(
+                texts[start : start + args.batch_size],
+                padding="max_length", truncation=True, max_length=HAND_PADDING, return_tensors="pt",
+            ).to(backbone.device)  # fmt: skip
             with backbone.accelerator.autocast():
                 logits = model(**batch).logits[:, 4:]  # drop the virtual tokens
             logits[batch["input_ids"] == tok.mask_token_id][:, ids].softmax(-1).cpu()
@@ -249,7 +259,8 @@ def scaling(backbone, args):
         tokens = torch.randint(10, 1000, (args.scaling_examples, length), generator=generator).tolist()
         encoded = [EncodedExample(t, 1, length - 2) for t in tokens]
         for batch_size in (8, 32, 128):
-            seconds = timed(backbone, lambda: label_probabilities(backbone, encoded, prompt, ids, batch_size), args.repeats)
+            run = lambda: label_probabilities(backbone, encoded, prompt, ids, batch_size)  # noqa: B023 - timed() calls it before the loop moves on
+            seconds = timed(backbone, run, args.repeats)
             table[f"len {length}, batch {batch_size}"] = round(1000 * seconds / len(encoded), 3)
     return table
 
@@ -295,9 +306,10 @@ VARIANTS = {
 def peak_memory_mb(backbone) -> float:
     if backbone.device.type == "cuda":
         return torch.cuda.max_memory_allocated() / 2**20
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+    with open("/proc/self/status") as lines:
+        for line in lines:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return float("nan")
 
 
@@ -308,11 +320,15 @@ def run_variant(args) -> dict:
         torch.cuda.reset_peak_memory_stats()
     count, run = VARIANTS[args.variant](backbone, args)
     seconds = timed(backbone, run, args.repeats)
-    return {"items": count, "seconds": seconds, "per_second": count / seconds, "peak_mb": peak_memory_mb(backbone), "loaded_mb": loaded_mb}
+    return {
+        "items": count, "seconds": seconds, "per_second": count / seconds,
+        "peak_mb": peak_memory_mb(backbone), "loaded_mb": loaded_mb,
+    }  # fmt: skip
 
 
 def machine(device: str) -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
+    with open("/proc/cpuinfo") as lines:
+        cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if device == "cuda" else ""
     return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads{gpu}; torch {torch.__version__}"
 
@@ -338,19 +354,23 @@ def main() -> None:
 
     sections = args.only or ["eval", "train", "align", "scaling", "sizes"]
     print(f"machine: {machine(args.device)}")
-    print(f"model: {args.model}; {args.examples} examples of {args.data}; eval batch {args.batch_size}, train batch {args.train_batch}\n")
+    print(f"model: {args.model}; {args.examples} examples of {args.data}; "
+          f"eval batch {args.batch_size}, train batch {args.train_batch}\n")  # fmt: skip
     passthrough = [a for a in sys.argv[1:] if a != "--only" and a not in sections]
     measured = {}
     for name in VARIANTS:
         if name.split("-")[0] in sections:
-            out = subprocess.run([sys.executable, __file__, *passthrough, "--variant", name], capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, __file__, *passthrough, "--variant", name], capture_output=True, text=True, check=False
+            )
             if out.returncode != 0:
                 print(f"{name}: failed\n{out.stderr[-2000:]}")
                 continue
             measured[name] = json.loads(out.stdout.strip().splitlines()[-1])
             m = measured[name]
-            print(f"{name:20s} {m['per_second']:9.1f} items/s   {1000 * m['seconds'] / m['items']:8.2f} ms/item   peak {m['peak_mb']:8.0f} MB (after load {m['loaded_mb']:.0f} MB)")
-    ratio = lambda a, b: f"{measured[a]['per_second'] / measured[b]['per_second']:.2f}x"  # noqa: E731
+            print(f"{name:20s} {m['per_second']:9.1f} items/s   {1000 * m['seconds'] / m['items']:8.2f} ms/item   "
+                  f"peak {m['peak_mb']:8.0f} MB (after load {m['loaded_mb']:.0f} MB)")  # fmt: skip
+    ratio = lambda a, b: f"{measured[a]['per_second'] / measured[b]['per_second']:.2f}x"
     if {"eval-mpt", "eval-bare-encoder", "eval-hand-written", "eval-peft-ptuning"} <= measured.keys():
         print(f"\neval: mpt / bare encoder = {ratio('eval-mpt', 'eval-bare-encoder')} (goal >= 0.9x), "
               f"mpt / hand-written = {ratio('eval-mpt', 'eval-hand-written')} (goal >= 3x), "

@@ -94,13 +94,15 @@ class PromptArtifact:
         write_safetensors(path, {"prompt": self.prompt}, self.info, overwrite)
 
     @classmethod
-    def load(cls, path: Path) -> "PromptArtifact":
+    def load(cls, path: Path) -> PromptArtifact:
         tensors, meta = read_safetensors(path)
         info = PromptInfo.from_metadata(meta, str(path))
         if "prompt" not in tensors:
             raise MptError(f"{path} has no 'prompt' tensor")
         if len(info.verbalizer) != len(LABELS):
-            raise MptError(f"{path} has damaged metadata: its verbalizer should name {len(LABELS)} words, not {info.verbalizer!r}")
+            raise MptError(
+                f"{path} has damaged metadata: its verbalizer should name {len(LABELS)} words, not {info.verbalizer!r}"
+            )
         check_tensor(tensors["prompt"], (info.prompt_length, info.hidden_size), f"the prompt in {path}")
         for name, tensor in tensors.items():
             check_tensor(tensor, tuple(tensor.shape), f"{name} in {path}")
@@ -182,7 +184,7 @@ class TranslatorArtifact:
         write_safetensors(path, tensors, self.info, overwrite)
 
     @classmethod
-    def load(cls, path: Path, source: PromptInfo | None = None) -> "TranslatorArtifact":
+    def load(cls, path: Path, source: PromptInfo | None = None) -> TranslatorArtifact:
         """The translator file at ``path``, checked against its own metadata and, given the ``source`` prompt
         it is to translate, against that prompt's length P and hidden size H (its backbone's)."""
         tensors, meta = read_safetensors(path)

@@ -122,7 +122,9 @@ def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], info: Metada
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()}
     broken = [name for name, tensor in tensors.items() if not torch.isfinite(tensor).all()]
     if broken:
-        raise MptError(f"{broken[0]} holds NaN or infinite values (training diverged?), so {path} was not written; lower the learning rate")
+        raise MptError(
+            f"{broken[0]} holds NaN or infinite values (training diverged?), so {path} was not written; lower the learning rate"
+        )
     with atomic_path(path, overwrite) as tmp:
         save_file(tensors, str(tmp), metadata=info.to_metadata())
 
@@ -136,8 +138,8 @@ def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str
     try:
         with safe_open(str(path), framework="pt") as handle:
             meta = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    except Exception as exc:  # safetensors raises its own error types for damaged headers and data
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 - a safe_open handle is not iterable
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types for damaged headers and data
         raise MptError(f"{path} is not a readable safetensors file (truncated or damaged?): {exc}") from None
     return tensors, meta
 

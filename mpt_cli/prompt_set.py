@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .artifacts import PromptArtifact
-from .fileformat import tensor_sha256
 from .errors import MptError
+from .fileformat import tensor_sha256
 from .store import PromptStore
 
 

@@ -158,7 +158,9 @@ class PromptStore:
         replaced = self._side_files_of(path)
         if info.tune == Tune.FULL:
             info.tuned_backbone_fingerprint = weights_fingerprint(backbone.model)
-            info.tuned_backbone = self._write_side(info.language, "backbone", info.tuned_backbone_fingerprint, backbone.save_model)
+            info.tuned_backbone = self._write_side(
+                info.language, "backbone", info.tuned_backbone_fingerprint, backbone.save_model
+            )
         if info.tune == Tune.LORA:
             state = backbone.lora_state()
             info.adapters_sha256 = tensors_sha256(state)
@@ -174,8 +176,9 @@ class PromptStore:
         return path
 
     def save_translated(
-        self, source: PromptArtifact, target: str, prompt: torch.Tensor, translator: Path, dev_accuracy: float | None, overwrite: bool
-    ) -> Path:
+        self, source: PromptArtifact, target: str, prompt: torch.Tensor, translator: Path, dev_accuracy: float | None,
+        overwrite: bool,
+    ) -> Path:  # fmt: skip
         """Write ``source`` translated into ``target`` by the translator file ``translator``; it shares
         the source prompt's side files (recorded, not copied)."""
         info = replace(

@@ -23,7 +23,7 @@ class Verbalizer:
     words: tuple[str, ...]
 
     @classmethod
-    def parse(cls, spec: str) -> "Verbalizer":
+    def parse(cls, spec: str) -> Verbalizer:
         """A preset name (``yes-maybe-no``) or three comma-separated words in label order."""
         if spec in PRESETS:
             return cls(PRESETS[spec])
@@ -40,7 +40,9 @@ class Verbalizer:
             pieces = tokenizer(word, add_special_tokens=False)["input_ids"]
             if len(pieces) != 1:
                 shown = " ".join(tokenizer.convert_ids_to_tokens(pieces))
-                raise MptError(f"label word {word!r} is {len(pieces)} tokens ({shown}) in this tokenizer; choose single-token words")
+                raise MptError(
+                    f"label word {word!r} is {len(pieces)} tokens ({shown}) in this tokenizer; choose single-token words"
+                )
             ids.append(pieces[0])
         if len(set(ids)) != len(ids):
             raise MptError(f"label words {', '.join(self.words)} map to the same token; choose distinct words")

@@ -14,25 +14,25 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
-import json  # noqa: E402
-import random  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-from dataclasses import replace  # noqa: E402
-from pathlib import Path  # noqa: E402
+import json
+import random
+import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
 # one thread: the tiny model gains nothing from more, and it keeps timings steady on a busy machine
 torch.set_num_threads(1)
 
-from transformers.utils import logging as _hf_logging  # noqa: E402
+from transformers.utils import logging as _hf_logging
 
 _hf_logging.set_verbosity_error()
 _hf_logging.disable_progress_bar()
 
-from mpt_cli.data.nli import LABELS  # noqa: E402
+from mpt_cli.data.nli import LABELS
 
 # --------------------------------------------------------------------------------------------------
 # The toy task
@@ -41,11 +41,13 @@ from mpt_cli.data.nli import LABELS  # noqa: E402
 CUES = {"entailment": "sunny", "neutral": "cloudy", "contradiction": "rainy"}
 """The hypothesis of every toy example contains the cue word of its label, and no other cue."""
 
-FILLER = (
-    "the a man woman child dog cat house garden street park river city car bus train walks runs sits "
-    "sleeps eats reads plays sings looks today now here there very quite small big old new"
-).split()
-LABEL_WORDS = "yes maybe no right wrong true false".split()
+FILLER = [
+    "the", "a",
+    "man", "woman", "child", "dog", "cat", "house", "garden", "street", "park", "river", "city", "car", "bus", "train",
+    "walks", "runs", "sits", "sleeps", "eats", "reads", "plays", "sings", "looks",
+    "today", "now", "here", "there", "very", "quite", "small", "big", "old", "new",
+]  # fmt: skip
+LABEL_WORDS = ["yes", "maybe", "no", "right", "wrong", "true", "false"]
 """The words of the verbalizer presets: the tokenizer must keep each as one token."""
 MULTI_TOKEN_WORD = "antidisestablishment"
 """Never in the tokenizer's corpus, so it splits into several tokens."""
@@ -237,9 +239,9 @@ def token_ids(tokenizer, text: str) -> list[int]:
 # --------------------------------------------------------------------------------------------------
 
 SHOTS = 8
-FAST_TRAIN = dict(epochs=2, batch_size=8, prompt_lr=1e-2)
+FAST_TRAIN = {"epochs": 2, "batch_size": 8, "prompt_lr": 1e-2}
 """Enough to exercise training end to end; says nothing about accuracy."""
-LEARNING_TRAIN = dict(epochs=16, batch_size=8, prompt_lr=1e-2, backbone_lr=3e-3, warmup_ratio=0.0)
+LEARNING_TRAIN = {"epochs": 16, "batch_size": 8, "prompt_lr": 1e-2, "backbone_lr": 3e-3, "warmup_ratio": 0.0}
 """Full tuning that reliably learns the toy task."""
 
 
@@ -320,7 +322,7 @@ def prompts_copy(source_prompts_dir, tmp_path) -> Path:
     return Path(shutil.copytree(source_prompts_dir, tmp_path / "prompts"))
 
 
-FAST_ALIGN = dict(epochs=1, batch_size=8, lr=1e-3)
+FAST_ALIGN = {"epochs": 1, "batch_size": 8, "lr": 1e-3}
 
 
 def align_options(prompts_dir: Path, data_dir: Path, parallel: Path, *, align: dict | None = None, **overrides):

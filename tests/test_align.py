@@ -25,16 +25,16 @@ from conftest import (
 )
 
 from mpt_cli.artifacts import PromptArtifact, TranslatorArtifact
-from mpt_cli.fileformat import tensor_sha256
 from mpt_cli.data import load_nli, select
 from mpt_cli.data.parallel import load_parallel
 from mpt_cli.engine.align import AlignConfig, ParallelSet, Teacher, alignment_kl, heldout_kl, train_translator
 from mpt_cli.engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
+from mpt_cli.engine.scorer import Scorer
 from mpt_cli.engine.train import LabelledSet
 from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
-from mpt_cli.workflows.align import align
-from mpt_cli.engine.scorer import Scorer
+from mpt_cli.fileformat import tensor_sha256
 from mpt_cli.store import PromptStore
+from mpt_cli.workflows.align import align
 from mpt_cli.workflows.train_source import train_source
 
 H, P = 8, 3

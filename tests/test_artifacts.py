@@ -173,14 +173,13 @@ def test_saved_file_follows_the_umask(tmp_path):
 @pytest.mark.parametrize("make", ["file", "directory"])
 def test_failure_inside_atomic_path_leaves_nothing_behind(tmp_path, make):
     target = tmp_path / "out" / "en.result"
-    with pytest.raises(RuntimeError, match="boom"):
-        with atomic_path(target) as tmp:
-            if make == "file":
-                tmp.write_text("half")
-            else:
-                tmp.mkdir()
-                (tmp / "weights").write_text("half")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), atomic_path(target) as tmp:
+        if make == "file":
+            tmp.write_text("half")
+        else:
+            tmp.mkdir()
+            (tmp / "weights").write_text("half")
+        raise RuntimeError("boom")
     assert not target.exists()
     assert os.listdir(target.parent) == []
 
@@ -188,10 +187,9 @@ def test_failure_inside_atomic_path_leaves_nothing_behind(tmp_path, make):
 def test_failure_inside_atomic_path_keeps_the_old_target(tmp_path):
     target = tmp_path / "en.safetensors"
     target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target, overwrite=True) as tmp:
-            tmp.write_text("new")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), atomic_path(target, overwrite=True) as tmp:
+        tmp.write_text("new")
+        raise RuntimeError("boom")
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["en.safetensors"]
 

@@ -6,7 +6,16 @@ import json
 
 import pytest
 import torch
-from conftest import MULTI_TOKEN_WORD, assert_clean_error, invoke, snapshot_tree, toy_rows, write_jsonl, write_tsv, without_side_files
+from conftest import (
+    MULTI_TOKEN_WORD,
+    assert_clean_error,
+    invoke,
+    snapshot_tree,
+    toy_rows,
+    without_side_files,
+    write_jsonl,
+    write_tsv,
+)
 
 import mpt_cli
 

@@ -182,7 +182,7 @@ def test_csv_header_lacking_hypothesis(tmp_path):
 
 def test_invalid_utf8_names_the_line(tmp_path):
     path = tmp_path / "latin1.tsv"
-    path.write_bytes("a\tb\tentailment\n".encode() + "caf\xe9\tb\tneutral\n".encode("latin-1"))
+    path.write_bytes(b"a\tb\tentailment\n" + "caf\xe9\tb\tneutral\n".encode("latin-1"))
     with raises_mpt("latin1.tsv line 2", "UTF-8"):
         load_nli(str(path), "en", "train")
 

@@ -14,14 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import invoke, write_tsv
-
 
 LAUNCHERS = {
     "torchrun": [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"],
     # --multi_gpu starts gloo ranks where there is no GPU; --cpu would start one process
-    "accelerate": [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes=2", "--main_process_port=0"],
+    "accelerate": [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes=2", "--main_process_port=0"
+    ],
 }
 
 
@@ -29,7 +29,7 @@ def launch(*args, launcher: str = "torchrun", timeout: int = 240) -> subprocess.
     """``mpt *args`` in two launched CPU processes."""
     env = os.environ | {"OMP_NUM_THREADS": "1", "COLUMNS": "240"}
     command = [*LAUNCHERS[launcher], "-m", "mpt_cli", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, check=False)
 
 
 def our_errors(stderr: str) -> list[str]:
@@ -63,7 +63,9 @@ def mixed_input(tmp_path) -> Path:
 
 @pytest.mark.parametrize("chunk_size", ["5", "2048"])
 def test_predict_with_two_processes_writes_the_lines_of_one(translated_dir, mixed_input, tmp_path, chunk_size):
-    common = ["predict", mixed_input, "--lang-column", "lang", "--prompts-dir", translated_dir, "--chunk-size", chunk_size, "--cpu"]
+    common = [
+        "predict", mixed_input, "--lang-column", "lang", "--prompts-dir", translated_dir, "--chunk-size", chunk_size, "--cpu"
+    ]
     one = invoke(*common, "--output", tmp_path / "one.tsv")
     two = launch(*common, "--output", tmp_path / "two.tsv")
     assert one.exit_code == 0 and two.returncode == 0, two.stderr
@@ -128,14 +130,19 @@ def test_an_error_in_one_process_ends_the_run_with_its_one_message(tiny_model_di
 def test_a_bad_row_ends_a_launched_predict_with_one_message_and_no_file(translated_dir, tmp_path):
     rows = [("the red cat sat", "a cat sat", "en")] * 5 + [("only a premise",)] + [("the red cat sat", "a cat sat", "de")] * 5
     bad = write_tsv(tmp_path / "bad.tsv", rows, header=("premise", "hypothesis", "lang"))
-    run = launch("predict", bad, "--lang-column", "lang", "--prompts-dir", translated_dir, "--chunk-size", "4", "--output", tmp_path / "out.tsv", "--cpu")
+    run = launch(
+        "predict", bad, "--lang-column", "lang", "--prompts-dir", translated_dir, "--chunk-size", "4",
+        "--output", tmp_path / "out.tsv", "--cpu",
+    )  # fmt: skip
     assert run.returncode != 0
     assert len(our_errors(run.stderr)) == 1 and "line 7" in our_errors(run.stderr)[0], run.stderr
     assert not (tmp_path / "out.tsv").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.tsv"]
 
 
-def test_align_with_two_processes_trains_the_translators_of_one_and_writes_them_once(prompts_copy, toy_data_dir, parallel_dir, tmp_path):
+def test_align_with_two_processes_trains_the_translators_of_one_and_writes_them_once(
+    prompts_copy, toy_data_dir, parallel_dir, tmp_path
+):
     import shutil
 
     single_dir = Path(shutil.copytree(prompts_copy, tmp_path / "single"))

@@ -22,12 +22,12 @@ from conftest import (
 
 import mpt_cli
 from mpt_cli.artifacts import PromptArtifact
-from mpt_cli.fileformat import tensor_sha256
 from mpt_cli.data import LABELS, load_nli
-from mpt_cli.metrics import Scores, score
-from mpt_cli.workflows.evaluate import COLLAPSE_SHARE, EvalOptions, evaluate
 from mpt_cli.engine.scorer import Scorer
+from mpt_cli.fileformat import tensor_sha256
+from mpt_cli.metrics import Scores, score
 from mpt_cli.store import PromptStore
+from mpt_cli.workflows.evaluate import COLLAPSE_SHARE, EvalOptions, evaluate
 
 # --------------------------------------------------------------------------------------------------
 # Metrics
@@ -404,8 +404,8 @@ def test_eval_warns_about_a_translated_prompt_from_an_older_source(routing_dir, 
     assert result.exit_code == 0, result.output
     stale = [w for w in json.loads(result.stdout)["warnings"] if "older en prompt" in w]
     assert stale == [
-        f"{prompts / 'de.safetensors'} was translated from an older en prompt; "
-        "`mpt translate --to de --overwrite` brings it up to date"
+        (f"{prompts / 'de.safetensors'} was translated from an older en prompt; "
+         "`mpt translate --to de --overwrite` brings it up to date")
     ]
 
 

@@ -41,8 +41,8 @@ def workspace(routing_dir, toy_data_dir, parallel_dir, tmp_path, monkeypatch) ->
 def _write_translator(prompts: Path) -> None:
     """An identity translator en -> de for the source prompt in ``prompts``."""
     from mpt_cli.artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
-    from mpt_cli.fileformat import tensor_sha256
     from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
+    from mpt_cli.fileformat import tensor_sha256
 
     source = PromptArtifact.load(prompts / "en.safetensors")
     translator = PromptTranslator(TranslatorConfig(source.info.hidden_size))
@@ -66,7 +66,7 @@ def rewrite(path: str, tensors=None, **meta) -> None:
 
     with safe_open(path, framework="pt") as handle:
         old_meta = handle.metadata()
-        old = {key: handle.get_tensor(key) for key in handle.keys()}
+        old = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 - a safe_open handle is not iterable
     new = {k: v.contiguous() for k, v in (old | (tensors or {})).items() if v is not None}
     save_file(new, path, metadata={k: v for k, v in (old_meta | meta).items() if v is not None})
 
@@ -126,7 +126,8 @@ CASES = {
     "predict-output-home": (None, [*PREDICT, "--output", "{home}", "--overwrite"], "your home"),
     "predict-output-is-input": (None, [*PREDICT, "--output", "pairs.tsv", "--overwrite"], "it is the input pairs.tsv"),
     "predict-output-prompts": (None, [*PREDICT, "--output", "prompts", "--overwrite"], "it is the input prompts"),
-    "predict-output-a-prompt": (None, [*PREDICT, "--output", "prompts/en.safetensors", "--overwrite"], "inside the input prompts"),
+    "predict-output-a-prompt": (None, [*PREDICT, "--output", "prompts/en.safetensors", "--overwrite"],
+                                "inside the input prompts"),
     "predict-output-folder": (None, [*PREDICT, "--output", "folder", "--overwrite"], "is a folder and mpt writes a file"),
     "predict-output-exists": (None, [*PREDICT, "--output", "results.txt"], "already exists; pass --overwrite"),
     "eval-output-dot": (None, [*EVAL, "--output", ".", "--overwrite"], "the folder you run from"),
@@ -134,7 +135,8 @@ CASES = {
     "eval-output-data": (None, [*EVAL, "--output", "data", "--overwrite"], "it is the input data"),
     "eval-output-file": (None, [*EVAL, "--output", "results.txt", "--overwrite"], "is a file and mpt writes a folder"),
     "eval-output-users-folder": (None, [*EVAL, "--output", "folder", "--overwrite"], "was not written by mpt"),
-    "eval-output-holds-prompts": (None, [*EVAL, "--prompts-dir", "folder/../prompts", "--output", "..", "--overwrite"], "run from"),
+    "eval-output-holds-prompts": (None, [*EVAL, "--prompts-dir", "folder/../prompts", "--output", "..", "--overwrite"],
+                                  "run from"),
     "joint-output-dot": (None, [*JOINT, "--output", ".", "--overwrite"], "the folder you run from"),
     "joint-output-prompts": (None, [*JOINT, "--output", "prompts", "--overwrite"], "it is the input prompts"),
     "joint-output-users-folder": (None, [*JOINT, "--output", "folder", "--overwrite"], "was not written by mpt"),
@@ -148,24 +150,32 @@ CASES = {
     "prompt-nan": (de_prompt(nan_at_start), PREDICT, "NaN or infinite"),
     "prompt-inf": (de_prompt(lambda t: t / 0), PREDICT, "NaN or infinite"),
     "prompt-missing": (lambda: rewrite("prompts/de.safetensors", {"prompt": None}), PREDICT, "has no 'prompt' tensor"),
-    "verbalizer-a-string": (lambda: rewrite("prompts/de.safetensors", verbalizer='"yes"'), PREDICT, "verbalizer should be list[str]"),
-    "verbalizer-two-words": (lambda: rewrite("prompts/de.safetensors", verbalizer='["yes", "no"]'), PREDICT, "should name 3 words"),
-    "prompt-length-text": (lambda: rewrite("prompts/de.safetensors", prompt_length='"two"'), PREDICT, "prompt_length should be int"),
+    "verbalizer-a-string": (lambda: rewrite("prompts/de.safetensors", verbalizer='"yes"'),
+                            PREDICT, "verbalizer should be list[str]"),
+    "verbalizer-two-words": (lambda: rewrite("prompts/de.safetensors", verbalizer='["yes", "no"]'),
+                             PREDICT, "should name 3 words"),
+    "prompt-length-text": (lambda: rewrite("prompts/de.safetensors", prompt_length='"two"'),
+                           PREDICT, "prompt_length should be int"),
     "hidden-size-bool": (lambda: rewrite("prompts/de.safetensors", hidden_size="true"), PREDICT, "hidden_size should be int"),
     "metadata-not-json": (lambda: rewrite("prompts/de.safetensors", training="{oops"), PREDICT, "damaged metadata"),
     "dev-accuracy-nan": (lambda: rewrite("prompts/de.safetensors", dev_accuracy="NaN"), PREDICT, "dev_accuracy should be float"),
     "format-version": (lambda: rewrite("prompts/de.safetensors", format_version="99"), PREDICT, "format version 99"),
     "not-a-prompt": (lambda: rewrite("prompts/de.safetensors", format="mpt.translator"), PREDICT, "is not an mpt prompt"),
-    "truncated-prompt": (lambda: Path("prompts/de.safetensors").write_bytes(Path("prompts/de.safetensors").read_bytes()[:100]), PREDICT, "truncated or damaged"),
+    "truncated-prompt": (lambda: Path("prompts/de.safetensors").write_bytes(Path("prompts/de.safetensors").read_bytes()[:100]),
+                         PREDICT, "truncated or damaged"),
     "empty-prompt-file": (lambda: Path("prompts/de.safetensors").write_bytes(b""), PREDICT, "truncated or damaged"),
-    "backbone-path-outside": (lambda: rewrite("prompts/en.safetensors", tuned_backbone="../elsewhere"), PREDICT, "not a file beside it"),
+    "backbone-path-outside": (lambda: rewrite("prompts/en.safetensors", tuned_backbone="../elsewhere"),
+                              PREDICT, "not a file beside it"),
     "backbone-path-absolute": (lambda: rewrite("prompts/en.safetensors", tuned_backbone="/tmp"), PREDICT, "not a file beside it"),
     "translator-wrong-shape": (translator_weight("translator.up.weight", lambda t: t[:, :3]), TRANSLATE, "translator.up.weight"),
     "translator-nan": (translator_weight("translator.down.bias", nan_at_start), TRANSLATE, "NaN or infinite"),
-    "translator-missing-weight": (translator_weight("translator.down.bias", lambda t: None), TRANSLATE, "should hold the translator weights"),
-    "translator-source-1d": (translator_weight("source_prompt", lambda t: t[0]), TRANSLATE, "'source_prompt' tensor of 2 dimensions"),
+    "translator-missing-weight": (translator_weight("translator.down.bias", lambda t: None), TRANSLATE,
+                                  "should hold the translator weights"),
+    "translator-source-1d": (translator_weight("source_prompt", lambda t: t[0]), TRANSLATE,
+                             "'source_prompt' tensor of 2 dimensions"),
     "translator-source-narrow": (translator_weight("source_prompt", lambda t: t[:, :3]), TRANSLATE, "the source prompt in"),
-    "translator-architecture": (lambda: rewrite("prompts/translators/en-de.safetensors", architecture="[]"), TRANSLATE, "architecture should be dict"),
+    "translator-architecture": (lambda: rewrite("prompts/translators/en-de.safetensors", architecture="[]"), TRANSLATE,
+                                "architecture should be dict"),
     # the two of the issue: an unknown architecture field was a traceback; a wrong-shaped source prompt was translated
     "translator-unknown-field": (translator_architecture(lambda a: a | {"depth": 3}), TRANSLATE,
                                  f"{TRANSLATOR} has damaged metadata in architecture: unknown field 'depth'"),
@@ -199,7 +209,8 @@ CASES = {
     "train-encoder": (None, [*TRAIN, "--encoder", "gru"], "prompt encoder kind 'gru' is unknown"),
     "train-language": (None, [*TRAIN, "--lang", "xx"], "xx"),
     "eval-split": (None, [*EVAL, "--split", "bogus", "--prompts-dir", "nowhere"], "unknown split 'bogus'"),
-    "eval-max-examples": (None, [*EVAL, "--max-examples", "0", "--prompts-dir", "nowhere"], "--max-examples must be greater than 0"),
+    "eval-max-examples": (None, [*EVAL, "--max-examples", "0", "--prompts-dir", "nowhere"],
+                          "--max-examples must be greater than 0"),
     "reproduce-shots": (None, [*REPRODUCE, "--shots", "0"], "--shots must be greater than 0"),
     "reproduce-split": (None, [*REPRODUCE, "--split", "bogus"], "unknown split 'bogus'"),
     "reproduce-tune": (None, [*REPRODUCE, "--tune", "bogus"], "tune mode 'bogus' is unknown"),
@@ -211,12 +222,20 @@ CASES = {
     # 6. odd input: one line naming the file and line
     "jsonl-nested-deep": (lambda: Path("deep.jsonl").write_text('{"premise": ' + "[" * 100_000 + "]" * 100_000 + "}\n"),
                           ["predict", "deep.jsonl", "--lang", "de", "--cpu"], "deep.jsonl line 1: invalid JSON"),
-    "jsonl-huge-number": (lambda: Path("big.jsonl").write_text('{"premise": "a", "hypothesis": "b", "label": ' + "9" * 5000 + "}\n"),
-                          ["predict", "big.jsonl", "--lang", "de", "--cpu"], "big.jsonl line 1: invalid JSON"),
-    "csv-huge-field": (lambda: (Path("csvdata").mkdir(), Path("csvdata/train.csv").write_text('premise,hypothesis,label\n"' + "a" * 200_000 + '",b,entailment\n')),
-                       [*TRAIN, "--data", "csvdata/train.csv"], "train.csv line"),
+    "jsonl-huge-number": (
+        lambda: Path("big.jsonl").write_text('{"premise": "a", "hypothesis": "b", "label": ' + "9" * 5000 + "}\n"),
+        ["predict", "big.jsonl", "--lang", "de", "--cpu"], "big.jsonl line 1: invalid JSON",
+    ),
+    "csv-huge-field": (
+        lambda: (
+            Path("csvdata").mkdir(),
+            Path("csvdata/train.csv").write_text('premise,hypothesis,label\n"' + "a" * 200_000 + '",b,entailment\n'),
+        ),
+        [*TRAIN, "--data", "csvdata/train.csv"], "train.csv line",
+    ),
     "tsv-five-columns": (lambda: write_tsv(Path("data/train-en.tsv"), [("a", "b", "entailment", "x", "y")]),
-                         [*TRAIN, "--model", "tiny"], "train-en.tsv line 1: expected premise<TAB>hypothesis<TAB>label, found 5 columns"),
+                         [*TRAIN, "--model", "tiny"],
+                         "train-en.tsv line 1: expected premise<TAB>hypothesis<TAB>label, found 5 columns"),
 }  # fmt: skip
 
 
@@ -263,10 +282,10 @@ def test_a_crash_between_the_two_saves_of_a_full_run_keeps_the_old_prompt(make_o
 
 def test_a_full_disk_while_saving_is_one_error_and_leaves_nothing(tmp_path, monkeypatch):
     import safetensors.torch
-
     from conftest import raises_mpt
-    from mpt_cli.artifacts import PromptArtifact
     from test_artifacts import make_info
+
+    from mpt_cli.artifacts import PromptArtifact
 
     path = tmp_path / "en.safetensors"
 
@@ -298,9 +317,9 @@ def test_temporary_folders_of_killed_writers_are_removed_by_the_next_write(tmp_p
 
 def test_a_pickled_checkpoint_is_not_loaded(tiny_model_dir, tmp_path):
     """Only safetensors weights load: a pickle can run code when it is unpickled."""
+    from conftest import raises_mpt
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-    from conftest import raises_mpt
     from mpt_cli.engine.backbone import Backbone
 
     model = AutoModelForMaskedLM.from_pretrained(tiny_model_dir)

@@ -47,7 +47,10 @@ def test_the_folder_holds_one_run_whose_artifacts_agree_on_their_backbone(contin
     folder = continued.output
     source = PromptArtifact.load(folder / "en.safetensors")
     assert source.info.tuned_backbone.startswith("en.backbone-") and source.info.joint["targets"] == ["de", "sw"]
-    assert source.info.tuned_backbone_fingerprint != PromptArtifact.load(full_prompts_dir / "en.safetensors").info.tuned_backbone_fingerprint
+    assert (
+        source.info.tuned_backbone_fingerprint
+        != PromptArtifact.load(full_prompts_dir / "en.safetensors").info.tuned_backbone_fingerprint
+    )
     prompts = PromptSet(folder, "en", cpu=True)
     for lang in ("de", "sw"):
         chosen = prompts.for_language(lang)
@@ -96,7 +99,9 @@ def test_without_translators_the_target_prompt_is_the_source_prompt(load_backbon
     empty = LabelledSet([], [])
     pairs = MultiParallelSet([], [], [0, 1, 0])
     encoder = PromptEncoder(PromptEncoderConfig(2, backbone.hidden_size))
-    learner = JointLearner(backbone, encoder, empty, empty, torch.tensor([0, 1, 2]), TrainConfig(), pairs=pairs, joint=JointConfig(translate=False))
+    learner = JointLearner(
+        backbone, encoder, empty, empty, torch.tensor([0, 1, 2]), TrainConfig(), pairs=pairs, joint=JointConfig(translate=False)
+    )
     prompt = encoder()
     targets = learner.target_prompts(prompt)
     assert targets.shape == (2, *prompt.shape)
@@ -124,7 +129,9 @@ def test_cli_writes_the_folder_and_prints_json(full_prompts_dir, parallel_dir, t
     summary = json.loads(result.stdout)
     assert [language["target"] for language in summary["languages"]] == ["de", "sw"]
     assert (tmp_path / "joint" / "de.safetensors").is_file()
-    again = invoke("joint", "--to", "de", "--prompts-dir", full_prompts_dir, "--output", tmp_path / "joint", "--parallel", parallel_dir)
+    again = invoke(
+        "joint", "--to", "de", "--prompts-dir", full_prompts_dir, "--output", tmp_path / "joint", "--parallel", parallel_dir
+    )
     assert_clean_error(again, "already exists; pass --overwrite")
 
 
@@ -143,7 +150,9 @@ def test_cli_bad_input_is_one_clear_line_and_writes_nothing(args, fragment, full
     prompts = shutil.copytree(full_prompts_dir, tmp_path / "prompts")
     args = [str(prompts) if a == "{prompts}" else a for a in args]
     before = snapshot_tree(tmp_path)
-    result = invoke("joint", "--to", "de", "--prompts-dir", prompts, "--output", tmp_path / "out", "--parallel", parallel_dir, *args)
+    result = invoke(
+        "joint", "--to", "de", "--prompts-dir", prompts, "--output", tmp_path / "out", "--parallel", parallel_dir, *args
+    )
     assert_clean_error(result, fragment)
     assert snapshot_tree(tmp_path) == before
 

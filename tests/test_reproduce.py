@@ -58,7 +58,9 @@ def test_every_cell_keeps_its_artifacts_and_results(first_run, reproduce_options
             cell = output / f"k{shots}-s{seed}"
             for method in ("soft-prompt", "mpt", "finetune"):
                 assert (cell / method / "results.json").is_file()
-            assert without_side_files(p.name for p in (cell / "prompts").glob("*.safetensors")) == ["de.safetensors", "en.safetensors", "sw.safetensors"]
+            assert without_side_files(p.name for p in (cell / "prompts").glob("*.safetensors")) == [
+                "de.safetensors", "en.safetensors", "sw.safetensors"
+            ]
             soft = json.loads((cell / "soft-prompt" / "results.json").read_text())
             mpt = json.loads((cell / "mpt" / "results.json").read_text())
             assert soft["languages"]["de"]["prompt"]["kind"] == "source"
@@ -159,7 +161,9 @@ def test_joint_methods_sit_beside_soft_prompt_transfer(tiny_model_dir, toy_data_
     assert [r["method"] for r in summary["rows"]] == ["soft-prompt", "joint", "joint-no-translator"]
     assert set(summary["gain_over_soft_prompt"]) == {"joint", "joint-no-translator"}
     cell = tmp_path / "out" / "k3-s1"
-    assert without_side_files(p.name for p in (cell / "prompts-joint").glob("*.safetensors")) == ["de.safetensors", "en.safetensors", "sw.safetensors"]
+    assert without_side_files(p.name for p in (cell / "prompts-joint").glob("*.safetensors")) == [
+        "de.safetensors", "en.safetensors", "sw.safetensors"
+    ]
     assert without_side_files(p.name for p in (cell / "prompts-joint-no-translator").glob("*.safetensors")) == ["en.safetensors"]
     joint = json.loads((cell / "joint" / "results.json").read_text())
     ablation = json.loads((cell / "joint-no-translator" / "results.json").read_text())

@@ -98,7 +98,9 @@ def test_training_again_removes_the_replaced_side_files(tiny_model_dir, toy_data
 
     write_tsv(tmp_path / "train-en.tsv", toy_rows(10, seed=1))
     first = train_source(source_options(tiny_model_dir, toy_data_dir, tmp_path / "p", tune="lora", lora_rank=4))
-    second = train_source(source_options(tiny_model_dir, toy_data_dir, tmp_path / "p", tune="lora", lora_rank=4, seed=9, overwrite=True))
+    second = train_source(
+        source_options(tiny_model_dir, toy_data_dir, tmp_path / "p", tune="lora", lora_rank=4, seed=9, overwrite=True)
+    )
     names = sorted(p.name for p in (tmp_path / "p").iterdir())
     assert names == sorted(["en.safetensors", second.info.adapters, second.info.training_state])
     assert first.info.adapters != second.info.adapters

@@ -177,9 +177,11 @@ def test_lora_artifact_reloads_with_the_same_predictions(make_options, toy_data_
 
 def test_lora_weights_change_the_predictions(make_options, toy_data_dir, load_backbone):
     """Guards the test above: the adapters must matter, or equal predictions would prove nothing."""
-    run = train_source(make_options(tune="lora", lora_rank=4, train=dict(epochs=3, batch_size=4, backbone_lr=5e-2)))
+    run = train_source(make_options(tune="lora", lora_rank=4, train={"epochs": 3, "batch_size": 4, "backbone_lr": 5e-2}))
     artifact = PromptArtifact.load(run.path)
-    with_adapters, _ = dev_probabilities(PromptStore(run.path.parent).load_backbone(artifact, cpu=True), artifact, str(toy_data_dir))
+    with_adapters, _ = dev_probabilities(
+        PromptStore(run.path.parent).load_backbone(artifact, cpu=True), artifact, str(toy_data_dir)
+    )
     without, _ = dev_probabilities(load_backbone(), artifact, str(toy_data_dir))
     assert not torch.allclose(with_adapters, without, atol=1e-4)
 

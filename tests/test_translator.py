@@ -12,9 +12,9 @@ from conftest import (
 )
 
 from mpt_cli.artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
-from mpt_cli.fileformat import FORMAT_VERSION
 from mpt_cli.engine.align import AlignConfig
 from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
+from mpt_cli.fileformat import FORMAT_VERSION
 
 H, P = 8, 3
 

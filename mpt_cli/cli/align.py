@@ -36,7 +36,9 @@ def _make_command(translating: bool):
         data: Annotated[
             str | None, typer.Option(help="NLI data of the source prompt's few-shot draw and default dev data.")
         ] = None,
-        dev_data: Annotated[str | None, typer.Option(help="Target-language dev data [default: --data's validation split].")] = None,
+        dev_data: Annotated[
+            str | None, typer.Option(help="Target-language dev data [default: --data's validation split].")
+        ] = None,
         parallel: Annotated[
             str, typer.Option(help="Parallel corpus: folder of en-xx.tsv, a .tsv, 'SRC_FILE,TGT_FILE', or a hub id.")
         ] = DEFAULT_PARALLEL,
@@ -103,7 +105,7 @@ def _alignment_table(results) -> None:
     table = Table(title="align")
     for column in ("language", "pairs", "held-out KL before", "after", "dev n", "dev acc source", "dev acc translated"):
         table.add_column(column, justify="left" if column == "language" else "right")
-    pct = lambda x: "-" if x is None else f"{x:.1%}"  # noqa: E731
+    pct = lambda x: "-" if x is None else f"{x:.1%}"
     for r in results:
         table.add_row(
             r.target, str(r.pairs), f"{r.heldout_kl_before:.4f}", f"{r.heldout_kl_after:.4f}", str(r.dev_examples or "-"),

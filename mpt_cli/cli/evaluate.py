@@ -49,8 +49,8 @@ def eval_command(
 
 
 def _table(report: EvalReport) -> Table:
-    pct = lambda x: "-" if x is None else f"{100 * x:.1f}"  # noqa: E731
-    signed = lambda x: "-" if x is None else f"{100 * x:+.1f}"  # noqa: E731
+    pct = lambda x: "-" if x is None else f"{100 * x:.1f}"
+    signed = lambda x: "-" if x is None else f"{100 * x:+.1f}"
     english = next((r.scores.accuracy for r in report.results if r.language == report.source), None)
     compared = any(r.source_scores for r in report.results)
     table = Table(title=f"{report.run['split']} accuracy ({report.run['backbone']})")
@@ -59,7 +59,9 @@ def _table(report: EvalReport) -> Table:
     for r in report.results:
         extra = [pct(r.source_scores and r.source_scores.accuracy), signed(r.gain)] if compared else []
         gap = None if english is None else english - r.scores.accuracy
-        table.add_row(r.language, r.prompt_kind, str(r.scores.examples), pct(r.scores.accuracy), pct(r.scores.macro_f1), *extra, pct(gap))
+        table.add_row(
+            r.language, r.prompt_kind, str(r.scores.examples), pct(r.scores.accuracy), pct(r.scores.macro_f1), *extra, pct(gap)
+        )
     table.add_section()
     for label, targets in (("average", False), ("targets", True)):
         extra = [pct(report.average(targets, source_prompt=True)), signed(_diff(report, targets))] if compared else []

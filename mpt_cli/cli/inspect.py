@@ -42,7 +42,10 @@ def _describe(record: dict) -> str:
     if record.get("dev_accuracy") is not None:
         lines.append(f"  dev accuracy: {record['dev_accuracy']:.1%}")
     for need in record.get("needs", []):
-        state = "missing" if not need["present"] else {True: "present, matches", False: "present, DOES NOT MATCH", None: "present"}[need["matches"]]
+        state = (
+            "missing" if not need["present"]
+            else {True: "present, matches", False: "present, DOES NOT MATCH", None: "present"}[need["matches"]]
+        )  # fmt: skip
         size = f", {_size(need['bytes'])}" if need["bytes"] else ""
         lines.append(f"  needs {need['what']}: {need['path']} ({state}{size})")
     return "\n".join(lines)

@@ -21,7 +21,9 @@ _joint, _train = JointConfig(), TrainConfig()
 
 @handle_errors
 def joint_command(
-    to: Annotated[str, typer.Option("--to", help="Target languages, comma-separated, or 'all' (every XNLI language but the source).")],
+    to: Annotated[
+        str, typer.Option("--to", help="Target languages, comma-separated, or 'all' (every XNLI language but the source).")
+    ],
     output: Annotated[Path, typer.Option(help="New prompt folder for the joint run.")] = JointOptions.output,
     source: Annotated[str, typer.Option(help="Source language of the trained prompt.")] = JointOptions.source,
     prompts_dir: Annotated[
@@ -78,5 +80,7 @@ def joint_command(
     for column in ("language", "pairs", "held-out KL before", "after"):
         table.add_column(column, justify="left" if column == "language" else "right")
     for language in run.languages:
-        table.add_row(language.target, str(language.pairs), f"{language.heldout_kl_before:.4f}", f"{language.heldout_kl_after:.4f}")
+        table.add_row(
+            language.target, str(language.pairs), f"{language.heldout_kl_before:.4f}", f"{language.heldout_kl_after:.4f}"
+        )
     console.print(table)

@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from ..outputs import atomic_path, check_writable, local_paths
+from ..callbacks import Callbacks
 from ..data.pairs import PairFormat, PairReader
 from ..engine.distributed import is_main_process, launched
 from ..errors import MptError
+from ..outputs import atomic_path, check_writable, local_paths
 from ..workflows.predict import PredictOptions, predict
-from ..callbacks import Callbacks
 from .common import console, handle_errors, progress_bar, quiet_libraries
 
 SKIPPED_SHOWN = 10
@@ -21,14 +21,20 @@ SKIPPED_SHOWN = 10
 
 @handle_errors
 def predict_command(
-    input_file: Annotated[str, typer.Argument(metavar="FILE", help="TSV (premise<TAB>hypothesis[<TAB>...]) or JSONL; '-' for stdin.")],
+    input_file: Annotated[
+        str, typer.Argument(metavar="FILE", help="TSV (premise<TAB>hypothesis[<TAB>...]) or JSONL; '-' for stdin.")
+    ],
     lang: Annotated[str | None, typer.Option(help="Language of every row.")] = None,
-    lang_column: Annotated[str | None, typer.Option(help="Column (header name, JSON key or 1-based number) with each row's language.")] = None,
+    lang_column: Annotated[
+        str | None, typer.Option(help="Column (header name, JSON key or 1-based number) with each row's language.")
+    ] = None,
     prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = PredictOptions.prompts_dir,
     source: Annotated[str, typer.Option(help="Language of the trained source prompt (the fallback).")] = PredictOptions.source,
     model: Annotated[str | None, typer.Option(help="Backbone [default: the one the prompts record].")] = None,
     input_format: Annotated[str | None, typer.Option(help="tsv or jsonl [default: from the file name; stdin: tsv].")] = None,
-    output_format: Annotated[str | None, typer.Option("--format", help="Output format, tsv or jsonl [default: the input's].")] = None,
+    output_format: Annotated[
+        str | None, typer.Option("--format", help="Output format, tsv or jsonl [default: the input's].")
+    ] = None,
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout (atomically).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
     skip_bad_rows: Annotated[bool, typer.Option(help="Skip malformed rows (and report them) instead of stopping.")] = False,
@@ -76,7 +82,9 @@ def predict_command(
     by_language = ", ".join(f"{k} {v}" for k, v in sorted(summary.languages.items()))
     console.print(f"labelled {summary.rows} rows ({by_language})" + (f"; wrote {output}" if output else ""), soft_wrap=True)
     if json_output:
-        payload = {"rows": summary.rows, "languages": dict(summary.languages), "skipped": summary.skipped, "warnings": summary.warnings}
+        payload = {
+            "rows": summary.rows, "languages": dict(summary.languages), "skipped": summary.skipped, "warnings": summary.warnings,
+        }  # fmt: skip
         console.print_json(data=payload)
 
 

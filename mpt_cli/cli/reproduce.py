@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..callbacks import Callbacks
 from ..data.nli import DEFAULT_DATA
 from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
@@ -16,7 +17,6 @@ from ..engine.joint import JointConfig
 from ..engine.train import TrainConfig
 from ..errors import MptError
 from ..languages import check_language, parse_languages
-from ..callbacks import Callbacks
 from ..workflows.reproduce import METHODS, ReproduceOptions, reproduce
 from ..workflows.train_source import DEFAULT_TUNE
 from .common import console, handle_errors, print_json, quiet_libraries
@@ -54,8 +54,12 @@ def reproduce_command(
     max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language for the translators.")] = DEFAULT_MAX_PAIRS,
     epochs: Annotated[int, typer.Option(help="Epochs of source-prompt and fine-tuning training.")] = TrainConfig().epochs,
     align_epochs: Annotated[int, typer.Option(help="Epochs over the parallel pairs (MPT).")] = AlignConfig().epochs,
-    joint_epochs: Annotated[int, typer.Option(help="Epochs of the joint methods over the few-shot examples.")] = JointConfig().epochs,
-    joint_start: Annotated[str, typer.Option(help="Joint methods: continue the source run (source) or start afresh (scratch).")] = JointConfig().start.value,
+    joint_epochs: Annotated[
+        int, typer.Option(help="Epochs of the joint methods over the few-shot examples.")
+    ] = JointConfig().epochs,
+    joint_start: Annotated[
+        str, typer.Option(help="Joint methods: continue the source run (source) or start afresh (scratch).")
+    ] = JointConfig().start.value,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ):
@@ -83,13 +87,16 @@ def _table(summary: dict) -> Table:
     table.add_column("K", justify="right")
     for lang in [*languages, "avg", "targets"]:
         table.add_column(lang, justify="right")
-    cell = lambda stats: f"{100 * stats['mean']:.1f}±{100 * stats['std']:.1f}"  # noqa: E731
+    cell = lambda stats: f"{100 * stats['mean']:.1f}±{100 * stats['std']:.1f}"
     for row in summary["rows"]:
         values = [cell(row["languages"][lang]) for lang in languages]
         table.add_row(row["method"], str(row["shots"]), *values, cell(row["average"]), cell(row["targets"]))
     targets = [lang for lang in languages if lang != summary["source"]]
     for method, by_shots in summary["gain_over_soft_prompt"].items():
         for shots, gains in by_shots.items():
-            mean = lambda langs: f"{100 * sum(gains[lang] for lang in langs) / len(langs):+.1f}" if langs else ""  # noqa: E731
-            table.add_row(f"{method} − soft-prompt", shots, *(f"{100 * gains[lang]:+.1f}" for lang in languages), mean(languages), mean(targets))
+            mean = lambda langs: f"{100 * sum(gains[lang] for lang in langs) / len(langs):+.1f}" if langs else ""  # noqa: B023 - called before the loop moves on
+            table.add_row(
+                f"{method} − soft-prompt", shots, *(f"{100 * gains[lang]:+.1f}" for lang in languages),
+                mean(languages), mean(targets),
+            )  # fmt: skip
     return table

@@ -8,12 +8,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..data.nli import DEFAULT_DATA
 from ..engine.backbone import DEFAULT_MODEL, Tune
 from ..engine.prompt_encoder import PromptEncoderConfig
 from ..engine.train import TrainConfig
 from ..template import DEFAULT_TEMPLATE
 from ..verbalizer import DEFAULT_VERBALIZER, PRESETS
-from ..data.nli import DEFAULT_DATA
 from ..workflows.train_source import DEFAULT_TUNE, SourceOptions, train_source
 from .common import config_help, console, handle_errors, log_epoch, print_json, progress_callbacks, quiet_libraries
 
@@ -29,7 +29,9 @@ def train_source_command(
         str, typer.Option(help="Hub dataset id, a folder of {split}-{lang}.tsv files, or one .tsv/.jsonl/.csv file.")
     ] = DEFAULT_DATA,
     seed: Annotated[int, typer.Option(help="Seed for sampling, initialisation and shuffling.")] = SourceOptions.seed,
-    dev_shots: Annotated[int | None, typer.Option(help="Dev examples per class for choosing the best epoch [default: --shots].")] = None,
+    dev_shots: Annotated[
+        int | None, typer.Option(help="Dev examples per class for choosing the best epoch [default: --shots].")
+    ] = None,
     prompts_dir: Annotated[Path, typer.Option(help="Folder for prompt artifacts.")] = SourceOptions.prompts_dir,
     tune: Annotated[str, typer.Option(help=f"What learns with the prompt: {Tune.options()}.")] = DEFAULT_TUNE.value,
     template: Annotated[str, typer.Option(help="Cloze template with {premise} {hypothesis} {soft} {mask}.")] = DEFAULT_TEMPLATE,
@@ -81,7 +83,9 @@ def train_source_command(
     if json_output:
         print_json(summary)
     table = Table(title="train-source", show_header=False)
-    for key in ("artifact", "language", "backbone", "tune", "shots", "seed", "best_epoch", "train_loss", "dev_accuracy", "seconds"):
+    for key in (
+        "artifact", "language", "backbone", "tune", "shots", "seed", "best_epoch", "train_loss", "dev_accuracy", "seconds"
+    ):
         value = summary[key]
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)

@@ -177,7 +177,7 @@ def _load_hub(dataset_id: str, lang: str, split: str, require_labels: bool) -> l
         import datasets
 
         table = datasets.load_dataset(dataset_id, lang, split=split)
-    except Exception as exc:  # the hub raises many types; the user needs the reason, not a traceback
+    except Exception as exc:  # noqa: BLE001 - the hub raises many types; the user needs the reason, not a traceback
         raise MptError(f"cannot load {dataset_id} ({lang}, {split}) from the Hugging Face hub: {exc}") from None
     names = getattr(table.features.get("label"), "names", None)
     examples = []

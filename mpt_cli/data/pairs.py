@@ -57,7 +57,8 @@ class PairReader:
         if chunk:
             yield chunk
         if self.rows_read == 0:
-            raise MptError(f"{self.name} has no rows to label" + (f" ({len(self.skipped)} bad rows skipped)" if self.skipped else ""))
+            skipped = f" ({len(self.skipped)} bad rows skipped)" if self.skipped else ""
+            raise MptError(f"{self.name} has no rows to label" + skipped)
 
     def _rows(self) -> Iterator[InputRow]:
         positions: dict[str, int] | None = None

@@ -134,7 +134,7 @@ def _hub(dataset_id: str, source: str, target: str) -> tuple[str, str, list[tupl
         import datasets
 
         table = datasets.load_dataset(dataset_id, "all_languages", split="train")
-    except Exception as exc:  # the hub raises many types; the user needs the reason, not a traceback
+    except Exception as exc:  # noqa: BLE001 - the hub raises many types; the user needs the reason, not a traceback
         raise MptError(f"cannot load {dataset_id} (all_languages) from the Hugging Face hub: {exc}") from None
     rows = []
     for record in table:

@@ -27,7 +27,7 @@ class SplitManifest:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str) -> "SplitManifest":
+    def from_json(cls, text: str) -> SplitManifest:
         fields = json.loads(text)
         fields["train_ids"] = tuple(fields["train_ids"])
         fields["dev_ids"] = tuple(fields["dev_ids"])

@@ -27,7 +27,6 @@ from .prompt_encoder import PromptEncoder
 from .train import DevMetric, EpochRecord, LabelledSet, LoopSettings, fit
 from .translator import PromptTranslator
 
-
 HELDOUT_KL = DevMetric("held-out KL", higher_is_better=False, percent=False)
 
 

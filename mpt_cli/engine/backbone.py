@@ -22,7 +22,6 @@ from ..errors import MptError
 from .batching import Batch
 
 
-
 class Tune(Choice):
     """What learns with the prompt: nothing, LoRA adapters, or the transformer but its word embeddings."""
 
@@ -87,7 +86,7 @@ class Backbone:
         self._head_transform = _head_without_decoder(model, self.decoder)
 
     @classmethod
-    def load(cls, name_or_dir: str, cpu: bool = False) -> "Backbone":
+    def load(cls, name_or_dir: str, cpu: bool = False) -> Backbone:
         """Load any ``AutoModelForMaskedLM`` and its tokenizer from a hub id or a local directory."""
         from transformers import AutoModelForMaskedLM
 
@@ -220,7 +219,7 @@ def load_pretrained(auto_class, name_or_dir: str, what: str, **model_options):
         model = auto_class.from_pretrained(
             source, dtype=torch.float32, use_safetensors=True, trust_remote_code=False, **model_options
         )
-    except Exception as exc:  # OSError, ValueError, hub errors: all mean "cannot use this model"
+    except Exception as exc:  # noqa: BLE001 - OSError, ValueError, hub errors: all mean "cannot use this model"
         reason = " ".join(str(exc).split())[:400] or type(exc).__name__
         raise MptError(f"cannot load {what} from {name_or_dir}: {reason}") from None
     return tokenizer, model

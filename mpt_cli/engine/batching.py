@@ -22,8 +22,8 @@ class Batch:
     rows: torch.Tensor  # [B]
     labels: torch.Tensor | None = None  # [B]
 
-    def to(self, device) -> "Batch":
-        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+    def to(self, device) -> Batch:
+        move = lambda t: None if t is None else t.to(device)
         return Batch(*(move(getattr(self, name)) for name in self.__dataclass_fields__))
 
 

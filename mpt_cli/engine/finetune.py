@@ -93,7 +93,8 @@ class ClassifierLearner:
 
 
 def finetune(
-    classifier: Classifier, train: list[NLIExample], dev: list[NLIExample], config: TrainConfig, seed: int, on_step=None, on_epoch=None
-) -> TrainResult:
+    classifier: Classifier, train: list[NLIExample], dev: list[NLIExample], config: TrainConfig, seed: int,
+    on_step=None, on_epoch=None,
+) -> TrainResult:  # fmt: skip
     """Fine-tune ``classifier`` on ``train``, keeping the epoch with the best ``dev`` accuracy."""
     return fit(ClassifierLearner(classifier, train, dev, config), config, seed, classifier.accelerator, on_step, on_epoch)

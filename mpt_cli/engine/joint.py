@@ -26,7 +26,6 @@ from .losses import AlignmentObjective, KLSpace, kl_divergence
 from .train import PromptLearner
 
 
-
 class JointStart(Choice):
     SOURCE = "source"  # continue the trained source run: its backbone side and prompt encoder
     SCRATCH = "scratch"  # the base backbone and a new prompt encoder, with the source run's draw and settings
@@ -36,7 +35,10 @@ class JointStart(Choice):
 class JointConfig(AlignmentObjective):
     pairs_per_step: int = field(default=8, metadata={"help": "parallel pairs in each step's KL batch, languages in turn"})
     translator_lr: float = field(default=1e-3, metadata={"help": "learning rate of the translators"})
-    start: JointStart = field(default=JointStart.SOURCE, metadata={"help": "source: continue the trained source run; scratch: base backbone, new prompt"})
+    start: JointStart = field(
+        default=JointStart.SOURCE,
+        metadata={"help": "source: continue the trained source run; scratch: base backbone, new prompt"},
+    )
     epochs: int = field(default=6, metadata={"help": "passes over the few-shot examples"})
     translate: bool = field(default=True, metadata={"help": "learn translators; off: p_T = p_S (the ablation)"})
 

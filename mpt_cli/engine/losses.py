@@ -11,7 +11,6 @@ from ..errors import MptError, require_positive
 from .batching import EVAL_BATCH_SIZE
 
 
-
 class KLDirection(Choice):
     FORWARD = "forward"  # KL(P_source || P_target): the target side imitates the source (distillation)
     REVERSE = "reverse"

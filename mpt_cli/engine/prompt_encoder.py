@@ -11,7 +11,6 @@ from ..choices import Choice
 from ..errors import MptError
 
 
-
 class EncoderKind(Choice):
     LSTM = "lstm"  # embedding -> BiLSTM -> MLP (P-tuning)
     MLP = "mlp"  # embedding -> MLP

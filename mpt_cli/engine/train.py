@@ -19,7 +19,6 @@ from .distributed import processes
 from .inference import accuracy, label_probabilities
 from .prompt_encoder import PromptEncoder
 
-
 # full: 5e-5 over 2e-5 on e5-mlm, 64 shots, full dev-en, seeds 1-3: 47.4% against 44.0% (README).
 DEFAULT_BACKBONE_LR = {Tune.FULL: 5e-5, Tune.LORA: 5e-4}
 
@@ -40,7 +39,11 @@ class TrainConfig(LoopSettings):
     prompt_lr: float = field(default=3e-3, metadata={"help": "learning rate of the prompt encoder"})
     backbone_lr: float | None = field(
         default=None,
-        metadata={"help": "learning rate of backbone weights (full: {full:g}) or adapters (lora: {lora:g})".format(**DEFAULT_BACKBONE_LR)},
+        metadata={
+            "help": (
+                "learning rate of backbone weights (full: {full:g}) or adapters (lora: {lora:g})"
+            ).format(**DEFAULT_BACKBONE_LR)
+        },
     )
     eval_batch_size: int = field(default=EVAL_BATCH_SIZE, metadata={"help": "batch size for dev evaluation"})
 

@@ -11,7 +11,6 @@ from ..choices import Choice
 from ..errors import MptError
 
 
-
 class TranslatorInit(Choice):
     IDENTITY = "identity"  # start as p_T = p_S
     RANDOM = "random"  # PyTorch's default initialisation
@@ -22,7 +21,9 @@ class TranslatorConfig:
     hidden_size: int = field(metadata={"help": "prompt dimension H (the backbone's hidden size)"})
     width: int | None = field(default=None, metadata={"help": "hidden width of the perceptron [default: 2H]"})
     residual: bool = field(default=False, metadata={"help": "p_T = p_S + MLP(p_S) instead of the paper's p_T = MLP(p_S)"})
-    init: TranslatorInit = field(default=TranslatorInit.IDENTITY, metadata={"help": "identity: start as p_T = p_S; random: PyTorch default"})
+    init: TranslatorInit = field(
+        default=TranslatorInit.IDENTITY, metadata={"help": "identity: start as p_T = p_S; random: PyTorch default"}
+    )
 
     def __post_init__(self):
         object.__setattr__(self, "init", TranslatorInit.parse(self.init, "translator init"))

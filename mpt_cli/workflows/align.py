@@ -9,20 +9,20 @@ from pathlib import Path
 import torch
 
 from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
-from ..fileformat import provenance, tensor_sha256
 from ..callbacks import Callbacks
 from ..data import load_nli, select
 from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL, ParallelCorpus, load_parallel, split_heldout
 from ..engine.align import AlignConfig, AlignResult, ParallelSet, train_translator
+from ..engine.distributed import processes
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.scorer import Scorer
 from ..engine.train import LabelledSet
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, require_seed, unset_is_one
+from ..fileformat import provenance, tensor_sha256
 from ..languages import DEFAULT_SOURCE, check_targets
 from ..outputs import check_writable
 from ..store import DEFAULT_PROMPTS_DIR, PromptStore
-from ..engine.distributed import processes
 
 
 @dataclass(frozen=True)
@@ -83,14 +83,16 @@ def align(options: AlignOptions, callbacks: Callbacks | None = None) -> list[Lan
     callbacks.on_stage(f"loading the backbone of {store.prompt_path(options.source)}")
     scorer = store.scorer(source, store.load_backbone(source, options.model, options.cpu))
     few_shot = None if options.align.freeze_source else _few_shot(options, source, scorer)
-    return [_align_one(options, store, source, scorer, target, corpora[target], few_shot, callbacks) for target in options.targets]
+    return [
+        _align_one(options, store, source, scorer, target, corpora[target], few_shot, callbacks) for target in options.targets
+    ]
 
 
 def _align_one(options, store, source: PromptArtifact, scorer: Scorer, target: str, corpus: ParallelCorpus, few_shot, callbacks):
     """Train, score and save the translator into ``target``."""
     started = time.perf_counter()
     train_pairs, heldout_pairs = split_heldout(corpus.pairs, options.heldout, options.seed)
-    encode = lambda pairs, side: scorer.encode([getattr(p, side) for p in pairs])  # noqa: E731
+    encode = lambda pairs, side: scorer.encode([getattr(p, side) for p in pairs])
     train_set = ParallelSet(encode(train_pairs, "source"), encode(train_pairs, "target"))
     heldout_set = ParallelSet(encode(heldout_pairs, "source"), encode(heldout_pairs, "target"))
     torch.manual_seed(options.seed)
@@ -109,7 +111,8 @@ def _align_one(options, store, source: PromptArtifact, scorer: Scorer, target: s
     path = store.translator_path(options.source, target)
     info = _translator_info(options, source, target, translator, corpus, (len(train_pairs), len(heldout_pairs)), outcome, dev)
     if processes(options.cpu).is_main:
-        TranslatorArtifact({k: v.cpu() for k, v in translator.state_dict().items()}, adapted_source, info).save(path, options.overwrite)
+        weights = {k: v.cpu() for k, v in translator.state_dict().items()}
+        TranslatorArtifact(weights, adapted_source, info).save(path, options.overwrite)
     return LanguageAlignment(
         target, path, len(train_pairs), len(heldout_pairs), outcome.steps, outcome.heldout_kl_before, outcome.heldout_kl_after,
         dev.get("examples"), dev.get("source_accuracy"), dev.get("translated_accuracy"), time.perf_counter() - started,

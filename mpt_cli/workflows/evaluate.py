@@ -6,18 +6,18 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..fileformat import provenance, tensor_sha256
-from ..outputs import atomic_path, check_writable, local_paths
+from ..callbacks import Callbacks
 from ..data import LABELS, load_nli
 from ..data.nli import DEFAULT_DATA, canonical_split
 from ..engine.batching import EVAL_BATCH_SIZE
+from ..engine.distributed import processes
 from ..errors import require_positive, unset_is_one
+from ..fileformat import provenance, tensor_sha256
 from ..languages import DEFAULT_SOURCE
 from ..metrics import Scores
-from ..callbacks import Callbacks
+from ..outputs import atomic_path, check_writable, local_paths
 from ..prompt_set import PromptSet
 from ..store import DEFAULT_PROMPTS_DIR
-from ..engine.distributed import processes
 
 COLLAPSE_SHARE = 0.8
 
@@ -109,7 +109,7 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
     for prompt in chosen:
         examples = datasets[prompt.language]
         callbacks.on_stage(f"{prompt.language}: {len(examples)} examples with the {_kind(prompt)} prompt")
-        score_with = lambda tensor: prompts.scorer.score(tensor, examples, options.batch_size, callbacks.on_advance)  # noqa: E731
+        score_with = lambda tensor: prompts.scorer.score(tensor, examples, options.batch_size, callbacks.on_advance)  # noqa: B023 - called before the loop moves on
         scores, probs = score_with(prompt.artifact.prompt)
         source_scores = None
         if options.compare and prompt.translated:
@@ -117,7 +117,8 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
         if max(scores.predicted_share) > COLLAPSE_SHARE:
             top = scores.predicted_share.index(max(scores.predicted_share))
             prompts.warnings.append(
-                f"{prompt.language}: {max(scores.predicted_share):.0%} of predictions are {LABELS[top]!r}; the prompt has collapsed"
+                f"{prompt.language}: {max(scores.predicted_share):.0%} of predictions are {LABELS[top]!r}; "
+                "the prompt has collapsed"
             )
         results.append(
             LanguageResult(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..artifacts import PromptArtifact, StateInfo, TranslatorArtifact
-from ..fileformat import read_safetensors, tensor_sha256, tensors_sha256
 from ..errors import MptError
+from ..fileformat import read_safetensors, tensor_sha256, tensors_sha256
 from ..outputs import MARKER
 from ..store import SIDE_FILE, PromptStore
 
@@ -50,15 +50,17 @@ def _prompt(path: Path) -> dict:
     if info.adapters:
         needs.append(_state_need("adapters", path.parent / info.adapters, info.adapters_sha256))
     if info.training_state:
-        needs.append(_need("training state", path.parent / info.training_state, (path.parent / info.training_state).is_file(), None))
+        state = path.parent / info.training_state
+        needs.append(_need("training state", state, state.is_file(), None))
     if info.kind == "translated":
         source = store.prompt_path(info.source_language)
         matches = source.is_file() and tensor_sha256(PromptArtifact.load(source).prompt) == info.source_prompt_sha256
         needs.append(_need("source prompt", source, source.is_file(), matches))
         needs.append(_need("translator", path.parent / info.translator, (path.parent / info.translator).is_file(), None))
     return {
-        "path": str(path), "kind": f"{info.kind} prompt", "language": info.language, "format_version": 1 if artifact.legacy else 2,
-        "shape": list(artifact.prompt.shape), "bytes": path.stat().st_size, "backbone": info.backbone,
+        "path": str(path), "kind": f"{info.kind} prompt", "language": info.language,
+        "format_version": 1 if artifact.legacy else 2, "shape": list(artifact.prompt.shape), "bytes": path.stat().st_size,
+        "backbone": info.backbone,
         "backbone_fingerprint": info.backbone_fingerprint, "tune": info.tune, "template": info.template,
         "verbalizer": info.verbalizer, "data": info.data, "shots": info.shots, "seed": info.seed,
         "split_manifest_sha256": info.split_manifest_sha256, "dev_accuracy": info.dev_accuracy, "joint": info.joint is not None,

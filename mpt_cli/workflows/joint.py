@@ -17,21 +17,21 @@ import torch
 from torch import nn
 
 from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
-from ..fileformat import provenance, tensor_sha256
 from ..callbacks import Callbacks
 from ..data import load_nli, select
 from ..data.parallel import DEFAULT_PARALLEL, load_parallel, split_heldout
 from ..engine.align import ParallelSet, heldout_kl
 from ..engine.backbone import DEFAULT_LORA_RANK, Backbone, Tune
+from ..engine.distributed import processes
 from ..engine.joint import JointConfig, JointLearner, JointStart, MultiParallelSet
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.train import LabelledSet, TrainConfig, TrainResult, fit
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, unset_is_one
+from ..fileformat import provenance, tensor_sha256
 from ..languages import DEFAULT_SOURCE, check_targets
 from ..outputs import atomic_path, check_writable, local_paths
 from ..store import DEFAULT_PROMPTS_DIR, PromptStore
-from ..engine.distributed import processes
 
 DEFAULT_PAIRS_PER_LANGUAGE = 1000
 
@@ -99,11 +99,20 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
     torch.manual_seed(source.info.seed)
     backbone, encoder = _starting_point(store, source, options)
     scorer = store.scorer(source, backbone)
-    labelled = lambda examples: LabelledSet(scorer.encode([(e.premise, e.hypothesis) for e in examples]), [e.label for e in examples])  # noqa: E731
+    labelled = lambda examples: LabelledSet(
+        scorer.encode([(e.premise, e.hypothesis) for e in examples]), [e.label for e in examples]
+    )
     splits = {t: split_heldout(c.pairs, options.heldout, source.info.seed) for t, c in corpora.items()}
     train_pairs = [(i, p) for i, t in enumerate(options.targets) for p in splits[t][0]]
-    pairs = MultiParallelSet(scorer.encode([p.source for _, p in train_pairs]), scorer.encode([p.target for _, p in train_pairs]), [i for i, _ in train_pairs])
-    heldout = {t: ParallelSet(scorer.encode([p.source for p in held]), scorer.encode([p.target for p in held])) for t, (_, held) in splits.items()}
+    pairs = MultiParallelSet(
+        scorer.encode([p.source for _, p in train_pairs]),
+        scorer.encode([p.target for _, p in train_pairs]),
+        [i for i, _ in train_pairs],
+    )
+    heldout = {
+        t: ParallelSet(scorer.encode([p.source for p in held]), scorer.encode([p.target for p in held]))
+        for t, (_, held) in splits.items()
+    }
     translators = nn.ModuleList(PromptTranslator(translator_config) for _ in options.targets) if options.joint.translate else None
     train = replace(options.train, epochs=options.joint.epochs)
     learner = JointLearner(
@@ -114,7 +123,8 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
     before = _heldout_kls(learner, heldout, options)
     callbacks.on_stage(
         f"joint training ({source.info.tune}{'' if translators is not None else ', no translator'}) on {len(few_shot)} examples "
-        f"and {len(pairs.target)} parallel pairs in {len(options.targets)} languages, selecting on {len(dev)} {options.source} examples"
+        f"and {len(pairs.target)} parallel pairs in {len(options.targets)} languages, "
+        f"selecting on {len(dev)} {options.source} examples"
     )
     callbacks.on_start(train.epochs * -(-len(few_shot) // train.batch_size))
     result = fit(learner, train, source.info.seed, backbone.accelerator, callbacks.on_step, callbacks.on_epoch)
@@ -150,12 +160,16 @@ def _heldout_kls(learner: JointLearner, heldout: dict[str, ParallelSet], options
         source_prompt = learner.encoder()
         target_prompts = learner.target_prompts(source_prompt)
         return {
-            target: heldout_kl(learner.backbone, heldout[target], source_prompt, target_prompts[i], options.joint, learner.label_ids)
+            target: heldout_kl(
+                learner.backbone, heldout[target], source_prompt, target_prompts[i], options.joint, learner.label_ids
+            )
             for i, target in enumerate(options.targets)
         }
 
 
-def _save(store: PromptStore, learner: JointLearner, source: PromptArtifact, options, corpora, languages, result: TrainResult) -> None:
+def _save(
+    store: PromptStore, learner: JointLearner, source: PromptArtifact, options, corpora, languages, result: TrainResult
+) -> None:
     """The jointly trained source prompt (with the shared backbone or adapters), then each language's
     translator and translated prompt, all in the new folder."""
     with torch.no_grad():
@@ -165,7 +179,9 @@ def _save(store: PromptStore, learner: JointLearner, source: PromptArtifact, opt
         dev_accuracy=result.dev_score,
         train_loss=result.train_loss,
         training=asdict(options.train) | {"best_epoch": result.best_epoch, "dev_examples": len(learner.dev.labels)},
-        joint=asdict(options.joint) | {"targets": list(options.targets), "parallel": options.parallel, "from": str(options.prompts_dir)},
+        joint=asdict(options.joint) | {
+            "targets": list(options.targets), "parallel": options.parallel, "from": str(options.prompts_dir)
+        },
         **provenance(),
     )
     store.save_source(learner.backbone, source_prompt, info, learner.encoder.state_dict(), overwrite=False)

@@ -10,15 +10,14 @@ from pathlib import Path
 
 import torch
 
+from ..callbacks import Callbacks
 from ..data import LABELS
 from ..data.pairs import InputRow, PairFormat, PairReader
 from ..engine.batching import EVAL_BATCH_SIZE
 from ..errors import MptError, require_positive
 from ..languages import DEFAULT_SOURCE, check_language
-from ..callbacks import Callbacks
 from ..prompt_set import PromptSet
 from ..store import DEFAULT_PROMPTS_DIR
-
 
 PROBABILITY_COLUMNS = [f"p_{label}" for label in LABELS]
 

@@ -18,13 +18,11 @@ from pathlib import Path
 
 import torch
 
-from ..fileformat import provenance
-from ..outputs import atomic_path
-from ..store import PromptStore
+from ..callbacks import Callbacks
 from ..data import draw_split, load_nli
 from ..data.nli import DEFAULT_DATA, canonical_split
-from ..data.paths import resolved_spec
 from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
+from ..data.paths import resolved_spec
 from ..engine.align import AlignConfig
 from ..engine.backbone import DEFAULT_MODEL, Tune
 from ..engine.distributed import Processes, alone, launched, processes
@@ -32,15 +30,17 @@ from ..engine.finetune import Classifier, finetune
 from ..engine.joint import JointConfig
 from ..engine.train import TrainConfig
 from ..errors import MptError, ProcessError, require_positive, require_seed, unset_is_one
+from ..fileformat import provenance
 from ..languages import DEFAULT_SOURCE, XNLI_LANGUAGES
 from ..metrics import score
+from ..outputs import atomic_path
+from ..store import PromptStore
 from .align import AlignOptions
-from .summary import Method, summarise
-from .translate import translate
-from .joint import JointOptions, joint
 from .evaluate import EvalOptions, evaluate
-from ..callbacks import Callbacks
+from .joint import JointOptions, joint
+from .summary import Method, summarise
 from .train_source import DEFAULT_TUNE, SourceOptions, train_source
+from .translate import translate
 
 METHODS = tuple(Method)
 JOINT_METHODS = (Method.JOINT, Method.JOINT_NO_TRANSLATOR)
@@ -145,7 +145,9 @@ def reproduce(options: ReproduceOptions, callbacks: Callbacks | None = None) -> 
         time.sleep(1)
     by_row = sorted(cells, key=lambda c: (options.methods.index(c.method), options.shots.index(c.shots)))
     results = {(c.method, c.shots, c.seed): json.loads(c.results_path.read_text()) for c in by_row if c.results_path.is_file()}
-    summary = summarise(results, options.languages, options.source, compared=PROMPT_METHODS) | {"settings": _results_settings(options)}
+    summary = summarise(results, options.languages, options.source, compared=PROMPT_METHODS) | {
+        "settings": _results_settings(options)
+    }
     if group.is_main:
         with atomic_path(options.output / "summary.json", overwrite=True) as tmp:
             tmp.write_text(json.dumps(summary, indent=2) + "\n")

@@ -36,9 +36,9 @@ def summarise(results: dict[tuple[str, int, int], dict], languages, source: str,
     ]
     row = {(r["method"], r["shots"]): r for r in rows}
     gains = {}  # method -> shots -> language -> gain of the mean accuracy over soft-prompt transfer
-    for method, shots in row:
+    for (method, shots), ours in row.items():
         if method in compared and (Method.SOFT_PROMPT, shots) in row:
-            ours, soft = row[method, shots], row[Method.SOFT_PROMPT, shots]
+            soft = row[Method.SOFT_PROMPT, shots]
             gains.setdefault(method, {})[str(shots)] = {
                 lang: ours["languages"][lang]["mean"] - soft["languages"][lang]["mean"] for lang in languages
             }

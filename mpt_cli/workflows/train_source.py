@@ -11,20 +11,20 @@ from pathlib import Path
 import torch
 
 from ..artifacts import PromptInfo
-from ..fileformat import provenance
-from ..outputs import check_writable, local_paths
+from ..callbacks import Callbacks
 from ..data import draw_split, load_nli
 from ..data.nli import DEFAULT_DATA
 from ..engine.backbone import DEFAULT_LORA_RANK, DEFAULT_MODEL, Backbone, Tune
-from ..errors import require_positive, require_seed, unset_is_one
+from ..engine.distributed import processes
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.train import EpochRecord, LabelledSet, TrainConfig, TrainResult, train_prompt
+from ..errors import require_positive, require_seed, unset_is_one
+from ..fileformat import provenance
 from ..languages import DEFAULT_SOURCE, check_language
+from ..outputs import check_writable, local_paths
+from ..store import DEFAULT_PROMPTS_DIR, PromptStore
 from ..template import DEFAULT_TEMPLATE, TemplateEncoder, parse_template
 from ..verbalizer import DEFAULT_VERBALIZER, Verbalizer
-from ..callbacks import Callbacks
-from ..store import DEFAULT_PROMPTS_DIR, PromptStore
-from ..engine.distributed import processes
 
 DEFAULT_TUNE = Tune.FULL
 
@@ -51,7 +51,9 @@ class SourceOptions:
 
     def __post_init__(self):
         """Every setting is checked here, before any data is read or a model is loaded."""
-        require_positive(shots=self.shots, dev_shots=unset_is_one(self.dev_shots), max_length=self.max_length, lora_rank=self.lora_rank)
+        require_positive(
+            shots=self.shots, dev_shots=unset_is_one(self.dev_shots), max_length=self.max_length, lora_rank=self.lora_rank
+        )
         require_seed(self.seed)
         object.__setattr__(self, "lang", check_language(self.lang))
         object.__setattr__(self, "tune", Tune.parse(self.tune, "tune mode"))
@@ -88,8 +90,10 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
     callbacks.on_stage(f"loading {options.model}")
     backbone = Backbone.load(options.model, cpu=options.cpu)
     label_ids = torch.tensor(verbalizer.token_ids(backbone.tokenizer))
-    template = TemplateEncoder(options.template, backbone.tokenizer, options.prompt_length, min(options.max_length, backbone.max_length))
-    encode = lambda examples: LabelledSet(  # noqa: E731
+    template = TemplateEncoder(
+        options.template, backbone.tokenizer, options.prompt_length, min(options.max_length, backbone.max_length)
+    )
+    encode = lambda examples: LabelledSet(
         template.encode([e.premise for e in examples], [e.hypothesis for e in examples]), [e.label for e in examples]
     )
 
@@ -101,8 +105,9 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
     callbacks.on_stage(f"training ({options.tune}) on {len(train)} examples, selecting on {len(dev)}")
     callbacks.on_start(options.train.epochs * steps_per_epoch)
     result = train_prompt(
-        backbone, encoder, encode(train), encode(dev), label_ids, options.train, options.seed, callbacks.on_step, callbacks.on_epoch
-    )
+        backbone, encoder, encode(train), encode(dev), label_ids, options.train, options.seed,
+        callbacks.on_step, callbacks.on_epoch,
+    )  # fmt: skip
     with torch.no_grad():
         prompt = encoder().cpu()
 
@@ -114,7 +119,9 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
     return SourceRun(out, info, result, time.perf_counter() - started)
 
 
-def _prompt_info(options: SourceOptions, backbone, template, encoder, manifest, result: TrainResult, dev_examples: int) -> PromptInfo:
+def _prompt_info(
+    options: SourceOptions, backbone, template, encoder, manifest, result: TrainResult, dev_examples: int
+) -> PromptInfo:
     """The metadata that makes the prompt self-describing: backbone, template, draw, training."""
     return PromptInfo(
         language=options.lang, backbone=options.model, backbone_fingerprint=backbone.fingerprint,

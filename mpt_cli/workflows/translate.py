@@ -8,14 +8,14 @@ from pathlib import Path
 import torch
 
 from ..artifacts import TranslatorArtifact
-from ..fileformat import tensor_sha256
 from ..callbacks import Callbacks
+from ..engine.distributed import processes
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError
+from ..fileformat import tensor_sha256
 from ..outputs import check_writable
 from ..store import PromptStore
 from .align import AlignOptions, LanguageAlignment, align
-from ..engine.distributed import processes
 
 
 @dataclass
@@ -54,5 +54,6 @@ def translate(options: AlignOptions, callbacks: Callbacks | None = None) -> list
         with torch.no_grad():
             prompt = translator(artifact.source_prompt)
         dev_accuracy = artifact.info.dev.get("translated_accuracy")
-        written.append(TranslatedPrompt(target, store.save_translated(source, target, prompt, path, dev_accuracy, options.overwrite), path, aligned.get(target)))
+        saved = store.save_translated(source, target, prompt, path, dev_accuracy, options.overwrite)
+        written.append(TranslatedPrompt(target, saved, path, aligned.get(target)))
     return written
