@@ -27,7 +27,9 @@ from .fileformat import (
     write_safetensors,
 )
 
-__all__ = ["PromptArtifact", "PromptInfo", "StateInfo", "TranslatorArtifact", "TranslatorInfo", "read_state"]
+__all__ = [
+    "PromptArtifact", "PromptInfo", "StateInfo", "TranslatorArtifact", "TranslatorInfo", "read_state", "read_state_file",
+]
 
 @dataclass
 class PromptInfo(MetadataRecord):
@@ -64,7 +66,9 @@ class PromptInfo(MetadataRecord):
     joint: dict | None = None  # for a jointly trained prompt (``mpt joint``): its settings and target languages
     source_language: str | None = None
     source_prompt_sha256: str | None = None
-    translator: str | None = None
+    translator: str | None = None  # translated prompts: the translator file (None: p_T = p_S, adapter only)
+    language_adapter: str | None = None  # translated prompts: the state file with this language's own adapter
+    language_adapter_sha256: str | None = None
     versions: dict = field(default_factory=dict)
     command: str = ""
     created: str = ""
@@ -119,7 +123,9 @@ class StateInfo(MetadataRecord):
     FORMAT = "mpt.state"
     KIND_OF_FILE = "state file"
 
-    kind: str  # "lora": adapters the prompts need; "encoder": the prompt encoder, for training only
+    # "lora": adapters every prompt of a run needs; "language-adapter": one language's own adapter;
+    # "encoder": the prompt encoder, for training only
+    kind: str
     language: str
     config: dict = field(default_factory=dict)  # LoRA rank, or the prompt-encoder configuration
     versions: dict = field(default_factory=dict)
@@ -129,13 +135,18 @@ class StateInfo(MetadataRecord):
 
 def read_state(path: Path, kind: str) -> dict[str, torch.Tensor]:
     """The weights of a state file of ``kind``, checked to be finite."""
+    return read_state_file(path, kind)[0]
+
+
+def read_state_file(path: Path, kind: str) -> tuple[dict[str, torch.Tensor], StateInfo]:
+    """The weights of a state file of ``kind``, checked to be finite, and its metadata."""
     tensors, meta = read_safetensors(path)
     info = StateInfo.from_metadata(meta, str(path))
     if info.kind != kind:
         raise MptError(f"{path} holds {info.kind} weights, not {kind}")
     for name, tensor in tensors.items():
         check_tensor(tensor, tuple(tensor.shape), f"{name} in {path}")
-    return tensors
+    return tensors, info
 
 
 @dataclass
@@ -162,6 +173,7 @@ class TranslatorInfo(MetadataRecord):
     seed: int
     best_epoch: int | None = None  # the epoch the translator was kept from (None: written before it was recorded)
     dev: dict = field(default_factory=dict)  # dev accuracy of the source and translated prompts, when measured
+    language_adapter: dict | None = None  # the AdapterConfig of the language adapter trained with it, if any
     versions: dict = field(default_factory=dict)
     command: str = ""
     created: str = ""

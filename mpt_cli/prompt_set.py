@@ -17,13 +17,21 @@ class LanguagePrompt:
     path: Path
     artifact: PromptArtifact
     translated: bool  # False: the source prompt used as is (a fallback, or the source language itself)
+    adapted: bool = False  # the language has an adapter of its own in the backbone
+
+    @property
+    def route(self) -> str | None:
+        """The language adapter its rows go through (None: the source model as it is)."""
+        return self.language if self.adapted else None
 
 
 class PromptSet:
     """The source prompt, its backbone and scorer, and each language's prompt on demand.
 
     Every prompt must come from the same source run (same backbone side, template and verbalizer):
-    translated prompts are inputs to one model, so rows of different languages can share a batch.
+    translated prompts are inputs to one model, so rows of different languages can share a batch. A
+    language with an adapter of its own has it added to that model when its prompt is first asked for;
+    rows are routed through it (:attr:`LanguagePrompt.route`), and other rows see the model as it is.
     """
 
     def __init__(self, prompts_dir: Path, source: str, model: str | None = None, cpu: bool = False):
@@ -51,7 +59,11 @@ class PromptSet:
             return self.source_for(lang)
         artifact = self.store.load_prompt(lang)
         self._check_compatible(path, artifact)
-        return LanguagePrompt(lang, path, artifact, translated=artifact.info.kind == "translated")
+        adapted = artifact.info.language_adapter is not None
+        if adapted and lang not in self.backbone.language_adapters.configs:
+            config, state = self.store.language_adapter(artifact)
+            self.backbone.language_adapters.add(lang, config, state=state)
+        return LanguagePrompt(lang, path, artifact, translated=artifact.info.kind == "translated", adapted=adapted)
 
     def _check_compatible(self, path: Path, artifact: PromptArtifact) -> None:
         info, source = artifact.info, self.source.info

@@ -7,6 +7,7 @@
       en.backbone-<sha>/              --tune full: the tuned backbone every language of the run shares
       en.lora-<sha>.safetensors       --tune lora: the adapters every language of the run shares
       en.state-<sha>.safetensors      training state: the prompt encoder, to continue training
+      de.adapter-<sha>.safetensors    a translated language's own adapter (translate's adapter method)
 
 Side files are named after their content. A run writes its own beside the old ones and the prompt
 switches to them in one rename, so a run killed half way leaves a prompt that loads; the side files of
@@ -23,16 +24,18 @@ from pathlib import Path
 
 import torch
 
-from .artifacts import PromptArtifact, PromptInfo, StateInfo, read_state
+from .artifacts import PromptArtifact, PromptInfo, StateInfo, read_state, read_state_file
 from .engine.backbone import Backbone, Tune, weights_fingerprint
+from .engine.language_adapter import AdapterConfig
 from .engine.scorer import Scorer
 from .errors import MptError
-from .fileformat import provenance, tensor_sha256, tensors_sha256, with_prefix, write_safetensors
+from .fileformat import from_fields, provenance, tensor_sha256, tensors_sha256, with_prefix, write_safetensors
 from .outputs import MARKER, atomic_path, check_writable
 from .template import TemplateEncoder
 from .verbalizer import Verbalizer
 
-SIDE_FILE = re.compile(r"^(?P<lang>[^.]+)\.(?P<kind>backbone|lora|state)-[0-9a-f]{12}(\.safetensors)?$")
+SIDE_FILE = re.compile(r"^(?P<lang>[^.]+)\.(?P<kind>backbone|lora|state|adapter)-[0-9a-f]{12}(\.safetensors)?$")
+STATE_FILE_NAME = {"lora": "lora", "encoder": "state", "language-adapter": "adapter"}  # kind of state -> infix
 DEFAULT_PROMPTS_DIR = Path("prompts")
 
 
@@ -101,6 +104,14 @@ class PromptStore:
         if tensors_sha256(state) != artifact.info.adapters_sha256:
             raise MptError(f"{path} is not the adapter set {self.prompt_path(artifact.info.language)} was trained with")
         return state
+
+    def language_adapter(self, artifact: PromptArtifact) -> tuple[AdapterConfig, dict[str, torch.Tensor]]:
+        """The configuration and weights of the adapter of its own a translated prompt names."""
+        path = self.side_path(artifact.info.language_adapter, self.prompt_path(artifact.info.language))
+        state, info = read_state_file(path, "language-adapter")
+        if tensors_sha256(state) != artifact.info.language_adapter_sha256:
+            raise MptError(f"{path} is not the adapter {self.prompt_path(artifact.info.language)} was trained with")
+        return from_fields(AdapterConfig, info.config, f"{path} has damaged metadata in config"), state
 
     def training_state(self, artifact: PromptArtifact) -> dict[str, torch.Tensor]:
         """The prompt-encoder weights of a source prompt, to continue training it."""
@@ -176,31 +187,48 @@ class PromptStore:
         return path
 
     def save_translated(
-        self, source: PromptArtifact, target: str, prompt: torch.Tensor, translator: Path, dev_accuracy: float | None,
-        overwrite: bool,
+        self, source: PromptArtifact, target: str, prompt: torch.Tensor, translator: Path | None, dev_accuracy: float | None,
+        overwrite: bool, adapter: tuple[AdapterConfig, dict[str, torch.Tensor]] | None = None,
     ) -> Path:  # fmt: skip
-        """Write ``source`` translated into ``target`` by the translator file ``translator``; it shares
-        the source prompt's side files (recorded, not copied)."""
+        """Write ``source`` translated into ``target`` by the translator file ``translator`` (None: ``p_T = p_S``);
+        it shares the source prompt's side files (recorded, not copied). The target's own ``adapter``
+        (configuration and weights), when it has one, is written first, in a file of its own; the one it
+        replaces is removed once the new prompt is in place."""
+        path = self.prompt_path(target)
+        replaced = self._language_adapter_of(path)
         info = replace(
             source.info,
             language=target,
             kind="translated",
             source_language=source.info.language,
             source_prompt_sha256=tensor_sha256(source.prompt),
-            translator=str(translator.relative_to(self.root)),
+            translator=None if translator is None else str(translator.relative_to(self.root)),
             dev_accuracy=dev_accuracy,
             training_state=None,
             **provenance(),
         )
         if source.legacy and info.tune == Tune.LORA:  # a format-1 source keeps its adapters inside: give them a file
             info.adapters = self._write_state(source.info.language, "lora", self.adapters(source), {"lora_rank": info.lora_rank})
-        path = self.prompt_path(target)
+        if adapter is not None:
+            config, state = adapter
+            info.language_adapter_sha256 = sha = tensors_sha256(state)
+            info.language_adapter = self._write_state(target, "language-adapter", state, config.to_json(), sha)
         PromptArtifact(prompt, info).save(path, overwrite)
+        if replaced is not None and replaced.name != info.language_adapter:
+            replaced.unlink(missing_ok=True)
         return path
+
+    def _language_adapter_of(self, path: Path) -> Path | None:
+        """The adapter file of the translated prompt at ``path``, when there is one to replace."""
+        try:
+            name = PromptArtifact.load(path).info.language_adapter if path.is_file() else None
+            return self.side_path(name, path) if name else None
+        except MptError:  # a damaged prompt, or one naming files outside the folder: nothing of it to remove
+            return None
 
     def _write_state(self, lang: str, kind: str, tensors: dict, config: dict, sha: str | None = None) -> str:
         """Write a state file named after its weights, unless it is there already; its name."""
-        name = f"{lang}.{'lora' if kind == 'lora' else 'state'}-{(sha or tensors_sha256(tensors))[:12]}.safetensors"
+        name = f"{lang}.{STATE_FILE_NAME[kind]}-{(sha or tensors_sha256(tensors))[:12]}.safetensors"
         if not (self.root / name).is_file():
             write_safetensors(self.root / name, tensors, StateInfo(kind=kind, language=lang, config=config, **provenance()), True)
         return name

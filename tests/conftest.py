@@ -351,7 +351,7 @@ def translated_dir(source_prompts_dir, toy_data_dir, parallel_dir, tmp_path_fact
     from mpt_cli.workflows.translate import translate
 
     prompts = Path(shutil.copytree(source_prompts_dir, tmp_path_factory.mktemp("translated") / "prompts"))
-    translate(align_options(prompts, toy_data_dir, parallel_dir, targets=("de",)))
+    translate(align_options(prompts, toy_data_dir, parallel_dir, targets=("de",), method="prompt"))
     align(align_options(prompts, toy_data_dir, parallel_dir, targets=("sw",)))
     return prompts
 
@@ -397,7 +397,7 @@ def save_translated_copy(prompts_dir: Path, lang: str, scale: float = 3.0, seed:
 # --------------------------------------------------------------------------------------------------
 
 
-SIDE_FILE = re.compile(r"^[a-z]+\.(state|lora|backbone)-[0-9a-f]{12}")
+SIDE_FILE = re.compile(r"^[a-z]+\.(state|lora|backbone|adapter)-[0-9a-f]{12}")
 """Files a source prompt writes beside itself, named after their content (see mpt_cli.store)."""
 
 

@@ -429,7 +429,7 @@ def test_translate_all_uses_the_existing_translators(translated_dir, tmp_path):
     prompts = Path(shutil.copytree(translated_dir, tmp_path / "prompts"))
     (prompts / "de.safetensors").unlink()
     # the default --parallel is a hub dataset: any alignment would fail offline
-    result = invoke("translate", "--to", "all", "--prompts-dir", prompts, "--cpu", "--json")
+    result = invoke("translate", "--to", "all", "--method", "prompt", "--prompts-dir", prompts, "--cpu", "--json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert [r["language"] for r in rows] == ["de", "sw"]
@@ -460,7 +460,7 @@ def test_a_changed_source_prompt_is_detected(translated_dir, tiny_model_dir, toy
     assert not torch.equal(PromptArtifact.load(prompts / "en.safetensors").prompt, old_source.prompt)
 
     before = snapshot_tree(prompts)
-    result = invoke("translate", "--to", "de", "--overwrite", "--prompts-dir", prompts, "--cpu")
+    result = invoke("translate", "--to", "de", "--method", "prompt", "--overwrite", "--prompts-dir", prompts, "--cpu")
     assert_clean_error(result, "en-de.safetensors", "another en prompt", "`mpt align --to de --overwrite`")
     assert snapshot_tree(prompts) == before
 
@@ -476,7 +476,7 @@ def test_a_changed_source_prompt_is_detected(translated_dir, tiny_model_dir, toy
     # following the advice brings everything up to date
     realigned = invoke(*cli_args("align", prompts, toy_data_dir, parallel_dir, "--to", "de", "--overwrite"))
     assert realigned.exit_code == 0, realigned.output
-    retranslated = invoke("translate", "--to", "de", "--overwrite", "--prompts-dir", prompts, "--cpu")
+    retranslated = invoke("translate", "--to", "de", "--method", "prompt", "--overwrite", "--prompts-dir", prompts, "--cpu")
     assert retranslated.exit_code == 0, retranslated.output
     again = invoke(*eval_args)
     assert again.exit_code == 0, again.output
@@ -600,7 +600,7 @@ def test_truncated_translator_is_reported_by_translate(prompts_copy, translated_
     data = (translated_dir / "translators" / "en-de.safetensors").read_bytes()
     path.write_bytes(data[: len(data) // 2])
     before = snapshot_tree(prompts_copy)
-    result = invoke("translate", "--to", "de", "--prompts-dir", prompts_copy, "--cpu")
+    result = invoke("translate", "--to", "de", "--method", "prompt", "--prompts-dir", prompts_copy, "--cpu")
     assert_clean_error(result, str(path), "not a readable safetensors file")
     assert snapshot_tree(prompts_copy) == before
 
@@ -609,7 +609,7 @@ def test_prompt_file_in_place_of_a_translator_is_reported_by_translate(prompts_c
     (prompts_copy / "translators").mkdir()
     shutil.copy(prompts_copy / "en.safetensors", prompts_copy / "translators" / "en-de.safetensors")
     before = snapshot_tree(prompts_copy)
-    result = invoke("translate", "--to", "de", "--prompts-dir", prompts_copy, "--cpu")
+    result = invoke("translate", "--to", "de", "--method", "prompt", "--prompts-dir", prompts_copy, "--cpu")
     assert_clean_error(result, "en-de.safetensors", "is not an mpt translator")
     assert snapshot_tree(prompts_copy) == before
 

@@ -294,7 +294,7 @@ def test_collapse_threshold_is_strictly_above_80_percent(full_prompts_dir, toy_d
     """``top`` of 10 predictions are 'neutral': warned only above 80%."""
     predicted = [1] * top + [2] * (10 - top)
 
-    def fake_score(self, prompt, examples, batch_size=64, on_batch=None):
+    def fake_score(self, prompt, examples, batch_size=64, on_batch=None, route=None):
         probs = torch.nn.functional.one_hot(torch.tensor(predicted), 3).float()
         return score([e.label for e in examples], predicted), probs
 

@@ -115,7 +115,7 @@ PREDICT = ["predict", "pairs.tsv", "--lang", "de", "--cpu"]
 EVAL = ["eval", "--split", "validation", "--data", "data", "--langs", "en,de", "--cpu"]
 TRAIN = ["train-source", "--model", NO_MODEL, "--data", "data", "--prompts-dir", "new-prompts", "--cpu"]
 JOINT = ["joint", "--to", "de", "--parallel", "parallel", "--cpu"]
-TRANSLATE = ["translate", "--to", "de", "--overwrite", "--cpu"]
+TRANSLATE = ["translate", "--to", "de", "--method", "prompt", "--overwrite", "--cpu"]
 REPRODUCE = ["reproduce", "--model", NO_MODEL, "--data", "data", "--output", "runs", "--cpu"]
 
 CASES = {

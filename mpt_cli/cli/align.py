@@ -10,14 +10,16 @@ from rich.table import Table
 
 from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
+from ..engine.language_adapter import AdapterConfig
 from ..engine.translator import TranslatorConfig
 from ..languages import XNLI_LANGUAGES, check_language, parse_languages
 from ..store import PromptStore
-from ..workflows.align import AlignOptions, align
-from ..workflows.translate import translate
+from ..workflows.align import AlignOptions, TranslateMethod, align
+from ..workflows.translate import DEFAULT_METHOD, translate
 from .common import config_help, console, handle_errors, log_epoch, print_json, progress_callbacks, quiet_libraries
 
 _defaults = AlignConfig()
+_adapter = AdapterConfig()
 
 
 def _targets(spec: str, source: str, prompts_dir: Path) -> tuple[str, ...]:
@@ -56,6 +58,20 @@ def _make_command(translating: bool):
         translator_width: Annotated[int | None, typer.Option(help=config_help(TranslatorConfig, "width"))] = AlignOptions.width,
         residual: Annotated[bool, typer.Option(help=config_help(TranslatorConfig, "residual"))] = AlignOptions.residual,
         translator_init: Annotated[str, typer.Option(help=config_help(TranslatorConfig, "init"))] = AlignOptions.init,
+        method: Annotated[
+            str | None,
+            typer.Option(help=f"{TranslateMethod.options()}: a translated prompt only (two-stage MPT), or with an adapter "
+                         f"of the language's own, distilled from the source run [default: {DEFAULT_METHOD} for translate; "
+                         f"align trains prompt translators only]."),
+        ] = None,
+        translator: Annotated[
+            bool, typer.Option(help="Learn a translator, or keep p_T = p_S and let the adapter alone learn (adapter method).")
+        ] = AlignOptions.translator,
+        adapter_rank: Annotated[int, typer.Option(help=config_help(AdapterConfig, "rank"))] = _adapter.rank,
+        adapter_modules: Annotated[
+            str, typer.Option(help=config_help(AdapterConfig, "modules"))
+        ] = ",".join(_adapter.modules),
+        adapter_lr: Annotated[float, typer.Option(help=config_help(AlignConfig, "adapter_lr"))] = _defaults.adapter_lr,
         seed: Annotated[int, typer.Option(help="Seed for pair sampling, held-out split and shuffling.")] = AlignOptions.seed,
         max_dev_examples: Annotated[int | None, typer.Option(help="Score at most this many dev examples.")] = None,
         overwrite: Annotated[bool, typer.Option(help="Replace existing artifacts.")] = False,
@@ -68,9 +84,10 @@ def _make_command(translating: bool):
             targets=_targets(to, source, prompts_dir), source=source, prompts_dir=prompts_dir, model=model, data=data,
             dev_data=dev_data, parallel=parallel, max_pairs=max_pairs, heldout=heldout, width=translator_width,
             residual=residual, init=translator_init, seed=seed, max_dev_examples=max_dev_examples, overwrite=overwrite,
-            cpu=cpu, align=AlignConfig(
+            cpu=cpu, method=method, translator=translator, adapter=AdapterConfig(rank=adapter_rank, modules=adapter_modules),
+            align=AlignConfig(
                 alpha=alpha, kl_direction=kl, kl_space=kl_space, freeze_source=freeze_source, epochs=epochs,
-                batch_size=batch_size, lr=lr,
+                batch_size=batch_size, lr=lr, adapter_lr=adapter_lr,
             ),
         )  # fmt: skip
         with progress_callbacks("aligning", log_epoch) as callbacks:
@@ -117,7 +134,7 @@ def _alignment_table(results) -> None:
 def _report_translated(written, json_output: bool) -> None:
     if json_output:
         print_json([
-            {"language": w.target, "prompt": str(w.path), "translator": str(w.translator),
+            {"language": w.target, "prompt": str(w.path), "translator": w.translator and str(w.translator),
              "alignment": w.alignment and _alignment_row(w.alignment)}
             for w in written
         ])  # fmt: skip

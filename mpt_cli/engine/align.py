@@ -4,8 +4,10 @@ KL: the answer distribution at the mask for source-language text with the source
 teacher, never back-propagated into) against target-language text with ``p_T = translator(p_S)``.
 CE: the source prompt's own few-shot examples with ``p_S``, which only matters when the source prompt
 keeps learning; with a frozen source prompt the CE term is constant and is skipped, and the teacher's
-mask states are computed once and cached. The backbone is always frozen here: it is shared by every
-language's prompt.
+mask states are computed once and cached. The backbone is frozen here: it is shared by every
+language's prompt. A target language may have an adapter of its own inside it
+(:mod:`.language_adapter`), which learns with the translator: the student reads the target-language
+text through it, the teacher never does.
 """
 
 from __future__ import annotations
@@ -39,10 +41,12 @@ class AlignConfig(AlignmentObjective, LoopSettings):
     batch_size: int = field(default=16, metadata={"help": "parallel pairs per step"})
     lr: float = field(default=2e-4, metadata={"help": "peak learning rate of the translator (warm-up, then linear decay)"})
     source_lr: float = field(default=1e-4, metadata={"help": "learning rate of the source prompt encoder, when it learns"})
+    adapter_lr: float = field(default=5e-4, metadata={"help": "learning rate of the language adapter, when there is one"})
 
     def __post_init__(self):
         super().__post_init__()
         require_positive(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, source_lr=self.source_lr)
+        require_positive(adapter_lr=self.adapter_lr)
 
 
 @dataclass
@@ -93,44 +97,54 @@ def alignment_kl(
     config: AlignmentObjective,
     label_ids: torch.Tensor,
     cached: bool,
+    adapter: str | None = None,
 ) -> torch.Tensor:
-    """KL between the answer distributions of ``rows`` on both sides (a scalar, differentiable in ``p_T``)."""
+    """KL between the answer distributions of ``rows`` on both sides (a scalar, differentiable in ``p_T``
+    and in the ``adapter`` the target side goes through; the teacher side never has one)."""
     token_ids = label_ids if config.kl_space == KLSpace.LABELS else None
     teacher_logits = backbone.project(teacher.states(rows, source_prompt, cached), token_ids)
     batch = collate(target, rows, backbone.tokenizer.pad_token_id, target_prompt.shape[0]).to(backbone.device)
-    return kl_divergence(teacher_logits, backbone.mask_logits(batch, target_prompt, token_ids), config.kl_direction)
+    student_logits = backbone.mask_logits(batch, target_prompt, token_ids, route=adapter)
+    return kl_divergence(teacher_logits, student_logits, config.kl_direction)
 
 
 @torch.no_grad()
-def heldout_kl(backbone, pairs: ParallelSet, source_prompt, target_prompt, config: AlignmentObjective, label_ids) -> float:
+def heldout_kl(
+    backbone, pairs: ParallelSet, source_prompt, target_prompt, config: AlignmentObjective, label_ids, adapter: str | None = None
+) -> float:
     """Mean KL over held-out pairs (example-weighted); ``config`` is two-stage or joint alignment's."""
     teacher = Teacher(backbone, pairs.source, config.eval_batch_size)
     total = 0.0
     for rows in by_length(pairs.target, config.eval_batch_size):
-        kl = alignment_kl(backbone, teacher, pairs.target, rows, source_prompt, target_prompt, config, label_ids, cached=False)
+        kl = alignment_kl(
+            backbone, teacher, pairs.target, rows, source_prompt, target_prompt, config, label_ids, cached=False, adapter=adapter
+        )
         total += kl.item() * len(rows)
     return total / len(pairs.target)
 
 
 class TranslatorLearner:
-    """What :func:`fit` trains in two-stage alignment: ``translator`` (and ``source``, when it is an
-    encoder and ``config.freeze_source`` is off) on the KL of parallel pairs, plus the CE of the few-shot
-    set when the source prompt learns. The best epoch is the one with the lowest held-out KL."""
+    """What :func:`fit` trains in alignment: ``translator`` (and ``source``, when it is an encoder and
+    ``config.freeze_source`` is off) on the KL of parallel pairs, plus the CE of the few-shot set when the
+    source prompt learns. With an ``adapter`` (a language of ``backbone.language_adapters``) the
+    target side goes through that adapter, which learns too; without a ``translator``, ``p_T = p_S``.
+    The best epoch is the one with the lowest held-out KL."""
 
     dev_metric = HELDOUT_KL
 
-    def __init__(self, backbone: Backbone, translator: PromptTranslator, source: PromptEncoder | torch.Tensor,
+    def __init__(self, backbone: Backbone, translator: PromptTranslator | None, source: PromptEncoder | torch.Tensor,
                  pairs: ParallelSet, heldout: ParallelSet, few_shot: LabelledSet | None, label_ids: torch.Tensor,
-                 config: AlignConfig, seed: int):  # fmt: skip
+                 config: AlignConfig, seed: int, adapter: str | None = None):  # fmt: skip
         self.backbone, self.translator, self.source, self.pairs, self.heldout = backbone, translator, source, pairs, heldout
-        self.few_shot, self.config = few_shot, config
+        self.few_shot, self.config, self.adapter = few_shot, config, adapter
         self.label_ids = label_ids.to(backbone.device)
         self.learn_source = isinstance(source, PromptEncoder) and not config.freeze_source
         self.teacher = Teacher(backbone, pairs.source, config.eval_batch_size)
         self.generator = torch.Generator().manual_seed(seed)  # few-shot batches: apart from fit's pair order
         self.train_size = len(pairs.target)
         backbone.model.eval()  # frozen and deterministic: the cached teacher must equal a recomputed one
-        translator.to(backbone.device)
+        if translator is not None:
+            translator.to(backbone.device)
         if isinstance(source, PromptEncoder):
             source.to(backbone.device).requires_grad_(self.learn_source)
 
@@ -138,22 +152,29 @@ class TranslatorLearner:
         """``p_S``, ``[P, H]``: the fixed prompt or the encoder's output."""
         return self.source() if isinstance(self.source, PromptEncoder) else self.source.to(self.backbone.device)
 
+    def target_prompt(self, p_source: torch.Tensor) -> torch.Tensor:
+        """``p_T``, ``[P, H]``: the translation of ``p_source``, or ``p_source`` itself without a translator."""
+        return p_source if self.translator is None else self.translator(p_source)
+
     def parameter_groups(self) -> list[dict]:
-        groups = [{"params": list(self.translator.parameters()), "lr": self.config.lr}]
+        groups = [] if self.translator is None else [{"params": list(self.translator.parameters()), "lr": self.config.lr}]
         if self.learn_source:
             groups.append({"params": list(self.source.parameters()), "lr": self.config.source_lr})
+        if self.adapter is not None:
+            groups.append({"params": self.backbone.language_adapters.parameters(self.adapter), "lr": self.config.adapter_lr})
         return groups
 
     def train_mode(self, training: bool) -> None:
-        self.translator.train(training)
+        if self.translator is not None:
+            self.translator.train(training)
         if isinstance(self.source, PromptEncoder):
             self.source.train(training and self.learn_source)
 
     def loss(self, rows: list[int]) -> torch.Tensor:
         p_source = self.source_prompt()
         kl = alignment_kl(
-            self.backbone, self.teacher, self.pairs.target, rows, p_source.detach(), self.translator(p_source), self.config,
-            self.label_ids, cached=not self.learn_source,
+            self.backbone, self.teacher, self.pairs.target, rows, p_source.detach(), self.target_prompt(p_source), self.config,
+            self.label_ids, cached=not self.learn_source, adapter=self.adapter,
         )  # fmt: skip
         if not (self.learn_source and self.few_shot is not None):
             return kl
@@ -162,18 +183,26 @@ class TranslatorLearner:
     @torch.no_grad()
     def dev_score(self) -> float:
         p_source = self.source_prompt()
-        return heldout_kl(self.backbone, self.heldout, p_source, self.translator(p_source), self.config, self.label_ids)
+        target = self.target_prompt(p_source)
+        return heldout_kl(self.backbone, self.heldout, p_source, target, self.config, self.label_ids, self.adapter)
 
     def state(self) -> dict:
-        state = {"translator": copy.deepcopy(self.translator.state_dict())}
+        state = {}
+        if self.translator is not None:
+            state["translator"] = copy.deepcopy(self.translator.state_dict())
         if self.learn_source:
             state["source"] = copy.deepcopy(self.source.state_dict())
+        if self.adapter is not None:
+            state["adapter"] = self.backbone.language_adapters.state(self.adapter)
         return state
 
     def load_state(self, state: dict) -> None:
-        self.translator.load_state_dict(state["translator"])
+        if self.translator is not None:
+            self.translator.load_state_dict(state["translator"])
         if self.learn_source:
             self.source.load_state_dict(state["source"])
+        if self.adapter is not None:
+            self.backbone.language_adapters.load_state(self.adapter, state["adapter"])
 
     def _few_shot_ce(self, prompt: torch.Tensor) -> torch.Tensor:
         """Cross entropy on a random batch of the source prompt's few-shot examples."""
@@ -185,7 +214,7 @@ class TranslatorLearner:
 
 def train_translator(
     backbone: Backbone,
-    translator: PromptTranslator,
+    translator: PromptTranslator | None,
     source: PromptEncoder | torch.Tensor,
     train_pairs: ParallelSet,
     heldout_pairs: ParallelSet,
@@ -195,13 +224,17 @@ def train_translator(
     seed: int,
     on_step: Callable[[float], None] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    adapter: str | None = None,
 ) -> AlignResult:
-    """Train ``translator`` (and ``source``, when it is an encoder and ``config.freeze_source`` is off)
-    through :func:`fit`, leaving both at the epoch with the lowest held-out KL.
+    """Train ``translator`` (and ``source``, when it is an encoder and ``config.freeze_source`` is off, and
+    the language ``adapter``, when given) through :func:`fit`, leaving all at the epoch with the lowest
+    held-out KL.
 
     ``source`` is the source prompt ``[P, H]`` or its encoder. Returns the held-out KL before and after.
     """
-    learner = TranslatorLearner(backbone, translator, source, train_pairs, heldout_pairs, few_shot, label_ids, config, seed)
+    learner = TranslatorLearner(
+        backbone, translator, source, train_pairs, heldout_pairs, few_shot, label_ids, config, seed, adapter
+    )
     learner.train_mode(False)
     before = learner.dev_score()
     result = fit(learner, config, seed, backbone.accelerator, on_step, on_epoch)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+from contextlib import nullcontext
 from functools import cached_property
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from ..choices import Choice
 from ..data.paths import local_path
 from ..errors import MptError
 from .batching import Batch
+from .language_adapter import LanguageAdapters, Route
 
 
 class Tune(Choice):
@@ -157,11 +159,17 @@ class Backbone:
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.model.parameters() if p.requires_grad]
 
-    def mask_states(self, batch: Batch, prompts: torch.Tensor) -> torch.Tensor:
+    @cached_property
+    def language_adapters(self) -> LanguageAdapters:
+        """The target languages' own adapters inside the model (none until one is added)."""
+        return LanguageAdapters(self.model)
+
+    def mask_states(self, batch: Batch, prompts: torch.Tensor, route: Route = None) -> torch.Tensor:
         """Head-transformed hidden states at the mask: ``[B, H]``, float32.
 
         ``prompts`` is ``[P, H]`` (one prompt for the batch) or ``[B, P, H]`` (one per row); it replaces
-        the input embeddings at ``batch.soft_positions``.
+        the input embeddings at ``batch.soft_positions``. ``route`` names the language adapter each row
+        goes through (one language for all, one per row, or None: the model as it is).
         """
         embeds = self.model.get_input_embeddings()(batch.input_ids)  # [B, T, H]
         prompts = prompts.to(embeds.dtype)
@@ -169,14 +177,17 @@ class Backbone:
             prompts = prompts.unsqueeze(0).expand(embeds.shape[0], -1, -1)
         index = batch.soft_positions.unsqueeze(-1).expand(-1, -1, embeds.shape[-1])
         embeds = embeds.scatter(1, index, prompts)
-        with self.accelerator.autocast():
+        adapters = nullcontext() if route is None else self.language_adapters.route(route, embeds.shape[0])
+        with self.accelerator.autocast(), adapters:
             hidden = self.model.base_model(inputs_embeds=embeds, attention_mask=batch.attention_mask)[0]
             at_mask = hidden[torch.arange(hidden.shape[0], device=hidden.device), batch.mask_positions]  # [B, H]
             return self._head_transform(at_mask).float()  # the rest of the engine computes in float32
 
-    def mask_logits(self, batch: Batch, prompts: torch.Tensor, token_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def mask_logits(
+        self, batch: Batch, prompts: torch.Tensor, token_ids: torch.Tensor | None = None, route: Route = None
+    ) -> torch.Tensor:
         """Logits at the mask for ``token_ids`` only (``[B, C]``), or for the whole vocabulary (``[B, V]``)."""
-        return self.project(self.mask_states(batch, prompts), token_ids)
+        return self.project(self.mask_states(batch, prompts, route), token_ids)
 
     def project(self, states: torch.Tensor, token_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Mask states ``[B, H]`` to logits over ``token_ids`` (``[B, C]``) or the vocabulary (``[B, V]``)."""

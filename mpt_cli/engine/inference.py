@@ -10,6 +10,7 @@ from ..template import EncodedExample
 from .backbone import Backbone
 from .batching import EVAL_BATCH_SIZE, by_length, collate
 from .distributed import processes
+from .language_adapter import Route
 
 
 @torch.no_grad()
@@ -20,10 +21,12 @@ def label_probabilities(
     label_ids: torch.Tensor,
     batch_size: int = EVAL_BATCH_SIZE,
     on_batch: Callable[[int], None] | None = None,
+    route: Route = None,
 ) -> torch.Tensor:
     """Probabilities over the label words for every example, in input order: ``[N, C]``.
 
-    ``prompt`` is ``[P, H]`` for all rows or ``[N, P, H]`` for one prompt per row (mixed languages).
+    ``prompt`` is ``[P, H]`` for all rows or ``[N, P, H]`` for one prompt per row (mixed languages);
+    ``route`` likewise names the language adapter of all rows or of each row (None: no adapter).
     Batches are sorted by length so padding stays small. Launched processes deal the batches out
     round-robin and gather the results: each batch is the one a single process would run, so the
     numbers are identical whatever the process count. ``on_batch`` counts rows of all processes.
@@ -39,7 +42,8 @@ def label_probabilities(
     for rows in group.deal(by_length(encoded, batch_size)):
         batch = collate(encoded, rows, backbone.tokenizer.pad_token_id, prompt_length).to(backbone.device)
         prompts = prompt if prompt.dim() == 2 else prompt[batch.rows]
-        probs[rows] = backbone.mask_logits(batch, prompts, label_ids).softmax(-1).cpu()
+        routes = route if route is None or isinstance(route, str) else [route[r] for r in rows]
+        probs[rows] = backbone.mask_logits(batch, prompts, label_ids, routes).softmax(-1).cpu()
         done.append(rows)
         if on_batch:  # this process's rows stand for every process's: the count ends at N exactly
             step = min(len(rows) * group.count, len(encoded) - reported)

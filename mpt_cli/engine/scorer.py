@@ -13,6 +13,7 @@ from ..template import EncodedExample, TemplateEncoder
 from .backbone import Backbone
 from .batching import EVAL_BATCH_SIZE
 from .inference import label_probabilities
+from .language_adapter import Route
 
 
 @dataclass
@@ -27,15 +28,18 @@ class Scorer:
 
     def probabilities(
         self, prompt: torch.Tensor, encoded: list[EncodedExample],
-        batch_size: int = EVAL_BATCH_SIZE, on_batch: Callable[[int], None] | None = None,
+        batch_size: int = EVAL_BATCH_SIZE, on_batch: Callable[[int], None] | None = None, route: Route = None,
     ) -> torch.Tensor:
-        """Label probabilities ``[N, C]``; ``prompt`` is ``[P, H]``, or ``[N, P, H]`` for one per row."""
-        return label_probabilities(self.backbone, encoded, prompt, self.label_ids, batch_size, on_batch)
+        """Label probabilities ``[N, C]``; ``prompt`` is ``[P, H]``, or ``[N, P, H]`` for one per row, and
+        ``route`` the language adapter of all rows or of each (None: the model as it is)."""
+        return label_probabilities(self.backbone, encoded, prompt, self.label_ids, batch_size, on_batch, route)
 
     def score(
         self, prompt: torch.Tensor, examples: list[NLIExample],
-        batch_size: int = EVAL_BATCH_SIZE, on_batch: Callable[[int], None] | None = None,
+        batch_size: int = EVAL_BATCH_SIZE, on_batch: Callable[[int], None] | None = None, route: str | None = None,
     ) -> tuple[Scores, torch.Tensor]:
-        """Metrics and label probabilities ``[N, C]`` of ``prompt`` on labelled ``examples``."""
-        probs = self.probabilities(prompt, self.encode([(e.premise, e.hypothesis) for e in examples]), batch_size, on_batch)
+        """Metrics and label probabilities ``[N, C]`` of ``prompt`` (through the language adapter ``route``,
+        when given) on labelled ``examples``."""
+        encoded = self.encode([(e.premise, e.hypothesis) for e in examples])
+        probs = self.probabilities(prompt, encoded, batch_size, on_batch, route)
         return score([e.label for e in examples], probs.argmax(-1).tolist()), probs

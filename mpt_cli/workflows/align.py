@@ -1,19 +1,25 @@
-"""``mpt align``: train one prompt translator per target language on parallel data (two-stage MPT)."""
+"""``mpt align``: train one prompt translator per target language on parallel data (two-stage MPT).
+
+The training of one language (:func:`train_language`) is shared with ``mpt translate``, whose adapter
+method trains the language's own adapter along with its translator.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
 
 from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..callbacks import Callbacks
+from ..choices import Choice
 from ..data import load_nli, select
 from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL, ParallelCorpus, load_parallel, split_heldout
 from ..engine.align import AlignConfig, AlignResult, ParallelSet, train_translator
 from ..engine.distributed import processes
+from ..engine.language_adapter import AdapterConfig
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.scorer import Scorer
 from ..engine.train import LabelledSet
@@ -23,6 +29,13 @@ from ..fileformat import provenance, tensor_sha256
 from ..languages import DEFAULT_SOURCE, check_targets
 from ..outputs import check_writable
 from ..store import DEFAULT_PROMPTS_DIR, PromptStore
+
+
+class TranslateMethod(Choice):
+    """What a target language gets besides the source run's model."""
+
+    PROMPT = "prompt"  # two-stage MPT: a translated prompt only
+    ADAPTER = "adapter"  # a translated prompt and an adapter of its own, distilled from the source run
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,9 @@ class AlignOptions:
     residual: bool = False
     init: str = TranslatorConfig.init
     align: AlignConfig = field(default_factory=AlignConfig)
+    method: TranslateMethod | None = None  # None: the command's own (align: prompt; translate: its default)
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)  # with the adapter method
+    translator: bool = True  # False: p_T = p_S, the adapter alone learns (the ablation)
     seed: int = 1
     max_dev_examples: int | None = None
     score_dev: bool = True  # score source and translated prompts on target dev data after training
@@ -51,12 +67,16 @@ class AlignOptions:
         require_positive(heldout=self.heldout, **limits)
         require_seed(self.seed)
         check_targets(self.source, self.targets)
+        if self.method is not None:
+            object.__setattr__(self, "method", TranslateMethod.parse(self.method, "translation method"))
+        if not self.translator and self.method == TranslateMethod.PROMPT:
+            raise MptError("--no-translator needs --method adapter: without a translator or an adapter nothing would learn")
 
 
 @dataclass
 class LanguageAlignment:
     target: str
-    translator: Path
+    translator: Path | None  # None: no translator (p_T = p_S)
     pairs: int
     heldout_pairs: int
     steps: int
@@ -68,65 +88,111 @@ class LanguageAlignment:
     seconds: float
 
 
+@dataclass
+class TrainedLanguage:
+    """What :func:`train_language` gives for one target: the translated prompt ``[P, H]``, the translator
+    file's content (None without a translator), the language adapter's weights (None without one)."""
+
+    translated: torch.Tensor
+    translator: TranslatorArtifact | None
+    adapter: tuple[AdapterConfig, dict[str, torch.Tensor]] | None
+    report: LanguageAlignment
+
+
+@dataclass
+class Prepared:
+    """What every target's training needs, made once: the source prompt, the corpora, the model."""
+
+    store: PromptStore
+    source: PromptArtifact
+    corpora: dict[str, ParallelCorpus]
+    scorer: Scorer
+    few_shot: LabelledSet | None
+
+
 def align(options: AlignOptions, callbacks: Callbacks | None = None) -> list[LanguageAlignment]:
     """Train one translator per target language and save it; report held-out KL and dev accuracy."""
+    if options.method not in (None, TranslateMethod.PROMPT) or not options.translator:
+        raise MptError("mpt align trains translators of prompts only; `mpt translate --method adapter` trains adapters")
+    options = replace(options, method=TranslateMethod.PROMPT)
     callbacks = callbacks or Callbacks()
     store = PromptStore(options.prompts_dir)
-    source = store.open_source(options.source)
     for target in options.targets:
         check_writable(store.translator_path(options.source, target), options.overwrite)
+    prepared = prepare(options, store, callbacks)
+    results = []
+    for target in options.targets:
+        trained = train_language(options, prepared, target, callbacks)
+        if processes(options.cpu).is_main:
+            trained.translator.save(trained.report.translator, options.overwrite)
+        results.append(trained.report)
+    return results
+
+
+def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> Prepared:
+    """Check the options against the source prompt, read every corpus (so that a bad one fails the run
+    before it writes anything) and load the source run's model."""
+    source = store.open_source(options.source)
     TranslatorConfig(source.info.hidden_size, options.width, options.residual, options.init)  # validate early
-    corpora = {}  # every corpus is read before any training, so a bad one fails the run before it writes anything
+    corpora = {}
     for target in options.targets:
         callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")
         corpora[target] = load_parallel(options.parallel, options.source, target, options.max_pairs, options.seed)
     callbacks.on_stage(f"loading the backbone of {store.prompt_path(options.source)}")
     scorer = store.scorer(source, store.load_backbone(source, options.model, options.cpu))
     few_shot = None if options.align.freeze_source else _few_shot(options, source, scorer)
-    return [
-        _align_one(options, store, source, scorer, target, corpora[target], few_shot, callbacks) for target in options.targets
-    ]
+    return Prepared(store, source, corpora, scorer, few_shot)
 
 
-def _align_one(options, store, source: PromptArtifact, scorer: Scorer, target: str, corpus: ParallelCorpus, few_shot, callbacks):
-    """Train, score and save the translator into ``target``."""
+def train_language(options: AlignOptions, prepared: Prepared, target: str, callbacks: Callbacks) -> TrainedLanguage:
+    """Train the translator into ``target`` (and, with the adapter method, the language's adapter) and
+    score it on the target's dev data; nothing is saved here."""
     started = time.perf_counter()
+    source, scorer, corpus = prepared.source, prepared.scorer, prepared.corpora[target]
     train_pairs, heldout_pairs = split_heldout(corpus.pairs, options.heldout, options.seed)
     encode = lambda pairs, side: scorer.encode([getattr(p, side) for p in pairs])
     train_set = ParallelSet(encode(train_pairs, "source"), encode(train_pairs, "target"))
     heldout_set = ParallelSet(encode(heldout_pairs, "source"), encode(heldout_pairs, "target"))
     torch.manual_seed(options.seed)
-    translator = PromptTranslator(TranslatorConfig(scorer.backbone.hidden_size, options.width, options.residual, options.init))
-    source_side = _source_side(store, source, options.align.freeze_source)
+    config = TranslatorConfig(scorer.backbone.hidden_size, options.width, options.residual, options.init)
+    translator = PromptTranslator(config) if options.translator else None
+    adapter = target if options.method == TranslateMethod.ADAPTER else None
+    if adapter is not None:
+        scorer.backbone.language_adapters.add(target, options.adapter, seed=options.seed)
+    source_side = _source_side(prepared.store, source, options.align.freeze_source)
     callbacks.on_stage(f"{options.source}->{target}: aligning on {len(train_pairs)} pairs, {len(heldout_pairs)} held out")
     callbacks.on_start(options.align.epochs * -(-len(train_pairs) // options.align.batch_size))
     outcome = train_translator(
-        scorer.backbone, translator, source_side, train_set, heldout_set, few_shot, scorer.label_ids, options.align, options.seed,
-        callbacks.on_step, callbacks.on_epoch,
+        scorer.backbone, translator, source_side, train_set, heldout_set, prepared.few_shot, scorer.label_ids, options.align,
+        options.seed, callbacks.on_step, callbacks.on_epoch, adapter,
     )  # fmt: skip
     with torch.no_grad():
         adapted_source = (source_side() if isinstance(source_side, PromptEncoder) else source_side).detach().cpu()
-        translated = translator(adapted_source.to(scorer.backbone.device)).cpu()
-    dev = _dev_scores(options, source, scorer, target, translated, callbacks)
-    path = store.translator_path(options.source, target)
-    info = _translator_info(options, source, target, translator, corpus, (len(train_pairs), len(heldout_pairs)), outcome, dev)
-    if processes(options.cpu).is_main:
-        weights = {k: v.cpu() for k, v in translator.state_dict().items()}
-        TranslatorArtifact(weights, adapted_source, info).save(path, options.overwrite)
-    return LanguageAlignment(
-        target, path, len(train_pairs), len(heldout_pairs), outcome.steps, outcome.heldout_kl_before, outcome.heldout_kl_after,
+        translated = adapted_source if translator is None else translator(adapted_source.to(scorer.backbone.device)).cpu()
+    dev = _dev_scores(options, source, scorer, target, translated, adapter, callbacks)
+    counts = (len(train_pairs), len(heldout_pairs))
+    path = None if translator is None else prepared.store.translator_path(options.source, target)
+    report = LanguageAlignment(
+        target, path, *counts, outcome.steps, outcome.heldout_kl_before, outcome.heldout_kl_after,
         dev.get("examples"), dev.get("source_accuracy"), dev.get("translated_accuracy"), time.perf_counter() - started,
     )  # fmt: skip
+    artifact = None
+    if translator is not None:
+        info = _translator_info(options, source, target, translator, corpus, counts, outcome, dev)
+        artifact = TranslatorArtifact({k: v.cpu() for k, v in translator.state_dict().items()}, adapted_source, info)
+    adapter_state = None if adapter is None else (options.adapter, scorer.backbone.language_adapters.state(target))
+    return TrainedLanguage(translated, artifact, adapter_state, report)
 
 
 def _translator_info(options, source, target, translator, corpus, counts, outcome: AlignResult, dev: dict) -> TranslatorInfo:
+    adapter = options.adapter.to_json() if options.method == TranslateMethod.ADAPTER else None
     return TranslatorInfo(
         source_language=options.source, target_language=target, architecture=asdict(translator.config),
         backbone=source.info.backbone, backbone_fingerprint=source.info.backbone_fingerprint,
         source_prompt_sha256=tensor_sha256(source.prompt), alignment=asdict(options.align), corpus=corpus.name,
         corpus_sha256=corpus.sha256, pairs=counts[0], heldout_pairs=counts[1], steps=outcome.steps,
         heldout_kl_before=outcome.heldout_kl_before, heldout_kl_after=outcome.heldout_kl_after, seed=options.seed,
-        best_epoch=outcome.best_epoch, dev=dev,
+        best_epoch=outcome.best_epoch, dev=dev, language_adapter=adapter,
         **provenance(),
     )  # fmt: skip
 
@@ -147,8 +213,11 @@ def _source_side(store: PromptStore, source: PromptArtifact, freeze: bool) -> Pr
     return encoder
 
 
-def _dev_scores(options: AlignOptions, source: PromptArtifact, scorer: Scorer, target: str, translated, callbacks) -> dict:
-    """Dev accuracy of the source and the translated prompt on the target language, when dev data exists."""
+def _dev_scores(
+    options: AlignOptions, source: PromptArtifact, scorer: Scorer, target: str, translated, adapter: str | None, callbacks
+) -> dict:
+    """Dev accuracy of the source prompt on the source model and of the translated prompt (through the
+    language ``adapter``, when there is one) on the target language, when dev data exists."""
     if not options.score_dev:
         return {}
     dev_data = options.dev_data or options.data or source.info.data
@@ -162,7 +231,7 @@ def _dev_scores(options: AlignOptions, source: PromptArtifact, scorer: Scorer, t
     examples = examples[: options.max_dev_examples] if options.max_dev_examples else examples
     callbacks.on_stage(f"{options.source}->{target}: scoring {len(examples)} dev examples with both prompts")
     source_scores, _ = scorer.score(source.prompt, examples)
-    translated_scores, _ = scorer.score(translated, examples)
+    translated_scores, _ = scorer.score(translated, examples, route=adapter)
     return {
         "data": dev_data,
         "examples": len(examples),

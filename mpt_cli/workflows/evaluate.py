@@ -109,10 +109,12 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
     for prompt in chosen:
         examples = datasets[prompt.language]
         callbacks.on_stage(f"{prompt.language}: {len(examples)} examples with the {_kind(prompt)} prompt")
-        score_with = lambda tensor: prompts.scorer.score(tensor, examples, options.batch_size, callbacks.on_advance)  # noqa: B023 - called before the loop moves on
-        scores, probs = score_with(prompt.artifact.prompt)
+        score_with = lambda tensor, route=None: prompts.scorer.score(
+            tensor, examples, options.batch_size, callbacks.on_advance, route  # noqa: B023 - called before the loop moves on
+        )
+        scores, probs = score_with(prompt.artifact.prompt, prompt.route)
         source_scores = None
-        if options.compare and prompt.translated:
+        if options.compare and prompt.translated:  # the source prompt on the source model: the translation's gain
             source_scores, _ = score_with(prompts.source.prompt)
         if max(scores.predicted_share) > COLLAPSE_SHARE:
             top = scores.predicted_share.index(max(scores.predicted_share))

@@ -61,6 +61,7 @@ def predict(
     prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu)
     table: dict[str, int] = {}  # language -> row of ``stacked``
     stacked: list[torch.Tensor] = []
+    routes: dict[str, str | None] = {}  # language -> the adapter its rows go through
     output_format = options.output_format or reader.fmt
     summary = PredictSummary()
     for chunk in reader.chunks(options.chunk_size):
@@ -69,12 +70,14 @@ def predict(
         languages = [row.lang or options.lang for row in chunk]
         for lang in dict.fromkeys(languages):
             if lang not in table:
-                table[lang] = len(stacked)
-                stacked.append(prompts.for_language(lang).artifact.prompt)
-        # one prompt per row: a gather from the table, so mixed languages share every batch
+                chosen = prompts.for_language(lang)
+                table[lang], routes[lang] = len(stacked), chosen.route
+                stacked.append(chosen.artifact.prompt)
+        # one prompt and one adapter per row: a gather from the table, so mixed languages share every batch
         prompt = torch.stack(stacked)[torch.tensor([table[lang] for lang in languages])]  # [N, P, H]
+        route = [routes[lang] for lang in languages] if any(routes.values()) else None
         encoded = prompts.scorer.encode([(r.premise, r.hypothesis) for r in chunk])
-        probs = prompts.scorer.probabilities(prompt, encoded, options.batch_size)
+        probs = prompts.scorer.probabilities(prompt, encoded, options.batch_size, route=route)
         for row, row_probs in zip(chunk, probs.tolist()):
             write(_format(row, row_probs, output_format, reader.header))
         summary.rows += len(chunk)
