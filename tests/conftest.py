@@ -343,6 +343,43 @@ def align_options(prompts_dir: Path, data_dir: Path, parallel: Path, *, align: d
     return replace(options, **overrides)
 
 
+ALIGN_TRAIN, ALIGN_HELDOUT = 120, 30
+"""Large enough that the held-out KL measures the alignment, not the luck of a handful of pairs."""
+
+
+@pytest.fixture(scope="module")
+def aligner(full_run, tmp_path_factory):
+    """A fresh, frozen copy of the learned backbone, its prompt, and toy en-de pairs encoded (120 + 30)."""
+    from mpt_cli.artifacts import PromptArtifact
+    from mpt_cli.data.parallel import load_parallel
+    from mpt_cli.engine.align import ParallelSet
+    from mpt_cli.store import PromptStore
+
+    run, _ = full_run
+    artifact = PromptArtifact.load(run.path)
+    backbone = PromptStore(run.path.parent).load_backbone(artifact, cpu=True)
+    scorer = PromptStore.scorer(artifact, backbone)
+    template, label_ids = scorer.template, scorer.label_ids
+    english = toy_sentences(ALIGN_TRAIN + ALIGN_HELDOUT, seed=7)
+    corpus = write_tsv(tmp_path_factory.mktemp("align-corpus") / "en-de.tsv", [(s, other_language(s, "de")) for s in english])
+    pairs = load_parallel(str(corpus), "en", "de").pairs
+
+    def encode(chosen):
+        source = template.encode([p.source[0] for p in chosen], [p.source[1] for p in chosen])
+        target = template.encode([p.target[0] for p in chosen], [p.target[1] for p in chosen])
+        return ParallelSet(source, target)
+
+    return {
+        "artifact": artifact,
+        "prompts": run.path.parent,
+        "backbone": backbone,
+        "template": template,
+        "label_ids": label_ids,
+        "train": encode(pairs[:ALIGN_TRAIN]),
+        "heldout": encode(pairs[ALIGN_TRAIN:]),
+    }
+
+
 @pytest.fixture(scope="session")
 def translated_dir(source_prompts_dir, toy_data_dir, parallel_dir, tmp_path_factory) -> Path:
     """``source_prompts_dir`` plus translators en-de and en-sw, and the translated ``de.safetensors``

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import (
+    ALIGN_TRAIN,
     FAST_ALIGN,
     align_options,
     assert_clean_error,
@@ -26,7 +27,6 @@ from conftest import (
 
 from mpt_cli.artifacts import PromptArtifact, TranslatorArtifact
 from mpt_cli.data import load_nli, select
-from mpt_cli.data.parallel import load_parallel
 from mpt_cli.engine.align import AlignConfig, ParallelSet, Teacher, alignment_kl, heldout_kl, train_translator
 from mpt_cli.engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from mpt_cli.engine.scorer import Scorer
@@ -47,38 +47,6 @@ def prompt(seed: int = 0, shape=(P, H), scale: float = 1.0) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------------
 # Alignment training on the toy corpus
 # --------------------------------------------------------------------------------------------------
-
-
-ALIGN_TRAIN, ALIGN_HELDOUT = 120, 30
-"""Large enough that the held-out KL measures the alignment, not the luck of a handful of pairs."""
-
-
-@pytest.fixture(scope="module")
-def aligner(full_run, tmp_path_factory):
-    """A fresh, frozen copy of the learned backbone, its prompt, and toy en-de pairs encoded (120 + 30)."""
-    run, _ = full_run
-    artifact = PromptArtifact.load(run.path)
-    backbone = PromptStore(run.path.parent).load_backbone(artifact, cpu=True)
-    scorer = PromptStore.scorer(artifact, backbone)
-    template, label_ids = scorer.template, scorer.label_ids
-    english = toy_sentences(ALIGN_TRAIN + ALIGN_HELDOUT, seed=7)
-    corpus = write_tsv(tmp_path_factory.mktemp("align-corpus") / "en-de.tsv", [(s, other_language(s, "de")) for s in english])
-    pairs = load_parallel(str(corpus), "en", "de").pairs
-
-    def encode(chosen):
-        source = template.encode([p.source[0] for p in chosen], [p.source[1] for p in chosen])
-        target = template.encode([p.target[0] for p in chosen], [p.target[1] for p in chosen])
-        return ParallelSet(source, target)
-
-    return {
-        "artifact": artifact,
-        "prompts": run.path.parent,
-        "backbone": backbone,
-        "template": template,
-        "label_ids": label_ids,
-        "train": encode(pairs[:ALIGN_TRAIN]),
-        "heldout": encode(pairs[ALIGN_TRAIN:]),
-    }
 
 
 def train_identity_translator(aligner, source: torch.Tensor, config: AlignConfig):

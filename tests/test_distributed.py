@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import invoke, write_tsv
 
 LAUNCHERS = {
@@ -163,3 +165,26 @@ def test_a_launched_predict_refuses_stdin_which_its_processes_cannot_share(trans
     run = launch("predict", "-", "--lang", "de", "--prompts-dir", translated_dir, "--cpu")
     assert run.returncode != 0
     assert our_errors(run.stderr) == ["error: launched processes cannot share stdin: give the pairs as a file"]
+
+
+def test_translate_with_adapters_gives_each_process_its_own_languages(full_prompts_dir, toy_data_dir, parallel_dir, tmp_path):
+    """Languages are independent: two processes train one each, and every file is the one a single process writes."""
+    from mpt_cli.artifacts import PromptArtifact
+    from mpt_cli.store import PromptStore
+
+    folders = {name: Path(shutil.copytree(full_prompts_dir, tmp_path / name)) for name in ("one", "two")}
+    common = ["translate", "--to", "de,sw", "--method", "adapter", "--data", toy_data_dir, "--parallel", parallel_dir,
+              "--epochs", "1", "--batch-size", "8", "--heldout", "5", "--adapter-rank", "2", "--cpu", "--json"]  # fmt: skip
+    one = invoke(*common, "--prompts-dir", folders["one"])
+    two = launch(*common, "--prompts-dir", folders["two"])
+    assert one.exit_code == 0 and two.returncode == 0, two.stderr
+    assert [w["language"] for w in json.loads(two.stdout)] == ["de", "sw"]  # printed once, by the main process
+    # logs come from the main process only, which trains the first language; the second process trains the other
+    assert (two.stderr.count("en->de: aligning"), two.stderr.count("en->sw: aligning")) == (1, 0)
+    for lang in ("de", "sw"):
+        single, launched = (PromptArtifact.load(folders[name] / f"{lang}.safetensors") for name in ("one", "two"))
+        assert torch.equal(single.prompt, launched.prompt)
+        weights = [PromptStore(folders[name]).language_adapter(p)[1] for name, p in (("one", single), ("two", launched))]
+        assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    names = {name: sorted(p.name for p in folder.glob("*.safetensors")) for name, folder in folders.items()}
+    assert names["two"] == names["one"]

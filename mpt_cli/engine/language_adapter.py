@@ -73,6 +73,8 @@ class AdaptedLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.base(x)
         for lang, rows in self.routing.groups:
+            if lang not in self.lora_A:  # languages may adapt different layers
+                continue
             a, b = self.lora_A[lang], self.lora_B[lang]
             if rows is None:
                 out = out + self.scales[lang] * (x @ a.t()) @ b.t()

@@ -1,0 +1,261 @@
+"""Language adapters: each target language's own low-rank part inside the backbone (``translate --method adapter``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import (
+    FAST_TRAIN,
+    align_options,
+    assert_clean_error,
+    invoke,
+    other_language,
+    snapshot_tree,
+    source_options,
+    toy_rows,
+    write_tsv,
+)
+
+from mpt_cli.artifacts import PromptArtifact, TranslatorArtifact
+from mpt_cli.engine.align import AlignConfig, heldout_kl, train_translator
+from mpt_cli.engine.batching import collate
+from mpt_cli.engine.language_adapter import AdapterConfig
+from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
+from mpt_cli.store import PromptStore
+from mpt_cli.workflows.train_source import train_source
+from mpt_cli.workflows.translate import translate
+
+ADAPTER_ALIGN = {"epochs": 2, "batch_size": 8, "lr": 1e-3, "adapter_lr": 1e-2}
+
+# --------------------------------------------------------------------------------------------------
+# The engine: adapters, routing, training
+# --------------------------------------------------------------------------------------------------
+
+
+def logits(aligner, rows: list[int], route=None, prompt=None) -> torch.Tensor:
+    backbone, target = aligner["backbone"], aligner["heldout"].target
+    prompt = aligner["artifact"].prompt if prompt is None else prompt
+    batch = collate(target, rows, backbone.tokenizer.pad_token_id, prompt.shape[-2])
+    with torch.no_grad():
+        return backbone.mask_logits(batch, prompt, aligner["label_ids"], route=route)
+
+
+def test_a_new_adapter_leaves_the_model_as_it_was(aligner):
+    rows = list(range(12))
+    before = logits(aligner, rows)
+    aligner["backbone"].language_adapters.add("el", AdapterConfig(rank=4), seed=0)
+    assert torch.equal(logits(aligner, rows, route="el"), before)
+    assert torch.equal(logits(aligner, rows), before)
+
+
+def test_training_an_adapter_lowers_the_heldout_kl_and_touches_no_other_row(aligner):
+    backbone, source = aligner["backbone"], aligner["artifact"].prompt.clone()
+    backbone.language_adapters.add("de", AdapterConfig(rank=4, modules=("query", "value", "output.dense")), seed=0)
+    plain = logits(aligner, list(range(12)))
+    config = AlignConfig(**ADAPTER_ALIGN)
+    result = train_translator(
+        backbone, None, source, aligner["train"], aligner["heldout"], None, aligner["label_ids"], config, seed=0, adapter="de"
+    )
+    assert result.heldout_kl_after < 0.8 * result.heldout_kl_before
+    assert heldout_kl(backbone, aligner["heldout"], source, source, config, aligner["label_ids"], "de") == pytest.approx(
+        result.heldout_kl_after
+    )
+    assert torch.equal(logits(aligner, list(range(12))), plain)  # rows without a route see the source model
+
+
+def test_a_batch_of_several_languages_gives_each_row_what_it_gets_alone(aligner):
+    adapters = aligner["backbone"].language_adapters
+    for lang, seed in (("bg", 1), ("ru", 2)):
+        adapters.add(lang, AdapterConfig(rank=2), seed=seed)
+        for name, weights in adapters.state(lang).items():  # B is zero at first: give every adapter an effect
+            if name.endswith(".B"):
+                weights = torch.randn(weights.shape, generator=torch.Generator().manual_seed(seed))
+            adapters.load_state(lang, {name: weights})
+    rows = list(range(9))
+    route = ["bg", None, "ru", "bg", "ru", None, "xx", "bg", "ru"]  # "xx": no adapter, the model as it is
+    prompts = torch.stack([aligner["artifact"].prompt * (1 + i / 10) for i in rows])  # one prompt per row too
+    mixed = logits(aligner, rows, route, prompts)
+    alone = {lang: logits(aligner, rows, lang, prompts) for lang in ("bg", "ru", None)}
+    for row, lang in enumerate(route):
+        torch.testing.assert_close(mixed[row], alone[lang if lang != "xx" else None][row], rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(alone["bg"], alone[None]) and not torch.allclose(alone["ru"], alone["bg"])
+
+
+def test_adapter_weights_round_trip(aligner):
+    adapters = aligner["backbone"].language_adapters
+    config = AdapterConfig(rank=3)
+    adapters.add("th", config, seed=5)
+    state = {name: torch.randn(w.shape, generator=torch.Generator().manual_seed(9)) for name, w in adapters.state("th").items()}
+    adapters.load_state("th", state)
+    adapters.add("tr", config, state=adapters.state("th"))
+    rows = list(range(6))
+    assert torch.equal(logits(aligner, rows, "tr"), logits(aligner, rows, "th"))
+    assert {name: w.shape for name, w in adapters.state("tr").items()} == {name: w.shape for name, w in state.items()}
+
+
+def test_without_a_translator_the_target_prompt_is_the_source_prompt(aligner):
+    backbone, source = aligner["backbone"], aligner["artifact"].prompt.clone()
+    backbone.language_adapters.add("vi", AdapterConfig(rank=2), seed=0)
+    translator = PromptTranslator(TranslatorConfig(source.shape[1]))
+    config = AlignConfig(epochs=1, batch_size=8, lr=1e-2, adapter_lr=1e-2)
+    before = {k: v.clone() for k, v in translator.state_dict().items()}
+    train_translator(backbone, None, source, aligner["train"], aligner["heldout"], None, aligner["label_ids"], config, 0,
+                     adapter="vi")  # fmt: skip
+    assert all(torch.equal(before[k], v) for k, v in translator.state_dict().items())  # never handed over: untouched
+    assert any(w.abs().sum() > 0 for name, w in backbone.language_adapters.state("vi").items() if name.endswith(".B"))
+
+
+def test_a_module_name_that_matches_nothing_is_one_clear_error(aligner):
+    from mpt_cli.errors import MptError
+
+    with pytest.raises(MptError, match="no linear layer of this backbone ends with wq"):
+        aligner["backbone"].language_adapters.add("ur", AdapterConfig(modules=("wq",)))
+
+
+# --------------------------------------------------------------------------------------------------
+# mpt translate --method adapter: files, eval, predict
+# --------------------------------------------------------------------------------------------------
+
+
+def translate_cli(prompts: Path, toy_data_dir: Path, parallel_dir: Path, *extra):
+    return invoke(
+        "translate", "--prompts-dir", prompts, "--data", toy_data_dir, "--parallel", parallel_dir, "--method", "adapter",
+        "--epochs", "1", "--batch-size", "8", "--heldout", "5", "--adapter-rank", "2", "--max-dev-examples", "12", "--cpu",
+        *extra,
+    )  # fmt: skip
+
+
+def files_of(prompts: Path, lang: str) -> dict[str, bytes]:
+    """The language's own files: its prompt, its adapter and its translator."""
+    tree = snapshot_tree(prompts)
+    own = {f"{lang}.safetensors", f"translators/en-{lang}.safetensors"}
+    return {name: data for name, data in tree.items() if name in own or name.startswith(f"{lang}.adapter-")}
+
+
+@pytest.fixture
+def full_copy(full_prompts_dir, tmp_path) -> Path:
+    return Path(shutil.copytree(full_prompts_dir, tmp_path / "prompts"))
+
+
+def test_translate_writes_each_language_its_prompt_adapter_and_translator(full_copy, toy_data_dir, parallel_dir):
+    result = translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de", "--json")
+    assert result.exit_code == 0, result.output
+    de = files_of(full_copy, "de")
+    assert len(de) == 3
+    prompt = PromptArtifact.load(full_copy / "de.safetensors")
+    assert prompt.info.kind == "translated" and prompt.info.language_adapter in de
+    config, state = PromptStore(full_copy).language_adapter(prompt)
+    assert config == AdapterConfig(rank=2) and all(torch.isfinite(w).all() for w in state.values())
+    translator = TranslatorArtifact.load(full_copy / "translators" / "en-de.safetensors")
+    assert translator.info.language_adapter == AdapterConfig(rank=2).to_json()
+    assert translator.info.heldout_kl_after < translator.info.heldout_kl_before
+
+    # another language later: de's bytes stay as they are; without de's files, sw still works
+    result = translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "sw")
+    assert result.exit_code == 0, result.output
+    assert files_of(full_copy, "de") == de
+    for name in de:
+        (full_copy / name).unlink()
+    evaluated = invoke("eval", "--langs", "sw", "--split", "validation", "--data", toy_data_dir, "--prompts-dir", full_copy,
+                       "--cpu", "--compare", "--json")  # fmt: skip
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "translated" in evaluated.stdout
+
+
+def test_eval_compare_measures_the_translation_against_the_source_model(full_copy, toy_data_dir, parallel_dir):
+    assert translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de").exit_code == 0
+    result = invoke("eval", "--langs", "de", "--split", "validation", "--data", toy_data_dir, "--prompts-dir", full_copy,
+                    "--cpu", "--compare", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    de = json.loads(result.stdout)["languages"]["de"]
+    # the source prompt's score is that of the source run with no adapter: what the folder without any
+    # translation gives on German
+    bare = Path(shutil.copytree(full_copy, full_copy.parent / "bare", ignore=shutil.ignore_patterns("de.*", "translators")))
+    plain = invoke("eval", "--langs", "de", "--split", "validation", "--data", toy_data_dir, "--prompts-dir", bare,
+                   "--cpu", "--json")  # fmt: skip
+    assert json.loads(plain.stdout)["languages"]["de"]["accuracy"] == de["source_prompt"]["accuracy"]
+    assert de["gain"] == pytest.approx(de["accuracy"] - de["source_prompt"]["accuracy"])
+
+
+def test_mixed_language_predict_gives_each_row_what_it_gets_alone(full_copy, toy_data_dir, parallel_dir, tmp_path):
+    assert translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de,sw").exit_code == 0
+    rows = [(p, h) for p, h, _ in toy_rows(3, seed=11)]  # 9 rows
+    langs = ["en", "de", "sw"] * 3
+    mixed_rows = [(other_language(p, lang) if lang != "en" else p, other_language(h, lang) if lang != "en" else h, lang)
+                  for (p, h), lang in zip(rows, langs)]  # fmt: skip
+    header = ("premise", "hypothesis", "lang")
+    mixed = write_tsv(tmp_path / "mixed.tsv", mixed_rows, header)
+    together = invoke("predict", mixed, "--lang-column", "lang", "--prompts-dir", full_copy, "--cpu")
+    assert together.exit_code == 0, together.output
+    alone = {}
+    for lang in ("en", "de", "sw"):
+        path = write_tsv(tmp_path / f"{lang}.tsv", [r for r in mixed_rows if r[2] == lang], header)
+        result = invoke("predict", path, "--lang", lang, "--prompts-dir", full_copy, "--cpu")
+        assert result.exit_code == 0, result.output
+        alone[lang] = iter(result.stdout.splitlines()[1:])
+    assert together.stdout.splitlines()[1:] == [next(alone[lang]) for lang in langs]
+
+
+@pytest.mark.parametrize("tune", ["prompt", "lora"])
+def test_the_adapter_method_works_on_every_source_tune_mode(tune, tiny_model_dir, toy_data_dir, parallel_dir, tmp_path):
+    prompts = tmp_path / "prompts"
+    train_source(source_options(tiny_model_dir, toy_data_dir, prompts, tune=tune, train=FAST_TRAIN))
+    written = translate(align_options(prompts, toy_data_dir, parallel_dir, method="adapter", targets=("de",)))
+    assert written[0].alignment.heldout_kl_after < written[0].alignment.heldout_kl_before
+    result = invoke("eval", "--langs", "de", "--split", "validation", "--data", toy_data_dir, "--prompts-dir", prompts,
+                    "--cpu", "--compare")  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+def test_the_no_translator_ablation_keeps_the_source_prompt(full_copy, toy_data_dir, parallel_dir):
+    result = translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de", "--no-translator")
+    assert result.exit_code == 0, result.output
+    de, en = PromptArtifact.load(full_copy / "de.safetensors"), PromptArtifact.load(full_copy / "en.safetensors")
+    assert torch.equal(de.prompt, en.prompt) and de.info.translator is None and de.info.language_adapter
+    assert not (full_copy / "translators" / "en-de.safetensors").exists()
+
+
+def test_translating_again_replaces_the_old_adapter(full_copy, toy_data_dir, parallel_dir):
+    assert translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de").exit_code == 0
+    old = PromptArtifact.load(full_copy / "de.safetensors").info.language_adapter
+    again = translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de", "--adapter-rank", "3", "--overwrite")
+    assert again.exit_code == 0, again.output
+    new = PromptArtifact.load(full_copy / "de.safetensors").info.language_adapter
+    assert new != old and (full_copy / new).is_file() and not (full_copy / old).exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# Bad input
+# --------------------------------------------------------------------------------------------------
+
+
+def test_no_pairs_for_a_language_is_one_clear_error(full_copy, toy_data_dir, parallel_dir):
+    before = snapshot_tree(full_copy)
+    result = translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de,fr")
+    assert_clean_error(result, "fr")
+    assert snapshot_tree(full_copy) == before
+
+
+def test_an_adapter_from_another_run_is_refused(full_copy, toy_data_dir, parallel_dir, tmp_path):
+    assert translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de").exit_code == 0
+    other = tmp_path / "other"
+    assert translate_cli(Path(shutil.copytree(full_copy, other)), toy_data_dir, parallel_dir, "--to", "de", "--overwrite",
+                         "--seed", "2").exit_code == 0  # fmt: skip
+    adapter = PromptArtifact.load(full_copy / "de.safetensors").info.language_adapter
+    other_adapter = PromptArtifact.load(other / "de.safetensors").info.language_adapter
+    shutil.copyfile(other / other_adapter, full_copy / adapter)  # the right name, another run's weights
+    result = invoke("eval", "--langs", "de", "--split", "validation", "--data", toy_data_dir, "--prompts-dir", full_copy, "--cpu")
+    assert_clean_error(result, adapter, "is not the adapter")
+
+
+def test_no_translator_needs_the_adapter_method(full_copy, toy_data_dir, parallel_dir):
+    result = invoke("translate", "--to", "de", "--method", "prompt", "--no-translator", "--prompts-dir", full_copy, "--cpu")
+    assert_clean_error(result, "--no-translator needs --method adapter")
+    result = invoke("align", "--to", "de", "--method", "adapter", "--prompts-dir", full_copy, "--cpu")
+    assert_clean_error(result, "mpt align trains translators of prompts only")
+    result = invoke("translate", "--to", "de", "--method", "lora", "--prompts-dir", full_copy, "--cpu")
+    assert_clean_error(result, "translation method 'lora' is unknown; use prompt, adapter")
