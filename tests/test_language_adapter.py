@@ -166,6 +166,17 @@ def test_translate_writes_each_language_its_prompt_adapter_and_translator(full_c
     assert "translated" in evaluated.stdout
 
 
+def test_inspect_shows_the_language_adapter_a_prompt_needs(full_copy, toy_data_dir, parallel_dir):
+    assert translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de").exit_code == 0
+    result = invoke("inspect", full_copy / "de.safetensors", "--json")
+    assert result.exit_code == 0, result.output
+    needs = {need["what"]: need for need in json.loads(result.stdout)[0]["needs"]}
+    assert needs["language adapter"]["present"] and needs["language adapter"]["matches"]
+    adapter = full_copy / PromptArtifact.load(full_copy / "de.safetensors").info.language_adapter
+    listed = json.loads(invoke("inspect", full_copy, "--json").stdout)
+    assert any(entry["path"] == str(adapter) and entry["kind"] == "language-adapter state" for entry in listed)
+
+
 def test_eval_compare_measures_the_translation_against_the_source_model(full_copy, toy_data_dir, parallel_dir):
     assert translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de").exit_code == 0
     result = invoke("eval", "--langs", "de", "--split", "validation", "--data", toy_data_dir, "--prompts-dir", full_copy,

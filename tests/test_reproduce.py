@@ -169,3 +169,35 @@ def test_joint_methods_sit_beside_soft_prompt_transfer(tiny_model_dir, toy_data_
     ablation = json.loads((cell / "joint-no-translator" / "results.json").read_text())
     assert joint["languages"]["de"]["prompt"]["kind"] == "translated"
     assert ablation["languages"]["de"]["prompt"]["kind"] == "source"
+
+
+def test_adapter_methods_sit_beside_soft_prompt_and_two_stage_mpt(tiny_model_dir, toy_data_dir, parallel_dir, tmp_path):
+    """The per-language method and its ablation translate the one source run into folders of their own;
+    two-stage MPT keeps translating prompts only, in the source run's folder."""
+    import torch
+
+    from mpt_cli.artifacts import PromptArtifact
+    from mpt_cli.engine.align import AlignConfig
+    from mpt_cli.engine.train import TrainConfig
+    from mpt_cli.workflows.reproduce import ReproduceOptions, reproduce
+
+    methods = ("soft-prompt", "mpt", "adapter", "adapter-no-translator")
+    options = ReproduceOptions(
+        shots=(3,), seeds=(1,), methods=methods, languages=LANGS, model=str(tiny_model_dir), data=str(toy_data_dir),
+        parallel=str(parallel_dir), split="validation", output=tmp_path / "out", tune="full",
+        train=TrainConfig(epochs=2, batch_size=8), align=AlignConfig(epochs=1), max_examples=6, cpu=True,
+    )  # fmt: skip
+    summary = reproduce(options)
+    assert [r["method"] for r in summary["rows"]] == list(methods)
+    assert set(summary["gain_over_soft_prompt"]) == set(methods[1:])
+    cell = tmp_path / "out" / "k3-s1"
+    source = PromptArtifact.load(cell / "prompts" / "en.safetensors")
+    assert PromptArtifact.load(cell / "prompts" / "de.safetensors").info.language_adapter is None  # mpt: the prompt only
+    for method in methods[2:]:
+        folder = cell / f"prompts-{method}"
+        de = PromptArtifact.load(folder / "de.safetensors")
+        assert de.info.language_adapter and (folder / de.info.language_adapter).is_file()
+        assert torch.equal(PromptArtifact.load(folder / "en.safetensors").prompt, source.prompt)  # the one source run
+        assert torch.equal(de.prompt, source.prompt) == (method == "adapter-no-translator")
+        results = json.loads((cell / method / "results.json").read_text())
+        assert results["languages"]["sw"]["prompt"]["kind"] == "translated"

@@ -17,7 +17,8 @@ from ..engine.joint import JointConfig
 from ..engine.train import TrainConfig
 from ..errors import MptError
 from ..languages import check_language, parse_languages
-from ..workflows.reproduce import METHODS, ReproduceOptions, reproduce
+from ..workflows.cells import METHODS
+from ..workflows.reproduce import ReproduceOptions, reproduce
 from ..workflows.train_source import DEFAULT_TUNE
 from .common import console, handle_errors, print_json, quiet_libraries
 

@@ -56,7 +56,11 @@ def _prompt(path: Path) -> dict:
         source = store.prompt_path(info.source_language)
         matches = source.is_file() and tensor_sha256(PromptArtifact.load(source).prompt) == info.source_prompt_sha256
         needs.append(_need("source prompt", source, source.is_file(), matches))
-        needs.append(_need("translator", path.parent / info.translator, (path.parent / info.translator).is_file(), None))
+        if info.translator:  # none for the adapter method's ablation (p_T = p_S)
+            translator = path.parent / info.translator
+            needs.append(_need("translator", translator, translator.is_file(), None))
+    if info.language_adapter:
+        needs.append(_state_need("language adapter", path.parent / info.language_adapter, info.language_adapter_sha256))
     return {
         "path": str(path), "kind": f"{info.kind} prompt", "language": info.language,
         "format_version": 1 if artifact.legacy else 2, "shape": list(artifact.prompt.shape), "bytes": path.stat().st_size,

@@ -14,6 +14,8 @@ class Method(Choice):
     MPT = "mpt"  # two-stage: translators trained on parallel data
     JOINT = "joint"  # the source prompt, translators and backbone trained together
     JOINT_NO_TRANSLATOR = "joint-no-translator"  # the ablation: p_T = p_S
+    ADAPTER = "adapter"  # per language: a translator and an adapter of its own, distilled from the source run
+    ADAPTER_NO_TRANSLATOR = "adapter-no-translator"  # the ablation: p_T = p_S, the adapter alone
     FINETUNE = "finetune"  # a classification head, every transformer weight learning
 
 

@@ -1,0 +1,227 @@
+"""The cells of ``mpt reproduce``: its options, one cell per (method, shots, seed), and how each method runs.
+
+Every prompt method starts from the cell's soft-prompt run (``prompts/``): two-stage MPT translates into
+that folder; the joint methods write their own, ``prompts-joint/`` and ``prompts-joint-no-translator/``;
+the adapter methods translate a copy of the source run (hard links where the file system allows) in
+``prompts-adapter/`` and ``prompts-adapter-no-translator/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from ..callbacks import Callbacks
+from ..data import draw_split, load_nli
+from ..data.nli import DEFAULT_DATA, canonical_split
+from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
+from ..engine.align import AlignConfig
+from ..engine.backbone import DEFAULT_MODEL, Tune
+from ..engine.finetune import Classifier, finetune
+from ..engine.joint import JointConfig
+from ..engine.language_adapter import AdapterConfig
+from ..engine.train import TrainConfig
+from ..errors import MptError, require_positive, require_seed, unset_is_one
+from ..fileformat import provenance
+from ..languages import DEFAULT_SOURCE, XNLI_LANGUAGES
+from ..metrics import score
+from ..outputs import atomic_path
+from ..store import PromptStore
+from .align import AlignOptions, TranslateMethod
+from .evaluate import EvalOptions, evaluate
+from .joint import JointOptions, joint
+from .summary import Method
+from .train_source import DEFAULT_TUNE, SourceOptions, train_source
+from .translate import translate
+
+METHODS = tuple(Method)
+JOINT_METHODS = (Method.JOINT, Method.JOINT_NO_TRANSLATOR)
+ADAPTER_METHODS = (Method.ADAPTER, Method.ADAPTER_NO_TRANSLATOR)
+PROMPT_METHODS = (Method.MPT, *JOINT_METHODS, *ADAPTER_METHODS)  # compared with soft-prompt transfer in the summary
+
+
+@dataclass(frozen=True)
+class ReproduceOptions:
+    shots: tuple[int, ...] = (4, 8, 16, 32, 64)
+    seeds: tuple[int, ...] = (1, 2, 3)
+    methods: tuple[str, ...] = METHODS
+    languages: tuple[str, ...] = tuple(XNLI_LANGUAGES)
+    source: str = DEFAULT_SOURCE
+    model: str = DEFAULT_MODEL
+    data: str = DEFAULT_DATA
+    parallel: str = DEFAULT_PARALLEL
+    split: str = "test"
+    output: Path = Path("reproduce")
+    tune: Tune = DEFAULT_TUNE
+    train: TrainConfig = field(default_factory=TrainConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
+    joint: JointConfig = field(default_factory=JointConfig)
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    max_pairs: int | None = DEFAULT_MAX_PAIRS  # parallel pairs per language, for MPT and the joint methods
+    max_examples: int | None = None
+    cpu: bool = False
+
+    def __post_init__(self):
+        if unknown := [m for m in self.methods if m not in METHODS]:
+            raise MptError(f"unknown method {unknown[0]!r}; use {Method.options()}")
+        object.__setattr__(self, "methods", tuple(map(Method, self.methods)))
+        if self.source not in self.languages:
+            raise MptError(f"the languages must include the source language {self.source}")
+        object.__setattr__(self, "tune", Tune.parse(self.tune, "tune mode"))
+        if self.tune == Tune.PROMPT and set(JOINT_METHODS) & set(self.methods):
+            raise MptError("the joint methods need a tuned backbone (--tune lora or full); with --tune prompt leave them out")
+        canonical_split(self.split)
+        for shots in self.shots:
+            require_positive(shots=shots)
+        for seed in self.seeds:
+            require_seed(seed)
+        require_positive(max_examples=unset_is_one(self.max_examples), max_pairs=unset_is_one(self.max_pairs))
+
+
+@dataclass
+class Cell:
+    method: str
+    shots: int
+    seed: int
+    folder: Path
+
+    @property
+    def results_path(self) -> Path:
+        return self.folder / self.method / "results.json"
+
+    @property
+    def source_run(self) -> Path:
+        """The soft-prompt run's folder, which every prompt method starts from."""
+        return self.folder / "prompts"
+
+    @property
+    def prompts_dir(self) -> Path:
+        """The prompts this method is evaluated with."""
+        return self.folder / f"prompts-{self.method}" if self.method in (*JOINT_METHODS, *ADAPTER_METHODS) else self.source_run
+
+    def __str__(self) -> str:
+        return f"{self.method}, {self.shots} shots, seed {self.seed}"
+
+
+def _source_prompt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> None:
+    """Train the cell's source prompt unless an earlier method already did."""
+    if PromptStore(cell.source_run).prompt_path(options.source).is_file():
+        return
+    source = SourceOptions(
+        shots=cell.shots, lang=options.source, model=options.model, data=options.data, seed=cell.seed,
+        prompts_dir=cell.source_run, tune=options.tune, train=options.train, overwrite=True, cpu=options.cpu,
+    )  # fmt: skip
+    train_source(source, replace(callbacks, on_epoch=lambda record: None))
+
+
+def _evaluate(options: ReproduceOptions, cell: Cell, callbacks: Callbacks, use_translated: bool) -> dict:
+    report = evaluate(
+        EvalOptions(
+            languages=options.languages, source=options.source, prompts_dir=cell.prompts_dir, model=options.model,
+            data=options.data, split=options.split, use_translated=use_translated, max_examples=options.max_examples,
+            output=cell.folder / cell.method, overwrite=True, cpu=options.cpu,
+        ),
+        replace(callbacks, on_start=lambda total: None),
+    )  # fmt: skip
+    return report.to_json()
+
+
+def _run_soft_prompt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> dict:
+    _source_prompt(options, cell, callbacks)
+    return _evaluate(options, cell, callbacks, use_translated=False)
+
+
+def _run_mpt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> dict:
+    _source_prompt(options, cell, callbacks)
+    targets = tuple(lang for lang in options.languages if lang != options.source)
+    missing = tuple(t for t in targets if not PromptStore(cell.prompts_dir).prompt_path(t).is_file())
+    if missing:
+        align_options = AlignOptions(
+            targets=missing, source=options.source, prompts_dir=cell.prompts_dir, model=options.model, data=options.data,
+            parallel=options.parallel, max_pairs=options.max_pairs, align=options.align, seed=cell.seed,
+            method=TranslateMethod.PROMPT, score_dev=False, overwrite=True, cpu=options.cpu,
+        )  # fmt: skip
+        translate(align_options, replace(callbacks, on_start=lambda total: None))
+    return _evaluate(options, cell, callbacks, use_translated=True)
+
+
+def _run_adapter(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> dict:
+    _source_prompt(options, cell, callbacks)
+    if not cell.prompts_dir.is_dir():
+        _copy_source_run(cell, options.source)
+    targets = tuple(lang for lang in options.languages if lang != options.source)
+    missing = tuple(t for t in targets if not PromptStore(cell.prompts_dir).prompt_path(t).is_file())
+    if missing:
+        align_options = AlignOptions(
+            targets=missing, source=options.source, prompts_dir=cell.prompts_dir, model=options.model, data=options.data,
+            parallel=options.parallel, max_pairs=options.max_pairs, align=options.align, seed=cell.seed,
+            method=TranslateMethod.ADAPTER, adapter=options.adapter, translator=cell.method == Method.ADAPTER,
+            score_dev=False, overwrite=True, cpu=options.cpu,
+        )  # fmt: skip
+        translate(align_options, replace(callbacks, on_start=lambda total: None, on_epoch=lambda record: None))
+    return _evaluate(options, cell, callbacks, use_translated=True)
+
+
+def _copy_source_run(cell: Cell, source: str) -> None:
+    """Start ``cell.prompts_dir`` as the source run's prompt and side files, linked rather than copied where
+    possible: every write replaces a file by renaming, so a link is never written through."""
+
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    with atomic_path(cell.prompts_dir, overwrite=True, folder=True) as tmp:
+        shutil.copytree(cell.source_run, tmp, copy_function=link_or_copy,
+                        ignore=lambda folder, names: [n for n in names if Path(folder) == cell.source_run
+                                                      and not n.startswith(f"{source}.")])  # fmt: skip
+
+
+def _run_finetune(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> dict:
+    train_pool = load_nli(options.data, options.source, "train")
+    dev_pool = load_nli(options.data, options.source, "validation")
+    train, dev, _ = draw_split(train_pool, dev_pool, cell.shots, cell.shots, cell.seed, options.data, options.source)
+    torch.manual_seed(cell.seed)
+    classifier = Classifier(options.model, cpu=options.cpu)
+    finetune(classifier, train, dev, options.train, cell.seed)
+    languages = {}
+    for lang in options.languages:
+        examples = load_nli(options.data, lang, options.split)[: options.max_examples]
+        probs = classifier.probabilities(examples)
+        languages[lang] = asdict(score([e.label for e in examples], probs.argmax(-1).tolist()))
+    accuracies = [languages[lang]["accuracy"] for lang in options.languages]
+    targets = [languages[lang]["accuracy"] for lang in options.languages if lang != options.source]
+    return {
+        "run": {"model": options.model, "data": options.data, "split": options.split, "shots": cell.shots, "seed": cell.seed}
+        | provenance(),
+        "languages": languages,
+        "averages": {"all": statistics.mean(accuracies), "targets": statistics.mean(targets) if targets else None},
+    }
+
+
+def _run_joint(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> dict:
+    _source_prompt(options, cell, callbacks)
+    translate = cell.method == Method.JOINT
+    if not PromptStore(cell.prompts_dir).prompt_path(options.source).is_file():
+        joint_options = JointOptions(
+            targets=tuple(lang for lang in options.languages if lang != options.source), output=cell.prompts_dir,
+            source=options.source, prompts_dir=cell.source_run, data=options.data, parallel=options.parallel,
+            max_pairs=options.max_pairs, joint=replace(options.joint, translate=translate), train=options.train,
+            overwrite=True, cpu=options.cpu,
+        )  # fmt: skip
+        joint(joint_options, replace(callbacks, on_start=lambda total: None, on_epoch=lambda record: None))
+    return _evaluate(options, cell, callbacks, use_translated=translate)
+
+
+RUNNERS = {
+    Method.SOFT_PROMPT: _run_soft_prompt, Method.MPT: _run_mpt, Method.JOINT: _run_joint, Method.JOINT_NO_TRANSLATOR: _run_joint,
+    Method.ADAPTER: _run_adapter, Method.ADAPTER_NO_TRANSLATOR: _run_adapter, Method.FINETUNE: _run_finetune,
+}  # fmt: skip
+
+
