@@ -265,10 +265,40 @@ def scaling(backbone, args):
     return table
 
 
+ADAPTED_LANGUAGES = ("ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
+
+
+def adapters(backbone, args, layout: str):
+    """Rows of 15 languages, 14 of them with an adapter of their own (random weights, rank 8 on query/value):
+    ``one``: every row through one adapter; ``mixed``: languages interleaved, routed per row within each
+    batch (what mpt does); ``grouped``: the rows of each language scored apart, one call per language."""
+    from mpt_cli.engine.inference import label_probabilities
+    from mpt_cli.engine.language_adapter import AdapterConfig
+
+    for seed, lang in enumerate(ADAPTED_LANGUAGES):
+        backbone.language_adapters.add(lang, AdapterConfig(), seed=seed)
+    encoded = encoded_inputs(backbone, examples(args))
+    prompt = torch.randn(4, backbone.hidden_size) * 0.1
+    ids = label_ids(backbone)
+    languages = [(None, *ADAPTED_LANGUAGES)[i % 15] for i in range(len(encoded))]
+    if layout == "one":
+        return len(encoded), lambda: label_probabilities(backbone, encoded, prompt, ids, args.batch_size, route="de")
+    if layout == "mixed":
+        return len(encoded), lambda: label_probabilities(backbone, encoded, prompt, ids, args.batch_size, route=languages)
+
+    def grouped():
+        for lang in dict.fromkeys(languages):
+            rows = [encoded[i] for i, row_lang in enumerate(languages) if row_lang == lang]
+            label_probabilities(backbone, rows, prompt, ids, args.batch_size, route=lang)
+
+    return len(encoded), grouped
+
+
 def sizes(backbone) -> dict:
     """Bytes of each artifact kind for this backbone's hidden size."""
     from safetensors.torch import save_file
 
+    from mpt_cli.engine.language_adapter import AdapterConfig
     from mpt_cli.engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
     from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
 
@@ -286,6 +316,8 @@ def sizes(backbone) -> dict:
         size_of("translator (width 2H)", dict(PromptTranslator(TranslatorConfig(hidden)).state_dict()))
         backbone.set_tune("lora", 8)
         size_of("LoRA adapters (rank 8)", backbone.lora_state())
+        backbone.language_adapters.add("de", AdapterConfig())
+        size_of("language adapter (rank 8, query and value)", backbone.language_adapters.state("de"))
         unique = {t.data_ptr(): t for t in backbone.model.state_dict().values()}  # tied weights are saved once
         result["full backbone (float32 safetensors)"] = sum(t.numel() * 4 for t in unique.values())
     return result
@@ -300,6 +332,9 @@ VARIANTS = {
     "train-peft-ptuning": train_peft,
     "align-cached": lambda backbone, args: align_epoch(backbone, args, cached=True),
     "align-uncached": lambda backbone, args: align_epoch(backbone, args, cached=False),
+    "adapters-one": lambda backbone, args: adapters(backbone, args, "one"),
+    "adapters-mixed": lambda backbone, args: adapters(backbone, args, "mixed"),
+    "adapters-grouped": lambda backbone, args: adapters(backbone, args, "grouped"),
 }
 
 
@@ -345,14 +380,14 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=128)
     parser.add_argument("--scaling-examples", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", nargs="*", help="eval train align scaling sizes")
+    parser.add_argument("--only", nargs="*", help="eval train align adapters scaling sizes")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
         print(json.dumps(run_variant(args)))
         return
 
-    sections = args.only or ["eval", "train", "align", "scaling", "sizes"]
+    sections = args.only or ["eval", "train", "align", "adapters", "scaling", "sizes"]
     print(f"machine: {machine(args.device)}")
     print(f"model: {args.model}; {args.examples} examples of {args.data}; "
           f"eval batch {args.batch_size}, train batch {args.train_batch}\n")  # fmt: skip
@@ -379,6 +414,9 @@ def main() -> None:
         print(f"train step: mpt / PEFT P-tuning = {ratio('train-mpt', 'train-peft-ptuning')} (goal >= 1.5x)")
     if {"align-cached", "align-uncached"} <= measured.keys():
         print(f"alignment epoch: cached / uncached teacher = {ratio('align-cached', 'align-uncached')}")
+    if {"adapters-one", "adapters-mixed", "adapters-grouped"} <= measured.keys():
+        print(f"language adapters: mixed / one language = {ratio('adapters-mixed', 'adapters-one')} (goal >= 0.8x), "
+              f"mixed / grouped by language = {ratio('adapters-mixed', 'adapters-grouped')}")  # fmt: skip
     if "scaling" in sections or "sizes" in sections:
         backbone = load(args)
         if "scaling" in sections:

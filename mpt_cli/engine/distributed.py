@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import MptError, ProcessError
+
 _alone = contextvars.ContextVar("mpt_alone", default=False)
 
 
@@ -91,6 +93,18 @@ def processes(cpu: bool = False) -> Processes:
     # gloo on CPUs: PartialState() without cpu=True sees one process where there is no GPU
     state = PartialState(cpu=cpu or not torch.cuda.is_available())
     return Processes(state.process_index, state.num_processes)
+
+
+@contextmanager
+def own_errors(what: str) -> Iterator[None]:
+    """Within this block a bad input is this process's own (its share of the work, ``what``), and it says so:
+    the others may be fine, and only the main process prints the errors every process meets alike."""
+    try:
+        yield
+    except MptError as exc:
+        if not launched():
+            raise
+        raise ProcessError(f"{what}: {exc}") from None
 
 
 @contextmanager

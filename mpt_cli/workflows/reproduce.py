@@ -15,8 +15,8 @@ from dataclasses import asdict
 
 from ..callbacks import Callbacks
 from ..data.paths import resolved_spec
-from ..engine.distributed import Processes, alone, launched, processes
-from ..errors import MptError, ProcessError
+from ..engine.distributed import Processes, alone, own_errors, processes
+from ..errors import MptError
 from ..outputs import atomic_path
 from .cells import PROMPT_METHODS, RUNNERS, Cell, ReproduceOptions
 from .summary import summarise
@@ -80,12 +80,8 @@ def _run_cells(options: ReproduceOptions, cells: list[Cell], callbacks: Callback
         eta = f", about {_clock(statistics.mean(durations) * (len(cells) - number + 1))} left" if durations else ""
         callbacks.on_stage(f"cell {number}/{len(cells)}: {cell}{eta}")
         started = time.perf_counter()
-        try:
+        with own_errors(str(cell)):
             results = RUNNERS[cell.method](options, cell, callbacks)
-        except MptError as exc:
-            if not launched():
-                raise
-            raise ProcessError(f"{cell}: {exc}") from None  # the other processes' cells may be fine
         with atomic_path(cell.results_path, overwrite=True) as tmp:
             tmp.write_text(json.dumps(results, indent=2, default=str) + "\n")
         durations.append(time.perf_counter() - started)

@@ -17,7 +17,7 @@ import torch
 
 from ..artifacts import TranslatorArtifact
 from ..callbacks import Callbacks
-from ..engine.distributed import alone, processes
+from ..engine.distributed import alone, own_errors, processes
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError
 from ..fileformat import tensor_sha256
@@ -58,7 +58,7 @@ def _translate_with_adapters(options: AlignOptions, store: PromptStore, callback
     group = processes(options.cpu)
     written = []
     for target in group.deal(list(options.targets)):
-        with alone():
+        with alone(), own_errors(f"{options.source}->{target}"):
             trained = train_language(options, prepared, target, callbacks)
         translator = trained.report.translator
         if translator is not None:
