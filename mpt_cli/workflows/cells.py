@@ -136,23 +136,12 @@ def _run_soft_prompt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks
     return _evaluate(options, cell, callbacks, use_translated=False)
 
 
-def _run_mpt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> dict:
+def _run_translation(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> dict:
+    """Two-stage MPT (into the source run's folder) or an adapter method (into a copy of it): translate
+    the cell's source run into every target that has no prompt yet, then evaluate."""
     _source_prompt(options, cell, callbacks)
-    targets = tuple(lang for lang in options.languages if lang != options.source)
-    missing = tuple(t for t in targets if not PromptStore(cell.prompts_dir).prompt_path(t).is_file())
-    if missing:
-        align_options = AlignOptions(
-            targets=missing, source=options.source, prompts_dir=cell.prompts_dir, model=options.model, data=options.data,
-            parallel=options.parallel, max_pairs=options.max_pairs, align=options.align, seed=cell.seed,
-            method=TranslateMethod.PROMPT, score_dev=False, overwrite=True, cpu=options.cpu,
-        )  # fmt: skip
-        translate(align_options, replace(callbacks, on_start=lambda total: None))
-    return _evaluate(options, cell, callbacks, use_translated=True)
-
-
-def _run_adapter(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> dict:
-    _source_prompt(options, cell, callbacks)
-    if not cell.prompts_dir.is_dir():
+    adapted = cell.method in ADAPTER_METHODS
+    if adapted and not cell.prompts_dir.is_dir():
         _copy_source_run(cell, options.source)
     targets = tuple(lang for lang in options.languages if lang != options.source)
     missing = tuple(t for t in targets if not PromptStore(cell.prompts_dir).prompt_path(t).is_file())
@@ -160,10 +149,10 @@ def _run_adapter(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) ->
         align_options = AlignOptions(
             targets=missing, source=options.source, prompts_dir=cell.prompts_dir, model=options.model, data=options.data,
             parallel=options.parallel, max_pairs=options.max_pairs, align=options.align, seed=cell.seed,
-            method=TranslateMethod.ADAPTER, adapter=options.adapter, translator=cell.method == Method.ADAPTER,
-            score_dev=False, overwrite=True, cpu=options.cpu,
+            method=TranslateMethod.ADAPTER if adapted else TranslateMethod.PROMPT, adapter=options.adapter,
+            translator=cell.method != Method.ADAPTER_NO_TRANSLATOR, score_dev=False, overwrite=True, cpu=options.cpu,
         )  # fmt: skip
-        translate(align_options, replace(callbacks, on_start=lambda total: None, on_epoch=lambda record: None))
+        translate(align_options, replace(callbacks, on_start=lambda total: None))
     return _evaluate(options, cell, callbacks, use_translated=True)
 
 
@@ -220,8 +209,9 @@ def _run_joint(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> d
 
 
 RUNNERS = {
-    Method.SOFT_PROMPT: _run_soft_prompt, Method.MPT: _run_mpt, Method.JOINT: _run_joint, Method.JOINT_NO_TRANSLATOR: _run_joint,
-    Method.ADAPTER: _run_adapter, Method.ADAPTER_NO_TRANSLATOR: _run_adapter, Method.FINETUNE: _run_finetune,
+    Method.SOFT_PROMPT: _run_soft_prompt, Method.MPT: _run_translation, Method.JOINT: _run_joint,
+    Method.JOINT_NO_TRANSLATOR: _run_joint, Method.ADAPTER: _run_translation, Method.ADAPTER_NO_TRANSLATOR: _run_translation,
+    Method.FINETUNE: _run_finetune,
 }  # fmt: skip
 
 
