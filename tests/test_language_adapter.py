@@ -97,6 +97,20 @@ def test_adapter_weights_round_trip(aligner):
     assert {name: w.shape for name, w in adapters.state("tr").items()} == {name: w.shape for name, w in state.items()}
 
 
+def test_the_state_is_a_snapshot_that_later_training_does_not_change(aligner):
+    """The best epoch's adapter is kept as such a snapshot: it must not follow the live weights."""
+    adapters = aligner["backbone"].language_adapters
+    adapters.add("hi", AdapterConfig(rank=2), seed=3)
+    snapshot = adapters.state("hi")
+    kept = {name: w.clone() for name, w in snapshot.items()}
+    with torch.no_grad():
+        for weights in adapters.parameters("hi"):
+            weights.add_(1.0)
+    assert all(torch.equal(snapshot[name], kept[name]) for name in kept)
+    adapters.load_state("hi", snapshot)
+    assert all(torch.equal(w, kept[name]) for name, w in adapters.state("hi").items())
+
+
 def test_without_a_translator_the_target_prompt_is_the_source_prompt(aligner):
     backbone, source = aligner["backbone"], aligner["artifact"].prompt.clone()
     backbone.language_adapters.add("vi", AdapterConfig(rank=2), seed=0)

@@ -120,9 +120,10 @@ class LanguageAdapters:
         self.configs[lang] = config
 
     def state(self, lang: str) -> dict[str, torch.Tensor]:
-        """``lang``'s weights, ``{layer}.A`` ``[r, in]`` and ``{layer}.B`` ``[out, r]``, on the CPU."""
+        """A copy of ``lang``'s weights, ``{layer}.A`` ``[r, in]`` and ``{layer}.B`` ``[out, r]``, on the CPU (a
+        copy also there: training keeps the best epoch's as a snapshot)."""
         return {
-            f"{name}.{part}": weights[lang].detach().cpu().contiguous()
+            f"{name}.{part}": weights[lang].detach().to("cpu", copy=True)
             for name, layer in self.layers.items()
             if lang in layer.lora_A
             for part, weights in (("A", layer.lora_A), ("B", layer.lora_B))
