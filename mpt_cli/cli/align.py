@@ -141,7 +141,8 @@ def _report_translated(written, json_output: bool) -> None:
     if aligned := [w.alignment for w in written if w.alignment]:
         _alignment_table(aligned)
     for w in written:
-        console.print(f"{w.target}: wrote {w.path} (translator {w.translator})", soft_wrap=True)
+        made_by = f"translator {w.translator}" if w.translator else "no translator: the source prompt"
+        console.print(f"{w.target}: wrote {w.path} ({made_by})", soft_wrap=True)
 
 
 align_command = _make_command(translating=False)

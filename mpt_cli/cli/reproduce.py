@@ -54,7 +54,9 @@ def reproduce_command(
     max_examples: Annotated[int | None, typer.Option(help="Evaluate at most this many examples per language.")] = None,
     max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language for the translators.")] = DEFAULT_MAX_PAIRS,
     epochs: Annotated[int, typer.Option(help="Epochs of source-prompt and fine-tuning training.")] = TrainConfig().epochs,
-    align_epochs: Annotated[int, typer.Option(help="Epochs over the parallel pairs (mpt and the adapter methods).")] = AlignConfig().epochs,
+    align_epochs: Annotated[
+        int, typer.Option(help="Epochs over the parallel pairs (mpt and the adapter methods).")
+    ] = AlignConfig().epochs,
     joint_epochs: Annotated[
         int, typer.Option(help="Epochs of the joint methods over the few-shot examples.")
     ] = JointConfig().epochs,
