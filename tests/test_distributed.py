@@ -168,7 +168,8 @@ def test_a_launched_predict_refuses_stdin_which_its_processes_cannot_share(trans
 
 
 def test_translate_with_adapters_gives_each_process_its_own_languages(full_prompts_dir, toy_data_dir, parallel_dir, tmp_path):
-    """Languages are independent: two processes train one each, and every file is the one a single process writes."""
+    """Languages are independent: two processes train one each, and every file is the one a single process writes
+    (up to the order of floating-point sums: the launched processes run one thread each, this one may run more)."""
     from mpt_cli.artifacts import PromptArtifact
     from mpt_cli.store import PromptStore
 
@@ -183,8 +184,10 @@ def test_translate_with_adapters_gives_each_process_its_own_languages(full_promp
     assert (two.stderr.count("en->de: aligning"), two.stderr.count("en->sw: aligning")) == (1, 0)
     for lang in ("de", "sw"):
         single, launched = (PromptArtifact.load(folders[name] / f"{lang}.safetensors") for name in ("one", "two"))
-        assert torch.equal(single.prompt, launched.prompt)
+        torch.testing.assert_close(launched.prompt, single.prompt, rtol=1e-3, atol=1e-4)
         weights = [PromptStore(folders[name]).language_adapter(p)[1] for name, p in (("one", single), ("two", launched))]
-        assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+        assert weights[0].keys() == weights[1].keys()
+        for name in weights[0]:
+            torch.testing.assert_close(weights[1][name], weights[0][name], rtol=1e-3, atol=1e-4)
     names = {name: sorted(p.name for p in folder.glob("*.safetensors")) for name, folder in folders.items()}
     assert names["two"] == names["one"]
