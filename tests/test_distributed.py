@@ -189,5 +189,7 @@ def test_translate_with_adapters_gives_each_process_its_own_languages(full_promp
         assert weights[0].keys() == weights[1].keys()
         for name in weights[0]:
             torch.testing.assert_close(weights[1][name], weights[0][name], rtol=1e-3, atol=1e-4)
-    names = {name: sorted(p.name for p in folder.glob("*.safetensors")) for name, folder in folders.items()}
+    # side files are named after their weights' hash, which the order of sums may change: compare their kinds
+    names = {name: sorted(re.sub(r"-[0-9a-f]{12}\.", ".", p.name) for p in folder.glob("*.safetensors"))
+             for name, folder in folders.items()}  # fmt: skip
     assert names["two"] == names["one"]
