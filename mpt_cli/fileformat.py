@@ -83,8 +83,8 @@ def _has_type(value, annotation: str) -> bool:
         "bool": lambda v: isinstance(v, bool),
         "dict": lambda v: isinstance(v, dict),
         "list[str]": lambda v: isinstance(v, list) and all(isinstance(item, str) for item in v),
-        "tuple[str, ...]": lambda v: isinstance(v, list) and all(isinstance(item, str) for item in v),  # JSON has lists
     }
+    checks["tuple[str, ...]"] = checks["list[str]"]  # JSON has lists only
     return any(checks.get(alternative, checks["str"])(value) for alternative in annotation.split(" | "))
 
 
