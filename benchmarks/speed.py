@@ -42,11 +42,12 @@ def load(args):
     return Backbone(model, tokenizer, args.model, make_accelerator(cpu=args.device == "cpu"))
 
 
-def label_ids(backbone) -> torch.Tensor:
-    """Token ids of the default verbalizer's words, as mpt uses them."""
-    from mpt_cli.verbalizer import DEFAULT_VERBALIZER, Verbalizer
+def label_words(backbone):
+    """The pieces of NLI's default label words, as mpt uses them (one piece each)."""
+    from mpt_cli.task import BUILT_IN
+    from mpt_cli.verbalizer import Verbalizer
 
-    return torch.tensor(Verbalizer.parse(DEFAULT_VERBALIZER).token_ids(backbone.tokenizer), device=backbone.device)
+    return Verbalizer(BUILT_IN["xnli"].words).label_words(backbone.tokenizer).to(backbone.device)
 
 
 def examples(args) -> list[tuple[str, str]]:
@@ -56,10 +57,11 @@ def examples(args) -> list[tuple[str, str]]:
 
 
 def encoded_inputs(backbone, pairs):
-    from mpt_cli.template import DEFAULT_TEMPLATE, TemplateEncoder
+    from mpt_cli.task import BUILT_IN
+    from mpt_cli.template import TemplateEncoder
 
-    template = TemplateEncoder(DEFAULT_TEMPLATE, backbone.tokenizer, 4, 128)
-    return template.encode([p for p, _ in pairs], [h for _, h in pairs])
+    nli = BUILT_IN["xnli"]
+    return TemplateEncoder(nli.template, backbone.tokenizer, 4, 128, nli.inputs).encode(pairs)
 
 
 def synchronize(backbone):
@@ -88,7 +90,7 @@ def eval_mpt(backbone, args):
 
     encoded = encoded_inputs(backbone, examples(args))
     prompt = torch.randn(4, backbone.hidden_size) * 0.1
-    ids = label_ids(backbone)
+    ids = label_words(backbone)
     return len(encoded), lambda: label_probabilities(backbone, encoded, prompt, ids, args.batch_size)
 
 
@@ -117,7 +119,7 @@ def eval_hand_written(backbone, args):
     pairs = examples(args)
     tok = backbone.tokenizer
     texts = [f"{p} . {h} ? {tok.mask_token} ." for p, h in pairs]
-    ids = label_ids(backbone).tolist()
+    ids = label_words(backbone).piece_ids.tolist()
 
     @torch.no_grad()
     def run():
@@ -150,7 +152,7 @@ def eval_peft(backbone, args):
     tok = backbone.tokenizer
     texts = [f"{p} . {h} ? {tok.mask_token} ." for p, h in pairs]
     model = peft_ptuning(backbone)
-    ids = label_ids(backbone).tolist()
+    ids = label_words(backbone).piece_ids.tolist()
 
     @torch.no_grad()
     def run():
@@ -177,7 +179,7 @@ def train_mpt(backbone, args):
     encoded = encoded_inputs(backbone, examples(args))[: args.train_batch]
     encoder = PromptEncoder(PromptEncoderConfig(4, backbone.hidden_size)).to(backbone.device)
     optimizer = torch.optim.AdamW(encoder.parameters(), lr=1e-3)
-    ids = label_ids(backbone)
+    ids = label_words(backbone)
     batch = collate(encoded, list(range(len(encoded))), backbone.tokenizer.pad_token_id, 4, [i % 3 for i in range(len(encoded))])
     batch = batch.to(backbone.device)
     backbone.model.train()
@@ -200,7 +202,7 @@ def train_peft(backbone, args):
     texts = [f"{p} . {h} ? {tok.mask_token} ." for p, h in pairs]
     model = peft_ptuning(backbone)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    ids = label_ids(backbone)
+    ids = label_words(backbone)
     batch = tok(texts, padding=True, truncation=True, max_length=HAND_PADDING, return_tensors="pt").to(backbone.device)
     labels = torch.tensor([i % 3 for i in range(len(texts))], device=backbone.device)
     model.train()
@@ -231,7 +233,7 @@ def align_epoch(backbone, args, cached: bool):
     translator = PromptTranslator(TranslatorConfig(backbone.hidden_size)).to(backbone.device)
     optimizer = torch.optim.AdamW(translator.parameters(), lr=1e-4)
     source_prompt = torch.randn(4, backbone.hidden_size, device=backbone.device) * 0.1
-    ids = label_ids(backbone)
+    ids = label_words(backbone)
     config = AlignConfig(batch_size=16)
     backbone.model.eval()
     teacher = Teacher(backbone, encoded, 64)
@@ -251,7 +253,7 @@ def scaling(backbone, args):
     from mpt_cli.engine.inference import label_probabilities
     from mpt_cli.template import EncodedExample
 
-    ids = label_ids(backbone)
+    ids = label_words(backbone)
     prompt = torch.randn(4, backbone.hidden_size) * 0.1
     generator = torch.Generator().manual_seed(0)
     table = {}
@@ -279,7 +281,7 @@ def adapters(backbone, args, layout: str):
         backbone.language_adapters.add(lang, AdapterConfig(), seed=seed)
     encoded = encoded_inputs(backbone, examples(args))
     prompt = torch.randn(4, backbone.hidden_size) * 0.1
-    ids = label_ids(backbone)
+    ids = label_words(backbone)
     languages = [(None, *ADAPTED_LANGUAGES)[i % 15] for i in range(len(encoded))]
     if layout == "one":
         return len(encoded), lambda: label_probabilities(backbone, encoded, prompt, ids, args.batch_size, route="de")

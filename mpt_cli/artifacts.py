@@ -14,7 +14,6 @@ from pathlib import Path
 
 import torch
 
-from .data.nli import LABELS
 from .engine.translator import TranslatorConfig
 from .errors import MptError
 from .fileformat import (
@@ -26,6 +25,7 @@ from .fileformat import (
     with_prefix,
     write_safetensors,
 )
+from .task import Task
 
 __all__ = [
     "PromptArtifact", "PromptInfo", "StateInfo", "TranslatorArtifact", "TranslatorInfo", "read_state", "read_state_file",
@@ -48,6 +48,7 @@ class PromptInfo(MetadataRecord):
     verbalizer: list[str]
     max_length: int
     kind: str = "source"
+    task: dict | None = None  # name, inputs and labels (Task.record); None: NLI, as in files written before tasks
     prompt_encoder: dict | None = None
     lora_rank: int | None = None
     tuned_backbone: str | None = None
@@ -72,6 +73,10 @@ class PromptInfo(MetadataRecord):
     versions: dict = field(default_factory=dict)
     command: str = ""
     created: str = ""
+
+    def task_definition(self, where: str = "this prompt") -> Task:
+        """The task this prompt was trained for, with its template and label words."""
+        return Task.from_record(self.task, self.template, self.verbalizer, where)
 
     def check_backbone(self, fingerprint: str, hidden_size: int, loaded_name: str) -> None:
         """Refuse a backbone other than the one this prompt was trained with."""
@@ -103,9 +108,10 @@ class PromptArtifact:
         info = PromptInfo.from_metadata(meta, str(path))
         if "prompt" not in tensors:
             raise MptError(f"{path} has no 'prompt' tensor")
-        if len(info.verbalizer) != len(LABELS):
+        labels = info.task_definition(str(path)).labels
+        if len(info.verbalizer) != len(labels):
             raise MptError(
-                f"{path} has damaged metadata: its verbalizer should name {len(LABELS)} words, not {info.verbalizer!r}"
+                f"{path} has damaged metadata: its verbalizer should name {len(labels)} words, not {info.verbalizer!r}"
             )
         check_tensor(tensors["prompt"], (info.prompt_length, info.hidden_size), f"the prompt in {path}")
         for name, tensor in tensors.items():

@@ -1,4 +1,4 @@
-"""Language codes the tool knows: the 15 XNLI languages."""
+"""Language codes the tool knows: the 15 XNLI languages (``all``), and the other languages of the built-in tasks."""
 
 from .errors import MptError
 
@@ -19,15 +19,15 @@ XNLI_LANGUAGES: dict[str, str] = {
     "vi": "Vietnamese",
     "zh": "Chinese",
 }
+LANGUAGES = XNLI_LANGUAGES | {"ja": "Japanese", "ko": "Korean"}  # PAWS-X has these two beside five XNLI languages
 DEFAULT_SOURCE = "en"  # the source language, the one prompts are trained in, unless told otherwise
 
 
 def check_language(code: str) -> str:
     """Return ``code`` normalised to lower case, or raise a clear error for an unknown code."""
     normalised = code.strip().lower()
-    if normalised not in XNLI_LANGUAGES:
-        known = " ".join(XNLI_LANGUAGES)
-        raise MptError(f"unknown language code {code!r}; XNLI languages are: {known}")
+    if normalised not in LANGUAGES:
+        raise MptError(f"unknown language code {code!r}; known languages are: {' '.join(LANGUAGES)}")
     return normalised
 
 

@@ -1,10 +1,8 @@
-"""Classification metrics for NLI: accuracy, macro-F1 and the confusion matrix."""
+"""Classification metrics: accuracy, macro-F1 and the confusion matrix."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from .data import LABELS
 
 
 @dataclass(frozen=True)
@@ -16,7 +14,7 @@ class Scores:
     predicted_share: list[float]  # share of predictions per label
 
 
-def score(gold: list[int], predicted: list[int], classes: int = len(LABELS)) -> Scores:
+def score(gold: list[int], predicted: list[int], classes: int) -> Scores:
     if len(gold) != len(predicted) or not gold:
         raise ValueError("gold and predicted labels must be non-empty and of equal length")
     confusion = [[0] * classes for _ in range(classes)]

@@ -34,10 +34,11 @@ class PromptSet:
     rows are routed through it (:attr:`LanguagePrompt.route`), and other rows see the model as it is.
     """
 
-    def __init__(self, prompts_dir: Path, source: str, model: str | None = None, cpu: bool = False):
+    def __init__(self, prompts_dir: Path, source: str, model: str | None = None, cpu: bool = False, task: str | None = None):
         self.store = PromptStore(prompts_dir)
         self.source = self.store.open_source(source)
         self.source_path = self.store.prompt_path(source)
+        self.task = self.store.task_of(self.source, task)
         self.backbone = self.store.load_backbone(self.source, model, cpu)
         self.scorer = self.store.scorer(self.source, self.backbone)
         self.warnings: list[str] = self.store.notes
@@ -72,6 +73,7 @@ class PromptSet:
             info.tune == source.tune
             and info.tuned_backbone_fingerprint == source.tuned_backbone_fingerprint
             and info.adapters_sha256 == source.adapters_sha256
+            and info.task == source.task
             and info.template == source.template
             and info.verbalizer == source.verbalizer
             and info.prompt_length == source.prompt_length

@@ -31,6 +31,7 @@ from .engine.scorer import Scorer
 from .errors import MptError
 from .fileformat import from_fields, provenance, tensor_sha256, tensors_sha256, with_prefix, write_safetensors
 from .outputs import MARKER, atomic_path, check_writable
+from .task import Task
 from .template import TemplateEncoder
 from .verbalizer import Verbalizer
 
@@ -95,6 +96,17 @@ class PromptStore:
             raise MptError(f"{path} is a translated prompt, not a trained source prompt")
         return artifact
 
+    def task_of(self, artifact: PromptArtifact, expected: str | None = None) -> Task:
+        """The task ``artifact`` was trained for; one clear error when it is not the ``expected`` one (a
+        built-in task's name or a task file), where the user names one."""
+        path = self.prompt_path(artifact.info.language)
+        task = artifact.info.task_definition(str(path))
+        if expected is not None:
+            wanted = Task.load(expected)
+            if (wanted.name, wanted.inputs, wanted.labels) != (task.name, task.inputs, task.labels):
+                raise MptError(f"{path} was trained for task {task.name!r}, not {wanted.name!r}")
+        return task
+
     def adapters(self, artifact: PromptArtifact) -> dict[str, torch.Tensor]:
         """The LoRA adapter weights a ``lora`` prompt needs."""
         if artifact.legacy:
@@ -151,11 +163,12 @@ class PromptStore:
 
     @staticmethod
     def scorer(artifact: PromptArtifact, backbone: Backbone) -> Scorer:
-        """The template and label words recorded in ``artifact``, bound to ``backbone``."""
+        """The task, template and label words recorded in ``artifact``, bound to ``backbone``."""
         info = artifact.info
-        template = TemplateEncoder(info.template, backbone.tokenizer, info.prompt_length, info.max_length)
-        label_ids = torch.tensor(Verbalizer(tuple(info.verbalizer)).token_ids(backbone.tokenizer))
-        return Scorer(backbone, template, label_ids)
+        task = info.task_definition(f"the {info.language} prompt")
+        template = TemplateEncoder(info.template, backbone.tokenizer, info.prompt_length, info.max_length, task.inputs)
+        words = Verbalizer(tuple(info.verbalizer)).label_words(backbone.tokenizer)
+        return Scorer(backbone, template, words, task)
 
     # ---------------------------------------------------------------------------------------- saving
 

@@ -32,7 +32,10 @@ from transformers.utils import logging as _hf_logging
 _hf_logging.set_verbosity_error()
 _hf_logging.disable_progress_bar()
 
-from mpt_cli.data.nli import LABELS
+from mpt_cli.task import BUILT_IN
+
+NLI = BUILT_IN["xnli"]
+LABELS = NLI.labels
 
 # --------------------------------------------------------------------------------------------------
 # The toy task
@@ -51,6 +54,8 @@ LABEL_WORDS = ["yes", "maybe", "no", "right", "wrong", "true", "false"]
 """The words of the verbalizer presets: the tokenizer must keep each as one token."""
 MULTI_TOKEN_WORD = "antidisestablishment"
 """Never in the tokenizer's corpus, so it splits into several tokens."""
+UNENCODABLE_WORD = "Ω"
+"""Its character is not in the tokenizer's corpus, so the tokenizer can only spell it with the unknown token."""
 MAX_POSITIONS = 130
 
 
@@ -359,14 +364,14 @@ def aligner(full_run, tmp_path_factory):
     artifact = PromptArtifact.load(run.path)
     backbone = PromptStore(run.path.parent).load_backbone(artifact, cpu=True)
     scorer = PromptStore.scorer(artifact, backbone)
-    template, label_ids = scorer.template, scorer.label_ids
+    template, label_words = scorer.template, scorer.label_words
     english = toy_sentences(ALIGN_TRAIN + ALIGN_HELDOUT, seed=7)
     corpus = write_tsv(tmp_path_factory.mktemp("align-corpus") / "en-de.tsv", [(s, other_language(s, "de")) for s in english])
     pairs = load_parallel(str(corpus), "en", "de").pairs
 
     def encode(chosen):
-        source = template.encode([p.source[0] for p in chosen], [p.source[1] for p in chosen])
-        target = template.encode([p.target[0] for p in chosen], [p.target[1] for p in chosen])
+        source = template.encode([p.source for p in chosen])
+        target = template.encode([p.target for p in chosen])
         return ParallelSet(source, target)
 
     return {
@@ -374,7 +379,7 @@ def aligner(full_run, tmp_path_factory):
         "prompts": run.path.parent,
         "backbone": backbone,
         "template": template,
-        "label_ids": label_ids,
+        "label_words": label_words,
         "train": encode(pairs[:ALIGN_TRAIN]),
         "heldout": encode(pairs[ALIGN_TRAIN:]),
     }

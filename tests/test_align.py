@@ -14,6 +14,7 @@ import torch
 from conftest import (
     ALIGN_TRAIN,
     FAST_ALIGN,
+    NLI,
     align_options,
     assert_clean_error,
     invoke,
@@ -26,7 +27,7 @@ from conftest import (
 )
 
 from mpt_cli.artifacts import PromptArtifact, TranslatorArtifact
-from mpt_cli.data import load_nli, select
+from mpt_cli.data import load_examples, select
 from mpt_cli.engine.align import AlignConfig, ParallelSet, Teacher, alignment_kl, heldout_kl, train_translator
 from mpt_cli.engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from mpt_cli.engine.scorer import Scorer
@@ -55,8 +56,8 @@ def train_identity_translator(aligner, source: torch.Tensor, config: AlignConfig
     translator = PromptTranslator(TranslatorConfig(source.shape[1]))
     epochs = []
     result = train_translator(
-        aligner["backbone"], translator, source, aligner["train"], aligner["heldout"], None, aligner["label_ids"], config, seed=0,
-        on_epoch=epochs.append,
+        aligner["backbone"], translator, source, aligner["train"], aligner["heldout"], None, aligner["label_words"], config,
+        seed=0, on_epoch=epochs.append,
     )  # fmt: skip
     return translator, result, epochs
 
@@ -81,7 +82,7 @@ def test_the_translator_is_kept_from_the_epoch_with_the_lowest_heldout_kl(aligne
     assert result.best_epoch == scores.index(min(scores)) + 1
     assert result.heldout_kl_after == min(scores)
     with torch.no_grad():
-        kept = heldout_kl(aligner["backbone"], aligner["heldout"], source, translator(source), config, aligner["label_ids"])
+        kept = heldout_kl(aligner["backbone"], aligner["heldout"], source, translator(source), config, aligner["label_words"])
     assert kept == pytest.approx(min(scores), rel=1e-5)
 
 
@@ -89,10 +90,10 @@ def test_heldout_kl_before_training_is_that_of_the_source_prompt(aligner):
     """With the identity start, 'before' measures plain soft-prompt transfer (the source prompt as is)."""
     source = aligner["artifact"].prompt
     config = AlignConfig(epochs=1, batch_size=8, lr=1e-2)
-    plain = heldout_kl(aligner["backbone"], aligner["heldout"], source, source, config, aligner["label_ids"])
+    plain = heldout_kl(aligner["backbone"], aligner["heldout"], source, source, config, aligner["label_words"])
     result = train_translator(
         aligner["backbone"], PromptTranslator(TranslatorConfig(source.shape[1])), source, aligner["train"],
-        aligner["heldout"], None, aligner["label_ids"], config, seed=0,
+        aligner["heldout"], None, aligner["label_words"], config, seed=0,
     )  # fmt: skip
     assert result.heldout_kl_before == pytest.approx(plain, rel=1e-5)
 
@@ -100,7 +101,7 @@ def test_heldout_kl_before_training_is_that_of_the_source_prompt(aligner):
 def test_heldout_kl_is_zero_when_both_sides_are_the_same(aligner):
     same = ParallelSet(aligner["heldout"].source, aligner["heldout"].source)
     source = aligner["artifact"].prompt
-    value = heldout_kl(aligner["backbone"], same, source, source, AlignConfig(), aligner["label_ids"])
+    value = heldout_kl(aligner["backbone"], same, source, source, AlignConfig(), aligner["label_words"])
     assert value == pytest.approx(0.0, abs=1e-6)
 
 
@@ -109,7 +110,7 @@ def test_heldout_kl_does_not_depend_on_the_batch_size(aligner):
     target = source + prompt(seed=11, shape=source.shape, scale=0.5)
     values = [
         heldout_kl(
-            aligner["backbone"], aligner["heldout"], source, target, AlignConfig(eval_batch_size=size), aligner["label_ids"]
+            aligner["backbone"], aligner["heldout"], source, target, AlignConfig(eval_batch_size=size), aligner["label_words"]
         )
         for size in (1, 5, 64)
     ]
@@ -125,11 +126,13 @@ def test_cached_teacher_gives_the_same_loss(aligner, space):
     config = AlignConfig(kl_space=space)
     rows = [0, 3, 5, 11, 17, 23]
     cached_teacher = Teacher(backbone, train.source, batch_size=4)
-    cached = alignment_kl(backbone, cached_teacher, train.target, rows, source, target, config, aligner["label_ids"], cached=True)
+    cached = alignment_kl(
+        backbone, cached_teacher, train.target, rows, source, target, config, aligner["label_words"], cached=True
+    )
     assert cached_teacher.cache is not None and cached_teacher.cache.shape == (ALIGN_TRAIN, backbone.hidden_size)
     uncached_teacher = Teacher(backbone, train.source, batch_size=4)
     uncached = alignment_kl(
-        backbone, uncached_teacher, train.target, rows, source, target, config, aligner["label_ids"], cached=False
+        backbone, uncached_teacher, train.target, rows, source, target, config, aligner["label_words"], cached=False
     )
     assert uncached_teacher.cache is None
     assert cached.item() > 0
@@ -151,7 +154,7 @@ def test_cached_teacher_is_computed_once(aligner, monkeypatch):
 
 
 def test_vocab_space_kl(aligner):
-    backbone, train, label_ids = aligner["backbone"], aligner["train"], aligner["label_ids"]
+    backbone, train, label_words = aligner["backbone"], aligner["train"], aligner["label_words"]
     source = aligner["artifact"].prompt
     target = (source + prompt(seed=13, shape=source.shape, scale=0.5)).requires_grad_(True)
     rows = [1, 2, 4]
@@ -159,10 +162,10 @@ def test_vocab_space_kl(aligner):
     states = teacher.states(rows, source, cached=False)
     assert states.shape == (3, backbone.hidden_size)
     assert backbone.project(states).shape == (3, len(backbone.tokenizer))
-    assert backbone.project(states, label_ids).shape == (3, 3)
+    assert backbone.project(states, label_words).shape == (3, 3)
     vocab_config = AlignConfig(kl_space="vocab")
-    vocab = alignment_kl(backbone, teacher, train.target, rows, source, target, vocab_config, label_ids, cached=False)
-    labels = alignment_kl(backbone, teacher, train.target, rows, source, target, AlignConfig(), label_ids, cached=False)
+    vocab = alignment_kl(backbone, teacher, train.target, rows, source, target, vocab_config, label_words, cached=False)
+    labels = alignment_kl(backbone, teacher, train.target, rows, source, target, AlignConfig(), label_words, cached=False)
     assert vocab.dim() == 0 and math.isfinite(vocab.item()) and vocab.item() > 0
     assert vocab.item() != pytest.approx(labels.item(), rel=1e-3)
     vocab.backward()
@@ -176,7 +179,7 @@ def test_training_in_vocab_space(aligner):
     config = AlignConfig(epochs=1, batch_size=8, lr=1e-2, kl_space="vocab", kl_direction="symmetric")
     losses = []
     result = train_translator(
-        aligner["backbone"], translator, source, aligner["train"], aligner["heldout"], None, aligner["label_ids"], config,
+        aligner["backbone"], translator, source, aligner["train"], aligner["heldout"], None, aligner["label_words"], config,
         seed=0, on_step=losses.append,
     )  # fmt: skip
     assert len(losses) == result.steps == ALIGN_TRAIN // 8
@@ -193,8 +196,8 @@ def encoder_of(artifact: PromptArtifact, prompts: Path) -> PromptEncoder:
 
 def few_shot_set(aligner, toy_data_dir) -> LabelledSet:
     info = aligner["artifact"].info
-    examples = select(load_nli(str(toy_data_dir), "en", "train"), tuple(info.split_manifest["train_ids"]))
-    encoded = aligner["template"].encode([e.premise for e in examples], [e.hypothesis for e in examples])
+    examples = select(load_examples(NLI, str(toy_data_dir), "en", "train"), tuple(info.split_manifest["train_ids"]))
+    encoded = aligner["template"].encode([e.texts for e in examples])
     return LabelledSet(encoded, [e.label for e in examples])
 
 
@@ -207,7 +210,7 @@ def test_source_encoder_learns_only_when_not_frozen(aligner, toy_data_dir, freez
     config = AlignConfig(epochs=1, batch_size=8, lr=1e-2, source_lr=1e-2, freeze_source=freeze, alpha=0.5)
     result = train_translator(
         aligner["backbone"], PromptTranslator(TranslatorConfig(encoder.config.hidden_size)), encoder, aligner["train"],
-        aligner["heldout"], few_shot_set(aligner, toy_data_dir), aligner["label_ids"], config, seed=0,
+        aligner["heldout"], few_shot_set(aligner, toy_data_dir), aligner["label_words"], config, seed=0,
     )  # fmt: skip
     changed = any(not torch.equal(before[k], v) for k, v in encoder.state_dict().items())
     assert changed is not freeze
@@ -223,7 +226,7 @@ def test_training_is_deterministic(aligner):
         translator = PromptTranslator(TranslatorConfig(source.shape[1], init="random"))
         config = AlignConfig(epochs=1, batch_size=8, lr=1e-2)
         train_translator(
-            aligner["backbone"], translator, source, aligner["train"], aligner["heldout"], None, aligner["label_ids"], config,
+            aligner["backbone"], translator, source, aligner["train"], aligner["heldout"], None, aligner["label_words"], config,
             seed=5,
         )  # fmt: skip
         with torch.no_grad():
@@ -283,14 +286,14 @@ def test_align_cli_writes_the_translator_and_reports_json(prompts_copy, toy_data
     # the reported source accuracy is that of the source prompt on the first 20 German dev examples
     backbone = PromptStore(prompts_copy).load_backbone(source, cpu=True)
     scorer = PromptStore.scorer(source, backbone)
-    template, label_ids = scorer.template, scorer.label_ids
-    examples = load_nli(str(toy_data_dir), "de", "validation")[:20]
-    scores, _ = Scorer(backbone, template, label_ids).score(source.prompt, examples)
+    template, label_words = scorer.template, scorer.label_words
+    examples = load_examples(NLI, str(toy_data_dir), "de", "validation")[:20]
+    scores, _ = Scorer(backbone, template, label_words, NLI).score(source.prompt, examples)
     assert scores.accuracy == pytest.approx(row["dev_accuracy_source"])
     translator = PromptTranslator(TranslatorConfig(**info.architecture))
     translator.load_state_dict(artifact.weights)
     with torch.no_grad():
-        translated, _ = Scorer(backbone, template, label_ids).score(translator(source.prompt), examples)
+        translated, _ = Scorer(backbone, template, label_words, NLI).score(translator(source.prompt), examples)
     assert translated.accuracy == pytest.approx(row["dev_accuracy_translated"])
 
     # a second run refuses to replace it, before any work

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 from conftest import (
-    MULTI_TOKEN_WORD,
+    UNENCODABLE_WORD,
     assert_clean_error,
     invoke,
     snapshot_tree,
@@ -140,8 +140,11 @@ BAD_INPUTS = {
     "lang-without-files": (lambda tmp_path: {"lang": "fr"}, ["train-fr.tsv", "found:", "train-en.tsv"]),
     "nonexistent-model-dir": (lambda tmp_path: {"model": tmp_path / "no-model"}, ["no-model", "does not exist"]),
     "unreadable-model-dir": (make_empty_model_dir, ["cannot load a masked language model", "not-a-model"]),
-    "multi-token-label-word": (lambda tmp_path: {"verbalizer": f"yes,{MULTI_TOKEN_WORD},no"}, [f"'{MULTI_TOKEN_WORD}'"]),
-    "two-label-words": (lambda tmp_path: {"verbalizer": "yes,no"}, ["three words"]),
+    "unencodable-label-word": (
+        lambda tmp_path: {"verbalizer": f"yes,{UNENCODABLE_WORD},no"},
+        [f"'{UNENCODABLE_WORD}'", "cannot be encoded by this tokenizer"],
+    ),
+    "two-label-words": (lambda tmp_path: {"verbalizer": "yes,no"}, ["3 comma-separated words"]),
     "prompts-dir-under-a-file": (make_prompts_dir_under_a_file, ["cannot create output folder"]),
     "prompts-dir-is-a-file": (make_prompts_dir_is_a_file, ["cannot create output folder"]),
     "nonexistent-data": (lambda tmp_path: {"data": tmp_path / "nothing.tsv"}, ["nothing.tsv", "does not exist"]),

@@ -100,12 +100,13 @@ CLI = typer.main.get_command(app)
 
 def choice_of(option) -> type[Choice] | None:
     """The Choice enum whose values an option takes: its default is one of them (or a comma list of them),
-    or it has no default and its help names them all (``--format``: "tsv or jsonl").
+    or it has no default and its help names them all (``--format``: "tsv or jsonl"). A file suffix in a help
+    (``--data``: "one .tsv/.jsonl/.csv file") names a kind of file, not a value.
 
     Options still typed ``str`` are checked by the workflow only when it runs; this catches a misspelt
     value (``--tune ful``) in a doc without running anything. Typer-typed enums are checked by the parse."""
     default = option.default.value if isinstance(option.default, Choice) else option.default
-    words = set(re.findall(r"[\w-]+", option.help or ""))
+    words = set(re.findall(r"[\w-]+", re.sub(r"\.\w+", " ", option.help or "")))
     for enum in all_subclasses(Choice):
         values = {member.value for member in enum}
         if set(str(default).split(",")) <= values if default is not None else values <= words:

@@ -8,14 +8,14 @@ from dataclasses import asdict
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import MAX_POSITIONS, raises_mpt, toy_rows
+from conftest import MAX_POSITIONS, MULTI_TOKEN_WORD, NLI, raises_mpt, token_ids, toy_rows
 
 from mpt_cli.engine.backbone import Backbone
 from mpt_cli.engine.batching import by_length, collate
 from mpt_cli.engine.inference import accuracy, label_probabilities
 from mpt_cli.engine.prompt_encoder import EncoderKind, PromptEncoder, PromptEncoderConfig
-from mpt_cli.template import DEFAULT_TEMPLATE, TemplateEncoder
-from mpt_cli.verbalizer import Verbalizer
+from mpt_cli.template import TemplateEncoder
+from mpt_cli.verbalizer import LabelWords, Verbalizer
 
 P = 3
 
@@ -26,8 +26,8 @@ def backbone(load_backbone) -> Backbone:
 
 
 def encode(backbone, rows):
-    encoder = TemplateEncoder(DEFAULT_TEMPLATE, backbone.tokenizer, P, backbone.max_length)
-    return encoder.encode([r[0] for r in rows], [r[1] for r in rows])
+    encoder = TemplateEncoder(NLI.template, backbone.tokenizer, P, backbone.max_length, NLI.inputs)
+    return encoder.encode([(r[0], r[1]) for r in rows])
 
 
 def make_batch(backbone, rows=None, labels=False):
@@ -38,8 +38,11 @@ def make_batch(backbone, rows=None, labels=False):
     return collate(encoded, list(range(len(encoded))), backbone.tokenizer.pad_token_id, P, label_ids)
 
 
-def label_ids(backbone) -> torch.Tensor:
-    return torch.tensor(Verbalizer.parse("yes-maybe-no").token_ids(backbone.tokenizer))
+def label_words(backbone) -> LabelWords:
+    """The single-piece words of the yes-maybe-no preset: label ``c`` is piece ``c``."""
+    words = Verbalizer(NLI.verbalizer("yes-maybe-no")).label_words(backbone.tokenizer)
+    assert words.weights is None
+    return words
 
 
 def random_prompt(backbone, seed=0, rows=None) -> torch.Tensor:
@@ -82,25 +85,37 @@ def test_directory_without_a_model(tmp_path):
 
 
 def test_mask_logits_shapes_and_label_columns(backbone):
-    batch, prompt, ids = make_batch(backbone), random_prompt(backbone), label_ids(backbone)
+    batch, prompt, ids = make_batch(backbone), random_prompt(backbone), label_words(backbone)
     with torch.no_grad():
         labels = backbone.mask_logits(batch, prompt, ids)
         vocabulary = backbone.mask_logits(batch, prompt)
     assert labels.shape == (6, 3)
     assert vocabulary.shape == (6, len(backbone.tokenizer))
-    torch.testing.assert_close(labels, vocabulary[:, ids])
+    torch.testing.assert_close(labels, vocabulary[:, ids.piece_ids])
+
+
+def test_mask_logits_of_a_multi_piece_word_are_the_mean_of_its_pieces(backbone):
+    batch, prompt = make_batch(backbone), random_prompt(backbone)
+    words = ("yes", MULTI_TOKEN_WORD, "no")
+    multi = Verbalizer(words).label_words(backbone.tokenizer)
+    with torch.no_grad():
+        labels = backbone.mask_logits(batch, prompt, multi)
+        vocabulary = backbone.mask_logits(batch, prompt)
+    expected = torch.stack([vocabulary[:, token_ids(backbone.tokenizer, word)].mean(-1) for word in words], dim=-1)
+    assert labels.shape == (6, 3)
+    torch.testing.assert_close(labels, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_mask_logits_equal_the_plain_masked_lm(backbone):
     """The head-without-decoder shortcut gives exactly the full MLM head's logits at the mask."""
-    batch, prompt, ids = make_batch(backbone), random_prompt(backbone), label_ids(backbone)
+    batch, prompt, ids = make_batch(backbone), random_prompt(backbone), label_words(backbone)
     model = backbone.model.eval()
     with torch.no_grad():
         embeds = model.get_input_embeddings()(batch.input_ids).clone()
         for row in range(len(embeds)):
             embeds[row, batch.soft_positions[row]] = prompt
         full = model(inputs_embeds=embeds, attention_mask=batch.attention_mask).logits
-        expected = full[torch.arange(len(full)), batch.mask_positions][:, ids]
+        expected = full[torch.arange(len(full)), batch.mask_positions][:, ids.piece_ids]
         got = backbone.mask_logits(batch, prompt, ids)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     # and the prompt matters: another prompt changes the logits
@@ -108,7 +123,7 @@ def test_mask_logits_equal_the_plain_masked_lm(backbone):
 
 
 def test_per_row_prompts(backbone):
-    batch, ids = make_batch(backbone), label_ids(backbone)
+    batch, ids = make_batch(backbone), label_words(backbone)
     shared = random_prompt(backbone)
     with torch.no_grad():
         expected = backbone.mask_logits(batch, shared, ids)
@@ -123,7 +138,7 @@ def backward_once(backbone) -> torch.Tensor:
     backbone.model.train()
     batch = make_batch(backbone, labels=True)
     prompt = random_prompt(backbone).requires_grad_(True)
-    F.cross_entropy(backbone.mask_logits(batch, prompt, label_ids(backbone)), batch.labels).backward()
+    F.cross_entropy(backbone.mask_logits(batch, prompt, label_words(backbone)), batch.labels).backward()
     return prompt
 
 
@@ -222,7 +237,7 @@ def test_by_length_covers_every_row_once_longest_first(backbone):
 
 def test_label_probabilities_keep_input_order(backbone):
     rows = [(p + " very" * (i % 3), h, label) for i, (p, h, label) in enumerate(toy_rows(3, seed=8))]
-    encoded, ids, prompt = encode(backbone, rows), label_ids(backbone), random_prompt(backbone)
+    encoded, ids, prompt = encode(backbone, rows), label_words(backbone), random_prompt(backbone)
     probs = label_probabilities(backbone, encoded, prompt, ids, batch_size=2)
     assert probs.shape == (9, 3)
     torch.testing.assert_close(probs.sum(-1), torch.ones(9))
@@ -233,7 +248,7 @@ def test_label_probabilities_keep_input_order(backbone):
 
 def test_label_probabilities_with_a_prompt_per_row(backbone):
     rows = [(p + " very" * (i % 3), h, label) for i, (p, h, label) in enumerate(toy_rows(2, seed=9))]
-    encoded, ids = encode(backbone, rows), label_ids(backbone)
+    encoded, ids = encode(backbone, rows), label_words(backbone)
     prompts = random_prompt(backbone, seed=2, rows=6)
     probs = label_probabilities(backbone, encoded, prompts, ids, batch_size=4)
     for row in range(6):
@@ -243,10 +258,10 @@ def test_label_probabilities_with_a_prompt_per_row(backbone):
 def test_label_probabilities_restore_training_mode(backbone):
     encoded = encode(backbone, toy_rows(1, seed=1))
     backbone.model.train()
-    label_probabilities(backbone, encoded, random_prompt(backbone), label_ids(backbone))
+    label_probabilities(backbone, encoded, random_prompt(backbone), label_words(backbone))
     assert backbone.model.training
     backbone.model.eval()
-    label_probabilities(backbone, encoded, random_prompt(backbone), label_ids(backbone))
+    label_probabilities(backbone, encoded, random_prompt(backbone), label_words(backbone))
     assert not backbone.model.training
 
 

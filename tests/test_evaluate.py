@@ -11,6 +11,8 @@ import pytest
 import torch
 from conftest import (
     CUES,
+    LABELS,
+    NLI,
     assert_clean_error,
     invoke,
     save_translated_copy,
@@ -22,7 +24,7 @@ from conftest import (
 
 import mpt_cli
 from mpt_cli.artifacts import PromptArtifact
-from mpt_cli.data import LABELS, load_nli
+from mpt_cli.data import load_examples
 from mpt_cli.engine.scorer import Scorer
 from mpt_cli.fileformat import tensor_sha256
 from mpt_cli.metrics import Scores, score
@@ -37,7 +39,7 @@ from mpt_cli.workflows.evaluate import COLLAPSE_SHARE, EvalOptions, evaluate
 def test_score_against_hand_computed_values():
     gold = [0, 0, 1, 1, 2, 2, 2]
     predicted = [0, 1, 1, 1, 0, 0, 1]
-    scores = score(gold, predicted)
+    scores = score(gold, predicted, 3)
     assert scores.examples == 7
     assert scores.confusion == [[1, 1, 0], [0, 2, 0], [2, 1, 0]]  # confusion[gold][predicted]
     assert scores.accuracy == pytest.approx(3 / 7)
@@ -47,14 +49,14 @@ def test_score_against_hand_computed_values():
 
 
 def test_score_of_perfect_predictions():
-    scores = score([2, 0, 1, 1], [2, 0, 1, 1])
+    scores = score([2, 0, 1, 1], [2, 0, 1, 1], 3)
     assert scores.accuracy == 1.0 and scores.macro_f1 == 1.0
     assert scores.confusion == [[1, 0, 0], [0, 2, 0], [0, 0, 1]]
     assert scores.predicted_share == [0.25, 0.5, 0.25]
 
 
 def test_score_of_one_class_predictions():
-    scores = score([0, 1, 2, 0], [1, 1, 1, 1])
+    scores = score([0, 1, 2, 0], [1, 1, 1, 1], 3)
     assert scores.accuracy == 0.25
     assert scores.macro_f1 == pytest.approx((0 + 2 * 1 / (4 + 1) + 0) / 3)
     assert scores.predicted_share == [0.0, 1.0, 0.0]
@@ -64,7 +66,7 @@ def test_score_of_one_class_predictions():
 @pytest.mark.parametrize(("gold", "predicted"), [([], []), ([0, 1], [0]), ([0], [0, 1])])
 def test_score_rejects_empty_or_unequal_lists(gold, predicted):
     with pytest.raises(ValueError, match="non-empty and of equal length"):
-        score(gold, predicted)
+        score(gold, predicted, 3)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -77,7 +79,7 @@ def eval_args(prompts: Path, data: Path, *extra) -> list:
 
 
 def gold_labels(data: Path, lang: str) -> list[int]:
-    return [e.label for e in load_nli(str(data), lang, "validation")]
+    return [e.label for e in load_examples(NLI, str(data), lang, "validation")]
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +159,7 @@ def test_xtreme_prediction_files(eval_run, toy_data_dir):
         assert len(predicted) == languages[lang]["examples"]
         assert set(predicted) <= set(LABELS)
         ids = [LABELS.index(p) for p in predicted]
-        assert score(gold_labels(toy_data_dir, lang), ids).confusion == languages[lang]["confusion"]
+        assert score(gold_labels(toy_data_dir, lang), ids, len(LABELS)).confusion == languages[lang]["confusion"]
 
 
 def test_eval_scores_each_language_with_its_own_prompt(eval_run, routing_dir, toy_data_dir):
@@ -166,11 +168,11 @@ def test_eval_scores_each_language_with_its_own_prompt(eval_run, routing_dir, to
     source = PromptArtifact.load(routing_dir / "en.safetensors")
     backbone = PromptStore(routing_dir).load_backbone(source, cpu=True)
     scorer = PromptStore.scorer(source, backbone)
-    template, label_ids = scorer.template, scorer.label_ids
-    examples = load_nli(str(toy_data_dir), "de", "validation")
+    template, label_words = scorer.template, scorer.label_words
+    examples = load_examples(NLI, str(toy_data_dir), "de", "validation")
     german = PromptArtifact.load(routing_dir / "de.safetensors").prompt
-    with_de, _ = Scorer(backbone, template, label_ids).score(german, examples)
-    with_en, _ = Scorer(backbone, template, label_ids).score(source.prompt, examples)
+    with_de, _ = Scorer(backbone, template, label_words, NLI).score(german, examples)
+    with_en, _ = Scorer(backbone, template, label_words, NLI).score(source.prompt, examples)
     assert with_de.confusion != with_en.confusion  # the two prompts disagree, so the check below means something
     assert languages["de"]["confusion"] == with_de.confusion
     assert languages["de"]["accuracy"] == pytest.approx(with_de.accuracy)
@@ -296,7 +298,7 @@ def test_collapse_threshold_is_strictly_above_80_percent(full_prompts_dir, toy_d
 
     def fake_score(self, prompt, examples, batch_size=64, on_batch=None, route=None):
         probs = torch.nn.functional.one_hot(torch.tensor(predicted), 3).float()
-        return score([e.label for e in examples], predicted), probs
+        return score([e.label for e in examples], predicted, 3), probs
 
     monkeypatch.setattr(Scorer, "score", fake_score)
     options = EvalOptions(

@@ -94,14 +94,14 @@ def test_without_translators_the_target_prompt_is_the_source_prompt(load_backbon
     from mpt_cli.engine.joint import JointConfig, JointLearner, MultiParallelSet
     from mpt_cli.engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
     from mpt_cli.engine.train import LabelledSet, TrainConfig
+    from mpt_cli.verbalizer import LabelWords
 
     backbone = load_backbone()
     empty = LabelledSet([], [])
     pairs = MultiParallelSet([], [], [0, 1, 0])
     encoder = PromptEncoder(PromptEncoderConfig(2, backbone.hidden_size))
-    learner = JointLearner(
-        backbone, encoder, empty, empty, torch.tensor([0, 1, 2]), TrainConfig(), pairs=pairs, joint=JointConfig(translate=False)
-    )
+    words = LabelWords(torch.tensor([0, 1, 2]))
+    learner = JointLearner(backbone, encoder, empty, empty, words, TrainConfig(), pairs=pairs, joint=JointConfig(translate=False))
     prompt = encoder()
     targets = learner.target_prompts(prompt)
     assert targets.shape == (2, *prompt.shape)

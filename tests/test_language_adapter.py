@@ -41,7 +41,7 @@ def logits(aligner, rows: list[int], route=None, prompt=None) -> torch.Tensor:
     prompt = aligner["artifact"].prompt if prompt is None else prompt
     batch = collate(target, rows, backbone.tokenizer.pad_token_id, prompt.shape[-2])
     with torch.no_grad():
-        return backbone.mask_logits(batch, prompt, aligner["label_ids"], route=route)
+        return backbone.mask_logits(batch, prompt, aligner["label_words"], route=route)
 
 
 def test_a_new_adapter_leaves_the_model_as_it_was(aligner):
@@ -58,10 +58,10 @@ def test_training_an_adapter_lowers_the_heldout_kl_and_touches_no_other_row(alig
     plain = logits(aligner, list(range(12)))
     config = AlignConfig(**ADAPTER_ALIGN)
     result = train_translator(
-        backbone, None, source, aligner["train"], aligner["heldout"], None, aligner["label_ids"], config, seed=0, adapter="de"
+        backbone, None, source, aligner["train"], aligner["heldout"], None, aligner["label_words"], config, seed=0, adapter="de"
     )
     assert result.heldout_kl_after < 0.8 * result.heldout_kl_before
-    assert heldout_kl(backbone, aligner["heldout"], source, source, config, aligner["label_ids"], "de") == pytest.approx(
+    assert heldout_kl(backbone, aligner["heldout"], source, source, config, aligner["label_words"], "de") == pytest.approx(
         result.heldout_kl_after
     )
     assert torch.equal(logits(aligner, list(range(12))), plain)  # rows without a route see the source model
@@ -117,7 +117,7 @@ def test_without_a_translator_the_target_prompt_is_the_source_prompt(aligner):
     translator = PromptTranslator(TranslatorConfig(source.shape[1]))
     config = AlignConfig(epochs=1, batch_size=8, lr=1e-2, adapter_lr=1e-2)
     before = {k: v.clone() for k, v in translator.state_dict().items()}
-    train_translator(backbone, None, source, aligner["train"], aligner["heldout"], None, aligner["label_ids"], config, 0,
+    train_translator(backbone, None, source, aligner["train"], aligner["heldout"], None, aligner["label_words"], config, 0,
                      adapter="vi")  # fmt: skip
     assert all(torch.equal(before[k], v) for k, v in translator.state_dict().items())  # never handed over: untouched
     assert any(w.abs().sum() > 0 for name, w in backbone.language_adapters.state("vi").items() if name.endswith(".B"))

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import LEARNING_TRAIN, align_options, assert_clean_error, invoke, toy_rows, train_capturing_backbone, write_tsv
+from conftest import LEARNING_TRAIN, NLI, align_options, assert_clean_error, invoke, toy_rows, train_capturing_backbone, write_tsv
 from safetensors.torch import load_file
 
 from mpt_cli.artifacts import PromptArtifact
-from mpt_cli.data import NLIExample
+from mpt_cli.data import Example
 from mpt_cli.engine.batching import collate
 from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
 from mpt_cli.store import PromptStore
-from mpt_cli.template import DEFAULT_TEMPLATE, TemplateEncoder
+from mpt_cli.template import TemplateEncoder
 
 BF16_TOLERANCE = 0.05
 """bf16 keeps 8 significant bits: probabilities of the tiny model move by about a hundredth."""
@@ -56,8 +56,8 @@ def assert_float32_and_finite(folder: Path) -> int:
 def test_the_backbone_computes_in_bf16_and_hands_back_float32(load_backbone, precision):
     precision("bf16")
     backbone = load_backbone()
-    template = TemplateEncoder(DEFAULT_TEMPLATE, backbone.tokenizer, 2, backbone.max_length)
-    encoded = template.encode(["the man walks", "a cat"], ["the dog sleeps", "a dog"])
+    template = TemplateEncoder(NLI.template, backbone.tokenizer, 2, backbone.max_length, NLI.inputs)
+    encoded = template.encode([("the man walks", "the dog sleeps"), ("a cat", "a dog")])
     batch = collate(encoded, [0, 1], backbone.tokenizer.pad_token_id, 2)
     prompt = torch.randn(2, backbone.hidden_size, generator=torch.Generator().manual_seed(0))
     for output in (backbone.mask_states(batch, prompt), backbone.mask_logits(batch, prompt)):
@@ -79,7 +79,7 @@ def test_full_tuning_in_bf16_lowers_the_loss_and_saves_float32(make_options, pre
 def test_bf16_probabilities_are_close_to_float32_and_sum_to_one(full_prompts_dir, precision):
     store = PromptStore(full_prompts_dir)
     artifact = store.open_source("en")
-    examples = [NLIExample(str(i), p, h, i % 3) for i, (p, h, _) in enumerate(toy_rows(4, seed=41))]
+    examples = [Example(str(i), (p, h), i % 3) for i, (p, h, _) in enumerate(toy_rows(4, seed=41))]
 
     def score(value: str):
         precision(value)
@@ -128,8 +128,8 @@ def test_finetuning_in_bf16_lowers_the_loss(tiny_model_dir, precision):
     from mpt_cli.engine.train import TrainConfig
 
     precision("bf16")
-    examples = [NLIExample(str(i), p, h, i % 3) for i, (p, h, _) in enumerate(toy_rows(4, seed=43))]
-    classifier = Classifier(str(tiny_model_dir), cpu=True)
+    examples = [Example(str(i), (p, h), i % 3) for i, (p, h, _) in enumerate(toy_rows(4, seed=43))]
+    classifier = Classifier(str(tiny_model_dir), len(NLI.labels), cpu=True)
     result = finetune(classifier, examples, examples, TrainConfig(epochs=4, batch_size=4, backbone_lr=3e-3), seed=1)
     assert result.history[-1].train_loss < result.history[0].train_loss
     probs = classifier.probabilities(examples)

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_clean_error, invoke, invoke_with_input, snapshot_tree, toy_rows
+from conftest import LABELS, assert_clean_error, invoke, invoke_with_input, snapshot_tree, toy_rows
 
 from mpt_cli.artifacts import PromptArtifact
-from mpt_cli.data import LABELS
 from mpt_cli.engine.inference import label_probabilities
 from mpt_cli.store import PromptStore
 
@@ -61,12 +60,12 @@ def reference(routing_dir):
     source = PromptArtifact.load(routing_dir / "en.safetensors")
     backbone = PromptStore(routing_dir).load_backbone(source, cpu=True)
     scorer = PromptStore.scorer(source, backbone)
-    template, label_ids = scorer.template, scorer.label_ids
+    template, label_words = scorer.template, scorer.label_words
     prompts = {"en": source.prompt, "de": PromptArtifact.load(routing_dir / "de.safetensors").prompt}
 
     def compute(pairs, lang: str) -> torch.Tensor:
-        encoded = template.encode([p for p, h, *_ in pairs], [h for p, h, *_ in pairs])
-        return label_probabilities(backbone, encoded, prompts[lang], label_ids)
+        encoded = template.encode([(p, h) for p, h, *_ in pairs])
+        return label_probabilities(backbone, encoded, prompts[lang], label_words)
 
     return compute
 

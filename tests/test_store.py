@@ -59,9 +59,9 @@ def write_format_1(prompts, lang: str = "en") -> None:
 
 
 def test_a_folder_of_mpt_0_1_still_works_with_a_note(lora_run, toy_data_dir, parallel_dir, tmp_path):
-    from conftest import align_options
+    from conftest import NLI, align_options
 
-    from mpt_cli.data import load_nli
+    from mpt_cli.data import load_examples
     from mpt_cli.prompt_set import PromptSet
     from mpt_cli.workflows.translate import translate
 
@@ -74,7 +74,7 @@ def test_a_folder_of_mpt_0_1_still_works_with_a_note(lora_run, toy_data_dir, par
             path.unlink()
     old = PromptSet(old_folder, "en", cpu=True)
     assert any("format of mpt 0.1" in note for note in old.warnings)
-    examples = load_nli(str(toy_data_dir), "en", "validation")
+    examples = load_examples(NLI, str(toy_data_dir), "en", "validation")
     torch.testing.assert_close(old.scorer.score(old.source.prompt, examples)[1], new.scorer.score(new.source.prompt, examples)[1])
 
     translate(align_options(old_folder, toy_data_dir, parallel_dir))  # its adapters get a file of their own

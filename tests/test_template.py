@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CUES, FILLER, LABEL_WORDS, MULTI_TOKEN_WORD, raises_mpt, token_ids
+import torch
+from conftest import CUES, FILLER, LABEL_WORDS, MULTI_TOKEN_WORD, NLI, UNENCODABLE_WORD, raises_mpt, token_ids
 
-from mpt_cli.template import DEFAULT_TEMPLATE, TemplateEncoder
-from mpt_cli.verbalizer import PRESETS, Verbalizer
+from mpt_cli.template import TemplateEncoder
+from mpt_cli.verbalizer import Verbalizer
+
+DEFAULT_TEMPLATE = NLI.template
+PRESETS = NLI.word_presets
 
 P = 3
 PREMISE = "the man walks in the park"
@@ -14,8 +18,8 @@ HYPOTHESIS = "a man sits"
 
 
 def encode_one(tokenizer, premise=PREMISE, hypothesis=HYPOTHESIS, template=DEFAULT_TEMPLATE, max_length=64, prompt_length=P):
-    encoder = TemplateEncoder(template, tokenizer, prompt_length, max_length)
-    (encoded,) = encoder.encode([premise], [hypothesis])
+    encoder = TemplateEncoder(template, tokenizer, prompt_length, max_length, NLI.inputs)
+    (encoded,) = encoder.encode([(premise, hypothesis)])
     return encoded
 
 
@@ -69,10 +73,10 @@ def test_soft_and_mask_positions_follow_the_template_order(tokenizer):
 
 
 def test_batch_encoding_matches_one_by_one(tokenizer):
-    encoder = TemplateEncoder(DEFAULT_TEMPLATE, tokenizer, P, 64)
+    encoder = TemplateEncoder(DEFAULT_TEMPLATE, tokenizer, P, 64, NLI.inputs)
     pairs = [(PREMISE, HYPOTHESIS), ("a dog", "the dog sleeps very much today"), ("x", "y")]
-    batch = encoder.encode([p for p, _ in pairs], [h for _, h in pairs])
-    assert batch == [encoder.encode([p], [h])[0] for p, h in pairs]
+    batch = encoder.encode(pairs)
+    assert batch == [encoder.encode([(p, h)])[0] for p, h in pairs]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -151,17 +155,17 @@ def test_short_inputs_are_not_truncated(tokenizer):
 )
 def test_bad_templates(tokenizer, template, fragments):
     with raises_mpt(*fragments):
-        TemplateEncoder(template, tokenizer, P, 64)
+        TemplateEncoder(template, tokenizer, P, 64, NLI.inputs)
 
 
 def test_max_length_too_small(tokenizer):
     with raises_mpt("max length 8", "no room"):
-        TemplateEncoder(DEFAULT_TEMPLATE, tokenizer, 3, 8)
+        TemplateEncoder(DEFAULT_TEMPLATE, tokenizer, 3, 8, NLI.inputs)
 
 
 def test_prompt_length_must_be_positive(tokenizer):
     with raises_mpt("prompt length"):
-        TemplateEncoder(DEFAULT_TEMPLATE, tokenizer, 0, 64)
+        TemplateEncoder(DEFAULT_TEMPLATE, tokenizer, 0, 64, NLI.inputs)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -172,36 +176,56 @@ def test_prompt_length_must_be_positive(tokenizer):
 def test_tiny_tokenizer_keeps_label_and_toy_words_whole(tokenizer):
     assert all(len(token_ids(tokenizer, word)) == 1 for word in LABEL_WORDS + FILLER + list(CUES.values()))
     assert len(token_ids(tokenizer, MULTI_TOKEN_WORD)) > 1
+    assert tokenizer.unk_token_id in token_ids(tokenizer, UNENCODABLE_WORD)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_presets_parse_to_distinct_single_tokens(tokenizer, name):
-    verbalizer = Verbalizer.parse(name)
+    verbalizer = Verbalizer(NLI.verbalizer(name))
     assert verbalizer.words == PRESETS[name]
-    ids = verbalizer.token_ids(tokenizer)
+    words = verbalizer.label_words(tokenizer)
+    assert words.weights is None  # one piece per word: the pieces are the labels' logits
+    ids = words.piece_ids.tolist()
     assert ids == [token_ids(tokenizer, word)[0] for word in PRESETS[name]]
     assert len(set(ids)) == 3
 
 
 def test_three_custom_words_in_label_order(tokenizer):
-    verbalizer = Verbalizer.parse(" true , maybe,wrong ")
+    verbalizer = Verbalizer(NLI.verbalizer(" true , maybe,wrong "))
     assert verbalizer.words == ("true", "maybe", "wrong")
     assert str(verbalizer) == "true,maybe,wrong"
-    assert verbalizer.token_ids(tokenizer) == [token_ids(tokenizer, w)[0] for w in ("true", "maybe", "wrong")]
+    words = verbalizer.label_words(tokenizer)
+    assert words.weights is None
+    assert words.piece_ids.tolist() == [token_ids(tokenizer, w)[0] for w in ("true", "maybe", "wrong")]
 
 
 @pytest.mark.parametrize("spec", ["yes,no", "yes,maybe,no,never", "yes,,no", "yes-no"])
 def test_wrong_word_count_or_unknown_preset(spec):
-    with raises_mpt(repr(spec), "three words"):
-        Verbalizer.parse(spec)
+    with raises_mpt(repr(spec), "3 comma-separated words"):
+        NLI.verbalizer(spec)
 
 
-def test_multi_token_word_is_named(tokenizer):
-    verbalizer = Verbalizer.parse(f"yes,{MULTI_TOKEN_WORD},no")
-    with raises_mpt(f"'{MULTI_TOKEN_WORD}'", "tokens", "single-token"):
-        verbalizer.token_ids(tokenizer)
+def test_multi_token_word_is_the_mean_of_its_pieces(tokenizer):
+    words = Verbalizer(NLI.verbalizer(f"yes,{MULTI_TOKEN_WORD},no")).label_words(tokenizer)
+    pieces = token_ids(tokenizer, MULTI_TOKEN_WORD)
+    assert words.weights is not None and words.weights.shape == (3, len(words.piece_ids))
+    assert len(words) == 3
+    assert set(words.piece_ids.tolist()) == {*pieces, *token_ids(tokenizer, "yes"), *token_ids(tokenizer, "no")}
+    piece_logits = torch.randn(2, len(words.piece_ids))
+    column = {piece: i for i, piece in enumerate(words.piece_ids.tolist())}
+    expected = torch.stack(
+        [piece_logits[:, [column[p] for p in token_ids(tokenizer, word)]].mean(-1) for word in ("yes", MULTI_TOKEN_WORD, "no")],
+        dim=-1,
+    )
+    assert torch.allclose(words.combine(piece_logits), expected, atol=1e-6)
+
+
+def test_word_the_tokenizer_cannot_encode_is_named(tokenizer):
+    verbalizer = Verbalizer(NLI.verbalizer(f"yes,{UNENCODABLE_WORD},no"))
+    with raises_mpt(f"'{UNENCODABLE_WORD}'", "cannot be encoded by this tokenizer"):
+        verbalizer.label_words(tokenizer)
 
 
 def test_words_sharing_a_token_are_refused(tokenizer):
-    with raises_mpt("same token"):
-        Verbalizer.parse("yes,yes,no").token_ids(tokenizer)
+    with raises_mpt("map to the same tokens"):
+        Verbalizer(NLI.verbalizer("yes,yes,no")).label_words(tokenizer)

@@ -7,10 +7,10 @@ from collections import Counter
 
 import pytest
 import torch
-from conftest import SHOTS, raises_mpt, train_capturing_backbone
+from conftest import NLI, SHOTS, raises_mpt, train_capturing_backbone
 
 from mpt_cli.artifacts import PromptArtifact
-from mpt_cli.data import SplitManifest, load_nli, select
+from mpt_cli.data import SplitManifest, load_examples, select
 from mpt_cli.engine.inference import accuracy, label_probabilities
 from mpt_cli.engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from mpt_cli.store import PromptStore
@@ -32,11 +32,11 @@ def manifest_of(artifact: PromptArtifact) -> SplitManifest:
 
 def dev_probabilities(backbone, artifact: PromptArtifact, data: str):
     """Label probabilities of the artifact's dev examples on ``backbone``, with their gold labels."""
-    dev = select(load_nli(data, artifact.info.language, "validation"), manifest_of(artifact).dev_ids)
+    dev = select(load_examples(NLI, data, artifact.info.language, "validation"), manifest_of(artifact).dev_ids)
     scorer = PromptStore.scorer(artifact, backbone)
-    template, label_ids = scorer.template, scorer.label_ids
-    encoded = template.encode([e.premise for e in dev], [e.hypothesis for e in dev])
-    return label_probabilities(backbone, encoded, artifact.prompt, label_ids), [e.label for e in dev]
+    template, label_words = scorer.template, scorer.label_words
+    encoded = template.encode([e.texts for e in dev])
+    return label_probabilities(backbone, encoded, artifact.prompt, label_words), [e.label for e in dev]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -69,8 +69,8 @@ def test_artifact_records_the_split_manifest(full_run, toy_data_dir):
     manifest = manifest_of(artifact)
     assert artifact.info.split_manifest_sha256 == manifest.sha256
     assert (manifest.data, manifest.lang, manifest.shots, manifest.dev_shots) == (str(toy_data_dir), "en", SHOTS, SHOTS)
-    train = select(load_nli(str(toy_data_dir), "en", "train"), manifest.train_ids)
-    dev = select(load_nli(str(toy_data_dir), "en", "dev"), manifest.dev_ids)
+    train = select(load_examples(NLI, str(toy_data_dir), "en", "train"), manifest.train_ids)
+    dev = select(load_examples(NLI, str(toy_data_dir), "en", "dev"), manifest.dev_ids)
     assert Counter(e.label for e in train) == {0: SHOTS, 1: SHOTS, 2: SHOTS}
     assert Counter(e.label for e in dev) == {0: SHOTS, 1: SHOTS, 2: SHOTS}
     assert artifact.info.training["dev_examples"] == 3 * SHOTS

@@ -14,7 +14,7 @@ from .train_source import train_source_command
 
 app = typer.Typer(
     name="mpt",
-    help="Multilingual Prompt Translator: carry an NLI prompt learned in one language to many others.",
+    help="Multilingual Prompt Translator: carry a classification prompt (NLI by default) learned in one language to many others.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

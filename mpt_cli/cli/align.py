@@ -16,7 +16,16 @@ from ..languages import XNLI_LANGUAGES, check_language, parse_languages
 from ..store import PromptStore
 from ..workflows.align import AlignOptions, TranslateMethod, align
 from ..workflows.translate import DEFAULT_METHOD, translate
-from .common import config_help, console, handle_errors, log_epoch, print_json, progress_callbacks, quiet_libraries
+from .common import (
+    TASK_CHECK_HELP,
+    config_help,
+    console,
+    handle_errors,
+    log_epoch,
+    print_json,
+    progress_callbacks,
+    quiet_libraries,
+)
 
 _defaults = AlignConfig()
 _adapter = AdapterConfig()
@@ -35,8 +44,9 @@ def _make_command(translating: bool):
         source: Annotated[str, typer.Option(help="Source language of the trained prompt.")] = AlignOptions.source,
         prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = AlignOptions.prompts_dir,
         model: Annotated[str | None, typer.Option(help="Backbone [default: the one the source prompt records].")] = None,
+        task: Annotated[str | None, typer.Option(help=TASK_CHECK_HELP)] = None,
         data: Annotated[
-            str | None, typer.Option(help="NLI data of the source prompt's few-shot draw and default dev data.")
+            str | None, typer.Option(help="Data of the source prompt's few-shot draw and default dev data [default: its].")
         ] = None,
         dev_data: Annotated[
             str | None, typer.Option(help="Target-language dev data [default: --data's validation split].")
@@ -81,8 +91,8 @@ def _make_command(translating: bool):
         quiet_libraries()
         source = check_language(source)
         options = AlignOptions(
-            targets=_targets(to, source, prompts_dir), source=source, prompts_dir=prompts_dir, model=model, data=data,
-            dev_data=dev_data, parallel=parallel, max_pairs=max_pairs, heldout=heldout, width=translator_width,
+            targets=_targets(to, source, prompts_dir), source=source, prompts_dir=prompts_dir, model=model, task=task,
+            data=data, dev_data=dev_data, parallel=parallel, max_pairs=max_pairs, heldout=heldout, width=translator_width,
             residual=residual, init=translator_init, seed=seed, max_dev_examples=max_dev_examples, overwrite=overwrite,
             cpu=cpu, method=method, translator=translator, adapter=AdapterConfig(rank=adapter_rank, modules=adapter_modules),
             align=AlignConfig(

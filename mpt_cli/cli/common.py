@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..callbacks import Callbacks
 from ..engine.distributed import is_main_process, launched
 from ..errors import MptError, ProcessError
+from ..task import BUILT_IN
 
 
 def _log_width() -> int | None:
@@ -79,6 +80,11 @@ def quiet_libraries() -> None:
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
+
+
+TASK_HELP = f"Task: {', '.join(BUILT_IN)}, or a task file (.json or .toml)."
+TASK_CHECK_HELP = "Task the prompts must have been trained for (a name or a task file) [default: theirs]."
+DATA_HELP = "Hub dataset id, a folder of {split}-{lang}.tsv files, or one .tsv/.jsonl/.csv file [default: the task's]."
 
 
 def config_help(config: type, name: str) -> str:

@@ -8,17 +8,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..data.nli import DEFAULT_DATA
 from ..languages import check_language, parse_languages
 from ..workflows.evaluate import EvalOptions, EvalReport, evaluate
-from .common import console, handle_errors, print_json, progress_callbacks, quiet_libraries
+from .common import DATA_HELP, TASK_CHECK_HELP, console, handle_errors, print_json, progress_callbacks, quiet_libraries
 
 
 @handle_errors
 def eval_command(
     langs: Annotated[str, typer.Option(help="Languages, comma-separated, or 'all' (the 15 XNLI languages).")] = "all",
     split: Annotated[str, typer.Option(help="test, validation (dev) or train.")] = EvalOptions.split,
-    data: Annotated[str, typer.Option(help="Hub dataset id, a folder of {split}-{lang}.tsv files, or one file.")] = DEFAULT_DATA,
+    task: Annotated[str | None, typer.Option(help=TASK_CHECK_HELP)] = None,
+    data: Annotated[str | None, typer.Option(help=DATA_HELP)] = None,
     prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = EvalOptions.prompts_dir,
     source: Annotated[str, typer.Option(help="Language of the trained source prompt.")] = EvalOptions.source,
     model: Annotated[str | None, typer.Option(help="Backbone [default: the one the prompts record].")] = None,
@@ -34,7 +34,7 @@ def eval_command(
     quiet_libraries()
     options = EvalOptions(
         languages=tuple(parse_languages(langs)), source=check_language(source), prompts_dir=prompts_dir, model=model,
-        data=data, split=split, compare=compare, max_examples=max_examples, batch_size=batch_size, output=output,
+        task=task, data=data, split=split, compare=compare, max_examples=max_examples, batch_size=batch_size, output=output,
         overwrite=overwrite, cpu=cpu,
     )  # fmt: skip
     with progress_callbacks("scoring") as callbacks:

@@ -33,6 +33,8 @@ def _describe(record: dict) -> str:
     if "backbone" in record:
         lines.append(f"  backbone: {record['backbone']} (fingerprint {record['backbone_fingerprint'][:12]})"
                      + (f", tune {record['tune']}" if "tune" in record else ""))  # fmt: skip
+    if record.get("task"):
+        lines.append(f"  task: {record['task']}, label words {', '.join(record['verbalizer'])}")
     if record.get("data"):
         lines.append(f"  data: {record['data']}, {record['shots']} shots, seed {record['seed']}, "
                      f"split sha256 {str(record['split_manifest_sha256'])[:12]}")  # fmt: skip

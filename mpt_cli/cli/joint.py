@@ -14,7 +14,16 @@ from ..engine.train import TrainConfig
 from ..engine.translator import TranslatorConfig
 from ..languages import XNLI_LANGUAGES, check_language, parse_languages
 from ..workflows.joint import DEFAULT_PAIRS_PER_LANGUAGE, JointOptions, joint
-from .common import config_help, console, handle_errors, log_epoch, print_json, progress_callbacks, quiet_libraries
+from .common import (
+    TASK_CHECK_HELP,
+    config_help,
+    console,
+    handle_errors,
+    log_epoch,
+    print_json,
+    progress_callbacks,
+    quiet_libraries,
+)
 
 _joint, _train = JointConfig(), TrainConfig()
 
@@ -29,7 +38,8 @@ def joint_command(
     prompts_dir: Annotated[
         Path, typer.Option(help="The source run: few-shot draw, settings, starting point.")
     ] = JointOptions.prompts_dir,
-    data: Annotated[str | None, typer.Option(help="NLI data of the few-shot draw [default: the source prompt's].")] = None,
+    task: Annotated[str | None, typer.Option(help=TASK_CHECK_HELP)] = None,
+    data: Annotated[str | None, typer.Option(help="Data of the few-shot draw [default: the source prompt's].")] = None,
     parallel: Annotated[
         str, typer.Option(help="Parallel corpus: folder of en-xx.tsv, a .tsv, 'SRC_FILE,TGT_FILE', or a hub id.")
     ] = DEFAULT_PARALLEL,
@@ -61,7 +71,8 @@ def joint_command(
     source = check_language(source)
     targets = [c for c in XNLI_LANGUAGES if c != source] if to.strip().lower() == "all" else parse_languages(to)
     options = JointOptions(
-        targets=tuple(targets), output=output, source=source, prompts_dir=prompts_dir, data=data, parallel=parallel,
+        targets=tuple(targets), output=output, source=source, prompts_dir=prompts_dir, task=task, data=data,
+        parallel=parallel,
         max_pairs=max_pairs, heldout=heldout, width=translator_width, init=translator_init, overwrite=overwrite, cpu=cpu,
         joint=JointConfig(
             alpha=alpha, kl_direction=kl, kl_space=kl_space, pairs_per_step=pairs_per_step, translator_lr=translator_lr,

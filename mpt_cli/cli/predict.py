@@ -9,12 +9,12 @@ from typing import Annotated
 import typer
 
 from ..callbacks import Callbacks
-from ..data.pairs import PairFormat, PairReader
+from ..data.rows import RowFormat, RowReader
 from ..engine.distributed import is_main_process, launched
 from ..errors import MptError
 from ..outputs import atomic_path, check_writable, local_paths
 from ..workflows.predict import PredictOptions, predict
-from .common import console, handle_errors, progress_bar, quiet_libraries
+from .common import TASK_CHECK_HELP, console, handle_errors, progress_bar, quiet_libraries
 
 SKIPPED_SHOWN = 10
 
@@ -22,7 +22,7 @@ SKIPPED_SHOWN = 10
 @handle_errors
 def predict_command(
     input_file: Annotated[
-        str, typer.Argument(metavar="FILE", help="TSV (premise<TAB>hypothesis[<TAB>...]) or JSONL; '-' for stdin.")
+        str, typer.Argument(metavar="FILE", help="TSV (the task's texts first, or named in a header) or JSONL; '-' for stdin.")
     ],
     lang: Annotated[str | None, typer.Option(help="Language of every row.")] = None,
     lang_column: Annotated[
@@ -31,6 +31,7 @@ def predict_command(
     prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = PredictOptions.prompts_dir,
     source: Annotated[str, typer.Option(help="Language of the trained source prompt (the fallback).")] = PredictOptions.source,
     model: Annotated[str | None, typer.Option(help="Backbone [default: the one the prompts record].")] = None,
+    task: Annotated[str | None, typer.Option(help=TASK_CHECK_HELP)] = None,
     input_format: Annotated[str | None, typer.Option(help="tsv or jsonl [default: from the file name; stdin: tsv].")] = None,
     output_format: Annotated[
         str | None, typer.Option("--format", help="Output format, tsv or jsonl [default: the input's].")
@@ -45,11 +46,13 @@ def predict_command(
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print a summary as JSON on stderr at the end.")] = False,
 ):
-    """Label premise/hypothesis pairs with the prompt of their language; rows keep their order and columns."""
+    """Label rows of the task's texts with the prompt of their language; rows keep their order and columns."""
     quiet_libraries()
-    options = PredictOptions(lang, lang_column, source, prompts_dir, model, output_format, chunk_size, batch_size, cpu)
-    from_name = PairFormat.JSONL if input_file.endswith(".jsonl") else PairFormat.TSV
-    fmt = PairFormat.parse(input_format or from_name, "input format")
+    options = PredictOptions(
+        lang, lang_column, source, prompts_dir, model, task, output_format, chunk_size, batch_size, cpu
+    )
+    from_name = RowFormat.JSONL if input_file.endswith(".jsonl") else RowFormat.TSV
+    fmt = RowFormat.parse(input_format or from_name, "input format")
     inputs = local_paths(input_file if input_file != "-" else None, prompts_dir)
     if output is not None:
         check_writable(output, overwrite, inputs=inputs)
@@ -64,7 +67,7 @@ def predict_command(
         if not path.is_file():
             raise MptError(f"input file {input_file} does not exist")
         stream, size, name = path.open("rb"), path.stat().st_size, path.name
-    reader = PairReader(stream, name, fmt, lang_column, skip_bad_rows)
+    reader = RowReader(stream, name, fmt, lang_column, skip_bad_rows)
     with stream, progress_bar() as progress:
         task = progress.add_task("labelling", total=size, visible=size is not None)
         callbacks = Callbacks(on_stage=lambda m: console.log(m), on_advance=lambda done: progress.update(task, completed=done))

@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from ..callbacks import Callbacks
-from ..data.nli import DEFAULT_DATA
 from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
 from ..engine.backbone import DEFAULT_MODEL, Tune
@@ -20,7 +19,7 @@ from ..languages import check_language, parse_languages
 from ..workflows.cells import METHODS
 from ..workflows.reproduce import ReproduceOptions, reproduce
 from ..workflows.train_source import DEFAULT_TUNE
-from .common import console, handle_errors, print_json, quiet_libraries
+from .common import DATA_HELP, TASK_HELP, console, handle_errors, print_json, quiet_libraries
 
 
 def _integers(spec: str, what: str) -> tuple[int, ...]:
@@ -46,7 +45,8 @@ def reproduce_command(
     langs: Annotated[str, typer.Option(help="Languages to evaluate, comma-separated, or 'all'.")] = "all",
     source: Annotated[str, typer.Option(help="Source language.")] = ReproduceOptions.source,
     model: Annotated[str, typer.Option(help="Hub id or local directory of a masked LM.")] = DEFAULT_MODEL,
-    data: Annotated[str, typer.Option(help="NLI data: hub id, XTREME folder or file.")] = DEFAULT_DATA,
+    task: Annotated[str, typer.Option(help=TASK_HELP)] = ReproduceOptions.task,
+    data: Annotated[str | None, typer.Option(help=DATA_HELP)] = None,
     parallel: Annotated[str, typer.Option(help="Parallel corpus for the translators.")] = DEFAULT_PARALLEL,
     split: Annotated[str, typer.Option(help="Evaluation split: test or validation.")] = ReproduceOptions.split,
     output: Annotated[Path, typer.Option(help="Folder for every artifact, result and the summary.")] = ReproduceOptions.output,
@@ -71,7 +71,8 @@ def reproduce_command(
     quiet_libraries()
     options = ReproduceOptions(
         shots=_integers(shots, "shots"), seeds=_integers(seeds, "seeds"), methods=tuple(m.strip() for m in methods.split(",")),
-        languages=tuple(parse_languages(langs)), source=check_language(source), model=model, data=data, parallel=parallel,
+        languages=tuple(parse_languages(langs)), source=check_language(source), model=model, task=task, data=data,
+        parallel=parallel,
         split=split, output=output, tune=tune, max_examples=max_examples, max_pairs=max_pairs,
         train=TrainConfig(epochs=epochs), align=AlignConfig(epochs=align_epochs), cpu=cpu,
         joint=JointConfig(epochs=joint_epochs, start=joint_start),

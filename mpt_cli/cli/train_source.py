@@ -8,36 +8,47 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..data.nli import DEFAULT_DATA
 from ..engine.backbone import DEFAULT_MODEL, Tune
 from ..engine.prompt_encoder import PromptEncoderConfig
 from ..engine.train import TrainConfig
-from ..template import DEFAULT_TEMPLATE
-from ..verbalizer import DEFAULT_VERBALIZER, PRESETS
+from ..task import BUILT_IN
 from ..workflows.train_source import DEFAULT_TUNE, SourceOptions, train_source
-from .common import config_help, console, handle_errors, log_epoch, print_json, progress_callbacks, quiet_libraries
+from .common import (
+    DATA_HELP,
+    TASK_HELP,
+    config_help,
+    console,
+    handle_errors,
+    log_epoch,
+    print_json,
+    progress_callbacks,
+    quiet_libraries,
+)
 
 _defaults = TrainConfig()
 
 
 @handle_errors
 def train_source_command(
-    shots: Annotated[int, typer.Option(help="Training examples per class (3 classes).")] = SourceOptions.shots,
+    shots: Annotated[int, typer.Option(help="Training examples per class.")] = SourceOptions.shots,
     lang: Annotated[str, typer.Option(help="Source language.")] = SourceOptions.lang,
     model: Annotated[str, typer.Option(help="Hub id or local directory of a masked LM with its tokenizer.")] = DEFAULT_MODEL,
-    data: Annotated[
-        str, typer.Option(help="Hub dataset id, a folder of {split}-{lang}.tsv files, or one .tsv/.jsonl/.csv file.")
-    ] = DEFAULT_DATA,
+    task: Annotated[str, typer.Option(help=TASK_HELP)] = SourceOptions.task,
+    data: Annotated[str | None, typer.Option(help=DATA_HELP)] = None,
     seed: Annotated[int, typer.Option(help="Seed for sampling, initialisation and shuffling.")] = SourceOptions.seed,
     dev_shots: Annotated[
         int | None, typer.Option(help="Dev examples per class for choosing the best epoch [default: --shots].")
     ] = None,
     prompts_dir: Annotated[Path, typer.Option(help="Folder for prompt artifacts.")] = SourceOptions.prompts_dir,
     tune: Annotated[str, typer.Option(help=f"What learns with the prompt: {Tune.options()}.")] = DEFAULT_TUNE.value,
-    template: Annotated[str, typer.Option(help="Cloze template with {premise} {hypothesis} {soft} {mask}.")] = DEFAULT_TEMPLATE,
+    template: Annotated[
+        str | None, typer.Option(help="Cloze template: the task's inputs ({premise} {hypothesis}, {text}, ...), {soft} and "
+                                 "{mask}, each once [default: the task's].")
+    ] = None,
     verbalizer: Annotated[
-        str, typer.Option(help=f"Preset ({', '.join(PRESETS)}) or three label words: entailment,neutral,contradiction.")
-    ] = DEFAULT_VERBALIZER,
+        str | None, typer.Option(help="Label words in label order, comma-separated, or an xnli preset "
+                                 f"({', '.join(BUILT_IN['xnli'].word_presets)}) [default: the task's].")
+    ] = None,
     prompt_length: Annotated[
         int, typer.Option(help=config_help(PromptEncoderConfig, "prompt_length"))
     ] = SourceOptions.prompt_length,
@@ -48,17 +59,17 @@ def train_source_command(
     backbone_lr: Annotated[float | None, typer.Option(help=config_help(TrainConfig, "backbone_lr"))] = _defaults.backbone_lr,
     lora_rank: Annotated[int, typer.Option(help="LoRA rank (with --tune lora).")] = SourceOptions.lora_rank,
     max_length: Annotated[
-        int, typer.Option(help="Maximum tokens per example; premise and hypothesis are truncated.")
+        int, typer.Option(help="Maximum tokens per example; only the texts are truncated.")
     ] = SourceOptions.max_length,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing artifact.")] = False,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
 ):
-    """Learn a soft prompt for NLI in the source language from K examples per class."""
+    """Learn a soft prompt for a task (NLI by default) in the source language from K examples per class."""
     quiet_libraries()
     train = TrainConfig(epochs=epochs, batch_size=batch_size, prompt_lr=prompt_lr, backbone_lr=backbone_lr)
     options = SourceOptions(
-        shots=shots, dev_shots=dev_shots, lang=lang, model=model, data=data, seed=seed, prompts_dir=prompts_dir,
+        shots=shots, dev_shots=dev_shots, lang=lang, model=model, task=task, data=data, seed=seed, prompts_dir=prompts_dir,
         template=template, verbalizer=verbalizer, prompt_length=prompt_length, encoder=encoder, tune=tune,
         lora_rank=lora_rank, max_length=max_length, train=train, overwrite=overwrite, cpu=cpu,
     )  # fmt: skip
@@ -68,6 +79,7 @@ def train_source_command(
     summary = {
         "artifact": str(run.path),
         "language": info.language,
+        "task": options.task.name,
         "backbone": info.backbone,
         "tune": info.tune,
         "shots": info.shots,
@@ -84,7 +96,7 @@ def train_source_command(
         print_json(summary)
     table = Table(title="train-source", show_header=False)
     for key in (
-        "artifact", "language", "backbone", "tune", "shots", "seed", "best_epoch", "train_loss", "dev_accuracy", "seconds"
+        "artifact", "language", "task", "backbone", "tune", "shots", "seed", "best_epoch", "train_loss", "dev_accuracy", "seconds"
     ):
         value = summary[key]
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))

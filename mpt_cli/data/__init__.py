@@ -1,6 +1,6 @@
-"""Reading NLI data and drawing few-shot splits from it."""
+"""Reading a task's data and drawing few-shot splits from it."""
 
-from .nli import LABELS, NLIExample, load_nli, parse_label
+from .examples import Example, default_data, load_examples
 from .sampling import SplitManifest, draw_split, select
 
-__all__ = ["LABELS", "NLIExample", "SplitManifest", "draw_split", "load_nli", "parse_label", "select"]
+__all__ = ["Example", "SplitManifest", "default_data", "draw_split", "load_examples", "select"]

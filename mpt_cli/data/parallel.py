@@ -1,16 +1,17 @@
-"""Parallel corpora for the alignment task, turned into template-shaped (premise, hypothesis) pairs.
+"""Parallel corpora for the alignment task, turned into task-shaped pairs: one or two texts a side.
 
 Accepted forms (``--parallel``):
 - a folder of ``{src}-{tgt}.tsv`` files (``en-de.tsv``: ``english<TAB>german`` per line, or the 4
   columns below; ``de-en.tsv`` is read with its halves swapped);
-- one ``.tsv`` file with 2 columns (a sentence pair) or 4 columns (premise and hypothesis in the source
-  language, then in the target language);
+- one ``.tsv`` file with 2 columns (a sentence pair) or 4 columns (a two-text task's texts, such as premise
+  and hypothesis, in the source language, then in the target language);
 - two line-aligned text files, ``SOURCE_FILE,TARGET_FILE``;
 - a hub dataset id with XNLI's ``all_languages`` layout (default ``facebook/xnli``): premise and
-  hypothesis translations of the training set; its labels are not used.
+  hypothesis translations of the training set; its labels are not used (a one-text task reads the premises).
 
-Single sentences become template inputs as premise = sentence i and hypothesis = sentence j of a fixed,
-seeded random partner j != i, identical on both sides, so both sides see the same pairing.
+For a one-text task a sentence pair is one example a side. For a two-text task, single sentences become
+inputs as text 1 = sentence i and text 2 = sentence j of a fixed, seeded random partner j != i, identical
+on both sides, so both sides see the same pairing.
 """
 
 from __future__ import annotations
@@ -21,18 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MptError
-from .nli import DEFAULT_DATA
+from ..task import BUILT_IN
 from .paths import existing_path, local_path
 from .text import read_lines
 
-DEFAULT_PARALLEL = DEFAULT_DATA  # its all_languages configuration: the training set in every language
+DEFAULT_PARALLEL = BUILT_IN["xnli"].data  # XNLI's all_languages configuration: the training set in every language
 DEFAULT_MAX_PAIRS = 8000  # per language
 
 
 @dataclass(frozen=True)
 class ParallelPair:
-    source: tuple[str, str]  # (premise, hypothesis) in the source language
-    target: tuple[str, str]  # the same in the target language
+    source: tuple[str, ...]  # the task's texts in the source language: (text,) or (text1, text2)
+    target: tuple[str, ...]  # the same in the target language
 
 
 @dataclass(frozen=True)
@@ -42,13 +43,17 @@ class ParallelCorpus:
     pairs: list[ParallelPair]
 
 
-def load_parallel(spec: str, source: str, target: str, max_pairs: int | None = None, seed: int = 1) -> ParallelCorpus:
-    """Read a corpus for ``source -> target`` and keep a seeded random ``max_pairs`` of it."""
+def load_parallel(
+    spec: str, source: str, target: str, texts: int = 2, max_pairs: int | None = None, seed: int = 1
+) -> ParallelCorpus:
+    """Read a corpus for ``source -> target`` as examples of ``texts`` texts a side (the task's inputs), and
+    keep a seeded random ``max_pairs`` of it."""
     if "," in spec and existing_path(spec) is None:
         first, second = (Path(p.strip()).expanduser() for p in spec.split(",", 1))
         name, digest, rows = _two_files(first, second)
     elif (path := local_path(spec, "parallel corpus")) is None:
         name, digest, rows = _hub(spec, source, target)
+        rows = rows if texts == 2 else [(r[0], r[2]) for r in rows]  # one text: the premises
     elif path.is_dir():
         name, digest, rows = _folder(path, source, target)
     else:
@@ -58,7 +63,7 @@ def load_parallel(spec: str, source: str, target: str, max_pairs: int | None = N
     rng = random.Random(f"mpt-parallel-{seed}")
     if max_pairs is not None and len(rows) > max_pairs:
         rows = rng.sample(rows, max_pairs)
-    return ParallelCorpus(name, digest, _as_pairs(rows, rng))
+    return ParallelCorpus(name, digest, _as_pairs(rows, texts, rng, name))
 
 
 def split_heldout(pairs: list, heldout: int, seed: int) -> tuple[list, list]:
@@ -72,8 +77,13 @@ def split_heldout(pairs: list, heldout: int, seed: int) -> tuple[list, list]:
     return [p for i, p in enumerate(pairs) if i not in held], [p for i, p in enumerate(pairs) if i in held]
 
 
-def _as_pairs(rows: list[tuple[str, ...]], rng: random.Random) -> list[ParallelPair]:
-    """Rows of 4 fields are already pairs; rows of 2 sentences get a partner sentence as hypothesis."""
+def _as_pairs(rows: list[tuple[str, ...]], texts: int, rng: random.Random, name: str) -> list[ParallelPair]:
+    """Rows of ``2 * texts`` fields are already pairs; for a two-text task, rows of 2 sentences get a partner
+    sentence as the second text."""
+    if texts == 1:
+        if len(rows[0]) != 2:
+            raise MptError(f"{name} has {len(rows[0])} columns; a task of one text needs source<TAB>target sentence pairs")
+        return [ParallelPair((r[0],), (r[1],)) for r in rows]
     if len(rows[0]) == 4:
         return [ParallelPair((r[0], r[1]), (r[2], r[3])) for r in rows]
     if len(rows) < 2:

@@ -8,7 +8,7 @@ import random
 from dataclasses import asdict, dataclass
 
 from ..errors import MptError
-from .nli import LABELS, NLIExample
+from .examples import Example
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,14 @@ class SplitManifest:
 
 
 def sample_per_class(
-    examples: list[NLIExample], shots: int, rng: random.Random, exclude: frozenset[str] = frozenset(), what: str = "data"
-) -> list[NLIExample]:
-    """Draw ``shots`` examples of each label, skipping ids in ``exclude``; ordered by label."""
+    examples: list[Example], labels: tuple[str, ...], shots: int, rng: random.Random,
+    exclude: frozenset[str] = frozenset(), what: str = "data",
+) -> list[Example]:  # fmt: skip
+    """Draw ``shots`` examples of each of ``labels``, skipping ids in ``exclude``; ordered by label."""
     if shots < 1:
         raise MptError(f"shots must be at least 1, got {shots}")
     drawn = []
-    for label, name in enumerate(LABELS):
+    for label, name in enumerate(labels):
         pool = [ex for ex in examples if ex.label == label and ex.id not in exclude]
         if len(pool) < shots:
             raise MptError(f"{what} has only {len(pool)} usable {name!r} examples; {shots} per class were asked for")
@@ -54,20 +55,23 @@ def sample_per_class(
 
 
 def draw_split(
-    train_pool: list[NLIExample], dev_pool: list[NLIExample], shots: int, dev_shots: int, seed: int, data: str, lang: str
-) -> tuple[list[NLIExample], list[NLIExample], SplitManifest]:
+    train_pool: list[Example], dev_pool: list[Example], labels: tuple[str, ...], shots: int, dev_shots: int, seed: int,
+    data: str, lang: str,
+) -> tuple[list[Example], list[Example], SplitManifest]:  # fmt: skip
     """Draw the K-per-class training set and a disjoint dev set, each from its own seeded stream.
 
     Separate streams keep the training examples unchanged when only ``dev_shots`` changes.
     """
-    train = sample_per_class(train_pool, shots, random.Random(f"mpt-train-{seed}"), what=f"{data} train ({lang})")
+    train = sample_per_class(train_pool, labels, shots, random.Random(f"mpt-train-{seed}"), what=f"{data} train ({lang})")
     taken = frozenset(ex.id for ex in train)
-    dev = sample_per_class(dev_pool, dev_shots, random.Random(f"mpt-dev-{seed}"), taken, what=f"{data} validation ({lang})")
+    dev = sample_per_class(
+        dev_pool, labels, dev_shots, random.Random(f"mpt-dev-{seed}"), taken, what=f"{data} validation ({lang})"
+    )
     manifest = SplitManifest(data, lang, seed, shots, dev_shots, tuple(ex.id for ex in train), tuple(ex.id for ex in dev))
     return train, dev, manifest
 
 
-def select(examples: list[NLIExample], ids: tuple[str, ...]) -> list[NLIExample]:
+def select(examples: list[Example], ids: tuple[str, ...]) -> list[Example]:
     """The examples named by ``ids``, in that order; a clear error when the data has changed."""
     by_id = {ex.id: ex for ex in examples}
     missing = [i for i in ids if i not in by_id]

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from ..errors import require_positive
 from ..template import EncodedExample
+from ..verbalizer import LabelWords
 from .backbone import Backbone
 from .batching import by_length, collate
 from .losses import AlignmentObjective, KLSpace, kl_divergence
@@ -95,29 +96,30 @@ def alignment_kl(
     source_prompt: torch.Tensor,
     target_prompt: torch.Tensor,
     config: AlignmentObjective,
-    label_ids: torch.Tensor,
+    label_words: LabelWords,
     cached: bool,
     adapter: str | None = None,
 ) -> torch.Tensor:
     """KL between the answer distributions of ``rows`` on both sides (a scalar, differentiable in ``p_T``
     and in the ``adapter`` the target side goes through; the teacher side never has one)."""
-    token_ids = label_ids if config.kl_space == KLSpace.LABELS else None
-    teacher_logits = backbone.project(teacher.states(rows, source_prompt, cached), token_ids)
+    words = label_words if config.kl_space == KLSpace.LABELS else None
+    teacher_logits = backbone.project(teacher.states(rows, source_prompt, cached), words)
     batch = collate(target, rows, backbone.tokenizer.pad_token_id, target_prompt.shape[0]).to(backbone.device)
-    student_logits = backbone.mask_logits(batch, target_prompt, token_ids, route=adapter)
+    student_logits = backbone.mask_logits(batch, target_prompt, words, route=adapter)
     return kl_divergence(teacher_logits, student_logits, config.kl_direction)
 
 
 @torch.no_grad()
 def heldout_kl(
-    backbone, pairs: ParallelSet, source_prompt, target_prompt, config: AlignmentObjective, label_ids, adapter: str | None = None
+    backbone, pairs: ParallelSet, source_prompt, target_prompt, config: AlignmentObjective, label_words: LabelWords,
+    adapter: str | None = None,
 ) -> float:
     """Mean KL over held-out pairs (example-weighted); ``config`` is two-stage or joint alignment's."""
     teacher = Teacher(backbone, pairs.source, config.eval_batch_size)
     total = 0.0
     for rows in by_length(pairs.target, config.eval_batch_size):
         kl = alignment_kl(
-            backbone, teacher, pairs.target, rows, source_prompt, target_prompt, config, label_ids, cached=False, adapter=adapter
+            backbone, teacher, pairs.target, rows, source_prompt, target_prompt, config, label_words, False, adapter
         )
         total += kl.item() * len(rows)
     return total / len(pairs.target)
@@ -133,11 +135,11 @@ class TranslatorLearner:
     dev_metric = HELDOUT_KL
 
     def __init__(self, backbone: Backbone, translator: PromptTranslator | None, source: PromptEncoder | torch.Tensor,
-                 pairs: ParallelSet, heldout: ParallelSet, few_shot: LabelledSet | None, label_ids: torch.Tensor,
+                 pairs: ParallelSet, heldout: ParallelSet, few_shot: LabelledSet | None, label_words: LabelWords,
                  config: AlignConfig, seed: int, adapter: str | None = None):  # fmt: skip
         self.backbone, self.translator, self.source, self.pairs, self.heldout = backbone, translator, source, pairs, heldout
         self.few_shot, self.config, self.adapter = few_shot, config, adapter
-        self.label_ids = label_ids.to(backbone.device)
+        self.label_words = label_words.to(backbone.device)
         self.learn_source = isinstance(source, PromptEncoder) and not config.freeze_source
         self.teacher = Teacher(backbone, pairs.source, config.eval_batch_size)
         self.generator = torch.Generator().manual_seed(seed)  # few-shot batches: apart from fit's pair order
@@ -174,7 +176,7 @@ class TranslatorLearner:
         p_source = self.source_prompt()
         kl = alignment_kl(
             self.backbone, self.teacher, self.pairs.target, rows, p_source.detach(), self.target_prompt(p_source), self.config,
-            self.label_ids, cached=not self.learn_source, adapter=self.adapter,
+            self.label_words, cached=not self.learn_source, adapter=self.adapter,
         )  # fmt: skip
         if not (self.learn_source and self.few_shot is not None):
             return kl
@@ -184,7 +186,7 @@ class TranslatorLearner:
     def dev_score(self) -> float:
         p_source = self.source_prompt()
         target = self.target_prompt(p_source)
-        return heldout_kl(self.backbone, self.heldout, p_source, target, self.config, self.label_ids, self.adapter)
+        return heldout_kl(self.backbone, self.heldout, p_source, target, self.config, self.label_words, self.adapter)
 
     def state(self) -> dict:
         state = {}
@@ -209,7 +211,7 @@ class TranslatorLearner:
         rows = torch.randperm(len(self.few_shot.encoded), generator=self.generator)[: self.config.batch_size].tolist()
         batch = collate(self.few_shot.encoded, rows, self.backbone.tokenizer.pad_token_id, prompt.shape[0], self.few_shot.labels)
         batch = batch.to(self.backbone.device)
-        return F.cross_entropy(self.backbone.mask_logits(batch, prompt, self.label_ids), batch.labels)
+        return F.cross_entropy(self.backbone.mask_logits(batch, prompt, self.label_words), batch.labels)
 
 
 def train_translator(
@@ -219,7 +221,7 @@ def train_translator(
     train_pairs: ParallelSet,
     heldout_pairs: ParallelSet,
     few_shot: LabelledSet | None,
-    label_ids: torch.Tensor,
+    label_words: LabelWords,
     config: AlignConfig,
     seed: int,
     on_step: Callable[[float], None] | None = None,
@@ -233,7 +235,7 @@ def train_translator(
     ``source`` is the source prompt ``[P, H]`` or its encoder. Returns the held-out KL before and after.
     """
     learner = TranslatorLearner(
-        backbone, translator, source, train_pairs, heldout_pairs, few_shot, label_ids, config, seed, adapter
+        backbone, translator, source, train_pairs, heldout_pairs, few_shot, label_words, config, seed, adapter
     )
     learner.train_mode(False)
     before = learner.dev_score()

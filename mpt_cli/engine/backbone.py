@@ -20,6 +20,7 @@ from torch import nn
 from ..choices import Choice
 from ..data.paths import local_path
 from ..errors import MptError
+from ..verbalizer import LabelWords
 from .batching import Batch
 from .language_adapter import LanguageAdapters, Route
 
@@ -184,19 +185,20 @@ class Backbone:
             return self._head_transform(at_mask).float()  # the rest of the engine computes in float32
 
     def mask_logits(
-        self, batch: Batch, prompts: torch.Tensor, token_ids: torch.Tensor | None = None, route: Route = None
+        self, batch: Batch, prompts: torch.Tensor, words: LabelWords | None = None, route: Route = None
     ) -> torch.Tensor:
-        """Logits at the mask for ``token_ids`` only (``[B, C]``), or for the whole vocabulary (``[B, V]``)."""
-        return self.project(self.mask_states(batch, prompts, route), token_ids)
+        """Logits at the mask for the label ``words`` (``[B, C]``), or for the whole vocabulary (``[B, V]``)."""
+        return self.project(self.mask_states(batch, prompts, route), words)
 
-    def project(self, states: torch.Tensor, token_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """Mask states ``[B, H]`` to logits over ``token_ids`` (``[B, C]``) or the vocabulary (``[B, V]``)."""
+    def project(self, states: torch.Tensor, words: LabelWords | None = None) -> torch.Tensor:
+        """Mask states ``[B, H]`` to logits of the label ``words`` (``[B, C]``) or of the vocabulary (``[B, V]``)."""
         weight, bias = self.decoder.weight, self.decoder.bias
-        if token_ids is not None:
-            weight = weight[token_ids]
-            bias = None if bias is None else bias[token_ids]
+        if words is not None:
+            weight = weight[words.piece_ids]
+            bias = None if bias is None else bias[words.piece_ids]
         with self.accelerator.autocast():
-            return F.linear(states, weight, bias).float()
+            logits = F.linear(states, weight, bias).float()
+        return logits if words is None else words.combine(logits)
 
     def save_model(self, directory: Path) -> None:
         """Write the (fully tuned) model and tokenizer as a Hugging Face model directory.

@@ -1,7 +1,7 @@
 """The fine-tuning baseline: a classification head on the backbone, every transformer weight learning.
 
 The same examples, optimiser, schedule and dev selection as the soft prompt (:func:`engine.train.fit`),
-so the two differ only in how the task is posed: ``[CLS] premise [SEP] hypothesis`` -> head, versus a
+so the two differ only in how the task is posed: ``[CLS] text1 [SEP] text2`` -> head, versus a
 cloze template with soft tokens -> label words at the mask.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..data import LABELS, NLIExample
+from ..data import Example
 from .backbone import Tune, load_pretrained, make_accelerator
 from .batching import EVAL_BATCH_SIZE
 from .inference import accuracy
@@ -22,34 +22,34 @@ from .train import DEFAULT_BACKBONE_LR, DEV_ACCURACY, TrainConfig, TrainResult, 
 class Classifier:
     """``AutoModelForSequenceClassification`` over a masked LM's encoder, with its tokenizer."""
 
-    def __init__(self, model_dir: str, max_length: int = 128, cpu: bool = False):
+    def __init__(self, model_dir: str, classes: int, max_length: int = 128, cpu: bool = False):
         from transformers import AutoModelForSequenceClassification
 
         self.tokenizer, model = load_pretrained(
-            AutoModelForSequenceClassification, model_dir, "a sequence classifier", num_labels=len(LABELS)
+            AutoModelForSequenceClassification, model_dir, "a sequence classifier", num_labels=classes
         )
         self.accelerator = make_accelerator(cpu)
         self.model = model.to(self.accelerator.device)
         self.model.get_input_embeddings().requires_grad_(False)  # as in --tune full: keep the shared embedding space
-        self.max_length = max_length
+        self.max_length, self.classes = max_length, classes
 
-    def _batch(self, examples: list[NLIExample]) -> dict[str, torch.Tensor]:
+    def _batch(self, examples: list[Example]) -> dict[str, torch.Tensor]:
         encoded = self.tokenizer(
-            [e.premise for e in examples], [e.hypothesis for e in examples],
+            *([e.texts[i] for e in examples] for i in range(len(examples[0].texts))),
             truncation="longest_first", max_length=self.max_length, padding=True, return_tensors="pt",
         )  # fmt: skip
         return {k: v.to(self.accelerator.device) for k, v in encoded.items()}
 
-    def logits(self, examples: list[NLIExample]) -> torch.Tensor:
+    def logits(self, examples: list[Example]) -> torch.Tensor:
         with self.accelerator.autocast():
             return self.model(**self._batch(examples)).logits.float()  # [B, C]
 
     @torch.no_grad()
-    def probabilities(self, examples: list[NLIExample], batch_size: int = EVAL_BATCH_SIZE, on_batch=None) -> torch.Tensor:
+    def probabilities(self, examples: list[Example], batch_size: int = EVAL_BATCH_SIZE, on_batch=None) -> torch.Tensor:
         """``[N, C]`` in input order; batches sorted by length."""
         self.model.eval()
-        order = sorted(range(len(examples)), key=lambda i: -len(examples[i].premise) - len(examples[i].hypothesis))
-        probs = torch.empty(len(examples), len(LABELS))
+        order = sorted(range(len(examples)), key=lambda i: -sum(map(len, examples[i].texts)))
+        probs = torch.empty(len(examples), self.classes)
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             probs[rows] = self.logits([examples[i] for i in rows]).softmax(-1).cpu()
@@ -61,8 +61,8 @@ class Classifier:
 @dataclass
 class ClassifierLearner:
     classifier: Classifier
-    train: list[NLIExample]
-    dev: list[NLIExample]
+    train: list[Example]
+    dev: list[Example]
     config: TrainConfig
     dev_metric = DEV_ACCURACY
 
@@ -93,7 +93,7 @@ class ClassifierLearner:
 
 
 def finetune(
-    classifier: Classifier, train: list[NLIExample], dev: list[NLIExample], config: TrainConfig, seed: int,
+    classifier: Classifier, train: list[Example], dev: list[Example], config: TrainConfig, seed: int,
     on_step=None, on_epoch=None,
 ) -> TrainResult:  # fmt: skip
     """Fine-tune ``classifier`` on ``train``, keeping the epoch with the best ``dev`` accuracy."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 
 from ..template import EncodedExample
+from ..verbalizer import LabelWords
 from .backbone import Backbone
 from .batching import EVAL_BATCH_SIZE, by_length, collate
 from .distributed import processes
@@ -18,7 +19,7 @@ def label_probabilities(
     backbone: Backbone,
     encoded: list[EncodedExample],
     prompt: torch.Tensor,
-    label_ids: torch.Tensor,
+    label_words: LabelWords,
     batch_size: int = EVAL_BATCH_SIZE,
     on_batch: Callable[[int], None] | None = None,
     route: Route = None,
@@ -35,15 +36,15 @@ def label_probabilities(
     backbone.model.eval()
     group = processes()
     prompt = prompt.to(backbone.device)
-    label_ids = label_ids.to(backbone.device)
+    label_words = label_words.to(backbone.device)
     prompt_length = prompt.shape[-2]
-    probs = torch.empty(len(encoded), len(label_ids))
+    probs = torch.empty(len(encoded), len(label_words))
     done, reported = [], 0
     for rows in group.deal(by_length(encoded, batch_size)):
         batch = collate(encoded, rows, backbone.tokenizer.pad_token_id, prompt_length).to(backbone.device)
         prompts = prompt if prompt.dim() == 2 else prompt[batch.rows]
         routes = route if route is None or isinstance(route, str) else [route[r] for r in rows]
-        probs[rows] = backbone.mask_logits(batch, prompts, label_ids, routes).softmax(-1).cpu()
+        probs[rows] = backbone.mask_logits(batch, prompts, label_words, routes).softmax(-1).cpu()
         done.append(rows)
         if on_batch:  # this process's rows stand for every process's: the count ends at N exactly
             step = min(len(rows) * group.count, len(encoded) - reported)

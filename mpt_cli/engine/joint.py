@@ -98,7 +98,7 @@ class JointLearner(PromptLearner):
         if self.translators is not None:
             self.translators.to(self.backbone.device)
         self.sampler = LanguageRoundRobin(self.pairs.languages, torch.Generator().manual_seed(self.seed))
-        self.kl_token_ids = self.label_ids if self.joint.kl_space == KLSpace.LABELS else None
+        self.kl_words = self.label_words if self.joint.kl_space == KLSpace.LABELS else None
 
     def parameter_groups(self) -> list[dict]:
         groups = super().parameter_groups()
@@ -129,7 +129,7 @@ class JointLearner(PromptLearner):
     def _ce(self, rows: list[int], source_prompt: torch.Tensor) -> torch.Tensor:
         batch = collate(self.train.encoded, rows, self.backbone.tokenizer.pad_token_id, source_prompt.shape[0], self.train.labels)
         batch = batch.to(self.backbone.device)
-        return F.cross_entropy(self.backbone.mask_logits(batch, source_prompt, self.label_ids), batch.labels)
+        return F.cross_entropy(self.backbone.mask_logits(batch, source_prompt, self.label_words), batch.labels)
 
     def kl(self, rows: list[int], source_prompt: torch.Tensor) -> torch.Tensor:
         """KL between teacher (source text, ``p_S``) and student (target text, its language's ``p_T``)."""
@@ -139,11 +139,11 @@ class JointLearner(PromptLearner):
         training = self.backbone.model.training
         self.backbone.model.eval()  # the teacher is a target, not a sample: no dropout
         with torch.no_grad():
-            teacher = self.backbone.mask_logits(teacher_batch, source_prompt.detach(), self.kl_token_ids)
+            teacher = self.backbone.mask_logits(teacher_batch, source_prompt.detach(), self.kl_words)
         self.backbone.model.train(training)
         languages = torch.tensor([self.pairs.languages[r] for r in rows], device=device)
         student_prompts = self.target_prompts(source_prompt)[languages]  # [B, P, H]
-        student = self.backbone.mask_logits(student_batch, student_prompts, self.kl_token_ids)
+        student = self.backbone.mask_logits(student_batch, student_prompts, self.kl_words)
         return kl_divergence(teacher, student, self.joint.kl_direction)
 
     def state(self) -> dict:

@@ -1,4 +1,4 @@
-"""What always travels together to score a prompt: the backbone, the template encoder and the label words."""
+"""What always travels together to score a prompt: the backbone, the task, its template encoder and label words."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 import torch
 
-from ..data import NLIExample
+from ..data import Example
 from ..metrics import Scores, score
+from ..task import Task
 from ..template import EncodedExample, TemplateEncoder
+from ..verbalizer import LabelWords
 from .backbone import Backbone
 from .batching import EVAL_BATCH_SIZE
 from .inference import label_probabilities
@@ -20,11 +22,12 @@ from .language_adapter import Route
 class Scorer:
     backbone: Backbone
     template: TemplateEncoder
-    label_ids: torch.Tensor  # [C]: one vocabulary id per label, in label order
+    label_words: LabelWords  # C labels, in the task's label order
+    task: Task
 
-    def encode(self, pairs: list[tuple[str, str]]) -> list[EncodedExample]:
-        """Template inputs for (premise, hypothesis) pairs."""
-        return self.template.encode([p for p, _ in pairs], [h for _, h in pairs])
+    def encode(self, rows: list[tuple[str, ...]]) -> list[EncodedExample]:
+        """Template inputs for rows of the task's texts."""
+        return self.template.encode(rows)
 
     def probabilities(
         self, prompt: torch.Tensor, encoded: list[EncodedExample],
@@ -32,14 +35,14 @@ class Scorer:
     ) -> torch.Tensor:
         """Label probabilities ``[N, C]``; ``prompt`` is ``[P, H]``, or ``[N, P, H]`` for one per row, and
         ``route`` the language adapter of all rows or of each (None: the model as it is)."""
-        return label_probabilities(self.backbone, encoded, prompt, self.label_ids, batch_size, on_batch, route)
+        return label_probabilities(self.backbone, encoded, prompt, self.label_words, batch_size, on_batch, route)
 
     def score(
-        self, prompt: torch.Tensor, examples: list[NLIExample],
+        self, prompt: torch.Tensor, examples: list[Example],
         batch_size: int = EVAL_BATCH_SIZE, on_batch: Callable[[int], None] | None = None, route: str | None = None,
     ) -> tuple[Scores, torch.Tensor]:
         """Metrics and label probabilities ``[N, C]`` of ``prompt`` (through the language adapter ``route``,
         when given) on labelled ``examples``."""
-        encoded = self.encode([(e.premise, e.hypothesis) for e in examples])
+        encoded = self.encode([e.texts for e in examples])
         probs = self.probabilities(prompt, encoded, batch_size, on_batch, route)
-        return score([e.label for e in examples], probs.argmax(-1).tolist()), probs
+        return score([e.label for e in examples], probs.argmax(-1).tolist(), len(self.task.labels)), probs

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from ..errors import require_positive
 from ..template import EncodedExample
+from ..verbalizer import LabelWords
 from .backbone import Backbone, Tune
 from .batching import EVAL_BATCH_SIZE, collate, shuffled
 from .distributed import processes
@@ -170,14 +171,14 @@ class PromptLearner:
     encoder: PromptEncoder
     train: LabelledSet
     dev: LabelledSet
-    label_ids: torch.Tensor
+    label_words: LabelWords
     config: TrainConfig
 
     dev_metric = DEV_ACCURACY
 
     def __post_init__(self):
         self.encoder.to(self.backbone.device)
-        self.label_ids = self.label_ids.to(self.backbone.device)
+        self.label_words = self.label_words.to(self.backbone.device)
         self.train_size = len(self.train.encoded)
 
     def parameter_groups(self) -> list[dict]:
@@ -195,12 +196,12 @@ class PromptLearner:
         pad_id = self.backbone.tokenizer.pad_token_id
         batch = collate(self.train.encoded, rows, pad_id, self.encoder.config.prompt_length, self.train.labels)
         batch = batch.to(self.backbone.device)
-        return F.cross_entropy(self.backbone.mask_logits(batch, self.encoder(), self.label_ids), batch.labels)
+        return F.cross_entropy(self.backbone.mask_logits(batch, self.encoder(), self.label_words), batch.labels)
 
     def dev_score(self) -> float:
         with torch.no_grad():
             prompt = self.encoder()
-        probs = label_probabilities(self.backbone, self.dev.encoded, prompt, self.label_ids, self.config.eval_batch_size)
+        probs = label_probabilities(self.backbone, self.dev.encoded, prompt, self.label_words, self.config.eval_batch_size)
         return accuracy(probs, self.dev.labels)
 
     def state(self) -> dict:
@@ -217,14 +218,14 @@ def train_prompt(
     encoder: PromptEncoder,
     train: LabelledSet,
     dev: LabelledSet,
-    label_ids: torch.Tensor,
+    label_words: LabelWords,
     config: TrainConfig,
     seed: int,
     on_step: Callable[[float], None] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TrainResult:
     """Train ``encoder`` (and the backbone's trainable weights) and leave them at the best dev epoch."""
-    learner = PromptLearner(backbone, encoder, train, dev, label_ids, config)
+    learner = PromptLearner(backbone, encoder, train, dev, label_words, config)
     return fit(learner, config, seed, backbone.accelerator, on_step, on_epoch)
 
 

@@ -15,7 +15,7 @@ import torch
 from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..callbacks import Callbacks
 from ..choices import Choice
-from ..data import load_nli, select
+from ..data import load_examples, select
 from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL, ParallelCorpus, load_parallel, split_heldout
 from ..engine.align import AlignConfig, AlignResult, ParallelSet, train_translator
 from ..engine.distributed import processes
@@ -44,6 +44,7 @@ class AlignOptions:
     source: str = DEFAULT_SOURCE
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
     model: str | None = None  # default: the backbone recorded in the source prompt
+    task: str | None = None  # checked against the source prompt's task when given
     data: str | None = None  # few-shot (CE) data and default dev data; default: the source prompt's
     dev_data: str | None = None  # default: the validation split of ``data``, where it has the language
     parallel: str = DEFAULT_PARALLEL
@@ -133,11 +134,14 @@ def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> 
     """Check the options against the source prompt, read every corpus (so that a bad one fails the run
     before it writes anything) and load the source run's model."""
     source = store.open_source(options.source)
+    task = store.task_of(source, options.task)
     TranslatorConfig(source.info.hidden_size, options.width, options.residual, options.init)  # validate early
     corpora = {}
     for target in options.targets:
         callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")
-        corpora[target] = load_parallel(options.parallel, options.source, target, options.max_pairs, options.seed)
+        corpora[target] = load_parallel(
+            options.parallel, options.source, target, len(task.inputs), options.max_pairs, options.seed
+        )
     callbacks.on_stage(f"loading the backbone of {store.prompt_path(options.source)}")
     scorer = store.scorer(source, store.load_backbone(source, options.model, options.cpu))
     few_shot = None if options.align.freeze_source else _few_shot(options, source, scorer)
@@ -163,7 +167,7 @@ def train_language(options: AlignOptions, prepared: Prepared, target: str, callb
     callbacks.on_stage(f"{options.source}->{target}: aligning on {len(train_pairs)} pairs, {len(heldout_pairs)} held out")
     callbacks.on_start(options.align.epochs * -(-len(train_pairs) // options.align.batch_size))
     outcome = train_translator(
-        scorer.backbone, translator, source_side, train_set, heldout_set, prepared.few_shot, scorer.label_ids, options.align,
+        scorer.backbone, translator, source_side, train_set, heldout_set, prepared.few_shot, scorer.label_words, options.align,
         options.seed, callbacks.on_step, callbacks.on_epoch, adapter,
     )  # fmt: skip
     with torch.no_grad():
@@ -200,8 +204,9 @@ def _translator_info(options, source, target, translator, corpus, counts, outcom
 def _few_shot(options: AlignOptions, source: PromptArtifact, scorer: Scorer) -> LabelledSet:
     """The source prompt's own few-shot examples (its split manifest), for the CE term."""
     data = options.data or source.info.data
-    examples = select(load_nli(data, options.source, "train"), tuple(source.info.split_manifest["train_ids"]))
-    return LabelledSet(scorer.encode([(e.premise, e.hypothesis) for e in examples]), [e.label for e in examples])
+    pool = load_examples(scorer.task, data, options.source, "train")
+    examples = select(pool, tuple(source.info.split_manifest["train_ids"]))
+    return LabelledSet(scorer.encode([e.texts for e in examples]), [e.label for e in examples])
 
 
 def _source_side(store: PromptStore, source: PromptArtifact, freeze: bool) -> PromptEncoder | torch.Tensor:
@@ -222,7 +227,7 @@ def _dev_scores(
         return {}
     dev_data = options.dev_data or options.data or source.info.data
     try:
-        examples = load_nli(dev_data, target, "validation")
+        examples = load_examples(scorer.task, dev_data, target, "validation")
     except MptError as exc:
         if options.dev_data:  # asked for explicitly: its problems are the user's to see
             raise

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 from ..callbacks import Callbacks
-from ..data import draw_split, load_nli
-from ..data.nli import DEFAULT_DATA, canonical_split
+from ..data import default_data, draw_split, load_examples
+from ..data.examples import canonical_split
 from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
 from ..engine.backbone import DEFAULT_MODEL, Tune
@@ -32,6 +32,7 @@ from ..languages import DEFAULT_SOURCE, XNLI_LANGUAGES
 from ..metrics import score
 from ..outputs import atomic_path
 from ..store import PromptStore
+from ..task import DEFAULT_TASK, Task
 from .align import AlignOptions, TranslateMethod
 from .evaluate import EvalOptions, evaluate
 from .joint import JointOptions, joint
@@ -53,7 +54,8 @@ class ReproduceOptions:
     languages: tuple[str, ...] = tuple(XNLI_LANGUAGES)
     source: str = DEFAULT_SOURCE
     model: str = DEFAULT_MODEL
-    data: str = DEFAULT_DATA
+    task: Task | str = DEFAULT_TASK  # a built-in task's name, a task file, or a Task
+    data: str | None = None  # None: the task's own dataset
     parallel: str = DEFAULT_PARALLEL
     split: str = "test"
     output: Path = Path("reproduce")
@@ -70,6 +72,9 @@ class ReproduceOptions:
         if unknown := [m for m in self.methods if m not in METHODS]:
             raise MptError(f"unknown method {unknown[0]!r}; use {Method.options()}")
         object.__setattr__(self, "methods", tuple(map(Method, self.methods)))
+        task = self.task if isinstance(self.task, Task) else Task.load(self.task)
+        object.__setattr__(self, "task", task)
+        object.__setattr__(self, "data", default_data(task, self.data))
         if self.source not in self.languages:
             raise MptError(f"the languages must include the source language {self.source}")
         object.__setattr__(self, "tune", Tune.parse(self.tune, "tune mode"))
@@ -113,7 +118,7 @@ def _source_prompt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) 
     if PromptStore(cell.source_run).prompt_path(options.source).is_file():
         return
     source = SourceOptions(
-        shots=cell.shots, lang=options.source, model=options.model, data=options.data, seed=cell.seed,
+        shots=cell.shots, lang=options.source, model=options.model, task=options.task, data=options.data, seed=cell.seed,
         prompts_dir=cell.source_run, tune=options.tune, train=options.train, overwrite=True, cpu=options.cpu,
     )  # fmt: skip
     train_source(source, replace(callbacks, on_epoch=lambda record: None))
@@ -173,22 +178,27 @@ def _copy_source_run(cell: Cell, source: str) -> None:
 
 
 def _run_finetune(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> dict:
-    train_pool = load_nli(options.data, options.source, "train")
-    dev_pool = load_nli(options.data, options.source, "validation")
-    train, dev, _ = draw_split(train_pool, dev_pool, cell.shots, cell.shots, cell.seed, options.data, options.source)
+    task = options.task
+    train_pool = load_examples(task, options.data, options.source, "train")
+    dev_pool = load_examples(task, options.data, options.source, "validation")
+    train, dev, _ = draw_split(
+        train_pool, dev_pool, task.labels, cell.shots, cell.shots, cell.seed, options.data, options.source
+    )
     torch.manual_seed(cell.seed)
-    classifier = Classifier(options.model, cpu=options.cpu)
+    classifier = Classifier(options.model, len(task.labels), cpu=options.cpu)
     finetune(classifier, train, dev, options.train, cell.seed)
     languages = {}
     for lang in options.languages:
-        examples = load_nli(options.data, lang, options.split)[: options.max_examples]
+        examples = load_examples(task, options.data, lang, options.split)[: options.max_examples]
         probs = classifier.probabilities(examples)
-        languages[lang] = asdict(score([e.label for e in examples], probs.argmax(-1).tolist()))
+        languages[lang] = asdict(score([e.label for e in examples], probs.argmax(-1).tolist(), len(task.labels)))
     accuracies = [languages[lang]["accuracy"] for lang in options.languages]
     targets = [languages[lang]["accuracy"] for lang in options.languages if lang != options.source]
     return {
-        "run": {"model": options.model, "data": options.data, "split": options.split, "shots": cell.shots, "seed": cell.seed}
-        | provenance(),
+        "run": {
+            "model": options.model, "task": task.name, "data": options.data, "split": options.split, "shots": cell.shots,
+            "seed": cell.seed,
+        } | provenance(),
         "languages": languages,
         "averages": {"all": statistics.mean(accuracies), "targets": statistics.mean(targets) if targets else None},
     }

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..callbacks import Callbacks
-from ..data import LABELS, load_nli
-from ..data.nli import DEFAULT_DATA, canonical_split
+from ..data import default_data, load_examples
+from ..data.examples import canonical_split
 from ..engine.batching import EVAL_BATCH_SIZE
 from ..engine.distributed import processes
 from ..errors import require_positive, unset_is_one
@@ -28,7 +28,8 @@ class EvalOptions:
     source: str = DEFAULT_SOURCE
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
     model: str | None = None
-    data: str = DEFAULT_DATA
+    task: str | None = None  # checked against the prompts' task when given
+    data: str | None = None  # None: the prompts' task's own dataset
     split: str = "test"
     compare: bool = False
     use_translated: bool = True  # False: the source prompt on every language (soft-prompt transfer)
@@ -61,6 +62,7 @@ class LanguageResult:
 @dataclass
 class EvalReport:
     results: list[LanguageResult]
+    labels: tuple[str, ...]  # the task's, in index order
     source: str
     warnings: list[str]
     run: dict = field(default_factory=dict)
@@ -75,7 +77,7 @@ class EvalReport:
         languages = {}
         for r in self.results:
             entry = asdict(r.scores) | {
-                "labels": list(LABELS),
+                "labels": list(self.labels),
                 "prompt": {"path": r.prompt, "kind": r.prompt_kind, "sha256": r.prompt_sha256},
                 "gap_to_source": None if english is None else english - r.scores.accuracy,
             }
@@ -96,11 +98,12 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
         inputs = local_paths(options.prompts_dir, options.data, options.model)
         check_writable(options.output, options.overwrite, folder=True, inputs=inputs)  # fail before the work, not after
     callbacks.on_stage(f"loading prompts from {options.prompts_dir} and their backbone")
-    prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu)
+    prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu, options.task)
+    task, data = prompts.task, default_data(prompts.task, options.data)
     chosen = [prompts.for_language(lang) if options.use_translated else prompts.source_for(lang) for lang in options.languages]
     datasets = {}
     for lang in options.languages:
-        examples = load_nli(options.data, lang, options.split)
+        examples = load_examples(task, data, lang, options.split)
         datasets[lang] = examples[: options.max_examples] if options.max_examples else examples
     passes = sum(len(datasets[p.language]) * (2 if options.compare and p.translated else 1) for p in chosen)
     callbacks.on_start(passes)
@@ -119,7 +122,7 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
         if max(scores.predicted_share) > COLLAPSE_SHARE:
             top = scores.predicted_share.index(max(scores.predicted_share))
             prompts.warnings.append(
-                f"{prompt.language}: {max(scores.predicted_share):.0%} of predictions are {LABELS[top]!r}; "
+                f"{prompt.language}: {max(scores.predicted_share):.0%} of predictions are {task.labels[top]!r}; "
                 "the prompt has collapsed"
             )
         results.append(
@@ -134,13 +137,14 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
         "backbone": info.backbone,
         "backbone_fingerprint": info.backbone_fingerprint,
         "tune": info.tune,
-        "data": options.data,
+        "task": task.name,
+        "data": data,
         "split": options.split,
         "max_examples": options.max_examples,
         "source_prompt": str(prompts.source_path),
         "seconds": round(time.perf_counter() - started, 1),
     } | provenance()
-    report = EvalReport(results, options.source, prompts.warnings, run)
+    report = EvalReport(results, task.labels, options.source, prompts.warnings, run)
     if options.output is not None and processes(options.cpu).is_main:
         write_outputs(report, options.output, options.split, options.overwrite)
     return report
@@ -159,4 +163,4 @@ def write_outputs(report: EvalReport, output: Path, split: str, overwrite: bool)
         folder.mkdir()
         (folder / "results.json").write_text(json.dumps(report.to_json(), indent=2, default=str) + "\n")
         for r in report.results:
-            (folder / f"{prefix}-{r.language}.tsv").write_text("".join(LABELS[p] + "\n" for p in r.predictions))
+            (folder / f"{prefix}-{r.language}.tsv").write_text("".join(report.labels[p] + "\n" for p in r.predictions))

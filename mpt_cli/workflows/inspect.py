@@ -65,8 +65,9 @@ def _prompt(path: Path) -> dict:
         "path": str(path), "kind": f"{info.kind} prompt", "language": info.language,
         "format_version": 1 if artifact.legacy else 2, "shape": list(artifact.prompt.shape), "bytes": path.stat().st_size,
         "backbone": info.backbone,
-        "backbone_fingerprint": info.backbone_fingerprint, "tune": info.tune, "template": info.template,
-        "verbalizer": info.verbalizer, "data": info.data, "shots": info.shots, "seed": info.seed,
+        "backbone_fingerprint": info.backbone_fingerprint, "tune": info.tune,
+        "task": info.task_definition(str(path)).name, "template": info.template, "verbalizer": info.verbalizer,
+        "data": info.data, "shots": info.shots, "seed": info.seed,
         "split_manifest_sha256": info.split_manifest_sha256, "dev_accuracy": info.dev_accuracy, "joint": info.joint is not None,
         "created": info.created, "needs": needs,
     }  # fmt: skip

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..callbacks import Callbacks
-from ..data import load_nli, select
+from ..data import load_examples, select
 from ..data.parallel import DEFAULT_PARALLEL, load_parallel, split_heldout
 from ..engine.align import ParallelSet, heldout_kl
 from ..engine.backbone import DEFAULT_LORA_RANK, Backbone, Tune
@@ -42,6 +42,7 @@ class JointOptions:
     output: Path = Path("prompts-joint")
     source: str = DEFAULT_SOURCE
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
+    task: str | None = None  # checked against the source prompt's task when given
     data: str | None = None  # default: the data the source prompt was trained on
     parallel: str = DEFAULT_PARALLEL
     max_pairs: int | None = DEFAULT_PAIRS_PER_LANGUAGE
@@ -86,22 +87,23 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
     if source.info.tune == Tune.PROMPT:
         raise MptError(f"{store.prompt_path(options.source)} was trained with --tune prompt: nothing but the prompt learns, so "
                        "joint training has nothing to share; train the source prompt with --tune lora or full")  # fmt: skip
+    task = store.task_of(source, options.task)
     translator_config = TranslatorConfig(source.info.hidden_size, options.width, False, options.init)
     corpora = {}  # every corpus is read before any training: a bad one fails the run before it writes anything
     for target in options.targets:
         callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")
-        corpora[target] = load_parallel(options.parallel, options.source, target, options.max_pairs, source.info.seed)
+        corpora[target] = load_parallel(
+            options.parallel, options.source, target, len(task.inputs), options.max_pairs, source.info.seed
+        )
     data, manifest = options.data or source.info.data, source.info.split_manifest
-    few_shot = select(load_nli(data, options.source, "train"), tuple(manifest["train_ids"]))
-    dev = select(load_nli(data, options.source, "validation"), tuple(manifest["dev_ids"]))
+    few_shot = select(load_examples(task, data, options.source, "train"), tuple(manifest["train_ids"]))
+    dev = select(load_examples(task, data, options.source, "validation"), tuple(manifest["dev_ids"]))
 
     callbacks.on_stage(f"loading the backbone of {store.prompt_path(options.source)} (start: {options.joint.start})")
     torch.manual_seed(source.info.seed)
     backbone, encoder = _starting_point(store, source, options)
     scorer = store.scorer(source, backbone)
-    labelled = lambda examples: LabelledSet(
-        scorer.encode([(e.premise, e.hypothesis) for e in examples]), [e.label for e in examples]
-    )
+    labelled = lambda examples: LabelledSet(scorer.encode([e.texts for e in examples]), [e.label for e in examples])
     splits = {t: split_heldout(c.pairs, options.heldout, source.info.seed) for t, c in corpora.items()}
     train_pairs = [(i, p) for i, t in enumerate(options.targets) for p in splits[t][0]]
     pairs = MultiParallelSet(
@@ -116,7 +118,7 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
     translators = nn.ModuleList(PromptTranslator(translator_config) for _ in options.targets) if options.joint.translate else None
     train = replace(options.train, epochs=options.joint.epochs)
     learner = JointLearner(
-        backbone, encoder, labelled(few_shot), labelled(dev), scorer.label_ids, train,
+        backbone, encoder, labelled(few_shot), labelled(dev), scorer.label_words, train,
         translators=translators, pairs=pairs, joint=options.joint, seed=source.info.seed,
     )  # fmt: skip
 
@@ -161,7 +163,7 @@ def _heldout_kls(learner: JointLearner, heldout: dict[str, ParallelSet], options
         target_prompts = learner.target_prompts(source_prompt)
         return {
             target: heldout_kl(
-                learner.backbone, heldout[target], source_prompt, target_prompts[i], options.joint, learner.label_ids
+                learner.backbone, heldout[target], source_prompt, target_prompts[i], options.joint, learner.label_words
             )
             for i, target in enumerate(options.targets)
         }

@@ -1,4 +1,4 @@
-"""``mpt predict``: label a user's premise/hypothesis pairs, chunk by chunk, one prompt per row's language."""
+"""``mpt predict``: label a user's rows of the task's texts, chunk by chunk, one prompt per row's language."""
 
 from __future__ import annotations
 
@@ -11,15 +11,13 @@ from pathlib import Path
 import torch
 
 from ..callbacks import Callbacks
-from ..data import LABELS
-from ..data.pairs import InputRow, PairFormat, PairReader
+from ..data.rows import InputRow, RowFormat, RowReader
 from ..engine.batching import EVAL_BATCH_SIZE
 from ..errors import MptError, require_positive
 from ..languages import DEFAULT_SOURCE, check_language
 from ..prompt_set import PromptSet
 from ..store import DEFAULT_PROMPTS_DIR
-
-PROBABILITY_COLUMNS = [f"p_{label}" for label in LABELS]
+from ..task import Task
 
 
 @dataclass(frozen=True)
@@ -29,6 +27,7 @@ class PredictOptions:
     source: str = DEFAULT_SOURCE
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
     model: str | None = None
+    task: str | None = None  # checked against the prompts' task when given
     output_format: str | None = None  # default: the input's format
     chunk_size: int = 2048
     batch_size: int = EVAL_BATCH_SIZE
@@ -41,7 +40,7 @@ class PredictOptions:
         if self.lang is not None:
             object.__setattr__(self, "lang", check_language(self.lang))
         if self.output_format is not None:
-            object.__setattr__(self, "output_format", PairFormat.parse(self.output_format, "output format"))
+            object.__setattr__(self, "output_format", RowFormat.parse(self.output_format, "output format"))
 
 
 @dataclass
@@ -53,20 +52,20 @@ class PredictSummary:
 
 
 def predict(
-    options: PredictOptions, reader: PairReader, write: Callable[[str], None], callbacks: Callbacks | None = None
+    options: PredictOptions, reader: RowReader, write: Callable[[str], None], callbacks: Callbacks | None = None
 ) -> PredictSummary:
     """Read ``reader`` in chunks, label every row, and ``write`` each output line in input order."""
     callbacks = callbacks or Callbacks()
     callbacks.on_stage(f"loading prompts from {options.prompts_dir} and their backbone")
-    prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu)
+    prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu, options.task)
     table: dict[str, int] = {}  # language -> row of ``stacked``
     stacked: list[torch.Tensor] = []
     routes: dict[str, str | None] = {}  # language -> the adapter its rows go through
     output_format = options.output_format or reader.fmt
     summary = PredictSummary()
-    for chunk in reader.chunks(options.chunk_size):
-        if summary.rows == 0 and output_format == PairFormat.TSV and reader.header:
-            write("\t".join([*reader.header, "prediction", *PROBABILITY_COLUMNS]) + "\n")
+    for chunk in reader.chunks(options.chunk_size, prompts.task):
+        if summary.rows == 0 and output_format == RowFormat.TSV and reader.header:
+            write("\t".join([*reader.header, "prediction", *(f"p_{label}" for label in prompts.task.labels)]) + "\n")
         languages = [row.lang or options.lang for row in chunk]
         for lang in dict.fromkeys(languages):
             if lang not in table:
@@ -76,10 +75,10 @@ def predict(
         # one prompt and one adapter per row: a gather from the table, so mixed languages share every batch
         prompt = torch.stack(stacked)[torch.tensor([table[lang] for lang in languages])]  # [N, P, H]
         route = [routes[lang] for lang in languages] if any(routes.values()) else None
-        encoded = prompts.scorer.encode([(r.premise, r.hypothesis) for r in chunk])
+        encoded = prompts.scorer.encode([r.texts for r in chunk])
         probs = prompts.scorer.probabilities(prompt, encoded, options.batch_size, route=route)
         for row, row_probs in zip(chunk, probs.tolist()):
-            write(_format(row, row_probs, output_format, reader.header))
+            write(_format(row, row_probs, prompts.task, output_format, reader.header))
         summary.rows += len(chunk)
         summary.languages.update(languages)
         callbacks.on_advance(reader.bytes_read)
@@ -88,13 +87,13 @@ def predict(
     return summary
 
 
-def _format(row: InputRow, probs: list[float], output_format: str, header: list[str] | None) -> str:
-    label = LABELS[max(range(len(probs)), key=probs.__getitem__)]
-    if output_format == PairFormat.TSV:
+def _format(row: InputRow, probs: list[float], task: Task, output_format: str, header: list[str] | None) -> str:
+    label = task.labels[max(range(len(probs)), key=probs.__getitem__)]
+    if output_format == RowFormat.TSV:
         values = row.original if isinstance(row.original, list) else [_tsv_value(v) for v in row.original.values()]
         return "\t".join([*values, label, *(f"{p:.4f}" for p in probs)]) + "\n"
-    record = row.original if isinstance(row.original, dict) else _as_record(row.original, header)
-    record = record | {"prediction": label, "probabilities": {name: round(p, 4) for name, p in zip(LABELS, probs)}}
+    record = row.original if isinstance(row.original, dict) else _as_record(row.original, task, header)
+    record = record | {"prediction": label, "probabilities": {name: round(p, 4) for name, p in zip(task.labels, probs)}}
     return json.dumps(record, ensure_ascii=False) + "\n"
 
 
@@ -104,6 +103,6 @@ def _tsv_value(value) -> str:
     return " ".join(text.replace("\t", " ").splitlines())
 
 
-def _as_record(fields: list[str], header: list[str] | None) -> dict:
-    names = header or ["premise", "hypothesis"] + [f"column_{i}" for i in range(3, len(fields) + 1)]
+def _as_record(fields: list[str], task: Task, header: list[str] | None) -> dict:
+    names = header or [*task.inputs, *(f"column_{i}" for i in range(len(task.inputs) + 1, len(fields) + 1))]
     return dict(zip(names, fields))

@@ -110,6 +110,7 @@ def _results_settings(options: ReproduceOptions) -> dict:
     """Everything the accuracies depend on, flat (``train.epochs``) and JSON-normal; local paths resolved."""
     settings = {
         "model": resolved_spec(options.model), "data": resolved_spec(options.data), "parallel": resolved_spec(options.parallel),
+        "task": options.task.record() | {"template": options.task.template, "words": list(options.task.words)},
         "split": options.split, "source": options.source, "tune": options.tune,
         "max_examples": options.max_examples, "max_pairs": options.max_pairs,
     }  # fmt: skip

@@ -12,8 +12,7 @@ import torch
 
 from ..artifacts import PromptInfo
 from ..callbacks import Callbacks
-from ..data import draw_split, load_nli
-from ..data.nli import DEFAULT_DATA
+from ..data import default_data, draw_split, load_examples
 from ..engine.backbone import DEFAULT_LORA_RANK, DEFAULT_MODEL, Backbone, Tune
 from ..engine.distributed import processes
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
@@ -23,8 +22,9 @@ from ..fileformat import provenance
 from ..languages import DEFAULT_SOURCE, check_language
 from ..outputs import check_writable, local_paths
 from ..store import DEFAULT_PROMPTS_DIR, PromptStore
-from ..template import DEFAULT_TEMPLATE, TemplateEncoder, parse_template
-from ..verbalizer import DEFAULT_VERBALIZER, Verbalizer
+from ..task import DEFAULT_TASK, Task
+from ..template import TemplateEncoder
+from ..verbalizer import Verbalizer
 
 DEFAULT_TUNE = Tune.FULL
 
@@ -35,11 +35,12 @@ class SourceOptions:
     dev_shots: int | None = None  # None: same as shots
     lang: str = DEFAULT_SOURCE
     model: str = DEFAULT_MODEL
-    data: str = DEFAULT_DATA
+    task: Task | str = DEFAULT_TASK  # a built-in task's name, a task file, or a Task
+    data: str | None = None  # None: the task's own dataset
     seed: int = 1
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
-    template: str = DEFAULT_TEMPLATE
-    verbalizer: str = DEFAULT_VERBALIZER
+    template: str | None = None  # None: the task's template
+    verbalizer: str | tuple[str, ...] | None = None  # a preset or comma-separated words; None: the task's label words
     prompt_length: int = PromptEncoderConfig.prompt_length
     encoder: str = PromptEncoderConfig.kind
     tune: Tune = DEFAULT_TUNE
@@ -57,8 +58,14 @@ class SourceOptions:
         require_seed(self.seed)
         object.__setattr__(self, "lang", check_language(self.lang))
         object.__setattr__(self, "tune", Tune.parse(self.tune, "tune mode"))
-        parse_template(self.template)
-        Verbalizer.parse(self.verbalizer)
+        task = self.task if isinstance(self.task, Task) else Task.load(self.task)
+        object.__setattr__(self, "task", task)
+        object.__setattr__(self, "data", default_data(task, self.data))
+        object.__setattr__(self, "template", self.template or task.template)
+        task.check_template(self.template)
+        if not isinstance(self.verbalizer, tuple):
+            object.__setattr__(self, "verbalizer", task.verbalizer(self.verbalizer))
+        task.check_words(self.verbalizer)
         PromptEncoderConfig(self.prompt_length, kind=self.encoder)
 
 
@@ -78,24 +85,24 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
     store = PromptStore(options.prompts_dir)
     out = store.prompt_path(lang)
     check_writable(out, options.overwrite, inputs=local_paths(options.data, options.model))
-    verbalizer = Verbalizer.parse(options.verbalizer)
+    task, verbalizer = options.task, Verbalizer(options.verbalizer)
     encoder_config = PromptEncoderConfig(options.prompt_length, kind=options.encoder)
 
     callbacks.on_stage(f"reading {options.data} ({lang})")
     dev_shots = options.shots if options.dev_shots is None else options.dev_shots
-    train_pool = load_nli(options.data, lang, "train")
-    dev_pool = load_nli(options.data, lang, "validation")
-    train, dev, manifest = draw_split(train_pool, dev_pool, options.shots, dev_shots, options.seed, options.data, lang)
+    train_pool = load_examples(task, options.data, lang, "train")
+    dev_pool = load_examples(task, options.data, lang, "validation")
+    train, dev, manifest = draw_split(
+        train_pool, dev_pool, task.labels, options.shots, dev_shots, options.seed, options.data, lang
+    )
 
     callbacks.on_stage(f"loading {options.model}")
     backbone = Backbone.load(options.model, cpu=options.cpu)
-    label_ids = torch.tensor(verbalizer.token_ids(backbone.tokenizer))
+    label_words = verbalizer.label_words(backbone.tokenizer)
     template = TemplateEncoder(
-        options.template, backbone.tokenizer, options.prompt_length, min(options.max_length, backbone.max_length)
+        options.template, backbone.tokenizer, options.prompt_length, min(options.max_length, backbone.max_length), task.inputs
     )
-    encode = lambda examples: LabelledSet(
-        template.encode([e.premise for e in examples], [e.hypothesis for e in examples]), [e.label for e in examples]
-    )
+    encode = lambda examples: LabelledSet(template.encode([e.texts for e in examples]), [e.label for e in examples])
 
     random.seed(options.seed)
     torch.manual_seed(options.seed)
@@ -105,7 +112,7 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
     callbacks.on_stage(f"training ({options.tune}) on {len(train)} examples, selecting on {len(dev)}")
     callbacks.on_start(options.train.epochs * steps_per_epoch)
     result = train_prompt(
-        backbone, encoder, encode(train), encode(dev), label_ids, options.train, options.seed,
+        backbone, encoder, encode(train), encode(dev), label_words, options.train, options.seed,
         callbacks.on_step, callbacks.on_epoch,
     )  # fmt: skip
     with torch.no_grad():
@@ -126,7 +133,7 @@ def _prompt_info(
     return PromptInfo(
         language=options.lang, backbone=options.model, backbone_fingerprint=backbone.fingerprint,
         hidden_size=backbone.hidden_size, prompt_length=options.prompt_length, tune=options.tune, template=options.template,
-        verbalizer=list(Verbalizer.parse(options.verbalizer).words), max_length=template.max_length,
+        verbalizer=list(options.verbalizer), max_length=template.max_length, task=options.task.record(),
         prompt_encoder=asdict(encoder.config), lora_rank=options.lora_rank if options.tune == Tune.LORA else None,
         data=options.data, shots=options.shots, seed=options.seed, split_manifest=json.loads(manifest.to_json()),
         split_manifest_sha256=manifest.sha256, dev_accuracy=result.dev_score, train_loss=result.train_loss,

@@ -1,4 +1,4 @@
-"""Streaming reader for a user's premise/hypothesis file (``mpt predict``): TSV or JSONL.
+"""Streaming reader for a user's file of a task's texts (``mpt predict``): TSV or JSONL.
 
 Rows keep every original field so the output can pass them through. Problems name the line number;
 with ``skip_bad`` they are collected instead of raised.
@@ -13,11 +13,12 @@ from typing import BinaryIO
 from ..choices import Choice
 from ..errors import MptError
 from ..languages import check_language
-from .nli import COLUMN_ALIASES, header_columns
+from ..task import Task
+from .examples import expected_columns, first_alias, header_columns
 from .text import json_object
 
 
-class PairFormat(Choice):
+class RowFormat(Choice):
     """The formats ``mpt predict`` reads and writes."""
 
     TSV = "tsv"
@@ -28,18 +29,17 @@ class PairFormat(Choice):
 class InputRow:
     line: int
     original: list[str] | dict  # TSV fields or the JSON object, passed through to the output
-    premise: str
-    hypothesis: str
+    texts: tuple[str, ...]  # in the order of the task's inputs
     lang: str | None = None
 
 
 @dataclass
-class PairReader:
+class RowReader:
     """Iterate ``chunks(n)`` of :class:`InputRow`; ``header`` is set once the first line is read."""
 
     stream: BinaryIO
     name: str
-    fmt: PairFormat = PairFormat.TSV
+    fmt: RowFormat = RowFormat.TSV
     lang_column: str | None = None  # a header name, a JSON key, or a 1-based column number
     skip_bad: bool = False
     header: list[str] | None = None
@@ -47,9 +47,10 @@ class PairReader:
     rows_read: int = 0
     bytes_read: int = 0
 
-    def chunks(self, size: int) -> Iterator[list[InputRow]]:
+    def chunks(self, size: int, task: Task) -> Iterator[list[InputRow]]:
+        """Rows of ``task``'s texts, ``size`` at a time."""
         chunk = []
-        for row in self._rows():
+        for row in self._rows(task):
             chunk.append(row)
             if len(chunk) == size:
                 yield chunk
@@ -60,7 +61,7 @@ class PairReader:
             skipped = f" ({len(self.skipped)} bad rows skipped)" if self.skipped else ""
             raise MptError(f"{self.name} has no rows to label" + skipped)
 
-    def _rows(self) -> Iterator[InputRow]:
+    def _rows(self, task: Task) -> Iterator[InputRow]:
         positions: dict[str, int] | None = None
         pending_blank = None
         for number, raw in enumerate(self.stream, 1):
@@ -79,14 +80,14 @@ class PairReader:
                 self._bad(pending_blank, "empty line")
                 pending_blank = None
             try:
-                if self.fmt == PairFormat.JSONL:
-                    row = self._jsonl_row(number, text)
+                if self.fmt == RowFormat.JSONL:
+                    row = self._jsonl_row(task, number, text)
                 else:
                     fields = text.split("\t")
-                    if number == 1 and self.header is None and (found := header_columns(fields, f"{self.name} line 1")):
+                    if number == 1 and self.header is None and (found := header_columns(task, fields, f"{self.name} line 1")):
                         self.header, positions = fields, found
                         continue
-                    row = self._tsv_row(number, fields, positions)
+                    row = self._tsv_row(task, number, fields, positions)
             except MptError as exc:
                 if not self.skip_bad:
                     raise
@@ -101,18 +102,19 @@ class PairReader:
             raise MptError(message)
         self.skipped.append((number, message))
 
-    def _tsv_row(self, number: int, fields: list[str], positions: dict[str, int] | None) -> InputRow:
+    def _tsv_row(self, task: Task, number: int, fields: list[str], positions: dict[str, int] | None) -> InputRow:
         where = f"{self.name} line {number}"
+        inputs = task.inputs
         if positions is None:
-            if len(fields) < 2:
-                raise MptError(f"{where}: expected premise<TAB>hypothesis, found no tab")
-            premise, hypothesis = fields[0], fields[1]
+            if len(fields) < len(inputs):
+                raise MptError(f"{where}: expected {expected_columns(task, label=False)}, found no tab")
+            texts = tuple(fields[: len(inputs)])
         else:
-            missing = [c for c in ("premise", "hypothesis") if positions[c] >= len(fields)]
+            missing = [c for c in inputs if positions[c] >= len(fields)]
             if missing:
                 raise MptError(f"{where}: missing column {missing[0]!r}")
-            premise, hypothesis = fields[positions["premise"]], fields[positions["hypothesis"]]
-        return InputRow(number, fields, premise, hypothesis, self._tsv_lang(where, fields))
+            texts = tuple(fields[positions[c]] for c in inputs)
+        return InputRow(number, fields, texts, self._tsv_lang(where, fields))
 
     def _tsv_lang(self, where: str, fields: list[str]) -> str | None:
         if self.lang_column is None:
@@ -127,21 +129,19 @@ class PairReader:
             raise MptError(f"{where}: missing language column {self.lang_column!r}")
         return _row_language(where, fields[index])
 
-    def _jsonl_row(self, number: int, text: str) -> InputRow:
+    def _jsonl_row(self, task: Task, number: int, text: str) -> InputRow:
         where = f"{self.name} line {number}"
         record = json_object(text, where)
-        values = {}
-        for column in ("premise", "hypothesis"):
-            key = next((a for a in COLUMN_ALIASES[column] if a in record), None)
-            if key is None or not isinstance(record[key], str):
+        texts = tuple(first_alias(record, column) for column in task.inputs)
+        for column, value in zip(task.inputs, texts):
+            if not isinstance(value, str):
                 raise MptError(f"{where}: missing field {column!r}")
-            values[column] = record[key]
         lang = None
         if self.lang_column is not None:
             if self.lang_column not in record:
                 raise MptError(f"{where}: missing field {self.lang_column!r}")
             lang = _row_language(where, str(record[self.lang_column]))
-        return InputRow(number, record, values["premise"], values["hypothesis"], lang)
+        return InputRow(number, record, texts, lang)
 
 
 def _row_language(where: str, value: str) -> str:

@@ -1,0 +1,198 @@
+"""Load a task's labelled examples from the hub, an XTREME-style folder, or one file.
+
+Every source yields the same thing: a list of :class:`Example` (the task's texts, one or two, and a
+label index) whose ``id`` is stable (``{source}:{row}``), so a split manifest can name the examples a
+prompt was trained on. Columns are the task's inputs in order, then the label (TSV without a header),
+or are found by name (a TSV header, CSV, JSONL, the hub), with the aliases below.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import MptError
+from ..task import Task
+from .paths import local_path
+from .text import json_object, read_lines
+
+COLUMN_ALIASES = {  # other names a column goes by in common datasets
+    "premise": ("premise", "sentence1", "text_a"),
+    "hypothesis": ("hypothesis", "sentence2", "text_b"),
+    "text": ("text", "sentence", "text_a"),
+    "text1": ("text1", "sentence1", "text_a"),
+    "text2": ("text2", "sentence2", "text_b"),
+    "label": ("label", "gold_label", "category"),
+}
+SPLIT_ALIASES = {"train": ("train",), "validation": ("dev", "validation"), "test": ("test",)}
+FILE_SUFFIXES = (".tsv", ".jsonl", ".csv")
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    texts: tuple[str, ...]  # in the order of the task's inputs
+    label: int | None = None  # an index into the task's labels
+
+
+def aliases(column: str) -> tuple[str, ...]:
+    return COLUMN_ALIASES.get(column, (column,))
+
+
+def canonical_split(split: str) -> str:
+    for name, aliases in SPLIT_ALIASES.items():
+        if split in aliases:
+            return name
+    raise MptError(f"unknown split {split!r}; use train, validation (or dev) or test")
+
+
+def default_data(task: Task, data: str | None) -> str:
+    """``data``, or the task's own dataset when none is given."""
+    if data is None and task.data is None:
+        raise MptError(f"task {task.name!r} names no dataset of its own; pass --data")
+    return task.data if data is None else data
+
+
+def load_examples(task: Task, data: str, lang: str, split: str, require_labels: bool = True) -> list[Example]:
+    """Read ``split`` of ``lang`` from ``data``: a local folder or file, else a hub dataset id."""
+    split = canonical_split(split)
+    path = local_path(data, "data path")
+    if path is None:
+        examples = _load_hub(task, data, lang, split, require_labels)
+    elif path.is_dir():
+        examples = _read_file(task, _xtreme_file(path, lang, split), require_labels)
+    else:
+        examples = _read_file(task, path, require_labels)
+    if not examples:
+        raise MptError(f"no examples in {data} ({split}, {lang})")
+    return examples
+
+
+def _xtreme_file(folder: Path, lang: str, split: str) -> Path:
+    for alias in SPLIT_ALIASES[split]:
+        candidate = folder / f"{alias}-{lang}.tsv"
+        if candidate.is_file():
+            return candidate
+    available = sorted(p.name for p in folder.glob("*-*.tsv"))
+    wanted = " or ".join(f"{alias}-{lang}.tsv" for alias in SPLIT_ALIASES[split])
+    listing = ", ".join(available) if available else "none"
+    raise MptError(f"{folder} has no {wanted} (found: {listing})")
+
+
+def _read_file(task: Task, path: Path, require_labels: bool) -> list[Example]:
+    if path.suffix not in FILE_SUFFIXES:
+        raise MptError(f"{path}: unsupported file type {path.suffix!r}; use {', '.join(FILE_SUFFIXES)}")
+    raw, lines = read_lines(path)
+    if not raw.strip():
+        raise MptError(f"{path} is empty")
+    reader = {".tsv": _rows_tsv, ".csv": _rows_csv, ".jsonl": _rows_jsonl}[path.suffix]
+    examples = []
+    for line_number, row in reader(task, lines, path):
+        where = f"{path.name} line {line_number}"
+        examples.append(_example(task, row, f"{path.name}:{len(examples)}", where, require_labels))
+    return examples
+
+
+def header_columns(task: Task, fields: list[str], where: str) -> dict[str, int] | None:
+    """Column positions of the task's inputs and label when ``fields`` is a header row (it names any of
+    them), else None."""
+    lowered = [f.strip().lower() for f in fields]
+    found = {}
+    for column in (*task.inputs, "label"):
+        for alias in aliases(column):
+            if alias in lowered:
+                found[column] = lowered.index(alias)
+                break
+    if not found:
+        return None
+    for column in task.inputs:
+        if column not in found:
+            raise MptError(f"{where}: the header has no {column!r} column (found: {', '.join(fields)})")
+    return found
+
+
+def expected_columns(task: Task, label: bool = True) -> str:
+    return "<TAB>".join([*task.inputs, *(["label"] if label else [])])
+
+
+def _rows_tsv(task: Task, lines: list[str], path: Path):
+    columns, width = None, len(task.inputs)
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            raise MptError(f"{path.name} line {number}: empty line")
+        fields = line.split("\t")
+        if columns is None and number == 1 and (header := header_columns(task, fields, f"{path.name} line 1")):
+            columns = header
+            continue
+        if columns is None:
+            if not width <= len(fields) <= width + 1:
+                found = "no tab" if len(fields) < 2 else f"{len(fields)} columns (a header row names extra ones)"
+                raise MptError(f"{path.name} line {number}: expected {expected_columns(task)}, found {found}")
+            yield number, dict(zip((*task.inputs, "label"), fields))
+        else:
+            yield number, {name: fields[i] if i < len(fields) else None for name, i in columns.items()}
+
+
+def _rows_csv(task: Task, lines: list[str], path: Path):
+    reader = csv.reader(io.StringIO("\n".join(lines)))
+    try:
+        header = next(reader, None)
+        columns = header_columns(task, header or [], f"{path.name} line 1")
+        if columns is None:
+            raise MptError(f"{path.name}: the CSV header must name the columns {', '.join(task.inputs)} (and label)")
+        for fields in reader:
+            if fields:
+                yield reader.line_num, {name: fields[i] if i < len(fields) else None for name, i in columns.items()}
+    except csv.Error as exc:
+        raise MptError(f"{path.name} line {reader.line_num}: {exc}") from None
+
+
+def _rows_jsonl(task: Task, lines: list[str], path: Path):
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        record = json_object(line, f"{path.name} line {number}")
+        yield number, {name: first_alias(record, name) for name in (*task.inputs, "label")}
+
+
+def first_alias(record: dict, column: str):
+    """The value of ``column`` in ``record`` under its own name or an alias, or None."""
+    for alias in aliases(column):
+        if alias in record:
+            return record[alias]
+    return None
+
+
+def _example(task: Task, row: dict, example_id: str, where: str, require_labels: bool) -> Example:
+    for column in task.inputs:
+        if row.get(column) is None:
+            raise MptError(f"{where}: missing column {column!r}")
+    label = row.get("label")
+    if label is None or str(label).strip() == "":
+        if require_labels:
+            raise MptError(f"{where}: missing label")
+        parsed = None
+    else:
+        parsed = task.label_index(label, where)
+    return Example(example_id, tuple(str(row[column]) for column in task.inputs), parsed)
+
+
+def _load_hub(task: Task, dataset_id: str, lang: str, split: str, require_labels: bool) -> list[Example]:
+    config = task.hub_configs.get(lang, lang) if dataset_id == task.data else lang
+    try:
+        import datasets
+
+        table = datasets.load_dataset(dataset_id, config, split=split)
+    except Exception as exc:  # noqa: BLE001 - the hub raises many types; the user needs the reason, not a traceback
+        raise MptError(f"cannot load {dataset_id} ({config}, {split}) from the Hugging Face hub: {exc}") from None
+    label_column = next((a for a in aliases("label") if a in table.features), "label")
+    names = getattr(table.features.get(label_column), "names", None)
+    examples = []
+    for index, record in enumerate(table):
+        row = {name: first_alias(record, name) for name in (*task.inputs, "label")}
+        if names is not None and isinstance(row["label"], int):
+            row["label"] = names[row["label"]] if row["label"] >= 0 else None
+        examples.append(_example(task, row, f"{split}:{index}", f"{dataset_id} {split} row {index}", require_labels))
+    return examples
