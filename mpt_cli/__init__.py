@@ -1,4 +1,4 @@
-"""mpt: cross-lingual transfer for NLI with a multilingual prompt translator (arXiv 2403.12407)."""
+"""mpt: cross-lingual transfer of text classification (NLI by default) with a multilingual prompt translator (arXiv 2403.12407)."""
 
 from .errors import MptError
 
