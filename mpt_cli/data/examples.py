@@ -38,12 +38,13 @@ class Example:
 
 
 def aliases(column: str) -> tuple[str, ...]:
+    """The names ``column`` may go by: its aliases, or only itself (a user task's own input names)."""
     return COLUMN_ALIASES.get(column, (column,))
 
 
 def canonical_split(split: str) -> str:
-    for name, aliases in SPLIT_ALIASES.items():
-        if split in aliases:
+    for name, names in SPLIT_ALIASES.items():
+        if split in names:
             return name
     raise MptError(f"unknown split {split!r}; use train, validation (or dev) or test")
 
