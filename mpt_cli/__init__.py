@@ -1,4 +1,7 @@
-"""mpt: cross-lingual transfer of text classification (NLI by default) with a multilingual prompt translator (arXiv 2403.12407)."""
+"""mpt: cross-lingual transfer of text classification (NLI by default) with a multilingual prompt translator.
+
+The method is MPT (arXiv 2403.12407).
+"""
 
 from .errors import MptError
 

@@ -375,3 +375,26 @@ def test_an_nli_prompt_without_a_task_record_loads_and_scores_the_same(full_prom
         scorer = store.scorer(artifact, store.load_backbone(artifact, cpu=True))
         probabilities.append(scorer.score(artifact.prompt, examples)[1])
     assert torch.equal(*probabilities)
+
+
+def test_reproduce_builds_its_table_for_a_one_text_task(tiny_model_dir, task_data, parallel_dir, tmp_path):
+    """Soft-prompt transfer and the per-language method on a 7-label task; --dev-shots fixes the dev draw."""
+    from mpt_cli.engine.align import AlignConfig
+    from mpt_cli.engine.train import TrainConfig
+    from mpt_cli.workflows.reproduce import ReproduceOptions, reproduce
+
+    options = ReproduceOptions(
+        task=str(task_data["topic-task"]), shots=(3,), dev_shots=2, seeds=(1,), methods=("soft-prompt", "adapter"),
+        languages=("en", "de"), model=str(tiny_model_dir), data=str(task_data["topic"]), parallel=str(parallel_dir),
+        split="validation", output=tmp_path / "out", tune="prompt", train=TrainConfig(epochs=1, batch_size=8),
+        align=AlignConfig(epochs=1), cpu=True,
+    )  # fmt: skip
+    summary = reproduce(options)
+    assert [r["method"] for r in summary["rows"]] == ["soft-prompt", "adapter"]
+    assert set(summary["gain_over_soft_prompt"]["adapter"]["3"]) == {"en", "de"}
+    source = PromptArtifact.load(tmp_path / "out" / "k3-s1" / "prompts" / "en.safetensors").info
+    assert source.task["name"] == "topic" and source.training["dev_examples"] == 2 * len(TOPIC_LABELS)
+    results = json.loads((tmp_path / "out" / "k3-s1" / "adapter" / "results.json").read_text())
+    assert results["languages"]["de"]["labels"] == TOPIC_LABELS and results["run"]["task"] == "topic"
+    with raises_mpt("holds cells made with task="):
+        reproduce(ReproduceOptions(**{**options.__dict__, "task": "sib200", "data": str(task_data["topic"])}))

@@ -41,6 +41,9 @@ def _listed(values: tuple) -> str:
 def reproduce_command(
     shots: Annotated[str, typer.Option(help="Shot counts per class, comma-separated.")] = _listed(ReproduceOptions.shots),
     seeds: Annotated[str, typer.Option(help="Seeds, comma-separated.")] = _listed(ReproduceOptions.seeds),
+    dev_shots: Annotated[
+        int | None, typer.Option(help="Dev examples per class for choosing the best epoch [default: each cell's shots].")
+    ] = None,
     methods: Annotated[str, typer.Option(help=f"Methods, comma-separated: {', '.join(METHODS)}.")] = _listed(METHODS),
     langs: Annotated[str, typer.Option(help="Languages to evaluate, comma-separated, or 'all'.")] = "all",
     source: Annotated[str, typer.Option(help="Source language.")] = ReproduceOptions.source,
@@ -70,7 +73,8 @@ def reproduce_command(
     no-translator ablation) and fine-tuning, per language."""
     quiet_libraries()
     options = ReproduceOptions(
-        shots=_integers(shots, "shots"), seeds=_integers(seeds, "seeds"), methods=tuple(m.strip() for m in methods.split(",")),
+        shots=_integers(shots, "shots"), dev_shots=dev_shots, seeds=_integers(seeds, "seeds"),
+        methods=tuple(m.strip() for m in methods.split(",")),
         languages=tuple(parse_languages(langs)), source=check_language(source), model=model, task=task, data=data,
         parallel=parallel,
         split=split, output=output, tune=tune, max_examples=max_examples, max_pairs=max_pairs,

@@ -49,6 +49,7 @@ PROMPT_METHODS = (Method.MPT, *JOINT_METHODS, *ADAPTER_METHODS)  # compared with
 @dataclass(frozen=True)
 class ReproduceOptions:
     shots: tuple[int, ...] = (4, 8, 16, 32, 64)
+    dev_shots: int | None = None  # dev examples per class for choosing the epoch; None: the cell's shots
     seeds: tuple[int, ...] = (1, 2, 3)
     methods: tuple[str, ...] = METHODS
     languages: tuple[str, ...] = tuple(XNLI_LANGUAGES)
@@ -83,6 +84,7 @@ class ReproduceOptions:
         canonical_split(self.split)
         for shots in self.shots:
             require_positive(shots=shots)
+        require_positive(dev_shots=unset_is_one(self.dev_shots))
         for seed in self.seeds:
             require_seed(seed)
         require_positive(max_examples=unset_is_one(self.max_examples), max_pairs=unset_is_one(self.max_pairs))
@@ -118,7 +120,8 @@ def _source_prompt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) 
     if PromptStore(cell.source_run).prompt_path(options.source).is_file():
         return
     source = SourceOptions(
-        shots=cell.shots, lang=options.source, model=options.model, task=options.task, data=options.data, seed=cell.seed,
+        shots=cell.shots, dev_shots=options.dev_shots, lang=options.source, model=options.model, task=options.task,
+        data=options.data, seed=cell.seed,
         prompts_dir=cell.source_run, tune=options.tune, train=options.train, overwrite=True, cpu=options.cpu,
     )  # fmt: skip
     train_source(source, replace(callbacks, on_epoch=lambda record: None))
@@ -182,7 +185,8 @@ def _run_finetune(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -
     train_pool = load_examples(task, options.data, options.source, "train")
     dev_pool = load_examples(task, options.data, options.source, "validation")
     train, dev, _ = draw_split(
-        train_pool, dev_pool, task.labels, cell.shots, cell.shots, cell.seed, options.data, options.source
+        train_pool, dev_pool, task.labels, cell.shots, options.dev_shots or cell.shots, cell.seed, options.data,
+        options.source,
     )
     torch.manual_seed(cell.seed)
     classifier = Classifier(options.model, len(task.labels), cpu=options.cpu)

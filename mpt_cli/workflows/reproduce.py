@@ -112,7 +112,7 @@ def _results_settings(options: ReproduceOptions) -> dict:
         "model": resolved_spec(options.model), "data": resolved_spec(options.data), "parallel": resolved_spec(options.parallel),
         "task": options.task.record() | {"template": options.task.template, "words": list(options.task.words)},
         "split": options.split, "source": options.source, "tune": options.tune,
-        "max_examples": options.max_examples, "max_pairs": options.max_pairs,
+        "max_examples": options.max_examples, "max_pairs": options.max_pairs, "dev_shots": options.dev_shots,
     }  # fmt: skip
     configs = (("train", options.train), ("align", options.align), ("joint", options.joint), ("adapter", options.adapter))
     for name, config in configs:
