@@ -398,3 +398,26 @@ def test_reproduce_builds_its_table_for_a_one_text_task(tiny_model_dir, task_dat
     assert results["languages"]["de"]["labels"] == TOPIC_LABELS and results["run"]["task"] == "topic"
     with raises_mpt("holds cells made with task="):
         reproduce(ReproduceOptions(**{**options.__dict__, "task": "sib200", "data": str(task_data["topic"])}))
+
+
+def test_several_words_for_one_label_are_read_together(load_backbone, tokenizer):
+    """``yes|right``: the label's logit is the mean of its words' logits (DPA's multilingual verbalizer)."""
+    backbone = load_backbone()
+    words = Verbalizer(("yes|right", "maybe", f"no|{MULTI_TOKEN_WORD}")).label_words(tokenizer)
+    states = torch.randn(3, backbone.hidden_size)
+    vocab = backbone.project(states)
+    one = lambda word: tokenizer(word, add_special_tokens=False)["input_ids"]
+    expected = torch.stack([
+        (vocab[:, one("yes")[0]] + vocab[:, one("right")[0]]) / 2,
+        vocab[:, one("maybe")[0]],
+        (vocab[:, one("no")[0]] + vocab[:, one(MULTI_TOKEN_WORD)].mean(-1)) / 2,
+    ], -1)  # fmt: skip
+    torch.testing.assert_close(backbone.project(states, words), expected)
+    with raises_mpt("label word '' cannot be encoded"):
+        Verbalizer(("yes|", "no")).label_words(tokenizer)
+
+
+def test_train_source_takes_several_words_per_label(make_options):
+    run = train_source(make_options(verbalizer="yes|right,maybe,no|wrong", template=None))
+    assert run.info.verbalizer == ["yes|right", "maybe", "no|wrong"]
+    assert PromptArtifact.load(run.path).info.verbalizer == ["yes|right", "maybe", "no|wrong"]
