@@ -31,7 +31,9 @@ class AdapterConfig:
     rank: int = field(default=8, metadata={"help": "rank of the language adapter"})
     alpha: float = field(default=16.0, metadata={"help": "adapter scale: the update is alpha / rank * B A x"})
     modules: tuple[str, ...] = field(
-        default=("query", "value"),
+        # chosen on dev (e5-mlm, 64 shots, seed 1, 5 languages): +0.7 over query/value, 1.6 MB at hidden 384;
+        # every dense layer gained +0.4 more but its 2.4 MB breaks the 2 MB a language should cost
+        default=("query", "value", "output.dense"),
         metadata={"help": "linear layers that get the adapter, by the end of their name (comma-separated)"},
     )
 
