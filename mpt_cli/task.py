@@ -15,7 +15,7 @@ default ``--data``, a hub id or a path).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import tomllib
@@ -99,18 +99,20 @@ class Task:
 
     @classmethod
     def from_record(cls, record: dict | None, template: str, words: list[str], where: str) -> Task:
-        """The task a prompt file records (None: NLI, which every older file is), with its template and words."""
-        if record is None:
-            return BUILT_IN[DEFAULT_TASK]
-        builtin = BUILT_IN.get(record.get("name"))
+        """The task a prompt file records (None: NLI, which every older file is), with the template and label
+        words the prompt was trained with; a built-in task keeps its dataset and presets."""
         try:
-            inputs, labels = tuple(record["inputs"]), tuple(record["labels"])
-            if not all(isinstance(s, str) for s in (*inputs, *labels, record["name"])):
-                raise TypeError
-            if builtin is not None and (inputs, labels) == (builtin.inputs, builtin.labels):
-                return builtin
-            return cls(record["name"], inputs, labels, tuple(words), template)
-        except (KeyError, TypeError):
+            if record is None:
+                base = BUILT_IN[DEFAULT_TASK]
+            else:
+                inputs, labels = tuple(record["inputs"]), tuple(record["labels"])
+                if not all(isinstance(s, str) for s in (*inputs, *labels, record["name"])):
+                    raise TypeError
+                builtin = BUILT_IN.get(record["name"])
+                same = builtin is not None and (inputs, labels) == (builtin.inputs, builtin.labels)
+                base = builtin if same else cls(record["name"], inputs, labels, tuple(words), template)
+            return replace(base, template=template, words=tuple(words))
+        except (KeyError, TypeError, AttributeError):
             raise MptError(f"{where} has damaged metadata: task {record!r}") from None
         except MptError as exc:
             raise MptError(f"{where} has damaged metadata: {exc}") from None

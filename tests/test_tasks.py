@@ -371,7 +371,7 @@ def test_an_nli_prompt_without_a_task_record_loads_and_scores_the_same(full_prom
     for folder in (full_prompts_dir, old):
         store = PromptStore(folder)
         artifact = store.open_source("en")
-        assert artifact.info.task_definition() is NLI
+        assert artifact.info.task_definition().record() == NLI.record()
         scorer = store.scorer(artifact, store.load_backbone(artifact, cpu=True))
         probabilities.append(scorer.score(artifact.prompt, examples)[1])
     assert torch.equal(*probabilities)
