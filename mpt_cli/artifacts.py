@@ -108,11 +108,7 @@ class PromptArtifact:
         info = PromptInfo.from_metadata(meta, str(path))
         if "prompt" not in tensors:
             raise MptError(f"{path} has no 'prompt' tensor")
-        labels = info.task_definition(str(path)).labels
-        if len(info.verbalizer) != len(labels):
-            raise MptError(
-                f"{path} has damaged metadata: its verbalizer should name {len(labels)} words, not {info.verbalizer!r}"
-            )
+        info.task_definition(str(path))  # the task, its template and one label word per label fit together
         check_tensor(tensors["prompt"], (info.prompt_length, info.hidden_size), f"the prompt in {path}")
         for name, tensor in tensors.items():
             check_tensor(tensor, tuple(tensor.shape), f"{name} in {path}")

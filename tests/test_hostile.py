@@ -153,7 +153,7 @@ CASES = {
     "verbalizer-a-string": (lambda: rewrite("prompts/de.safetensors", verbalizer='"yes"'),
                             PREDICT, "verbalizer should be list[str]"),
     "verbalizer-two-words": (lambda: rewrite("prompts/de.safetensors", verbalizer='["yes", "no"]'),
-                             PREDICT, "should name 3 words"),
+                             PREDICT, "damaged metadata: task 'xnli' needs 3 label words"),
     "prompt-length-text": (lambda: rewrite("prompts/de.safetensors", prompt_length='"two"'),
                            PREDICT, "prompt_length should be int"),
     "hidden-size-bool": (lambda: rewrite("prompts/de.safetensors", hidden_size="true"), PREDICT, "hidden_size should be int"),
