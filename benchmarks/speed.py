@@ -271,7 +271,7 @@ ADAPTED_LANGUAGES = ("ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th",
 
 
 def adapters(backbone, args, layout: str):
-    """Rows of 15 languages, 14 of them with an adapter of their own (random weights, rank 8 on query/value):
+    """Rows of 15 languages, 14 of them with an adapter of their own (random weights, the default adapter):
     ``one``: every row through one adapter; ``mixed``: languages interleaved, routed per row within each
     batch (what mpt does); ``grouped``: the rows of each language scored apart, one call per language."""
     from mpt_cli.engine.inference import label_probabilities
@@ -319,7 +319,7 @@ def sizes(backbone) -> dict:
         backbone.set_tune("lora", 8)
         size_of("LoRA adapters (rank 8)", backbone.lora_state())
         backbone.language_adapters.add("de", AdapterConfig())
-        size_of("language adapter (rank 8, query and value)", backbone.language_adapters.state("de"))
+        size_of("language adapter (the default: rank 8, query, value, output.dense)", backbone.language_adapters.state("de"))
         unique = {t.data_ptr(): t for t in backbone.model.state_dict().values()}  # tied weights are saved once
         result["full backbone (float32 safetensors)"] = sum(t.numel() * 4 for t in unique.values())
     return result
