@@ -9,6 +9,7 @@ from .artifacts import PromptArtifact
 from .errors import MptError
 from .fileformat import tensor_sha256
 from .store import PromptStore
+from .task import Task
 
 
 @dataclass
@@ -38,10 +39,15 @@ class PromptSet:
         self.store = PromptStore(prompts_dir)
         self.source = self.store.open_source(source)
         self.source_path = self.store.prompt_path(source)
-        self.task = self.store.task_of(self.source, task)
+        self.store.task_of(self.source, task)  # the task the user names must be the prompts', before the model loads
         self.backbone = self.store.load_backbone(self.source, model, cpu)
         self.scorer = self.store.scorer(self.source, self.backbone)
         self.warnings: list[str] = self.store.notes
+
+    @property
+    def task(self) -> Task:
+        """The task of every prompt of the set: the scorer's, read from the source prompt."""
+        return self.scorer.task
 
     def source_for(self, lang: str) -> LanguagePrompt:
         """The source prompt, used as is on ``lang`` (vanilla soft-prompt transfer)."""

@@ -103,7 +103,7 @@ class PromptStore:
         task = artifact.info.task_definition(str(path))
         if expected is not None:
             wanted = Task.load(expected)
-            if (wanted.name, wanted.inputs, wanted.labels) != (task.name, task.inputs, task.labels):
+            if wanted.record() != task.record():
                 raise MptError(f"{path} was trained for task {task.name!r}, not {wanted.name!r}")
         return task
 
