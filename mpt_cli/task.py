@@ -22,6 +22,7 @@ import tomllib
 
 from .errors import MptError
 from .template import CLOZE_SLOTS, parse_template
+from .verbalizer import ALTERNATIVES
 
 DEFAULT_TASK = "xnli"
 TASK_FILE_KEYS = {"name", "inputs", "labels", "template", "data"}
@@ -166,6 +167,14 @@ _FLORES = {  # SIB-200's hub configurations are FLORES-200 codes
     "ur": "urd_Arab", "vi": "vie_Latn", "zh": "zho_Hans",
 }  # fmt: skip
 
+_TRUE_MAYBE_FALSE = {  # the default NLI words in the 15 XNLI languages, for the multilingual preset (DPA)
+    "en": ("true", "maybe", "false"), "ar": ("صحيح", "ربما", "خطأ"), "bg": ("вярно", "може", "невярно"),
+    "de": ("wahr", "vielleicht", "falsch"), "el": ("αληθές", "ίσως", "ψευδές"), "es": ("verdadero", "quizás", "falso"),
+    "fr": ("vrai", "peut-être", "faux"), "hi": ("सही", "शायद", "गलत"), "ru": ("верно", "возможно", "неверно"),
+    "sw": ("kweli", "labda", "uongo"), "th": ("จริง", "อาจจะ", "เท็จ"), "tr": ("doğru", "belki", "yanlış"),
+    "ur": ("صحیح", "شاید", "غلط"), "vi": ("đúng", "có lẽ", "sai"), "zh": ("对", "也许", "错"),
+}  # fmt: skip
+
 BUILT_IN: dict[str, Task] = {
     task.name: task
     for task in (
@@ -177,6 +186,7 @@ BUILT_IN: dict[str, Task] = {
                 "yes-maybe-no": ("yes", "maybe", "no"),
                 "right-maybe-wrong": ("right", "maybe", "wrong"),
                 "true-maybe-false": ("true", "maybe", "false"),
+                "multilingual": tuple(ALTERNATIVES.join(words) for words in zip(*_TRUE_MAYBE_FALSE.values())),
             },
         ),
         Task(  # paraphrase identification; PET poses it as "s1 ? [MASK] , s2" with yes/no

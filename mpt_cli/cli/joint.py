@@ -61,6 +61,9 @@ def joint_command(
     epochs: Annotated[int, typer.Option(help=config_help(JointConfig, "epochs"))] = _joint.epochs,
     prompt_lr: Annotated[float, typer.Option(help=config_help(TrainConfig, "prompt_lr"))] = _train.prompt_lr,
     backbone_lr: Annotated[float | None, typer.Option(help=config_help(TrainConfig, "backbone_lr"))] = _train.backbone_lr,
+    select: Annotated[str, typer.Option(help=config_help(TrainConfig, "select"))] = _train.select.value,
+    mixup: Annotated[float, typer.Option(help=config_help(TrainConfig, "mixup"))] = _train.mixup,
+    decay_to_start: Annotated[float, typer.Option(help=config_help(TrainConfig, "decay_to_start"))] = _train.decay_to_start,
     overwrite: Annotated[bool, typer.Option(help="Replace an --output folder written by an earlier joint run.")] = False,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
@@ -78,7 +81,9 @@ def joint_command(
             alpha=alpha, kl_direction=kl, kl_space=kl_space, pairs_per_step=pairs_per_step, translator_lr=translator_lr,
             start=start, translate=translator, epochs=epochs,
         ),
-        train=TrainConfig(prompt_lr=prompt_lr, backbone_lr=backbone_lr),
+        train=TrainConfig(
+            prompt_lr=prompt_lr, backbone_lr=backbone_lr, select=select, mixup=mixup, decay_to_start=decay_to_start
+        ),
     )  # fmt: skip
     with progress_callbacks("joint training", log_epoch) as callbacks:
         run = joint(options, callbacks)

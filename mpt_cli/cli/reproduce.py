@@ -19,7 +19,9 @@ from ..languages import check_language, parse_languages
 from ..workflows.cells import METHODS
 from ..workflows.reproduce import ReproduceOptions, reproduce
 from ..workflows.train_source import DEFAULT_TUNE
-from .common import DATA_HELP, TASK_HELP, console, handle_errors, print_json, quiet_libraries
+from .common import DATA_HELP, TASK_HELP, config_help, console, handle_errors, print_json, quiet_libraries
+
+_train = TrainConfig()
 
 
 def _integers(spec: str, what: str) -> tuple[int, ...]:
@@ -56,7 +58,13 @@ def reproduce_command(
     tune: Annotated[str, typer.Option(help=f"What learns with the source prompt: {Tune.options()}.")] = DEFAULT_TUNE.value,
     max_examples: Annotated[int | None, typer.Option(help="Evaluate at most this many examples per language.")] = None,
     max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language for the translators.")] = DEFAULT_MAX_PAIRS,
-    epochs: Annotated[int, typer.Option(help="Epochs of source-prompt and fine-tuning training.")] = TrainConfig().epochs,
+    verbalizer: Annotated[
+        str | None, typer.Option(help="Label words in label order, comma-separated, or a preset [default: the task's].")
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Epochs of source-prompt and fine-tuning training.")] = _train.epochs,
+    select: Annotated[str, typer.Option(help=config_help(TrainConfig, "select"))] = _train.select.value,
+    mixup: Annotated[float, typer.Option(help=config_help(TrainConfig, "mixup"))] = _train.mixup,
+    decay_to_start: Annotated[float, typer.Option(help=config_help(TrainConfig, "decay_to_start"))] = _train.decay_to_start,
     align_epochs: Annotated[
         int, typer.Option(help="Epochs over the parallel pairs (mpt and the adapter methods).")
     ] = AlignConfig().epochs,
@@ -75,10 +83,11 @@ def reproduce_command(
     options = ReproduceOptions(
         shots=_integers(shots, "shots"), dev_shots=dev_shots, seeds=_integers(seeds, "seeds"),
         methods=tuple(m.strip() for m in methods.split(",")),
-        languages=tuple(parse_languages(langs)), source=check_language(source), model=model, task=task, data=data,
-        parallel=parallel,
+        languages=tuple(parse_languages(langs)), source=check_language(source), model=model, task=task, verbalizer=verbalizer,
+        data=data, parallel=parallel,
         split=split, output=output, tune=tune, max_examples=max_examples, max_pairs=max_pairs,
-        train=TrainConfig(epochs=epochs), align=AlignConfig(epochs=align_epochs), cpu=cpu,
+        train=TrainConfig(epochs=epochs, select=select, mixup=mixup, decay_to_start=decay_to_start),
+        align=AlignConfig(epochs=align_epochs), cpu=cpu,
         joint=JointConfig(epochs=joint_epochs, start=joint_start),
     )  # fmt: skip
     summary = reproduce(options, Callbacks(on_stage=lambda message: console.log(message)))

@@ -25,7 +25,7 @@ from .common import (
     quiet_libraries,
 )
 
-_defaults = TrainConfig()
+_train = TrainConfig()
 
 
 @handle_errors
@@ -53,10 +53,13 @@ def train_source_command(
         int, typer.Option(help=config_help(PromptEncoderConfig, "prompt_length"))
     ] = SourceOptions.prompt_length,
     encoder: Annotated[str, typer.Option(help=config_help(PromptEncoderConfig, "kind"))] = SourceOptions.encoder,
-    epochs: Annotated[int, typer.Option(help="Training epochs; the best on dev is kept.")] = _defaults.epochs,
-    batch_size: Annotated[int, typer.Option(help=config_help(TrainConfig, "batch_size"))] = _defaults.batch_size,
-    prompt_lr: Annotated[float, typer.Option(help=config_help(TrainConfig, "prompt_lr"))] = _defaults.prompt_lr,
-    backbone_lr: Annotated[float | None, typer.Option(help=config_help(TrainConfig, "backbone_lr"))] = _defaults.backbone_lr,
+    epochs: Annotated[int, typer.Option(help="Training epochs; --select says which weights are kept.")] = _train.epochs,
+    batch_size: Annotated[int, typer.Option(help=config_help(TrainConfig, "batch_size"))] = _train.batch_size,
+    prompt_lr: Annotated[float, typer.Option(help=config_help(TrainConfig, "prompt_lr"))] = _train.prompt_lr,
+    backbone_lr: Annotated[float | None, typer.Option(help=config_help(TrainConfig, "backbone_lr"))] = _train.backbone_lr,
+    select: Annotated[str, typer.Option(help=config_help(TrainConfig, "select"))] = _train.select.value,
+    mixup: Annotated[float, typer.Option(help=config_help(TrainConfig, "mixup"))] = _train.mixup,
+    decay_to_start: Annotated[float, typer.Option(help=config_help(TrainConfig, "decay_to_start"))] = _train.decay_to_start,
     lora_rank: Annotated[int, typer.Option(help="LoRA rank (with --tune lora).")] = SourceOptions.lora_rank,
     max_length: Annotated[
         int, typer.Option(help="Maximum tokens per example; only the texts are truncated.")
@@ -67,7 +70,10 @@ def train_source_command(
 ):
     """Learn a soft prompt for a task (NLI by default) in the source language from K examples per class."""
     quiet_libraries()
-    train = TrainConfig(epochs=epochs, batch_size=batch_size, prompt_lr=prompt_lr, backbone_lr=backbone_lr)
+    train = TrainConfig(
+        epochs=epochs, batch_size=batch_size, prompt_lr=prompt_lr, backbone_lr=backbone_lr, select=select, mixup=mixup,
+        decay_to_start=decay_to_start,
+    )
     options = SourceOptions(
         shots=shots, dev_shots=dev_shots, lang=lang, model=model, task=task, data=data, seed=seed, prompts_dir=prompts_dir,
         template=template, verbalizer=verbalizer, prompt_length=prompt_length, encoder=encoder, tune=tune,

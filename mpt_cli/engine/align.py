@@ -45,7 +45,8 @@ class AlignConfig(AlignmentObjective, LoopSettings):
     adapter_lr: float = field(default=5e-4, metadata={"help": "learning rate of the language adapter, when there is one"})
 
     def __post_init__(self):
-        super().__post_init__()
+        AlignmentObjective.__post_init__(self)
+        LoopSettings.__post_init__(self)
         require_positive(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, source_lr=self.source_lr)
         require_positive(adapter_lr=self.adapter_lr)
 

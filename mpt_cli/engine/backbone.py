@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+from collections.abc import Callable
 from contextlib import nullcontext
 from functools import cached_property
 from pathlib import Path
@@ -165,12 +166,15 @@ class Backbone:
         """The target languages' own adapters inside the model (none until one is added)."""
         return LanguageAdapters(self.model)
 
-    def mask_states(self, batch: Batch, prompts: torch.Tensor, route: Route = None) -> torch.Tensor:
+    def mask_states(
+        self, batch: Batch, prompts: torch.Tensor, route: Route = None, mix: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """Head-transformed hidden states at the mask: ``[B, H]``, float32.
 
         ``prompts`` is ``[P, H]`` (one prompt for the batch) or ``[B, P, H]`` (one per row); it replaces
         the input embeddings at ``batch.soft_positions``. ``route`` names the language adapter each row
-        goes through (one language for all, one per row, or None: the model as it is).
+        goes through (one language for all, one per row, or None: the model as it is). ``mix`` maps the
+        encoder's states at the mask (``[B, H]``) before the MLM head's transform: mixup's place.
         """
         embeds = self.model.get_input_embeddings()(batch.input_ids)  # [B, T, H]
         prompts = prompts.to(embeds.dtype)
@@ -182,6 +186,8 @@ class Backbone:
         with self.accelerator.autocast(), adapters:
             hidden = self.model.base_model(inputs_embeds=embeds, attention_mask=batch.attention_mask)[0]
             at_mask = hidden[torch.arange(hidden.shape[0], device=hidden.device), batch.mask_positions]  # [B, H]
+            if mix is not None:
+                at_mask = mix(at_mask)
             return self._head_transform(at_mask).float()  # the rest of the engine computes in float32
 
     def mask_logits(

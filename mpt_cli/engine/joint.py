@@ -15,7 +15,6 @@ import copy
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..choices import Choice
@@ -120,16 +119,11 @@ class JointLearner(PromptLearner):
 
     def loss(self, rows: list[int]) -> torch.Tensor:
         source_prompt = self.encoder()
-        ce = self._ce(rows, source_prompt)
+        ce = self.cross_entropy(rows, source_prompt)
         if self.joint.alpha == 1.0:
             return ce
         kl = self.kl(self.sampler.next_batch(self.joint.pairs_per_step), source_prompt)
         return self.joint.alpha * ce + (1 - self.joint.alpha) * kl
-
-    def _ce(self, rows: list[int], source_prompt: torch.Tensor) -> torch.Tensor:
-        batch = collate(self.train.encoded, rows, self.backbone.tokenizer.pad_token_id, source_prompt.shape[0], self.train.labels)
-        batch = batch.to(self.backbone.device)
-        return F.cross_entropy(self.backbone.mask_logits(batch, source_prompt, self.label_words), batch.labels)
 
     def kl(self, rows: list[int], source_prompt: torch.Tensor) -> torch.Tensor:
         """KL between teacher (source text, ``p_S``) and student (target text, its language's ``p_T``)."""

@@ -11,7 +11,8 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
-from ..errors import require_positive
+from ..choices import Choice
+from ..errors import MptError, require_positive
 from ..template import EncodedExample
 from ..verbalizer import LabelWords
 from .backbone import Backbone, Tune
@@ -24,6 +25,14 @@ from .prompt_encoder import PromptEncoder
 DEFAULT_BACKBONE_LR = {Tune.FULL: 5e-5, Tune.LORA: 5e-4}
 
 
+class Selection(Choice):
+    """Which weights :func:`fit` keeps once the epochs are done."""
+
+    BEST = "best"  # the first epoch with the best dev score
+    LAST = "last"  # the last epoch: the epoch count is the choice, made once on dev across seeds
+    AVERAGE = "average"  # the mean of the weights at the end of each epoch of the second half
+
+
 @dataclass(frozen=True)
 class LoopSettings:
     """What :func:`fit` reads besides ``epochs`` and ``batch_size``, alike for every training config."""
@@ -31,6 +40,14 @@ class LoopSettings:
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with a linear warm-up"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
+    select: Selection = field(
+        default=Selection.BEST,
+        metadata={"help": "the weights kept: best (the best dev epoch), last, or average (the mean of the second half's "
+                          "epochs)"},
+    )  # fmt: skip
+
+    def __post_init__(self):
+        object.__setattr__(self, "select", Selection.parse(self.select, "selection rule"))
 
 
 @dataclass(frozen=True)
@@ -47,10 +64,23 @@ class TrainConfig(LoopSettings):
         },
     )
     eval_batch_size: int = field(default=EVAL_BATCH_SIZE, metadata={"help": "batch size for dev evaluation"})
+    mixup: float = field(
+        default=0.0,
+        metadata={"help": "mix the mask states of two examples of a batch, and their labels, by a Beta(a, a) draw "
+                          "(DPA's prompt mixup); a, or 0 for none"},
+    )  # fmt: skip
+    decay_to_start: float = field(
+        default=0.0,
+        metadata={"help": "decoupled decay of the backbone's trainable weights towards their values when training "
+                          "starts (L2-SP); 0 for none"},
+    )  # fmt: skip
 
     def __post_init__(self):
+        super().__post_init__()
         require_positive(epochs=self.epochs, batch_size=self.batch_size, eval_batch_size=self.eval_batch_size)
         require_positive(prompt_lr=self.prompt_lr, backbone_lr=self.backbone_lr or 1.0)
+        if self.mixup < 0 or self.decay_to_start < 0:
+            raise MptError(f"mixup and decay_to_start must be 0 (off) or positive, not {min(self.mixup, self.decay_to_start)}")
 
 
 @dataclass(frozen=True)
@@ -84,8 +114,8 @@ class EpochRecord:
 
 @dataclass
 class TrainResult:
-    best_epoch: int
-    dev_score: float  # the learner's metric at the best epoch (dev accuracy for prompts and fine-tuning)
+    best_epoch: int  # the epoch kept: the best on dev, or the last (selection last and average)
+    dev_score: float  # the learner's metric of the weights kept (dev accuracy for prompts and fine-tuning)
     train_loss: float
     history: list[EpochRecord]
 
@@ -123,11 +153,13 @@ def fit(
     on_step: Callable[[float], None] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TrainResult:
-    """AdamW with linear warm-up and decay; after every epoch the dev set is scored, and the state of the
-    first epoch with the best dev score is restored at the end.
+    """AdamW with linear warm-up and decay; after every epoch the dev set is scored, and at the end the
+    weights ``config.select`` names are restored: the first epoch with the best dev score, the last
+    epoch, or the mean of the second half's epochs (scored once more).
 
     ``config`` is a :class:`LoopSettings` with ``epochs`` and ``batch_size`` (a :class:`TrainConfig`
-    or an alignment config)."""
+    or an alignment config). A parameter group with ``decay_to_start`` and ``start`` (the weights'
+    first values) is pulled towards them after every step, as AdamW pulls towards zero."""
     groups = learner.parameter_groups()
     optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
     total_steps = config.epochs * math.ceil(learner.train_size / config.batch_size)
@@ -137,6 +169,7 @@ def fit(
     trainable = [p for group in groups for p in group["params"]]
 
     best: tuple[float, int, dict] | None = None
+    average, averaged = None, 0
     history = []
     for epoch in range(1, config.epochs + 1):
         learner.train_mode(True)
@@ -145,6 +178,7 @@ def fit(
             loss = _backward(learner, rows, trainable, accelerator)
             accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
             optimizer.step()
+            _decay_to_start(optimizer.param_groups)
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(loss)
@@ -155,12 +189,21 @@ def fit(
         history.append(record)
         if on_epoch:
             on_epoch(record)
-        if best is None or learner.dev_metric.better(record.dev_score, best[0]):
+        if config.select == Selection.BEST and (best is None or learner.dev_metric.better(record.dev_score, best[0])):
             best = (record.dev_score, epoch, learner.state())
-    dev_score, best_epoch, state = best
-    learner.load_state(state)
+        if config.select == Selection.AVERAGE and epoch > config.epochs // 2:
+            averaged += 1
+            average = _running_mean(average, learner.state(), averaged)
+    if config.select == Selection.BEST:
+        dev_score, kept, state = best
+        learner.load_state(state)
+    elif config.select == Selection.AVERAGE:
+        learner.load_state(average)
+        dev_score, kept = learner.dev_score(), config.epochs
+    else:
+        dev_score, kept = history[-1].dev_score, config.epochs
     learner.train_mode(False)
-    return TrainResult(best_epoch, dev_score, history[best_epoch - 1].train_loss, history)
+    return TrainResult(kept, dev_score, history[kept - 1].train_loss, history)
 
 
 @dataclass
@@ -183,9 +226,11 @@ class PromptLearner:
 
     def parameter_groups(self) -> list[dict]:
         groups = [{"params": list(self.encoder.parameters()), "lr": self.config.prompt_lr}]
-        if self.backbone.trainable_parameters():
-            lr = self.config.backbone_lr or DEFAULT_BACKBONE_LR[self.backbone.tune]
-            groups.append({"params": self.backbone.trainable_parameters(), "lr": lr})
+        if params := self.backbone.trainable_parameters():
+            backbone = {"params": params, "lr": self.config.backbone_lr or DEFAULT_BACKBONE_LR[self.backbone.tune]}
+            if self.config.decay_to_start:
+                backbone |= {"decay_to_start": self.config.decay_to_start, "start": [p.detach().clone() for p in params]}
+            groups.append(backbone)
         return groups
 
     def train_mode(self, training: bool) -> None:
@@ -193,10 +238,20 @@ class PromptLearner:
         self.encoder.train(training)
 
     def loss(self, rows: list[int]) -> torch.Tensor:
-        pad_id = self.backbone.tokenizer.pad_token_id
-        batch = collate(self.train.encoded, rows, pad_id, self.encoder.config.prompt_length, self.train.labels)
+        return self.cross_entropy(rows, self.encoder())
+
+    def cross_entropy(self, rows: list[int], prompt: torch.Tensor) -> torch.Tensor:
+        """Cross entropy over the label words of training ``rows`` with ``prompt`` (``[P, H]``); with mixup,
+        of the rows' mask states mixed with those of the same rows shuffled, against both labels."""
+        batch = collate(self.train.encoded, rows, self.backbone.tokenizer.pad_token_id, prompt.shape[0], self.train.labels)
         batch = batch.to(self.backbone.device)
-        return F.cross_entropy(self.backbone.mask_logits(batch, self.encoder(), self.label_words), batch.labels)
+        if not self.config.mixup:
+            return F.cross_entropy(self.backbone.mask_logits(batch, prompt, self.label_words), batch.labels)
+        share = torch.distributions.Beta(self.config.mixup, self.config.mixup).sample().item()
+        partner = torch.randperm(len(rows), device=self.backbone.device)
+        states = self.backbone.mask_states(batch, prompt, mix=lambda at_mask: share * at_mask + (1 - share) * at_mask[partner])
+        logits = self.backbone.project(states, self.label_words)
+        return share * F.cross_entropy(logits, batch.labels) + (1 - share) * F.cross_entropy(logits, batch.labels[partner])
 
     def dev_score(self) -> float:
         with torch.no_grad():
@@ -262,6 +317,29 @@ def _backward(learner: Learner, rows: list[int], trainable: list[torch.Tensor], 
         param.grad = total[offset : offset + param.numel()].view_as(param).to(param.dtype)
         offset += param.numel()
     return total[-1].item()
+
+
+def _decay_to_start(groups: list[dict]) -> None:
+    with torch.no_grad():
+        for group in groups:
+            if group.get("decay_to_start"):
+                for param, start in zip(group["params"], group["start"]):
+                    param.sub_(param - start, alpha=group["lr"] * group["decay_to_start"])
+
+
+def _running_mean(mean: dict | None, state: dict, count: int) -> dict:
+    """Fold ``state`` (nested dicts of tensors, as :meth:`Learner.state` gives) into the mean of ``count - 1``
+    states; tensors that are not floating point keep their latest value."""
+    if mean is None:
+        return state
+    for key, value in state.items():
+        if isinstance(value, dict):
+            _running_mean(mean[key], value, count)
+        elif value.is_floating_point():
+            mean[key] += (value - mean[key]) / count
+        else:
+            mean[key] = value
+    return mean
 
 
 def _linear_warmup_decay(optimizer, warmup: int, total: int):

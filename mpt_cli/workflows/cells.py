@@ -56,6 +56,7 @@ class ReproduceOptions:
     source: str = DEFAULT_SOURCE
     model: str = DEFAULT_MODEL
     task: Task | str = DEFAULT_TASK  # a built-in task's name, a task file, or a Task
+    verbalizer: str | None = None  # the task's label words: a preset or comma-separated words; None: its own
     data: str | None = None  # None: the task's own dataset
     parallel: str = DEFAULT_PARALLEL
     split: str = "test"
@@ -74,6 +75,7 @@ class ReproduceOptions:
             raise MptError(f"unknown method {unknown[0]!r}; use {Method.options()}")
         object.__setattr__(self, "methods", tuple(map(Method, self.methods)))
         task = self.task if isinstance(self.task, Task) else Task.load(self.task)
+        task = replace(task, words=task.verbalizer(self.verbalizer))
         object.__setattr__(self, "task", task)
         object.__setattr__(self, "data", default_data(task, self.data))
         if self.source not in self.languages:
