@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..callbacks import Callbacks
 from ..engine.distributed import is_main_process, launched
+from ..engine.train import TrainConfig
 from ..errors import MptError, ProcessError
 from ..task import BUILT_IN
 
@@ -90,6 +92,12 @@ DATA_HELP = "Hub dataset id, a folder of {split}-{lang}.tsv files, or one .tsv/.
 def config_help(config: type, name: str) -> str:
     """The help text a config dataclass gives its field ``name``: an option's help written once, by its owner."""
     return config.__dataclass_fields__[name].metadata["help"]
+
+
+# The few-shot options of every command that trains a prompt (train-source, joint, reproduce).
+SelectOption = Annotated[str, typer.Option(help=config_help(TrainConfig, "select"))]
+MixupOption = Annotated[float, typer.Option(help=config_help(TrainConfig, "mixup"))]
+DecayToStartOption = Annotated[float, typer.Option(help=config_help(TrainConfig, "decay_to_start"))]
 
 
 def print_json(payload) -> None:

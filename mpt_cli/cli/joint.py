@@ -16,6 +16,9 @@ from ..languages import XNLI_LANGUAGES, check_language, parse_languages
 from ..workflows.joint import DEFAULT_PAIRS_PER_LANGUAGE, JointOptions, joint
 from .common import (
     TASK_CHECK_HELP,
+    DecayToStartOption,
+    MixupOption,
+    SelectOption,
     config_help,
     console,
     handle_errors,
@@ -61,9 +64,9 @@ def joint_command(
     epochs: Annotated[int, typer.Option(help=config_help(JointConfig, "epochs"))] = _joint.epochs,
     prompt_lr: Annotated[float, typer.Option(help=config_help(TrainConfig, "prompt_lr"))] = _train.prompt_lr,
     backbone_lr: Annotated[float | None, typer.Option(help=config_help(TrainConfig, "backbone_lr"))] = _train.backbone_lr,
-    select: Annotated[str, typer.Option(help=config_help(TrainConfig, "select"))] = _train.select.value,
-    mixup: Annotated[float, typer.Option(help=config_help(TrainConfig, "mixup"))] = _train.mixup,
-    decay_to_start: Annotated[float, typer.Option(help=config_help(TrainConfig, "decay_to_start"))] = _train.decay_to_start,
+    select: SelectOption = _train.select.value,
+    mixup: MixupOption = _train.mixup,
+    decay_to_start: DecayToStartOption = _train.decay_to_start,
     overwrite: Annotated[bool, typer.Option(help="Replace an --output folder written by an earlier joint run.")] = False,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,

@@ -19,7 +19,17 @@ from ..languages import check_language, parse_languages
 from ..workflows.cells import METHODS
 from ..workflows.reproduce import ReproduceOptions, reproduce
 from ..workflows.train_source import DEFAULT_TUNE
-from .common import DATA_HELP, TASK_HELP, config_help, console, handle_errors, print_json, quiet_libraries
+from .common import (
+    DATA_HELP,
+    TASK_HELP,
+    DecayToStartOption,
+    MixupOption,
+    SelectOption,
+    console,
+    handle_errors,
+    print_json,
+    quiet_libraries,
+)
 
 _train = TrainConfig()
 
@@ -62,9 +72,9 @@ def reproduce_command(
         str | None, typer.Option(help="Label words in label order, comma-separated, or a preset [default: the task's].")
     ] = None,
     epochs: Annotated[int, typer.Option(help="Epochs of source-prompt and fine-tuning training.")] = _train.epochs,
-    select: Annotated[str, typer.Option(help=config_help(TrainConfig, "select"))] = _train.select.value,
-    mixup: Annotated[float, typer.Option(help=config_help(TrainConfig, "mixup"))] = _train.mixup,
-    decay_to_start: Annotated[float, typer.Option(help=config_help(TrainConfig, "decay_to_start"))] = _train.decay_to_start,
+    select: SelectOption = _train.select.value,
+    mixup: MixupOption = _train.mixup,
+    decay_to_start: DecayToStartOption = _train.decay_to_start,
     align_epochs: Annotated[
         int, typer.Option(help="Epochs over the parallel pairs (mpt and the adapter methods).")
     ] = AlignConfig().epochs,

@@ -16,6 +16,9 @@ from ..workflows.train_source import DEFAULT_TUNE, SourceOptions, train_source
 from .common import (
     DATA_HELP,
     TASK_HELP,
+    DecayToStartOption,
+    MixupOption,
+    SelectOption,
     config_help,
     console,
     handle_errors,
@@ -57,9 +60,9 @@ def train_source_command(
     batch_size: Annotated[int, typer.Option(help=config_help(TrainConfig, "batch_size"))] = _train.batch_size,
     prompt_lr: Annotated[float, typer.Option(help=config_help(TrainConfig, "prompt_lr"))] = _train.prompt_lr,
     backbone_lr: Annotated[float | None, typer.Option(help=config_help(TrainConfig, "backbone_lr"))] = _train.backbone_lr,
-    select: Annotated[str, typer.Option(help=config_help(TrainConfig, "select"))] = _train.select.value,
-    mixup: Annotated[float, typer.Option(help=config_help(TrainConfig, "mixup"))] = _train.mixup,
-    decay_to_start: Annotated[float, typer.Option(help=config_help(TrainConfig, "decay_to_start"))] = _train.decay_to_start,
+    select: SelectOption = _train.select.value,
+    mixup: MixupOption = _train.mixup,
+    decay_to_start: DecayToStartOption = _train.decay_to_start,
     lora_rank: Annotated[int, typer.Option(help="LoRA rank (with --tune lora).")] = SourceOptions.lora_rank,
     max_length: Annotated[
         int, typer.Option(help="Maximum tokens per example; only the texts are truncated.")
