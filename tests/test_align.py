@@ -29,9 +29,9 @@ from conftest import (
 from mpt_cli.artifacts import PromptArtifact, TranslatorArtifact
 from mpt_cli.data import load_examples, select
 from mpt_cli.engine.align import AlignConfig, ParallelSet, Teacher, alignment_kl, heldout_kl, train_translator
+from mpt_cli.engine.loop import LabelledSet
 from mpt_cli.engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from mpt_cli.engine.scorer import Scorer
-from mpt_cli.engine.train import LabelledSet
 from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
 from mpt_cli.fileformat import tensor_sha256
 from mpt_cli.store import PromptStore

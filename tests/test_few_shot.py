@@ -11,8 +11,9 @@ from conftest import FAST_TRAIN, LEARNING_TRAIN, NLI, raises_mpt, train_capturin
 
 from mpt_cli.engine.backbone import make_accelerator
 from mpt_cli.engine.batching import collate
+from mpt_cli.engine.loop import DEV_ACCURACY, LabelledSet, Selection, fit
 from mpt_cli.engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
-from mpt_cli.engine.train import DEV_ACCURACY, LabelledSet, PromptLearner, Selection, TrainConfig, fit
+from mpt_cli.engine.train import PromptLearner, TrainConfig
 from mpt_cli.languages import XNLI_LANGUAGES
 from mpt_cli.task import BUILT_IN
 from mpt_cli.verbalizer import ALTERNATIVES, Verbalizer

@@ -92,8 +92,9 @@ def test_the_ablation_keeps_the_source_prompt_for_every_language(full_prompts_di
 
 def test_without_translators_the_target_prompt_is_the_source_prompt(load_backbone, full_prompts_dir, parallel_dir):
     from mpt_cli.engine.joint import JointConfig, JointLearner, MultiParallelSet
+    from mpt_cli.engine.loop import LabelledSet
     from mpt_cli.engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
-    from mpt_cli.engine.train import LabelledSet, TrainConfig
+    from mpt_cli.engine.train import TrainConfig
     from mpt_cli.verbalizer import LabelWords
 
     backbone = load_backbone()

@@ -25,9 +25,9 @@ from ..template import EncodedExample
 from ..verbalizer import LabelWords
 from .backbone import Backbone
 from .batching import by_length, collate
+from .loop import DevMetric, EpochRecord, LabelledSet, LoopSettings, fit
 from .losses import AlignmentObjective, KLSpace, kl_divergence
 from .prompt_encoder import PromptEncoder
-from .train import DevMetric, EpochRecord, LabelledSet, LoopSettings, fit
 from .translator import PromptTranslator
 
 HELDOUT_KL = DevMetric("held-out KL", higher_is_better=False, percent=False)

@@ -7,7 +7,7 @@ then a no-op. The work splits three ways:
 - scoring (eval, predict, dev scores during training): batches are dealt out, and
   :meth:`Processes.gather` puts the results back together in input order on every process;
 - training: every process draws the same batch and takes its share of the rows, and the gradients are
-  summed before the step (:func:`engine.train.fit`), so the result does not depend on the process count;
+  summed before the step (:func:`engine.loop.fit`), so the result does not depend on the process count;
 - ``reproduce``: whole cells go to processes, each of which runs them :func:`alone`.
 
 Only the main process writes files and prints; every process must reach each gather and sum, so the

@@ -1,6 +1,6 @@
 """The fine-tuning baseline: a classification head on the backbone, every transformer weight learning.
 
-The same examples, optimiser, schedule and dev selection as the soft prompt (:func:`engine.train.fit`),
+The same examples, optimiser, schedule and dev selection as the soft prompt (:func:`engine.loop.fit`),
 so the two differ only in how the task is posed: ``[CLS] text1 [SEP] text2`` -> head, versus a
 cloze template with soft tokens -> label words at the mask.
 """
@@ -16,7 +16,8 @@ from ..data import Example
 from .backbone import Tune, load_pretrained, make_accelerator
 from .batching import EVAL_BATCH_SIZE
 from .inference import accuracy
-from .train import DEFAULT_BACKBONE_LR, DEV_ACCURACY, TrainConfig, TrainResult, fit, restore_parameters
+from .loop import DEV_ACCURACY, TrainResult, fit, restore_parameters
+from .train import DEFAULT_BACKBONE_LR, TrainConfig
 
 
 class Classifier:

@@ -20,9 +20,9 @@ from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL, ParallelCorpus,
 from ..engine.align import AlignConfig, AlignResult, ParallelSet, train_translator
 from ..engine.distributed import processes
 from ..engine.language_adapter import AdapterConfig
+from ..engine.loop import LabelledSet
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.scorer import Scorer
-from ..engine.train import LabelledSet
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, require_seed, unset_is_one
 from ..fileformat import provenance, tensor_sha256

@@ -24,8 +24,9 @@ from ..engine.align import ParallelSet, heldout_kl
 from ..engine.backbone import DEFAULT_LORA_RANK, Backbone, Tune
 from ..engine.distributed import processes
 from ..engine.joint import JointConfig, JointLearner, JointStart, MultiParallelSet
+from ..engine.loop import LabelledSet, TrainResult, fit
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
-from ..engine.train import LabelledSet, TrainConfig, TrainResult, fit
+from ..engine.train import TrainConfig
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, unset_is_one
 from ..fileformat import provenance, tensor_sha256

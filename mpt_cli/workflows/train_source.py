@@ -15,8 +15,9 @@ from ..callbacks import Callbacks
 from ..data import default_data, draw_split, load_examples
 from ..engine.backbone import DEFAULT_LORA_RANK, DEFAULT_MODEL, Backbone, Tune
 from ..engine.distributed import processes
+from ..engine.loop import EpochRecord, LabelledSet, TrainResult
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
-from ..engine.train import EpochRecord, LabelledSet, TrainConfig, TrainResult, train_prompt
+from ..engine.train import TrainConfig, train_prompt
 from ..errors import require_positive, require_seed, unset_is_one
 from ..fileformat import provenance
 from ..languages import DEFAULT_SOURCE, check_language
