@@ -127,6 +127,6 @@ def train_prompt(
     on_step: Callable[[float], None] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TrainResult:
-    """Train ``encoder`` (and the backbone's trainable weights) and leave them at the best dev epoch."""
+    """Train ``encoder`` (and the backbone's trainable weights) and leave them at the weights ``config.select`` keeps."""
     learner = PromptLearner(backbone, encoder, train, dev, label_words, config)
     return fit(learner, config, seed, backbone.accelerator, on_step, on_epoch)
