@@ -31,14 +31,27 @@ def check_language(code: str) -> str:
     return normalised
 
 
+def means_all(spec: str) -> bool:
+    """Whether a language option says ``all`` (each command says what all means for it)."""
+    return spec.strip().lower() == "all"
+
+
 def parse_languages(spec: str) -> list[str]:
     """Parse a comma-separated list such as ``"ar,ur,sw"``; ``"all"`` means every XNLI language."""
-    if spec.strip().lower() == "all":
+    if means_all(spec):
         return list(XNLI_LANGUAGES)
     codes = [check_language(part) for part in spec.split(",") if part.strip()]
     if not codes:
         raise MptError("no language given")
     return list(dict.fromkeys(codes))
+
+
+def parse_targets(spec: str, source: str) -> list[str]:
+    """Target languages of a transfer from ``source``: a list as :func:`parse_languages` reads it, or
+    ``"all"``, every XNLI language but the source."""
+    if means_all(spec):
+        return [code for code in XNLI_LANGUAGES if code != source]
+    return parse_languages(spec)
 
 
 def check_targets(source: str, targets) -> None:

@@ -12,7 +12,7 @@ from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
 from ..engine.language_adapter import AdapterConfig
 from ..engine.translator import TranslatorConfig
-from ..languages import XNLI_LANGUAGES, check_language, parse_languages
+from ..languages import check_language, means_all, parse_targets
 from ..store import PromptStore
 from ..workflows.align import AlignOptions, TranslateMethod, align
 from ..workflows.translate import DEFAULT_METHOD, translate
@@ -33,9 +33,9 @@ _adapter = AdapterConfig()
 
 def _targets(spec: str, source: str, prompts_dir: Path) -> tuple[str, ...]:
     """``all``: every language that has a translator, else every XNLI language but the source."""
-    if spec.strip().lower() == "all":
-        return tuple(PromptStore(prompts_dir).translator_targets(source) or [c for c in XNLI_LANGUAGES if c != source])
-    return tuple(parse_languages(spec))
+    if means_all(spec) and (translated := PromptStore(prompts_dir).translator_targets(source)):
+        return tuple(translated)
+    return tuple(parse_targets(spec, source))
 
 
 def _make_command(translating: bool):

@@ -12,7 +12,7 @@ from ..data.parallel import DEFAULT_PARALLEL
 from ..engine.joint import JointConfig, JointStart
 from ..engine.train import TrainConfig
 from ..engine.translator import TranslatorConfig
-from ..languages import XNLI_LANGUAGES, check_language, parse_languages
+from ..languages import check_language, parse_targets
 from ..workflows.joint import DEFAULT_PAIRS_PER_LANGUAGE, JointOptions, joint
 from .common import (
     TASK_CHECK_HELP,
@@ -75,9 +75,8 @@ def joint_command(
     (alpha*CE + (1-alpha)*KL) into a new prompt folder."""
     quiet_libraries()
     source = check_language(source)
-    targets = [c for c in XNLI_LANGUAGES if c != source] if to.strip().lower() == "all" else parse_languages(to)
     options = JointOptions(
-        targets=tuple(targets), output=output, source=source, prompts_dir=prompts_dir, task=task, data=data,
+        targets=tuple(parse_targets(to, source)), output=output, source=source, prompts_dir=prompts_dir, task=task, data=data,
         parallel=parallel,
         max_pairs=max_pairs, heldout=heldout, width=translator_width, init=translator_init, overwrite=overwrite, cpu=cpu,
         joint=JointConfig(
