@@ -167,26 +167,29 @@ _FLORES = {  # SIB-200's hub configurations are FLORES-200 codes
     "ur": "urd_Arab", "vi": "vie_Latn", "zh": "zho_Hans",
 }  # fmt: skip
 
-_TRUE_MAYBE_FALSE = {  # the default NLI words in the 15 XNLI languages, for the multilingual preset (DPA)
+_TRUE_MAYBE_FALSE = {  # true/maybe/false in the 15 XNLI languages: the default NLI words (DPA's multilingual verbalizer)
     "en": ("true", "maybe", "false"), "ar": ("صحيح", "ربما", "خطأ"), "bg": ("вярно", "може", "невярно"),
     "de": ("wahr", "vielleicht", "falsch"), "el": ("αληθές", "ίσως", "ψευδές"), "es": ("verdadero", "quizás", "falso"),
     "fr": ("vrai", "peut-être", "faux"), "hi": ("सही", "शायद", "गलत"), "ru": ("верно", "возможно", "неверно"),
     "sw": ("kweli", "labda", "uongo"), "th": ("จริง", "อาจจะ", "เท็จ"), "tr": ("doğru", "belki", "yanlış"),
     "ur": ("صحیح", "شاید", "غلط"), "vi": ("đúng", "có lẽ", "sai"), "zh": ("对", "也许", "错"),
 }  # fmt: skip
+_MULTILINGUAL = tuple(ALTERNATIVES.join(words) for words in zip(*_TRUE_MAYBE_FALSE.values()))
 
 BUILT_IN: dict[str, Task] = {
     task.name: task
     for task in (
         Task(
             "xnli", ("premise", "hypothesis"), ("entailment", "neutral", "contradiction"),
-            # chosen on dev-en (e5-mlm, 64 shots, --tune full, seeds 1-3): 49.9% against 47.4% for yes-maybe-no
-            ("true", "maybe", "false"), "{premise} . {hypothesis} ? {soft} {mask} .", data="facebook/xnli",
+            # chosen on dev (e5-mlm, --tune full, seeds 1-3): true-maybe-false in the 15 XNLI languages read together
+            # beat English true-maybe-false at 4-64 shots (docs/results/2026-12-01-few-shots.md), which had beaten
+            # yes-maybe-no on dev-en at 64 shots (49.9% against 47.4%)
+            _MULTILINGUAL, "{premise} . {hypothesis} ? {soft} {mask} .", data="facebook/xnli",
             word_presets={
                 "yes-maybe-no": ("yes", "maybe", "no"),
                 "right-maybe-wrong": ("right", "maybe", "wrong"),
                 "true-maybe-false": ("true", "maybe", "false"),
-                "multilingual": tuple(ALTERNATIVES.join(words) for words in zip(*_TRUE_MAYBE_FALSE.values())),
+                "multilingual": _MULTILINGUAL,
             },
         ),
         Task(  # paraphrase identification; PET poses it as "s1 ? [MASK] , s2" with yes/no

@@ -9,6 +9,7 @@ import pytest
 import torch
 from conftest import FAST_TRAIN, LEARNING_TRAIN, NLI, raises_mpt, train_capturing_backbone
 
+from mpt_cli.engine.align import AlignConfig
 from mpt_cli.engine.backbone import make_accelerator
 from mpt_cli.engine.batching import collate
 from mpt_cli.engine.loop import DEV_ACCURACY, LabelledSet, Selection, fit
@@ -67,9 +68,10 @@ class ScriptedLearner:
 SCORES = [0.3, 0.6, 0.6, 0.4, 0.5, 0.2]
 
 
-def scripted_fit(select: str, **learner):
+def scripted_fit(select: str | None, **learner):
     learner = ScriptedLearner(list(SCORES), **learner)
-    config = TrainConfig(epochs=len(SCORES), batch_size=4, select=select, warmup_ratio=0.0)
+    chosen = {} if select is None else {"select": select}
+    config = TrainConfig(epochs=len(SCORES), batch_size=4, warmup_ratio=0.0, **chosen)
     return learner, fit(learner, config, seed=1, accelerator=make_accelerator(cpu=True))
 
 
@@ -84,6 +86,12 @@ def test_last_keeps_the_last_epoch():
     assert result.best_epoch == len(SCORES) and result.dev_score == SCORES[-1]
     assert learner.weight.item() == learner.epoch_ends[-1]
     assert learner.epoch_ends[1] != learner.epoch_ends[-1]
+
+
+def test_training_keeps_the_last_epoch_by_default_and_alignment_its_best():
+    learner, result = scripted_fit(None)
+    assert result.best_epoch == len(SCORES) and learner.weight.item() == learner.epoch_ends[-1]
+    assert AlignConfig().select is Selection.BEST  # its dev score is the KL of held-out pairs, not a few-shot draw
 
 
 def test_average_keeps_the_mean_of_the_second_half_and_scores_it():
@@ -190,7 +198,7 @@ def test_the_multilingual_preset_has_a_word_in_every_xnli_language_for_each_labe
     for label, words in enumerate(preset):
         alternatives = words.split(ALTERNATIVES)
         assert len(alternatives) == len(XNLI_LANGUAGES) == len(set(alternatives))
-        assert alternatives[0] == xnli.words[label]  # English first, the task's own word
+        assert alternatives[0] == xnli.verbalizer("true-maybe-false")[label]  # English first
 
 
 def test_reproduce_takes_the_label_words(toy_data_dir):

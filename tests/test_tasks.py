@@ -111,11 +111,12 @@ def trained(tiny_model_dir, task_data, tmp_path_factory) -> dict[str, Path]:
 # ------------------------------------------------------------------------------------------ the task
 
 
-def test_nli_is_the_default_task_with_its_old_defaults():
+def test_nli_is_the_default_task_with_its_defaults():
     assert NLI.inputs == ("premise", "hypothesis")
     assert NLI.labels == ("entailment", "neutral", "contradiction")
     assert NLI.template == "{premise} . {hypothesis} ? {soft} {mask} ."
-    assert NLI.words == ("true", "maybe", "false")
+    assert NLI.words == NLI.verbalizer("multilingual")
+    assert NLI.verbalizer("true-maybe-false") == ("true", "maybe", "false")  # the default until 2026-12-01
     assert NLI.verbalizer("yes-maybe-no") == ("yes", "maybe", "no")
     assert Task.load("xnli") is NLI
 

@@ -94,7 +94,7 @@ def joint_command(
             "output": str(run.output), "best_epoch": run.result.best_epoch, "dev_accuracy": run.result.dev_score,
             "seconds": round(run.seconds, 1), "languages": [language.__dict__ for language in run.languages],
         })  # fmt: skip
-    table = Table(title=f"joint run: {run.output} (best epoch {run.result.best_epoch}, {source} dev {run.result.dev_score:.1%})")
+    table = Table(title=f"joint run: {run.output} (epoch kept {run.result.best_epoch}, {source} dev {run.result.dev_score:.1%})")
     for column in ("language", "pairs", "held-out KL before", "after"):
         table.add_column(column, justify="left" if column == "language" else "right")
     for language in run.languages:

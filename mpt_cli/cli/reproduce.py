@@ -54,7 +54,10 @@ def reproduce_command(
     shots: Annotated[str, typer.Option(help="Shot counts per class, comma-separated.")] = _listed(ReproduceOptions.shots),
     seeds: Annotated[str, typer.Option(help="Seeds, comma-separated.")] = _listed(ReproduceOptions.seeds),
     dev_shots: Annotated[
-        int | None, typer.Option(help="Dev examples per class for choosing the best epoch [default: each cell's shots].")
+        int | None, typer.Option(
+            help="Dev examples per class, scored after every epoch (--select best keeps the best) "
+            "[default: each cell's shots]."
+        )
     ] = None,
     methods: Annotated[str, typer.Option(help=f"Methods, comma-separated: {', '.join(METHODS)}.")] = _listed(METHODS),
     langs: Annotated[str, typer.Option(help="Languages to evaluate, comma-separated, or 'all'.")] = "all",

@@ -24,6 +24,9 @@ class Selection(Choice):
     AVERAGE = "average"  # the mean of the weights at the end of each epoch of the second half
 
 
+SELECT_HELP = "the weights kept: best (the best dev epoch), last, or average (the mean of the second half's epochs)"
+
+
 @dataclass(frozen=True)
 class LoopSettings:
     """What :func:`fit` reads besides ``epochs`` and ``batch_size``, alike for every training config."""
@@ -31,11 +34,7 @@ class LoopSettings:
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with a linear warm-up"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
-    select: Selection = field(
-        default=Selection.BEST,
-        metadata={"help": "the weights kept: best (the best dev epoch), last, or average (the mean of the second half's "
-                          "epochs)"},
-    )  # fmt: skip
+    select: Selection = field(default=Selection.BEST, metadata={"help": SELECT_HELP})
 
     def __post_init__(self):
         object.__setattr__(self, "select", Selection.parse(self.select, "selection rule"))

@@ -14,7 +14,17 @@ from ..verbalizer import LabelWords
 from .backbone import Backbone, Tune
 from .batching import EVAL_BATCH_SIZE, collate
 from .inference import accuracy, label_probabilities
-from .loop import DEV_ACCURACY, EpochRecord, LabelledSet, LoopSettings, TrainResult, fit, restore_parameters
+from .loop import (
+    DEV_ACCURACY,
+    SELECT_HELP,
+    EpochRecord,
+    LabelledSet,
+    LoopSettings,
+    Selection,
+    TrainResult,
+    fit,
+    restore_parameters,
+)
 from .prompt_encoder import PromptEncoder
 
 # full: 5e-5 over 2e-5 on e5-mlm, 64 shots, full dev-en, seeds 1-3: 47.4% against 44.0% (README).
@@ -34,6 +44,9 @@ class TrainConfig(LoopSettings):
             ).format(**DEFAULT_BACKBONE_LR)
         },
     )
+    # last, not best: the few-shot dev draw (48 rows at 16 shots) picked a worse epoch than the last on every
+    # seed, and last is as good or better at 4-64 shots (docs/results/2026-12-01-few-shots.md)
+    select: Selection = field(default=Selection.LAST, metadata={"help": SELECT_HELP})
     eval_batch_size: int = field(default=EVAL_BATCH_SIZE, metadata={"help": "batch size for dev evaluation"})
     mixup: float = field(
         default=0.0,
