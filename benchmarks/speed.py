@@ -43,7 +43,7 @@ def load(args):
 
 
 def label_words(backbone):
-    """The pieces of NLI's default label words, as mpt uses them (one piece each)."""
+    """The pieces of NLI's default label words (each label: the mean of its words in 15 languages), as mpt reads them."""
     from mpt_cli.task import BUILT_IN
     from mpt_cli.verbalizer import Verbalizer
 

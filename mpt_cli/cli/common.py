@@ -87,6 +87,12 @@ def quiet_libraries() -> None:
 TASK_HELP = f"Task: {', '.join(BUILT_IN)}, or a task file (.json or .toml)."
 TASK_CHECK_HELP = "Task the prompts must have been trained for (a name or a task file) [default: theirs]."
 DATA_HELP = "Hub dataset id, a folder of {split}-{lang}.tsv files, or one .tsv/.jsonl/.csv file [default: the task's]."
+_NLI = BUILT_IN["xnli"]
+VERBALIZER_HELP = (
+    "Label words in label order, comma-separated (several for one label joined by |), or an xnli preset "
+    f"({', '.join(_NLI.word_presets)}) [default: the task's; xnli: "
+    f"{next(name for name, words in _NLI.word_presets.items() if words == _NLI.words)}]."
+)
 
 
 def config_help(config: type, name: str) -> str:

@@ -22,6 +22,7 @@ from ..workflows.train_source import DEFAULT_TUNE
 from .common import (
     DATA_HELP,
     TASK_HELP,
+    VERBALIZER_HELP,
     DecayToStartOption,
     MixupOption,
     SelectOption,
@@ -71,9 +72,7 @@ def reproduce_command(
     tune: Annotated[str, typer.Option(help=f"What learns with the source prompt: {Tune.options()}.")] = DEFAULT_TUNE.value,
     max_examples: Annotated[int | None, typer.Option(help="Evaluate at most this many examples per language.")] = None,
     max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language for the translators.")] = DEFAULT_MAX_PAIRS,
-    verbalizer: Annotated[
-        str | None, typer.Option(help="Label words in label order, comma-separated, or a preset [default: the task's].")
-    ] = None,
+    verbalizer: Annotated[str | None, typer.Option(help=VERBALIZER_HELP)] = None,
     epochs: Annotated[int, typer.Option(help="Epochs of source-prompt and fine-tuning training.")] = _train.epochs,
     select: SelectOption = _train.select.value,
     mixup: MixupOption = _train.mixup,

@@ -11,11 +11,11 @@ from rich.table import Table
 from ..engine.backbone import DEFAULT_MODEL, Tune
 from ..engine.prompt_encoder import PromptEncoderConfig
 from ..engine.train import TrainConfig
-from ..task import BUILT_IN
 from ..workflows.train_source import DEFAULT_TUNE, SourceOptions, train_source
 from .common import (
     DATA_HELP,
     TASK_HELP,
+    VERBALIZER_HELP,
     DecayToStartOption,
     MixupOption,
     SelectOption,
@@ -51,10 +51,7 @@ def train_source_command(
         str | None, typer.Option(help="Cloze template: the task's inputs ({premise} {hypothesis}, {text}, ...), {soft} and "
                                  "{mask}, each once [default: the task's].")
     ] = None,
-    verbalizer: Annotated[
-        str | None, typer.Option(help="Label words in label order, comma-separated, or an xnli preset "
-                                 f"({', '.join(BUILT_IN['xnli'].word_presets)}) [default: the task's].")
-    ] = None,
+    verbalizer: Annotated[str | None, typer.Option(help=VERBALIZER_HELP)] = None,
     prompt_length: Annotated[
         int, typer.Option(help=config_help(PromptEncoderConfig, "prompt_length"))
     ] = SourceOptions.prompt_length,
