@@ -33,6 +33,7 @@ _hf_logging.set_verbosity_error()
 _hf_logging.disable_progress_bar()
 
 from mpt_cli.task import BUILT_IN
+from mpt_cli.verbalizer import ALTERNATIVES
 
 NLI = BUILT_IN["xnli"]
 LABELS = NLI.labels
@@ -52,7 +53,7 @@ FILLER = [
 ]  # fmt: skip
 LABEL_WORDS = ["yes", "maybe", "no", "right", "wrong", "true", "false"]
 """The words of the English verbalizer presets: the tokenizer must keep each as one token."""
-NLI_WORDS = sorted({word for preset in NLI.word_presets.values() for label in preset for word in label.split("|")})
+NLI_WORDS = sorted({word for preset in NLI.word_presets.values() for label in preset for word in label.split(ALTERNATIVES)})
 """Every word of the NLI presets (the default reads true/maybe/false in 15 languages): the tokenizer must spell each."""
 MULTI_TOKEN_WORD = "antidisestablishment"
 """Never in the tokenizer's corpus, so it splits into several tokens."""
