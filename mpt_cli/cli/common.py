@@ -19,6 +19,7 @@ from ..engine.distributed import is_main_process, launched
 from ..engine.train import TrainConfig
 from ..errors import MptError, ProcessError
 from ..task import BUILT_IN
+from ..verbalizer import ALTERNATIVES
 
 
 def _log_width() -> int | None:
@@ -89,7 +90,7 @@ TASK_CHECK_HELP = "Task the prompts must have been trained for (a name or a task
 DATA_HELP = "Hub dataset id, a folder of {split}-{lang}.tsv files, or one .tsv/.jsonl/.csv file [default: the task's]."
 _NLI = BUILT_IN["xnli"]
 VERBALIZER_HELP = (
-    "Label words in label order, comma-separated (several for one label joined by |), or an xnli preset "
+    f"Label words in label order, comma-separated (several for one label joined by {ALTERNATIVES}), or an xnli preset "
     f"({', '.join(_NLI.word_presets)}) [default: the task's; xnli: "
     f"{next(name for name, words in _NLI.word_presets.items() if words == _NLI.words)}]."
 )

@@ -45,7 +45,7 @@ class TrainConfig(LoopSettings):
         },
     )
     # last, not best: the few-shot dev draw (48 rows at 16 shots) picked a worse epoch than the last on every
-    # seed, and last is as good or better at 4-64 shots (docs/results/2026-12-01-few-shots.md)
+    # seed, and with the multilingual label words every method gained at 4-64 shots (docs/results/2026-12-01-few-shots.md)
     select: Selection = field(default=Selection.LAST, metadata={"help": SELECT_HELP})
     eval_batch_size: int = field(default=EVAL_BATCH_SIZE, metadata={"help": "batch size for dev evaluation"})
     mixup: float = field(
