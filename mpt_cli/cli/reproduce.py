@@ -21,6 +21,7 @@ from ..workflows.reproduce import ReproduceOptions, reproduce
 from ..workflows.train_source import DEFAULT_TUNE
 from .common import (
     DATA_HELP,
+    DEV_SHOTS_HELP,
     TASK_HELP,
     VERBALIZER_HELP,
     DecayToStartOption,
@@ -55,10 +56,7 @@ def reproduce_command(
     shots: Annotated[str, typer.Option(help="Shot counts per class, comma-separated.")] = _listed(ReproduceOptions.shots),
     seeds: Annotated[str, typer.Option(help="Seeds, comma-separated.")] = _listed(ReproduceOptions.seeds),
     dev_shots: Annotated[
-        int | None, typer.Option(
-            help="Dev examples per class, scored after every epoch (--select best keeps the best) "
-            "[default: each cell's shots]."
-        )
+        int | None, typer.Option(help=DEV_SHOTS_HELP.format("each cell's shots"))
     ] = None,
     methods: Annotated[str, typer.Option(help=f"Methods, comma-separated: {', '.join(METHODS)}.")] = _listed(METHODS),
     langs: Annotated[str, typer.Option(help="Languages to evaluate, comma-separated, or 'all'.")] = "all",

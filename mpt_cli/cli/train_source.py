@@ -14,6 +14,7 @@ from ..engine.train import TrainConfig
 from ..workflows.train_source import DEFAULT_TUNE, SourceOptions, train_source
 from .common import (
     DATA_HELP,
+    DEV_SHOTS_HELP,
     TASK_HELP,
     VERBALIZER_HELP,
     DecayToStartOption,
@@ -40,10 +41,7 @@ def train_source_command(
     data: Annotated[str | None, typer.Option(help=DATA_HELP)] = None,
     seed: Annotated[int, typer.Option(help="Seed for sampling, initialisation and shuffling.")] = SourceOptions.seed,
     dev_shots: Annotated[
-        int | None, typer.Option(
-            help="Dev examples per class, scored after every epoch (--select best keeps the best) "
-            "[default: --shots]."
-        )
+        int | None, typer.Option(help=DEV_SHOTS_HELP.format("--shots"))
     ] = None,
     prompts_dir: Annotated[Path, typer.Option(help="Folder for prompt artifacts.")] = SourceOptions.prompts_dir,
     tune: Annotated[str, typer.Option(help=f"What learns with the prompt: {Tune.options()}.")] = DEFAULT_TUNE.value,
