@@ -1,57 +1,85 @@
-"""Language codes the tool knows: the 15 XNLI languages (``all``), and the other languages of the built-in tasks."""
+"""Language codes: the one owner of reading, normalising, matching and naming them.
+
+A language is a code the user's data uses. ISO 639-1 (``sw``) and 639-3 (``quy``) codes, BCP-47 tags
+(``pt-BR``, ``zh-Hant``) and FLORES-200 codes (``quy_Latn``) are all read, with ``langcodes`` (the IANA
+registry and CLDR's likely scripts) doing the normalising: ``swh_Latn``, ``swa`` and ``SW`` are all ``sw``
+(an individual language becomes its macrolanguage where that is the common code, as ``arb`` ``ar``), and
+a script is kept only where it is not the language's usual one (``zh-Hant``, ``sr-Latn``). File names
+and dataset configurations keep their own spelling: :func:`find_language` matches a code against them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import langcodes
 
 from .errors import MptError
 
-XNLI_LANGUAGES: dict[str, str] = {
-    "ar": "Arabic",
-    "bg": "Bulgarian",
-    "de": "German",
-    "el": "Greek",
-    "en": "English",
-    "es": "Spanish",
-    "fr": "French",
-    "hi": "Hindi",
-    "ru": "Russian",
-    "sw": "Swahili",
-    "th": "Thai",
-    "tr": "Turkish",
-    "ur": "Urdu",
-    "vi": "Vietnamese",
-    "zh": "Chinese",
-}
-LANGUAGES = XNLI_LANGUAGES | {"ja": "Japanese", "ko": "Korean"}  # PAWS-X has these two beside five XNLI languages
 DEFAULT_SOURCE = "en"  # the source language, the one prompts are trained in, unless told otherwise
+ACCEPTED = "ISO 639 (sw, quy), BCP-47 (pt-BR, zh-Hant) or FLORES-200 (quy_Latn)"
 
 
-def check_language(code: str) -> str:
-    """Return ``code`` normalised to lower case, or raise a clear error for an unknown code."""
-    normalised = code.strip().lower()
-    if normalised not in LANGUAGES:
-        raise MptError(f"unknown language code {code!r}; known languages are: {' '.join(LANGUAGES)}")
-    return normalised
+def normalise(code: str) -> str:
+    """The canonical tag of ``code`` (``"jav_Latn"`` -> ``"jv"``), or a clear error for a malformed code."""
+    try:
+        tag = langcodes.standardize_tag(code.strip().replace("_", "-"), macro=True)
+        language = langcodes.Language.get(tag)
+    except (langcodes.LanguageTagError, ValueError):
+        language = None
+    if language is None or not language.language or language.language == "und" or not language.is_valid():
+        raise MptError(f"{code!r} is not a language code; use {ACCEPTED}")
+    if language.script:
+        plain = langcodes.Language.make(language.language, territory=language.territory, variants=language.variants)
+        if langcodes.tag_distance(plain, language) == 0 == langcodes.tag_distance(language, plain):
+            language = plain  # the language's usual script: jv-Latn is jv
+    return language.to_tag()
 
 
-def means_all(spec: str) -> bool:
-    """Whether a language option says ``all`` (each command says what all means for it)."""
-    return spec.strip().lower() == "all"
+def language_name(code: str) -> str:
+    """The English name of a language (``"quy"`` -> ``"Ayacucho Quechua"``)."""
+    return langcodes.Language.get(code.replace("_", "-")).display_name()
 
 
-def parse_languages(spec: str) -> list[str]:
-    """Parse a comma-separated list such as ``"ar,ur,sw"``; ``"all"`` means every XNLI language."""
-    if means_all(spec):
-        return list(XNLI_LANGUAGES)
-    codes = [check_language(part) for part in spec.split(",") if part.strip()]
+def describe(code: str) -> str:
+    """A code with its name, for tables and messages: ``"jv (Javanese)"``."""
+    return f"{code} ({language_name(code)})"
+
+
+def find_language(code: str, available: Iterable[str]) -> str | None:
+    """The entry of ``available`` (codes as a dataset or file names spell them) that is ``code``'s language.
+
+    The same canonical tag wins; a bare language (``ko``) also finds the one entry of that language with
+    a script or region (``kor_Hang``). Entries that are not language codes are passed over.
+    """
+    wanted = normalise(code)
+    canonical = {}
+    for entry in available:
+        try:
+            canonical.setdefault(normalise(entry), entry)
+        except MptError:
+            continue
+    if wanted in canonical:
+        return canonical[wanted]
+    if "-" not in wanted:
+        same = [entry for tag, entry in canonical.items() if tag.split("-")[0] == wanted]
+        if len(same) == 1:
+            return same[0]
+    return None
+
+
+ALL: tuple[str, ...] = ()  # a language option's "all": the languages the data has, asked for by whoever reads it
+
+
+def parse_languages(spec: str) -> tuple[str, ...]:
+    """A comma-separated list such as ``"ar,quy_Latn,pt-BR"``, normalised; ``"all"`` is :data:`ALL`, which the
+    command reading the data turns into the languages it has (``data_languages``, ``corpus_languages``)."""
+    if spec.strip().lower() == "all":
+        return ALL
+    codes = [normalise(part) for part in spec.split(",") if part.strip()]
     if not codes:
         raise MptError("no language given")
-    return list(dict.fromkeys(codes))
-
-
-def parse_targets(spec: str, source: str) -> list[str]:
-    """Target languages of a transfer from ``source``: a list as :func:`parse_languages` reads it, or
-    ``"all"``, every XNLI language but the source."""
-    if means_all(spec):
-        return [code for code in XNLI_LANGUAGES if code != source]
-    return parse_languages(spec)
+    return tuple(dict.fromkeys(codes))
 
 
 def check_targets(source: str, targets) -> None:

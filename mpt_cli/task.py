@@ -9,7 +9,8 @@ TOML) file::
      "template": "{text} It was {soft} {mask} ."}
 
 ``labels`` maps each label name to its label word, in label order. Optional keys: ``data`` (the
-default ``--data``, a hub id or a path).
+default ``--data``, a hub id or a path), ``languages`` (the codes ``all`` means, where the data's own
+files or configurations should not decide).
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from pathlib import Path
 import tomllib
 
 from .errors import MptError
+from .languages import normalise
 from .template import CLOZE_SLOTS, parse_template
 from .verbalizer import ALTERNATIVES
 
 DEFAULT_TASK = "xnli"
-TASK_FILE_KEYS = {"name", "inputs", "labels", "template", "data"}
+TASK_FILE_KEYS = {"name", "inputs", "labels", "template", "data", "languages"}
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Task:
     words: tuple[str, ...]  # the default label word of each label
     template: str  # the default cloze template
     data: str | None = None  # the default --data: a hub dataset id or a local path (None: --data is required)
-    hub_configs: dict[str, str] = field(default_factory=dict, compare=False)  # language -> hub configuration name
+    languages: tuple[str, ...] = ()  # what 'all' means for this task, where its data does not say (a task file's own list)
     word_presets: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)  # named label-word sets
 
     def __post_init__(self):
@@ -96,7 +98,8 @@ class Task:
 
     def record(self) -> dict:
         """What a prompt file records of its task; its template and label words are recorded beside it."""
-        return {"name": self.name, "inputs": list(self.inputs), "labels": list(self.labels)}
+        languages = {"languages": list(self.languages)} if self.languages else {}
+        return {"name": self.name, "inputs": list(self.inputs), "labels": list(self.labels)} | languages
 
     @classmethod
     def from_record(cls, record: dict | None, template: str, words: list[str], where: str) -> Task:
@@ -111,7 +114,8 @@ class Task:
                     raise TypeError
                 builtin = BUILT_IN.get(record["name"])
                 same = builtin is not None and (inputs, labels) == (builtin.inputs, builtin.labels)
-                base = builtin if same else cls(record["name"], inputs, labels, tuple(words), template)
+                languages = tuple(record.get("languages", ()))
+                base = builtin if same else cls(record["name"], inputs, labels, tuple(words), template, languages=languages)
             return replace(base, template=template, words=tuple(words))
         except (KeyError, TypeError, AttributeError):
             raise MptError(f"{where} has damaged metadata: task {record!r}") from None
@@ -153,19 +157,17 @@ class Task:
         for key in ("name", "template", "data"):
             if key in record and not isinstance(record[key], str):
                 raise MptError(f"task file {path}: {key} must be a string")
+        languages = record.get("languages", [])
+        if not isinstance(languages, list) or not all(isinstance(code, str) for code in languages):
+            raise MptError(f"task file {path}: languages must be a list of language codes, such as [\"en\", \"quy\"]")
         try:
             return cls(
-                record["name"], tuple(inputs), tuple(labels), tuple(labels.values()), record["template"], record.get("data")
-            )
+                record["name"], tuple(inputs), tuple(labels), tuple(labels.values()), record["template"], record.get("data"),
+                tuple(dict.fromkeys(normalise(code) for code in languages)),
+            )  # fmt: skip
         except MptError as exc:
             raise MptError(f"task file {path}: {exc}") from None
 
-
-_FLORES = {  # SIB-200's hub configurations are FLORES-200 codes
-    "ar": "arb_Arab", "bg": "bul_Cyrl", "de": "deu_Latn", "el": "ell_Grek", "en": "eng_Latn", "es": "spa_Latn",
-    "fr": "fra_Latn", "hi": "hin_Deva", "ru": "rus_Cyrl", "sw": "swh_Latn", "th": "tha_Thai", "tr": "tur_Latn",
-    "ur": "urd_Arab", "vi": "vie_Latn", "zh": "zho_Hans",
-}  # fmt: skip
 
 _TRUE_MAYBE_FALSE = {  # true/maybe/false in the 15 XNLI languages: the default NLI words (DPA's multilingual verbalizer)
     "en": ("true", "maybe", "false"), "ar": ("صحيح", "ربما", "خطأ"), "bg": ("вярно", "може", "невярно"),
@@ -200,7 +202,7 @@ BUILT_IN: dict[str, Task] = {
             "sib200", ("text",),
             ("science/technology", "travel", "politics", "sports", "health", "entertainment", "geography"),
             ("science", "travel", "politics", "sports", "health", "entertainment", "geography"),
-            "{text} {soft} {mask} .", data="Davlan/sib200", hub_configs=_FLORES,
+            "{text} {soft} {mask} .", data="Davlan/sib200",
         ),
     )
 }  # fmt: skip

@@ -396,11 +396,12 @@ def test_translate_runs_the_missing_alignment_first_and_keeps_lora(tiny_model_di
     assert not any("older" in w for w in report["warnings"])
 
 
-def test_translate_all_uses_the_existing_translators(translated_dir, tmp_path):
+def test_translate_all_takes_the_corpus_languages_and_uses_the_existing_translators(translated_dir, parallel_dir, tmp_path):
     prompts = Path(shutil.copytree(translated_dir, tmp_path / "prompts"))
     (prompts / "de.safetensors").unlink()
-    # the default --parallel is a hub dataset: any alignment would fail offline
-    result = invoke("translate", "--to", "all", "--method", "prompt", "--prompts-dir", prompts, "--cpu", "--json")
+    result = invoke(
+        "translate", "--to", "all", "--parallel", parallel_dir, "--method", "prompt", "--prompts-dir", prompts, "--cpu", "--json"
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert [r["language"] for r in rows] == ["de", "sw"]
@@ -512,10 +513,10 @@ def make_missing_dev_data(tmp_path, env):
 
 
 ALIGN_BAD_INPUTS = {
-    "unknown-target": (lambda t, e: {"to": "xx"}, ["unknown language code 'xx'"]),
+    "unknown-target": (lambda t, e: {"to": "xx"}, ["'xx' is not a language code"]),
     "source-as-target": (lambda t, e: {"to": "en"}, ["en is the source language"]),
     "source-among-targets": (lambda t, e: {"to": "de,en"}, ["en is the source language"]),
-    "unknown-source": (lambda t, e: {"source": "zz"}, ["unknown language code 'zz'"]),
+    "unknown-source": (lambda t, e: {"source": "zz"}, ["'zz' is not a language code"]),
     "missing-tab": (make_missing_tab, ["p.tsv line 3", "no tab"]),
     "unequal-line-counts": (make_unequal_files, ["a.txt has 12 lines", "b.txt has 10", "line-aligned"]),
     "empty-corpus": (make_empty_corpus, ["en-de.tsv", "no sentence pairs"]),

@@ -136,7 +136,7 @@ BAD_INPUTS = {
     "missing-column": (make_missing_column, ["gap.jsonl line 5", "missing column 'hypothesis'"]),
     "too-few-for-shots": (lambda tmp_path: {"shots": 31}, ["only 30 usable", "31 per class"]),
     "too-few-for-dev-shots": (lambda tmp_path: {"dev-shots": 25}, ["validation", "only 20 usable", "25 per class"]),
-    "unknown-lang": (lambda tmp_path: {"lang": "xx"}, ["unknown language code 'xx'"]),
+    "unknown-lang": (lambda tmp_path: {"lang": "xx"}, ["'xx' is not a language code"]),
     "lang-without-files": (lambda tmp_path: {"lang": "fr"}, ["train-fr.tsv", "found:", "train-en.tsv"]),
     "nonexistent-model-dir": (lambda tmp_path: {"model": tmp_path / "no-model"}, ["no-model", "does not exist"]),
     "unreadable-model-dir": (make_empty_model_dir, ["cannot load a masked language model", "not-a-model"]),

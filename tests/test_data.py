@@ -13,7 +13,6 @@ from conftest import LABELS, NLI, raises_mpt, toy_rows, write_jsonl, write_tsv
 from mpt_cli.data import Example, SplitManifest, draw_split, load_examples, select
 from mpt_cli.data.examples import canonical_split
 from mpt_cli.data.paths import local_path
-from mpt_cli.languages import XNLI_LANGUAGES, parse_languages, parse_targets
 from mpt_cli.outputs import local_paths
 
 ROWS = [
@@ -345,17 +344,3 @@ def test_example_paths_are_not_mistaken_for_hub_ids(tmp_path):
     relative = Path("does-not-exist") / "x.tsv"
     with raises_mpt("does not exist"):
         load_examples(NLI, str(relative), "en", "train")
-
-
-# --------------------------------------------------------------------------------------------------
-# Language options
-# --------------------------------------------------------------------------------------------------
-
-
-def test_language_lists_normalise_and_all_means_the_xnli_languages():
-    assert parse_languages(" AR, ur,ar ") == ["ar", "ur"]
-    assert parse_languages("All") == list(XNLI_LANGUAGES)
-    assert parse_targets("all", "de") == [code for code in XNLI_LANGUAGES if code != "de"]
-    assert parse_targets("sw,zh", "en") == ["sw", "zh"]
-    with raises_mpt("unknown language code 'xx'"):
-        parse_targets("sw,xx", "en")

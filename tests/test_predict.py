@@ -362,10 +362,10 @@ BAD_ROWS = {
     "invalid-utf8": (
         "rows.tsv", lines_with(1, b"the \xff\xfe man\ta dog"), ["--lang", "en"], ["rows.tsv line 2: not valid UTF-8"],
     ),
-    "unknown-lang": ("rows.tsv", tsv_text(ROWS), ["--lang", "xx"], ["unknown language code 'xx'"]),
+    "unknown-lang": ("rows.tsv", tsv_text(ROWS), ["--lang", "xx"], ["'xx' is not a language code"]),
     "unknown-lang-in-column": (
         "rows.tsv", tsv_text([(p, h, "xx" if i == 2 else "en") for i, (p, h, _) in enumerate(ROWS)]), ["--lang-column", "3"],
-        ["rows.tsv line 3", "unknown language code 'xx'"],
+        ["rows.tsv line 3", "'xx' is not a language code"],
     ),
     "empty-file": ("rows.tsv", "", ["--lang", "en"], ["rows.tsv has no rows to label"]),
     "header-only": ("rows.tsv", HEADER, ["--lang", "en"], ["rows.tsv has no rows to label"]),

@@ -28,7 +28,7 @@ from mpt_cli.artifacts import PromptArtifact
 from mpt_cli.data import load_examples
 from mpt_cli.data.parallel import load_parallel
 from mpt_cli.fileformat import read_safetensors, write_safetensors
-from mpt_cli.languages import check_language
+from mpt_cli.languages import normalise
 from mpt_cli.store import PromptStore
 from mpt_cli.task import BUILT_IN, Task
 from mpt_cli.template import TemplateEncoder
@@ -123,7 +123,7 @@ def test_nli_is_the_default_task_with_its_defaults():
 
 def test_built_in_tasks():
     assert BUILT_IN["pawsx"].inputs == ("text1", "text2") and BUILT_IN["pawsx"].labels == ("0", "1")
-    assert check_language("ja") == "ja" and check_language("KO") == "ko"  # PAWS-X's languages beyond XNLI's
+    assert normalise("ja") == "ja" and normalise("KO") == "ko"  # PAWS-X's languages beyond XNLI's
     sib = BUILT_IN["sib200"]
     assert sib.inputs == ("text",) and len(sib.labels) == 7 and "science/technology" in sib.labels
 

@@ -12,11 +12,11 @@ from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
 from ..engine.language_adapter import AdapterConfig
 from ..engine.translator import TranslatorConfig
-from ..languages import check_language, means_all, parse_targets
-from ..store import PromptStore
+from ..languages import normalise, parse_languages
 from ..workflows.align import AlignOptions, TranslateMethod, align
 from ..workflows.translate import DEFAULT_METHOD, translate
 from .common import (
+    TARGETS_HELP,
     TASK_CHECK_HELP,
     config_help,
     console,
@@ -31,16 +31,9 @@ _defaults = AlignConfig()
 _adapter = AdapterConfig()
 
 
-def _targets(spec: str, source: str, prompts_dir: Path) -> tuple[str, ...]:
-    """``all``: every language that has a translator, else every XNLI language but the source."""
-    if means_all(spec) and (translated := PromptStore(prompts_dir).translator_targets(source)):
-        return tuple(translated)
-    return tuple(parse_targets(spec, source))
-
-
 def _make_command(translating: bool):
     def command(
-        to: Annotated[str, typer.Option("--to", help="Target languages, comma-separated, or 'all'.")],
+        to: Annotated[str, typer.Option("--to", help=TARGETS_HELP)],
         source: Annotated[str, typer.Option(help="Source language of the trained prompt.")] = AlignOptions.source,
         prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = AlignOptions.prompts_dir,
         model: Annotated[str | None, typer.Option(help="Backbone [default: the one the source prompt records].")] = None,
@@ -89,9 +82,9 @@ def _make_command(translating: bool):
         json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
     ):
         quiet_libraries()
-        source = check_language(source)
+        source = normalise(source)
         options = AlignOptions(
-            targets=_targets(to, source, prompts_dir), source=source, prompts_dir=prompts_dir, model=model, task=task,
+            targets=parse_languages(to), source=source, prompts_dir=prompts_dir, model=model, task=task,
             data=data, dev_data=dev_data, parallel=parallel, max_pairs=max_pairs, heldout=heldout, width=translator_width,
             residual=residual, init=translator_init, seed=seed, max_dev_examples=max_dev_examples, overwrite=overwrite,
             cpu=cpu, method=method, translator=translator, adapter=AdapterConfig(rank=adapter_rank, modules=adapter_modules),

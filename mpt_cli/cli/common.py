@@ -85,6 +85,8 @@ def quiet_libraries() -> None:
     logging.disable_progress_bar()
 
 
+LANGS_HELP = "Languages, comma-separated, or 'all' (every language the data has files or configurations for)."
+TARGETS_HELP = "Target languages, comma-separated, or 'all' (every language the parallel corpus pairs with the source)."
 TASK_HELP = f"Task: {', '.join(BUILT_IN)}, or a task file (.json or .toml)."
 TASK_CHECK_HELP = "Task the prompts must have been trained for (a name or a task file) [default: theirs]."
 DATA_HELP = "Hub dataset id, a folder of {split}-{lang}.tsv files, or one .tsv/.jsonl/.csv file [default: the task's]."

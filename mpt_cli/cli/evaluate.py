@@ -8,14 +8,23 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..languages import check_language, parse_languages
+from ..languages import normalise, parse_languages
 from ..workflows.evaluate import EvalOptions, EvalReport, evaluate
-from .common import DATA_HELP, TASK_CHECK_HELP, console, handle_errors, print_json, progress_callbacks, quiet_libraries
+from .common import (
+    DATA_HELP,
+    LANGS_HELP,
+    TASK_CHECK_HELP,
+    console,
+    handle_errors,
+    print_json,
+    progress_callbacks,
+    quiet_libraries,
+)
 
 
 @handle_errors
 def eval_command(
-    langs: Annotated[str, typer.Option(help="Languages, comma-separated, or 'all' (the 15 XNLI languages).")] = "all",
+    langs: Annotated[str, typer.Option(help=LANGS_HELP)] = "all",
     split: Annotated[str, typer.Option(help="test, validation (dev) or train.")] = EvalOptions.split,
     task: Annotated[str | None, typer.Option(help=TASK_CHECK_HELP)] = None,
     data: Annotated[str | None, typer.Option(help=DATA_HELP)] = None,
@@ -33,7 +42,7 @@ def eval_command(
     """Accuracy and macro-F1 per language, with the translated prompt where there is one."""
     quiet_libraries()
     options = EvalOptions(
-        languages=tuple(parse_languages(langs)), source=check_language(source), prompts_dir=prompts_dir, model=model,
+        languages=parse_languages(langs), source=normalise(source), prompts_dir=prompts_dir, model=model,
         task=task, data=data, split=split, compare=compare, max_examples=max_examples, batch_size=batch_size, output=output,
         overwrite=overwrite, cpu=cpu,
     )  # fmt: skip

@@ -12,9 +12,10 @@ from ..data.parallel import DEFAULT_PARALLEL
 from ..engine.joint import JointConfig, JointStart
 from ..engine.train import TrainConfig
 from ..engine.translator import TranslatorConfig
-from ..languages import check_language, parse_targets
+from ..languages import normalise, parse_languages
 from ..workflows.joint import DEFAULT_PAIRS_PER_LANGUAGE, JointOptions, joint
 from .common import (
+    TARGETS_HELP,
     TASK_CHECK_HELP,
     DecayToStartOption,
     MixupOption,
@@ -33,9 +34,7 @@ _joint, _train = JointConfig(), TrainConfig()
 
 @handle_errors
 def joint_command(
-    to: Annotated[
-        str, typer.Option("--to", help="Target languages, comma-separated, or 'all' (every XNLI language but the source).")
-    ],
+    to: Annotated[str, typer.Option("--to", help=TARGETS_HELP)],
     output: Annotated[Path, typer.Option(help="New prompt folder for the joint run.")] = JointOptions.output,
     source: Annotated[str, typer.Option(help="Source language of the trained prompt.")] = JointOptions.source,
     prompts_dir: Annotated[
@@ -74,9 +73,9 @@ def joint_command(
     """Train the source prompt, one translator per target language and the tuned backbone together
     (alpha*CE + (1-alpha)*KL) into a new prompt folder."""
     quiet_libraries()
-    source = check_language(source)
+    source = normalise(source)
     options = JointOptions(
-        targets=tuple(parse_targets(to, source)), output=output, source=source, prompts_dir=prompts_dir, task=task, data=data,
+        targets=parse_languages(to), output=output, source=source, prompts_dir=prompts_dir, task=task, data=data,
         parallel=parallel,
         max_pairs=max_pairs, heldout=heldout, width=translator_width, init=translator_init, overwrite=overwrite, cpu=cpu,
         joint=JointConfig(

@@ -15,13 +15,14 @@ from ..engine.backbone import DEFAULT_MODEL, Tune
 from ..engine.joint import JointConfig
 from ..engine.train import TrainConfig
 from ..errors import MptError
-from ..languages import check_language, parse_languages
+from ..languages import normalise, parse_languages
 from ..workflows.cells import METHODS
 from ..workflows.reproduce import ReproduceOptions, reproduce
 from ..workflows.train_source import DEFAULT_TUNE
 from .common import (
     DATA_HELP,
     DEV_SHOTS_HELP,
+    LANGS_HELP,
     TASK_HELP,
     VERBALIZER_HELP,
     DecayToStartOption,
@@ -59,7 +60,7 @@ def reproduce_command(
         int | None, typer.Option(help=DEV_SHOTS_HELP.format("each cell's shots"))
     ] = None,
     methods: Annotated[str, typer.Option(help=f"Methods, comma-separated: {', '.join(METHODS)}.")] = _listed(METHODS),
-    langs: Annotated[str, typer.Option(help="Languages to evaluate, comma-separated, or 'all'.")] = "all",
+    langs: Annotated[str, typer.Option(help=LANGS_HELP)] = "all",
     source: Annotated[str, typer.Option(help="Source language.")] = ReproduceOptions.source,
     model: Annotated[str, typer.Option(help="Hub id or local directory of a masked LM.")] = DEFAULT_MODEL,
     task: Annotated[str, typer.Option(help=TASK_HELP)] = ReproduceOptions.task,
@@ -93,7 +94,7 @@ def reproduce_command(
     options = ReproduceOptions(
         shots=_integers(shots, "shots"), dev_shots=dev_shots, seeds=_integers(seeds, "seeds"),
         methods=tuple(m.strip() for m in methods.split(",")),
-        languages=tuple(parse_languages(langs)), source=check_language(source), model=model, task=task, verbalizer=verbalizer,
+        languages=parse_languages(langs), source=normalise(source), model=model, task=task, verbalizer=verbalizer,
         data=data, parallel=parallel,
         split=split, output=output, tune=tune, max_examples=max_examples, max_pairs=max_pairs,
         train=TrainConfig(epochs=epochs, select=select, mixup=mixup, decay_to_start=decay_to_start),

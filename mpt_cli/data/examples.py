@@ -9,11 +9,13 @@ or are found by name (a TSV header, CSV, JSONL, the hub), with the aliases below
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MptError
+from ..languages import find_language, normalise
 from ..task import Task
 from .paths import local_path
 from .text import json_object, read_lines
@@ -71,14 +73,67 @@ def load_examples(task: Task, data: str, lang: str, split: str, require_labels: 
     return examples
 
 
-def _xtreme_file(folder: Path, lang: str, split: str) -> Path:
+def split_files(folder: Path, split: str) -> dict[str, Path]:
+    """The ``{split}-{lang}.tsv`` files of ``folder`` (any alias of the split), by the language as the file spells it."""
+    files = {}
     for alias in SPLIT_ALIASES[split]:
-        candidate = folder / f"{alias}-{lang}.tsv"
-        if candidate.is_file():
-            return candidate
-    available = sorted(p.name for p in folder.glob("*-*.tsv"))
+        for path in sorted(folder.glob(f"{alias}-*.tsv")):
+            files.setdefault(path.stem[len(alias) + 1 :], path)
+    return files
+
+
+def data_languages(task: Task, data: str, split: str) -> list[str]:
+    """The languages ``data`` has for ``split``: what ``--langs all`` means. A task file that names its
+    languages decides; else the folder's files, or the hub dataset's configurations."""
+    if task.languages:
+        return list(task.languages)
+    split = canonical_split(split)
+    path = local_path(data, "data path")
+    if path is None:
+        return hub_languages(data)
+    if not path.is_dir():
+        raise MptError(f"'all' needs a folder of {split}-{{lang}}.tsv files or a hub dataset; {path.name} is one file")
+    languages = []
+    for spelled in split_files(path, split):
+        try:
+            languages.append(normalise(spelled))
+        except MptError:
+            continue  # a file such as dev-old.tsv is no language's
+    if not languages:
+        raise MptError(f"{path} has no {split}-{{lang}}.tsv files, so 'all' finds no language")
+    return list(dict.fromkeys(languages))
+
+
+def hub_languages(dataset_id: str) -> list[str]:
+    """The languages of a hub dataset: its configurations that are language codes (XNLI's ``ar``, SIB-200's ``arb_Arab``)."""
+    return list(hub_configs(dataset_id))
+
+
+@functools.cache
+def hub_configs(dataset_id: str) -> dict[str, str]:
+    """A hub dataset's configurations that name a language, by the language's canonical code."""
+    try:
+        import datasets
+
+        names = datasets.get_dataset_config_names(dataset_id)
+    except Exception as exc:  # noqa: BLE001 - the hub raises many types; the user needs the reason, not a traceback
+        raise MptError(f"cannot list the configurations of {dataset_id} on the Hugging Face hub: {exc}") from None
+    configs = {}
+    for name in names:
+        try:
+            configs.setdefault(normalise(name), name)
+        except MptError:
+            continue  # all_languages and the like
+    return configs
+
+
+def _xtreme_file(folder: Path, lang: str, split: str) -> Path:
+    files = split_files(folder, split)
+    spelled = lang if lang in files else find_language(lang, files)
+    if spelled is not None:
+        return files[spelled]
     wanted = " or ".join(f"{alias}-{lang}.tsv" for alias in SPLIT_ALIASES[split])
-    listing = ", ".join(available) if available else "none"
+    listing = ", ".join(sorted(p.name for p in folder.glob("*-*.tsv"))) or "none"
     raise MptError(f"{folder} has no {wanted} (found: {listing})")
 
 
@@ -181,7 +236,10 @@ def _example(task: Task, row: dict, example_id: str, where: str, require_labels:
 
 
 def _load_hub(task: Task, dataset_id: str, lang: str, split: str, require_labels: bool) -> list[Example]:
-    config = task.hub_configs.get(lang, lang) if dataset_id == task.data else lang
+    configs = hub_configs(dataset_id)
+    config = configs.get(lang) or find_language(lang, configs.values())
+    if config is None:
+        raise MptError(f"{dataset_id} has no configuration for {lang} (it has {len(configs)} languages: {' '.join(configs)})")
     try:
         import datasets
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MptError
+from ..languages import find_language, normalise
 from ..task import BUILT_IN
 from .paths import existing_path, local_path
 from .text import read_lines
@@ -119,12 +120,49 @@ def _tsv(path: Path, swap: bool) -> tuple[str, list[tuple[str, ...]]]:
     return digest, rows
 
 
+def pair_files(folder: Path) -> dict[tuple[str, str], Path]:
+    """The ``{a}-{b}.tsv`` files of ``folder`` by their two languages, normalised; a name splits at the
+    hyphen that leaves a language code on both sides (``en-pt-BR.tsv``: en and pt-BR)."""
+    files = {}
+    for path in sorted(folder.glob("*-*.tsv")):
+        stem = path.stem
+        for cut in (i for i, char in enumerate(stem) if char == "-"):
+            try:
+                files.setdefault((normalise(stem[:cut]), normalise(stem[cut + 1 :])), path)
+                break
+            except MptError:
+                continue
+    return files
+
+
 def _folder(folder: Path, source: str, target: str) -> tuple[str, str, list[tuple[str, ...]]]:
-    for name, swap in ((f"{source}-{target}.tsv", False), (f"{target}-{source}.tsv", True)):
-        if (folder / name).is_file():
-            return (str(folder / name), *_tsv(folder / name, swap))
-    found = ", ".join(sorted(p.name for p in folder.glob("*.tsv"))) or "none"
+    files = pair_files(folder)
+    for swap in (False, True):  # en-de.tsv before de-en.tsv
+        for (a, b), path in files.items():
+            first, second = (b, a) if swap else (a, b)
+            if find_language(source, [first]) and find_language(target, [second]):
+                return (str(path), *_tsv(path, swap))
+    found = ", ".join(sorted(p.name for p in files.values())) or "none"
     raise MptError(f"{folder} has no {source}-{target}.tsv (found: {found})")
+
+
+def corpus_languages(spec: str, source: str) -> list[str]:
+    """The languages a parallel corpus pairs with ``source``: what ``--to all`` means."""
+    if "," in spec and existing_path(spec) is None:
+        raise MptError("--to all needs a folder of pair files or a hub corpus; two files pair one language: name it")
+    path = local_path(spec, "parallel corpus")
+    if path is None:
+        return hub_corpus_languages(spec, source)
+    if not path.is_dir():
+        raise MptError(f"--to all needs a folder of pair files or a hub corpus; {path.name} pairs one language: name it")
+    languages = []
+    for a, b in pair_files(path):
+        other = b if find_language(source, [a]) else a if find_language(source, [b]) else None
+        if other is not None and other not in languages:
+            languages.append(other)
+    if not languages:
+        raise MptError(f"{path} holds no {source}-xx.tsv pair files, so --to all finds no language")
+    return languages
 
 
 def _two_files(first: Path, second: Path) -> tuple[str, str, list[tuple[str, ...]]]:
@@ -137,6 +175,18 @@ def _two_files(first: Path, second: Path) -> tuple[str, str, list[tuple[str, ...
             raise MptError(f"line {number} is empty in {first.name if not a.strip() else second.name}")
     digest = hashlib.sha256((digest_a + digest_b).encode()).hexdigest()
     return f"{first},{second}", digest, list(zip(lines_a, lines_b))
+
+
+def hub_corpus_languages(dataset_id: str, source: str) -> list[str]:
+    """The languages of a hub corpus in XNLI's ``all_languages`` layout, as its features list them, but ``source``."""
+    try:
+        import datasets
+
+        features = datasets.load_dataset_builder(dataset_id, "all_languages").info.features
+        spelled = features["premise"].languages
+    except Exception as exc:  # noqa: BLE001 - the hub raises many types; the user needs the reason, not a traceback
+        raise MptError(f"cannot read the languages of {dataset_id} (all_languages) from the Hugging Face hub: {exc}") from None
+    return [code for code in dict.fromkeys(normalise(s) for s in spelled) if code != source]
 
 
 def _hub(dataset_id: str, source: str, target: str) -> tuple[str, str, list[tuple[str, ...]]]:

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from ..choices import Choice
 from ..errors import MptError
-from ..languages import check_language
+from ..languages import normalise
 from ..task import Task
 from .examples import expected_columns, first_alias, header_columns
 from .text import json_object
@@ -146,6 +146,6 @@ class RowReader:
 
 def _row_language(where: str, value: str) -> str:
     try:
-        return check_language(value)
+        return normalise(value)
     except MptError as exc:
         raise MptError(f"{where}: {exc}") from None

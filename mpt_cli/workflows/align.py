@@ -16,7 +16,7 @@ from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..callbacks import Callbacks
 from ..choices import Choice
 from ..data import load_examples, select
-from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL, ParallelCorpus, load_parallel, split_heldout
+from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL, ParallelCorpus, corpus_languages, load_parallel, split_heldout
 from ..engine.align import AlignConfig, AlignResult, ParallelSet, train_translator
 from ..engine.distributed import processes
 from ..engine.language_adapter import AdapterConfig
@@ -26,7 +26,7 @@ from ..engine.scorer import Scorer
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, require_seed, unset_is_one
 from ..fileformat import provenance, tensor_sha256
-from ..languages import DEFAULT_SOURCE, check_targets
+from ..languages import ALL, DEFAULT_SOURCE, check_targets
 from ..outputs import check_writable
 from ..store import DEFAULT_PROMPTS_DIR, PromptStore
 
@@ -40,7 +40,7 @@ class TranslateMethod(Choice):
 
 @dataclass(frozen=True)
 class AlignOptions:
-    targets: tuple[str, ...]
+    targets: tuple[str, ...] = ALL  # ALL: every language the parallel corpus pairs with the source
     source: str = DEFAULT_SOURCE
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
     model: str | None = None  # default: the backbone recorded in the source prompt
@@ -67,6 +67,7 @@ class AlignOptions:
         limits = {"max_pairs": unset_is_one(self.max_pairs), "max_dev_examples": unset_is_one(self.max_dev_examples)}
         require_positive(heldout=self.heldout, **limits)
         require_seed(self.seed)
+        object.__setattr__(self, "targets", self.targets or tuple(corpus_languages(self.parallel, self.source)))
         check_targets(self.source, self.targets)
         if self.method is not None:
             object.__setattr__(self, "method", TranslateMethod.parse(self.method, "translation method"))

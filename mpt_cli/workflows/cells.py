@@ -18,7 +18,7 @@ import torch
 
 from ..callbacks import Callbacks
 from ..data import default_data, draw_split, load_examples
-from ..data.examples import canonical_split
+from ..data.examples import canonical_split, data_languages
 from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
 from ..engine.backbone import DEFAULT_MODEL, Tune
@@ -28,7 +28,7 @@ from ..engine.language_adapter import AdapterConfig
 from ..engine.train import TrainConfig
 from ..errors import MptError, require_positive, require_seed, unset_is_one
 from ..fileformat import provenance
-from ..languages import DEFAULT_SOURCE, XNLI_LANGUAGES
+from ..languages import ALL, DEFAULT_SOURCE
 from ..metrics import score
 from ..outputs import atomic_path
 from ..store import PromptStore
@@ -52,7 +52,7 @@ class ReproduceOptions:
     dev_shots: int | None = None  # dev examples per class for choosing the epoch; None: the cell's shots
     seeds: tuple[int, ...] = (1, 2, 3)
     methods: tuple[str, ...] = METHODS
-    languages: tuple[str, ...] = tuple(XNLI_LANGUAGES)
+    languages: tuple[str, ...] = ALL  # ALL: every language the data has for the split
     source: str = DEFAULT_SOURCE
     model: str = DEFAULT_MODEL
     task: Task | str = DEFAULT_TASK  # a built-in task's name, a task file, or a Task
@@ -78,8 +78,6 @@ class ReproduceOptions:
         task = replace(task, words=task.verbalizer(self.verbalizer))
         object.__setattr__(self, "task", task)
         object.__setattr__(self, "data", default_data(task, self.data))
-        if self.source not in self.languages:
-            raise MptError(f"the languages must include the source language {self.source}")
         object.__setattr__(self, "tune", Tune.parse(self.tune, "tune mode"))
         if self.tune == Tune.PROMPT and set(JOINT_METHODS) & set(self.methods):
             raise MptError("the joint methods need a tuned backbone (--tune lora or full); with --tune prompt leave them out")
@@ -90,6 +88,10 @@ class ReproduceOptions:
         for seed in self.seeds:
             require_seed(seed)
         require_positive(max_examples=unset_is_one(self.max_examples), max_pairs=unset_is_one(self.max_pairs))
+        # last: 'all' asks the data (a folder listing, or the hub's configurations) once every option is valid
+        object.__setattr__(self, "languages", self.languages or tuple(data_languages(self.task, self.data, self.split)))
+        if self.source not in self.languages:
+            raise MptError(f"the languages must include the source language {self.source}")
 
 
 @dataclass

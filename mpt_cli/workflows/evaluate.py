@@ -8,12 +8,12 @@ from pathlib import Path
 
 from ..callbacks import Callbacks
 from ..data import default_data, load_examples
-from ..data.examples import canonical_split
+from ..data.examples import canonical_split, data_languages
 from ..engine.batching import EVAL_BATCH_SIZE
 from ..engine.distributed import processes
 from ..errors import require_positive, unset_is_one
 from ..fileformat import provenance, tensor_sha256
-from ..languages import DEFAULT_SOURCE
+from ..languages import ALL, DEFAULT_SOURCE
 from ..metrics import Scores
 from ..outputs import atomic_path, check_writable, local_paths
 from ..prompt_set import PromptSet
@@ -24,7 +24,7 @@ COLLAPSE_SHARE = 0.8
 
 @dataclass(frozen=True)
 class EvalOptions:
-    languages: tuple[str, ...]
+    languages: tuple[str, ...] = ALL  # ALL: every language the data has for the split
     source: str = DEFAULT_SOURCE
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
     model: str | None = None
@@ -100,9 +100,10 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
     callbacks.on_stage(f"loading prompts from {options.prompts_dir} and their backbone")
     prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu, options.task)
     task, data = prompts.task, default_data(prompts.task, options.data)
-    chosen = [prompts.for_language(lang) if options.use_translated else prompts.source_for(lang) for lang in options.languages]
+    languages = options.languages or data_languages(task, data, options.split)
+    chosen = [prompts.for_language(lang) if options.use_translated else prompts.source_for(lang) for lang in languages]
     datasets = {}
-    for lang in options.languages:
+    for lang in languages:
         examples = load_examples(task, data, lang, options.split)
         datasets[lang] = examples[: options.max_examples] if options.max_examples else examples
     passes = sum(len(datasets[p.language]) * (2 if options.compare and p.translated else 1) for p in chosen)

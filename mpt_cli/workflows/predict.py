@@ -14,7 +14,7 @@ from ..callbacks import Callbacks
 from ..data.rows import InputRow, RowFormat, RowReader
 from ..engine.batching import EVAL_BATCH_SIZE
 from ..errors import MptError, require_positive
-from ..languages import DEFAULT_SOURCE, check_language
+from ..languages import DEFAULT_SOURCE, normalise
 from ..prompt_set import PromptSet
 from ..store import DEFAULT_PROMPTS_DIR
 from ..task import Task
@@ -38,7 +38,7 @@ class PredictOptions:
         if (self.lang is None) == (self.lang_column is None):
             raise MptError("give either --lang (one language for every row) or --lang-column (a language per row)")
         if self.lang is not None:
-            object.__setattr__(self, "lang", check_language(self.lang))
+            object.__setattr__(self, "lang", normalise(self.lang))
         if self.output_format is not None:
             object.__setattr__(self, "output_format", RowFormat.parse(self.output_format, "output format"))
 

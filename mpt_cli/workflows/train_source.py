@@ -20,7 +20,7 @@ from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.train import TrainConfig, train_prompt
 from ..errors import require_positive, require_seed, unset_is_one
 from ..fileformat import provenance
-from ..languages import DEFAULT_SOURCE, check_language
+from ..languages import DEFAULT_SOURCE, normalise
 from ..outputs import check_writable, local_paths
 from ..store import DEFAULT_PROMPTS_DIR, PromptStore
 from ..task import DEFAULT_TASK, Task
@@ -57,7 +57,7 @@ class SourceOptions:
             shots=self.shots, dev_shots=unset_is_one(self.dev_shots), max_length=self.max_length, lora_rank=self.lora_rank
         )
         require_seed(self.seed)
-        object.__setattr__(self, "lang", check_language(self.lang))
+        object.__setattr__(self, "lang", normalise(self.lang))
         object.__setattr__(self, "tune", Tune.parse(self.tune, "tune mode"))
         task = self.task if isinstance(self.task, Task) else Task.load(self.task)
         object.__setattr__(self, "task", task)
