@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..languages import normalise, parse_languages
+from ..languages import describe, normalise, parse_languages
 from ..workflows.evaluate import EvalOptions, EvalReport, evaluate
 from .common import (
     DATA_HELP,
@@ -69,7 +69,8 @@ def _table(report: EvalReport) -> Table:
         extra = [pct(r.source_scores and r.source_scores.accuracy), signed(r.gain)] if compared else []
         gap = None if english is None else english - r.scores.accuracy
         table.add_row(
-            r.language, r.prompt_kind, str(r.scores.examples), pct(r.scores.accuracy), pct(r.scores.macro_f1), *extra, pct(gap)
+            describe(r.language), r.prompt_kind,
+            str(r.scores.examples), pct(r.scores.accuracy), pct(r.scores.macro_f1), *extra, pct(gap)
         )
     table.add_section()
     for label, targets in (("average", False), ("targets", True)):

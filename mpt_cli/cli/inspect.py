@@ -28,7 +28,8 @@ def inspect_command(
 
 def _describe(record: dict) -> str:
     shape = " x ".join(str(n) for n in record.get("shape", []))
-    head = f"{record['path']}: {record['kind']} ({record['language']}){', ' + shape if shape else ''}, {_size(record['bytes'])}"
+    language = f"{record['language']}, {record['language_name']}" if record.get("language_name") else record["language"]
+    head = f"{record['path']}: {record['kind']} ({language}){', ' + shape if shape else ''}, {_size(record['bytes'])}"
     lines = [head + (" [format of mpt 0.1]" if record.get("format_version") == 1 else "")]
     if "backbone" in record:
         lines.append(f"  backbone: {record['backbone']} (fingerprint {record['backbone_fingerprint'][:12]})"

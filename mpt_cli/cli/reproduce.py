@@ -15,7 +15,7 @@ from ..engine.backbone import DEFAULT_MODEL, Tune
 from ..engine.joint import JointConfig
 from ..engine.train import TrainConfig
 from ..errors import MptError
-from ..languages import normalise, parse_languages
+from ..languages import describe, normalise, parse_languages
 from ..workflows.cells import METHODS
 from ..workflows.reproduce import ReproduceOptions, reproduce
 from ..workflows.train_source import DEFAULT_TUNE
@@ -109,22 +109,26 @@ def reproduce_command(
 
 
 def _table(summary: dict) -> Table:
-    languages = summary["languages"]
+    """One row per language (any number of them), one column per method and shot count, then the gains."""
+    languages, source = summary["languages"], summary["source"]
+    targets = [lang for lang in languages if lang != source]
     table = Table(title=f"accuracy (%), mean ± std over seeds ({summary['settings']['model']})")
-    table.add_column("method")
-    table.add_column("K", justify="right")
-    for lang in [*languages, "avg", "targets"]:
-        table.add_column(lang, justify="right")
+    table.add_column("language")
     cell = lambda stats: f"{100 * stats['mean']:.1f}±{100 * stats['std']:.1f}"
+    columns = []  # (header, value per language, value of the average, value of the targets)
     for row in summary["rows"]:
-        values = [cell(row["languages"][lang]) for lang in languages]
-        table.add_row(row["method"], str(row["shots"]), *values, cell(row["average"]), cell(row["targets"]))
-    targets = [lang for lang in languages if lang != summary["source"]]
+        values = {lang: cell(row["languages"][lang]) for lang in languages}
+        columns.append((f"{row['method']} {row['shots']}", values, cell(row["average"]), cell(row["targets"])))
     for method, by_shots in summary["gain_over_soft_prompt"].items():
         for shots, gains in by_shots.items():
             mean = lambda langs: f"{100 * sum(gains[lang] for lang in langs) / len(langs):+.1f}" if langs else ""  # noqa: B023 - called before the loop moves on
-            table.add_row(
-                f"{method} − soft-prompt", shots, *(f"{100 * gains[lang]:+.1f}" for lang in languages),
-                mean(languages), mean(targets),
-            )  # fmt: skip
+            values = {lang: f"{100 * gain:+.1f}" for lang, gain in gains.items()}
+            columns.append((f"{method} − soft-prompt {shots}", values, mean(languages), mean(targets)))
+    for header, *_ in columns:
+        table.add_column(header, justify="right")
+    for lang in languages:
+        table.add_row(describe(lang), *(values.get(lang, "") for _, values, _, _ in columns))
+    table.add_section()
+    table.add_row("average", *(average for *_, average, _ in columns))
+    table.add_row("targets", *(target for *_, target in columns))
     return table

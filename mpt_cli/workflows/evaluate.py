@@ -13,7 +13,7 @@ from ..engine.batching import EVAL_BATCH_SIZE
 from ..engine.distributed import processes
 from ..errors import require_positive, unset_is_one
 from ..fileformat import provenance, tensor_sha256
-from ..languages import ALL, DEFAULT_SOURCE
+from ..languages import ALL, DEFAULT_SOURCE, language_name
 from ..metrics import Scores
 from ..outputs import atomic_path, check_writable, local_paths
 from ..prompt_set import PromptSet
@@ -76,7 +76,7 @@ class EvalReport:
         english = next((r.scores.accuracy for r in self.results if r.language == self.source), None)
         languages = {}
         for r in self.results:
-            entry = asdict(r.scores) | {
+            entry = {"name": language_name(r.language)} | asdict(r.scores) | {
                 "labels": list(self.labels),
                 "prompt": {"path": r.prompt, "kind": r.prompt_kind, "sha256": r.prompt_sha256},
                 "gap_to_source": None if english is None else english - r.scores.accuracy,

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..artifacts import PromptArtifact, StateInfo, TranslatorArtifact
 from ..errors import MptError
 from ..fileformat import read_safetensors, tensor_sha256, tensors_sha256
+from ..languages import language_name
 from ..outputs import MARKER
 from ..store import SIDE_FILE, PromptStore
 
@@ -31,7 +32,8 @@ def describe(path: Path) -> dict:
         return _translator(path)
     if kind == "mpt.state":
         info = StateInfo.from_metadata(meta, str(path))
-        return {"path": str(path), "kind": f"{info.kind} state", "language": info.language, "bytes": path.stat().st_size,
+        return {"path": str(path), "kind": f"{info.kind} state", "language": info.language,
+                "language_name": language_name(info.language), "bytes": path.stat().st_size,
                 "config": info.config, "created": info.created}  # fmt: skip
     raise MptError(f"{path} is not an mpt file (format {kind!r})")
 
@@ -62,7 +64,8 @@ def _prompt(path: Path) -> dict:
     if info.language_adapter:
         needs.append(_state_need("language adapter", path.parent / info.language_adapter, info.language_adapter_sha256))
     return {
-        "path": str(path), "kind": f"{info.kind} prompt", "language": info.language,
+        "path": str(path), "kind": f"{info.kind} prompt",
+        "language": info.language, "language_name": language_name(info.language),
         "format_version": 1 if artifact.legacy else 2, "shape": list(artifact.prompt.shape), "bytes": path.stat().st_size,
         "backbone": info.backbone,
         "backbone_fingerprint": info.backbone_fingerprint, "tune": info.tune,
@@ -80,6 +83,7 @@ def _translator(path: Path) -> dict:
     matches = source.is_file() and tensor_sha256(PromptArtifact.load(source).prompt) == info.source_prompt_sha256
     return {
         "path": str(path), "kind": "translator", "language": f"{info.source_language}->{info.target_language}",
+        "language_name": language_name(info.target_language),
         "shape": list(artifact.weights["up.weight"].shape), "bytes": path.stat().st_size, "backbone": info.backbone,
         "backbone_fingerprint": info.backbone_fingerprint, "architecture": info.architecture, "corpus": info.corpus,
         "corpus_sha256": info.corpus_sha256, "pairs": info.pairs, "heldout_kl": [info.heldout_kl_before, info.heldout_kl_after],
