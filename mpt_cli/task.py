@@ -27,6 +27,7 @@ from .template import CLOZE_SLOTS, parse_template
 from .verbalizer import ALTERNATIVES
 
 DEFAULT_TASK = "xnli"
+EXTRA_WORDS = "+"  # --verbalizer BASE+WORDS: more words for each label, such as a new language's
 TASK_FILE_KEYS = {"name", "inputs", "labels", "template", "data", "languages"}
 
 
@@ -70,9 +71,18 @@ class Task:
     # ---------------------------------------------------------------------------------- choices
 
     def verbalizer(self, spec: str | None) -> tuple[str, ...]:
-        """The label words: the task's own (``spec`` None), a named preset, or comma-separated words in label order."""
+        """The label words: the task's own (``spec`` None), a named preset, or comma-separated words in label order;
+        ``BASE+WORDS`` adds WORDS (comma-separated, in label order) to BASE's as more alternatives, such as
+        ``multilingual+verdadeiro,talvez,falso`` for Portuguese."""
         if spec is None:
             return self.words
+        if EXTRA_WORDS in spec:
+            base, extra = spec.rsplit(EXTRA_WORDS, 1)
+            added = tuple(word.strip() for word in extra.split(","))
+            if len(added) != len(self.labels) or not all(added):
+                raise MptError(f"verbalizer {spec!r}: after {EXTRA_WORDS} give {len(self.labels)} comma-separated words, "
+                               f"one more for each of {', '.join(self.labels)}")  # fmt: skip
+            return tuple(ALTERNATIVES.join(pair) for pair in zip(self.verbalizer(base or None), added))
         if spec in self.word_presets:
             return self.word_presets[spec]
         words = tuple(word.strip() for word in spec.split(","))
@@ -150,8 +160,11 @@ class Task:
             problem = f"unknown key {unknown[0]!r}" if unknown else f"no {missing[0]!r}"
             raise MptError(f"task file {path}: {problem} (keys: {', '.join(sorted(TASK_FILE_KEYS))})")
         labels, inputs = record["labels"], record["inputs"]
-        if not isinstance(labels, dict) or not all(isinstance(w, str) for w in labels.values()):
-            raise MptError(f"task file {path}: labels must map each label name to its label word, in label order")
+        if not isinstance(labels, dict) or any(_words(w) is None for w in labels.values()):
+            raise MptError(
+                f"task file {path}: labels must map each label name to its label word (or a list of words, such as one a "
+                "language), in label order"
+            )
         if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
             raise MptError(f"task file {path}: inputs must be a list of one or two names, such as [\"text\"]")
         for key in ("name", "template", "data"):
@@ -162,11 +175,21 @@ class Task:
             raise MptError(f"task file {path}: languages must be a list of language codes, such as [\"en\", \"quy\"]")
         try:
             return cls(
-                record["name"], tuple(inputs), tuple(labels), tuple(labels.values()), record["template"], record.get("data"),
+                record["name"], tuple(inputs), tuple(labels), tuple(_words(w) for w in labels.values()), record["template"],
+                record.get("data"),
                 tuple(dict.fromkeys(normalise(code) for code in languages)),
             )  # fmt: skip
         except MptError as exc:
             raise MptError(f"task file {path}: {exc}") from None
+
+
+def _words(value) -> str | None:
+    """A task file's label word, or its list of words read together; None if it is neither."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(w, str) for w in value):
+        return ALTERNATIVES.join(value)
+    return None
 
 
 _TRUE_MAYBE_FALSE = {  # true/maybe/false in the 15 XNLI languages: the default NLI words (DPA's multilingual verbalizer)

@@ -149,6 +149,18 @@ def test_a_toml_task_file(tmp_path):
     assert task.labels == ("1", "2") and task.words == ("terrible", "bad")
 
 
+def test_more_label_words_for_more_languages(tmp_path):
+    """A new language's words join the others, read together: by --verbalizer BASE+WORDS or a task file's word lists."""
+    assert NLI.verbalizer("true-maybe-false+verdadeiro,talvez,falso") == ("true|verdadeiro", "maybe|talvez", "false|falso")
+    assert NLI.verbalizer("multilingual+verdadeiro,talvez,falso")[2] == NLI.word_presets["multilingual"][2] + "|falso"
+    assert NLI.verbalizer("+verdadeiro,talvez,falso")[0] == NLI.words[0] + "|verdadeiro"  # the task's own words
+    with raises_mpt("after + give 3 comma-separated words"):
+        NLI.verbalizer("multilingual+verdadeiro,falso")
+    words = STARS | {"labels": {"1": ["terrible", "terrível"], "2": "bad"}, "languages": ["en", "por"]}
+    task = Task.load(str(write_task(tmp_path / "stars.json", words)))
+    assert task.words == ("terrible|terrível", "bad") and task.languages == ("en", "pt")
+
+
 def test_labels_by_name_any_case_or_by_index():
     topic = Task("topic", ("text",), tuple(TOPIC_LABELS), tuple(LABEL_WORDS), "{text} {soft} {mask} .")
     assert topic.label_index("Pets", "x") == 1
@@ -171,6 +183,9 @@ def test_labels_by_name_any_case_or_by_index():
         ({"inputs": "text"}, ["inputs must be a list"]),
         ({"colour": "red"}, ["unknown key 'colour'"]),
         ({"template": 5}, ["template must be a string"]),
+        ({"labels": {"1": ["bad", 3], "2": "good"}}, ["or a list of words"]),
+        ({"languages": "en"}, ["languages must be a list of language codes"]),
+        ({"languages": ["en", "xx"]}, ["'xx' is not a language code"]),
     ],
 )
 def test_bad_task_files_get_one_clear_line(tmp_path, change, fragments):
