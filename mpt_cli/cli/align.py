@@ -148,8 +148,9 @@ def _report_translated(results, json_output: bool) -> None:
             for r in results
         ])  # fmt: skip
     table = Table(title="translate")
-    for column in ("language", "outcome", "held-out KL before", "after", "dev acc source", "dev acc translated", "prompt"):
-        table.add_column(column, justify="right" if "KL" in column or "acc" in column or column == "after" else "left")
+    for column in ("language", "outcome", "held-out KL before", "after", "dev acc source", "dev acc translated"):
+        table.add_column(column, justify="left" if column in ("language", "outcome") else "right")
+    table.add_column("prompt (or why it failed)", overflow="fold")
     for r in results:
         a = r.alignment
         kl = ("-", "-") if a is None else (f"{a.heldout_kl_before:.4f}", f"{a.heldout_kl_after:.4f}")
