@@ -113,7 +113,7 @@ def _translate_with_adapters(options: AlignOptions, store: PromptStore, callback
     that fails is reported and the others go on."""
     leftovers = {target for target in options.targets if options.translator and _left_by_a_stopped_run(options, store, target)}
     if options.translator:
-        for target in set(options.targets) - leftovers:
+        for target in (t for t in options.targets if t not in leftovers):
             check_writable(store.translator_path(options.source, target), options.overwrite)
     prepared = prepare(options, store, callbacks)
     group = processes(options.cpu)
