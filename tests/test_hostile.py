@@ -116,6 +116,8 @@ EVAL = ["eval", "--split", "validation", "--data", "data", "--langs", "en,de", "
 TRAIN = ["train-source", "--model", NO_MODEL, "--data", "data", "--prompts-dir", "new-prompts", "--cpu"]
 JOINT = ["joint", "--to", "de", "--parallel", "parallel", "--cpu"]
 TRANSLATE = ["translate", "--to", "de", "--method", "prompt", "--overwrite", "--cpu"]
+# a finished de (the crafted prompt and its translator) is skipped, and must stay as it is
+TRANSLATE_MORE = ["translate", "--method", "prompt", "--parallel", "parallel", "--data", "data", "--cpu"]
 REPRODUCE = ["reproduce", "--model", NO_MODEL, "--data", "data", "--output", "runs", "--cpu"]
 
 CASES = {
@@ -219,7 +221,22 @@ CASES = {
     "joint-translator-lr": (None, [*JOINT, "--translator-lr", "inf"], "--translator-lr must be greater than 0"),
     "joint-epochs": (None, [*JOINT, "--epochs", "0"], "--epochs must be greater than 0"),
     "align-seed": (None, ["align", "--to", "de", "--seed", str(2**70), "--cpu"], "--seed must be between"),
-    # 6. odd input: one line naming the file and line
+    # 6. many languages: bad input for one is refused before anything is written
+    "translate-no-pair-file": (None, [*TRANSLATE_MORE, "--to", "de,fr"], "parallel has no en-fr.tsv"),
+    "translate-dev-data-lacks-language": (
+        lambda: (Path("dev").mkdir(), shutil.copy("data/dev-en.tsv", "dev/dev-en.tsv")),
+        [*TRANSLATE_MORE, "--to", "de,sw", "--dev-data", "dev"], "dev has no dev-sw.tsv",
+    ),
+    "translate-two-files-unequal": (
+        lambda: (Path("en.txt").write_text("a man walks\nthe dog runs\n"), Path("sw.txt").write_text("a dog sits\n")),
+        [*TRANSLATE_MORE, "--to", "sw", "--parallel", "en.txt,sw.txt"], "en.txt has 2 lines but sw.txt has 1",
+    ),
+    "translate-empty-pair-file": (lambda: Path("parallel/en-sw.tsv").write_text(""), [*TRANSLATE_MORE, "--to", "de,sw"],
+                                  "en-sw.tsv has no sentence pairs"),
+    "translate-all-no-pairs": (None, [*TRANSLATE_MORE, "--to", "all", "--parallel", "folder"], "holds no en-xx.tsv pair files"),
+    "translate-one-pair": (lambda: Path("parallel/en-sw.tsv").write_text("a man walks\tthe dog runs\n"),
+                           [*TRANSLATE_MORE, "--to", "de,sw"], "en-sw.tsv"),
+    # 7. odd input: one line naming the file and line
     "jsonl-nested-deep": (lambda: Path("deep.jsonl").write_text('{"premise": ' + "[" * 100_000 + "]" * 100_000 + "}\n"),
                           ["predict", "deep.jsonl", "--lang", "de", "--cpu"], "deep.jsonl line 1: invalid JSON"),
     "jsonl-huge-number": (

@@ -12,9 +12,10 @@ from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
 from ..engine.language_adapter import AdapterConfig
 from ..engine.translator import TranslatorConfig
-from ..languages import normalise, parse_languages
+from ..errors import MptError
+from ..languages import describe, language_name, normalise, parse_languages
 from ..workflows.align import AlignOptions, TranslateMethod, align
-from ..workflows.translate import DEFAULT_METHOD, translate
+from ..workflows.translate import DEFAULT_METHOD, Outcome, translate
 from .common import (
     TARGETS_HELP,
     TASK_CHECK_HELP,
@@ -104,7 +105,7 @@ def _make_command(translating: bool):
             _report_aligned(aligned, json_output)
 
     command.__doc__ = (
-        "Write translated prompts {lang}.safetensors; trains missing translators first (same options as align)."
+        "Write translated prompts {lang}.safetensors, skipping languages an earlier run finished (same options as align)."
         if translating
         else "Train one prompt translator per target language on parallel data (alpha*CE + (1-alpha)*KL)."
     )
@@ -121,31 +122,52 @@ def _report_aligned(results, json_output: bool) -> None:
     _alignment_table(results)
 
 
+_pct = lambda x: "-" if x is None else f"{x:.1%}"
+
+
 def _alignment_table(results) -> None:
     table = Table(title="align")
     for column in ("language", "pairs", "held-out KL before", "after", "dev n", "dev acc source", "dev acc translated"):
         table.add_column(column, justify="left" if column == "language" else "right")
-    pct = lambda x: "-" if x is None else f"{x:.1%}"
     for r in results:
         table.add_row(
             r.target, str(r.pairs), f"{r.heldout_kl_before:.4f}", f"{r.heldout_kl_after:.4f}", str(r.dev_examples or "-"),
-            pct(r.dev_accuracy_source), pct(r.dev_accuracy_translated),
+            _pct(r.dev_accuracy_source), _pct(r.dev_accuracy_translated),
         )  # fmt: skip
     console.print(table)
 
 
-def _report_translated(written, json_output: bool) -> None:
+def _report_translated(results, json_output: bool) -> None:
+    """One row per language asked for, written, skipped or failed; a failed one ends the command with an error
+    after the others are reported."""
     if json_output:
         print_json([
-            {"language": w.target, "prompt": str(w.path), "translator": w.translator and str(w.translator),
-             "alignment": w.alignment and _alignment_row(w.alignment)}
-            for w in written
+            {"language": r.target, "name": language_name(r.target), "outcome": r.outcome, "prompt": r.path and str(r.path),
+             "translator": r.translator and str(r.translator), "alignment": r.alignment and _alignment_row(r.alignment),
+             "warning": r.warning, "error": r.error}
+            for r in results
         ])  # fmt: skip
-    if aligned := [w.alignment for w in written if w.alignment]:
-        _alignment_table(aligned)
-    for w in written:
-        made_by = f"translator {w.translator}" if w.translator else "no translator: the source prompt"
-        console.print(f"{w.target}: wrote {w.path} ({made_by})", soft_wrap=True)
+    table = Table(title="translate")
+    for column in ("language", "outcome", "held-out KL before", "after", "dev acc source", "dev acc translated"):
+        table.add_column(column, justify="left" if column in ("language", "outcome") else "right")
+    table.add_column("prompt (or why it failed)", overflow="fold")
+    for r in results:
+        a = r.alignment
+        kl = ("-", "-") if a is None else (f"{a.heldout_kl_before:.4f}", f"{a.heldout_kl_after:.4f}")
+        dev = ("-", "-") if a is None else (_pct(a.dev_accuracy_source), _pct(a.dev_accuracy_translated))
+        note = r.error or str(r.path)
+        if r.outcome == Outcome.WRITTEN and r.translator is None:
+            note += " (no translator: p_T = p_S)"
+        table.add_row(describe(r.target), str(r.outcome), *kl, *dev, note)
+    console.print(table)
+    for r in results:
+        if r.warning:
+            console.print(f"warning: {r.warning}", style="yellow", soft_wrap=True, highlight=False)
+    if failed := [r.target for r in results if r.outcome == Outcome.FAILED]:
+        raise MptError(
+            f"{len(failed)} of {len(results)} languages failed ({', '.join(failed)}); the others are kept, "
+            "and running the command again goes on with the failed ones"
+        )
 
 
 align_command = _make_command(translating=False)

@@ -67,11 +67,11 @@ def load_parallel(
     return ParallelCorpus(name, digest, _as_pairs(rows, texts, rng, name))
 
 
-def split_heldout(pairs: list, heldout: int, seed: int) -> tuple[list, list]:
-    """A seeded held-out slice: ``heldout`` pairs, at most a fifth of the corpus, at least one."""
+def split_heldout(pairs: list, heldout: int, seed: int, name: str = "the parallel corpus") -> tuple[list, list]:
+    """A seeded held-out slice: ``heldout`` pairs, at most a fifth of the corpus (``name``), at least one."""
     count = max(1, min(heldout, len(pairs) // 5))
     if len(pairs) - count < 1:
-        raise MptError(f"the parallel corpus has only {len(pairs)} pairs; alignment needs at least 2")
+        raise MptError(f"{name} has only {len(pairs)} pairs; alignment needs at least 2")
     order = list(range(len(pairs)))
     random.Random(f"mpt-heldout-{seed}").shuffle(order)
     held = set(order[:count])
@@ -88,7 +88,7 @@ def _as_pairs(rows: list[tuple[str, ...]], texts: int, rng: random.Random, name:
     if len(rows[0]) == 4:
         return [ParallelPair((r[0], r[1]), (r[2], r[3])) for r in rows]
     if len(rows) < 2:
-        raise MptError("a sentence-level parallel corpus needs at least 2 sentence pairs")
+        raise MptError(f"{name} has one sentence pair; a sentence-level parallel corpus needs at least 2 sentence pairs")
     order = list(range(len(rows)))
     rng.shuffle(order)
     partner = {order[k]: order[(k + 1) % len(order)] for k in range(len(order))}  # a derangement

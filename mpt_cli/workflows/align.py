@@ -23,6 +23,7 @@ from ..engine.language_adapter import AdapterConfig
 from ..engine.loop import LabelledSet
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.scorer import Scorer
+from ..engine.tokenizer_fit import tokenizer_fit
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, require_seed, unset_is_one
 from ..fileformat import provenance, tensor_sha256
@@ -110,6 +111,7 @@ class Prepared:
     corpora: dict[str, ParallelCorpus]
     scorer: Scorer
     few_shot: LabelledSet | None
+    warnings: dict[str, str]  # by target: the tokenizer reads the language badly
 
 
 def align(options: AlignOptions, callbacks: Callbacks | None = None) -> list[LanguageAlignment]:
@@ -132,8 +134,9 @@ def align(options: AlignOptions, callbacks: Callbacks | None = None) -> list[Lan
 
 
 def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> Prepared:
-    """Check the options against the source prompt, read every corpus (so that a bad one fails the run
-    before it writes anything) and load the source run's model."""
+    """Check the options against the source prompt, read every corpus and the dev data asked for (so that
+    bad input fails the run before it writes anything), load the source run's model and see how well its
+    tokenizer reads each language."""
     source = store.open_source(options.source)
     task = store.task_of(source, options.task)
     TranslatorConfig(source.info.hidden_size, options.width, options.residual, options.init)  # validate early
@@ -143,10 +146,18 @@ def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> 
         corpora[target] = load_parallel(
             options.parallel, options.source, target, len(task.inputs), options.max_pairs, options.seed
         )
+        split_heldout(corpora[target].pairs, options.heldout, options.seed, corpora[target].name)
+        if options.dev_data and options.score_dev:  # asked for explicitly: it must have every language
+            load_examples(task, options.dev_data, target, "validation")
     callbacks.on_stage(f"loading the backbone of {store.prompt_path(options.source)}")
     scorer = store.scorer(source, store.load_backbone(source, options.model, options.cpu))
     few_shot = None if options.align.freeze_source else _few_shot(options, source, scorer)
-    return Prepared(store, source, corpora, scorer, few_shot)
+    warnings = {}
+    for target, corpus in corpora.items():
+        if warning := tokenizer_fit(scorer.backbone.tokenizer, corpus.pairs).warning(options.source, target):
+            callbacks.on_stage(f"warning: {warning}")
+            warnings[target] = warning
+    return Prepared(store, source, corpora, scorer, few_shot, warnings)
 
 
 def train_language(options: AlignOptions, prepared: Prepared, target: str, callbacks: Callbacks) -> TrainedLanguage:

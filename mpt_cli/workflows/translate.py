@@ -6,6 +6,11 @@ prompt, training the missing ones first; every language then runs on the source 
 distilled from the source run (which stays frozen), and writes the language's prompt, adapter and
 translator together. Languages are independent: launched processes take different languages, and
 translating into one language never touches another's files.
+
+Many languages in one command: each language is saved as it finishes, and a language finished by an
+earlier run is skipped (without ``--overwrite``), so a run that was stopped goes on where it was. Bad
+input (a missing or damaged pair file, dev data without the language) is refused before anything is
+trained; a language that fails while training is reported, and the others go on.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from pathlib import Path
 
 import torch
 
-from ..artifacts import TranslatorArtifact
+from ..artifacts import PromptArtifact, TranslatorArtifact
 from ..callbacks import Callbacks
-from ..engine.distributed import alone, own_errors, processes
+from ..choices import Choice
+from ..engine.distributed import alone, processes
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError
 from ..fileformat import tensor_sha256
+from ..languages import describe
 from ..outputs import check_writable
 from ..store import PromptStore
 from .align import AlignOptions, LanguageAlignment, TranslateMethod, align, prepare, train_language
@@ -29,52 +36,126 @@ from .align import AlignOptions, LanguageAlignment, TranslateMethod, align, prep
 DEFAULT_METHOD = TranslateMethod.ADAPTER
 
 
+class Outcome(Choice):
+    WRITTEN = "written"
+    SKIPPED = "skipped"  # finished by an earlier run and left as it is
+    FAILED = "failed"
+
+
 @dataclass
 class TranslatedPrompt:
     target: str
-    path: Path
-    translator: Path | None  # None: p_T = p_S (the adapter method's ablation)
-    alignment: LanguageAlignment | None  # when its translator was trained by this call
+    outcome: Outcome
+    path: Path | None = None  # None: failed
+    translator: Path | None = None  # None: p_T = p_S (the adapter method's ablation), or not written
+    alignment: LanguageAlignment | None = None  # when its translator was trained by this call
+    warning: str | None = None  # the tokenizer reads the language badly (engine/tokenizer_fit.py)
+    error: str | None = None  # why it failed
 
 
 def translate(options: AlignOptions, callbacks: Callbacks | None = None) -> list[TranslatedPrompt]:
-    """Write ``{target}.safetensors`` for every target, by ``options.method``."""
+    """Write ``{target}.safetensors`` for every target not finished yet, by ``options.method``; the result
+    lists every target, in order: written, skipped or failed."""
     callbacks = callbacks or Callbacks()
     options = replace(options, method=options.method or DEFAULT_METHOD)
     store = PromptStore(options.prompts_dir)
-    for target in options.targets:
-        check_writable(store.prompt_path(target), options.overwrite)
-    if options.method == TranslateMethod.ADAPTER:
-        return _translate_with_adapters(options, store, callbacks)
-    return _translate_prompts(options, store, callbacks)
+    source = store.open_source(options.source)
+    finished = [target for target in options.targets if _finished(options, store, source, target)]
+    for target in finished:
+        callbacks.on_stage(f"{describe(target)}: finished by an earlier run, skipped ({store.prompt_path(target)})")
+    # every launched process must count the same languages as finished before any of them writes one
+    processes(options.cpu).barrier()
+    todo = tuple(target for target in options.targets if target not in finished)
+    done = []
+    if todo:
+        todo_options = replace(options, targets=todo)
+        if options.method == TranslateMethod.ADAPTER:
+            done = _translate_with_adapters(todo_options, store, callbacks)
+        else:
+            done = _translate_prompts(todo_options, store, source, callbacks)
+        if not processes(options.cpu).is_main:
+            return []
+    results = {t.target: t for t in done} | {t: TranslatedPrompt(t, Outcome.SKIPPED, store.prompt_path(t)) for t in finished}
+    return [results[target] for target in options.targets]
+
+
+def _finished(options: AlignOptions, store: PromptStore, source: PromptArtifact, target: str) -> bool:
+    """Whether ``target``'s prompt is there, complete and made as asked from this source prompt: then it is
+    kept. One that is there but is not (damaged, made otherwise, from another source) needs ``--overwrite``."""
+    path = store.prompt_path(target)
+    if options.overwrite or not path.exists():
+        check_writable(path, options.overwrite)
+        return False
+    try:
+        artifact = store.load_prompt(target)
+        info = artifact.info
+        if info.kind != "translated" or info.source_prompt_sha256 != tensor_sha256(source.prompt):
+            raise MptError(f"it is not translated from {store.prompt_path(options.source)} as it is now")
+        adapter = options.method == TranslateMethod.ADAPTER
+        if bool(info.language_adapter) != adapter:
+            made = "without" if adapter else "with"
+            raise MptError(f"it was made {made} an adapter of its own, not by --method {options.method}")
+        if bool(info.translator) != options.translator:
+            raise MptError(f"it was made {'without' if options.translator else 'with'} a translator")
+        if adapter:
+            store.language_adapter(artifact)
+        if info.translator:
+            TranslatorArtifact.load(store.translator_path(options.source, target), source.info)
+    except MptError as exc:
+        raise MptError(
+            f"{path} already exists and is not a finished translation as asked: {exc}; pass --overwrite to replace it"
+        ) from None
+    return True
 
 
 def _translate_with_adapters(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> list[TranslatedPrompt]:
-    """Train and write each language on its own (launched processes deal the languages out)."""
+    """Train and write each language on its own (launched processes deal the languages out); a language
+    that fails is reported and the others go on."""
+    leftovers = {target for target in options.targets if options.translator and _left_by_a_stopped_run(options, store, target)}
     if options.translator:
-        for target in options.targets:
+        for target in (t for t in options.targets if t not in leftovers):
             check_writable(store.translator_path(options.source, target), options.overwrite)
     prepared = prepare(options, store, callbacks)
     group = processes(options.cpu)
-    written = []
-    for target in group.deal(list(options.targets)):
-        with alone(), own_errors(f"{options.source}->{target}"):
-            trained = train_language(options, prepared, target, callbacks)
-        translator = trained.report.translator
-        if translator is not None:
-            trained.translator.save(translator, options.overwrite)
-        dev_accuracy = trained.report.dev_accuracy_translated
-        path = store.save_translated(
-            prepared.source, target, trained.translated, translator, dev_accuracy, options.overwrite, trained.adapter
-        )
-        written.append(TranslatedPrompt(target, path, translator, trained.report))
-    everyone = {w.target: w for w in group.gather(written)}
-    return [everyone[target] for target in options.targets] if group.is_main else []
+    results = []
+    for number, target in group.deal(list(enumerate(options.targets, 1))):
+        callbacks.on_stage(f"[{number}/{len(options.targets)}] {describe(target)}")
+        warning = prepared.warnings.get(target)
+        try:
+            with alone():
+                trained = train_language(options, prepared, target, callbacks)
+            translator = trained.report.translator
+            if translator is not None:
+                trained.translator.save(translator, options.overwrite or target in leftovers)
+            dev_accuracy = trained.report.dev_accuracy_translated
+            path = store.save_translated(
+                prepared.source, target, trained.translated, translator, dev_accuracy, options.overwrite, trained.adapter
+            )
+        except (MptError, torch.cuda.OutOfMemoryError) as exc:
+            error = str(exc).splitlines()[0]
+            callbacks.on_stage(f"{describe(target)} failed: {error}; going on with the other languages")
+            results.append(TranslatedPrompt(target, Outcome.FAILED, warning=warning, error=error))
+            continue
+        results.append(TranslatedPrompt(target, Outcome.WRITTEN, path, translator, trained.report, warning))
+    return group.gather(results)
 
 
-def _translate_prompts(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> list[TranslatedPrompt]:
+def _left_by_a_stopped_run(options: AlignOptions, store: PromptStore, target: str) -> bool:
+    """A translator trained with an adapter, whose prompt is missing: a run stopped between writing the
+    two left it, and going on from there replaces it (``mpt align`` writes translators without adapters)."""
+    path = store.translator_path(options.source, target)
+    if not path.is_file() or store.prompt_path(target).exists():
+        return False
+    try:
+        return TranslatorArtifact.load(path).info.language_adapter is not None
+    except MptError:  # damaged: not known to be mpt's, so --overwrite decides
+        return False
+
+
+def _translate_prompts(
+    options: AlignOptions, store: PromptStore, source: PromptArtifact, callbacks: Callbacks
+) -> list[TranslatedPrompt]:
     """Apply the translators to the source prompt, training the missing ones first."""
-    source = store.open_source(options.source)
     missing = [t for t in options.targets if not store.translator_path(options.source, t).is_file()]
     aligned = {}
     if missing:
@@ -102,5 +183,5 @@ def _translate_prompts(options: AlignOptions, store: PromptStore, callbacks: Cal
             prompt = translator(artifact.source_prompt)
         dev_accuracy = artifact.info.dev.get("translated_accuracy")
         saved = store.save_translated(source, target, prompt, path, dev_accuracy, options.overwrite)
-        written.append(TranslatedPrompt(target, saved, path, aligned.get(target)))
+        written.append(TranslatedPrompt(target, Outcome.WRITTEN, saved, path, aligned.get(target)))
     return written
