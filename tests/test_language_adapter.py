@@ -85,6 +85,21 @@ def test_a_batch_of_several_languages_gives_each_row_what_it_gets_alone(aligner)
     assert not torch.allclose(alone["bg"], alone[None]) and not torch.allclose(alone["ru"], alone["bg"])
 
 
+def test_routing_nests_an_inner_block_gives_the_outer_routing_back(aligner):
+    adapters = aligner["backbone"].language_adapters
+    for lang, seed in (("mk", 3), ("lt", 4)):
+        adapters.add(lang, AdapterConfig(rank=2), seed=seed)
+        adapters.load_state(lang, {name: torch.randn(w.shape, generator=torch.Generator().manual_seed(seed))
+                                   for name, w in adapters.state(lang).items()})  # fmt: skip
+    rows = list(range(6))
+    outer, inner, plain = logits(aligner, rows, "mk"), logits(aligner, rows, "lt"), logits(aligner, rows)
+    assert not torch.allclose(outer, plain) and not torch.allclose(inner, outer)
+    with adapters.route("mk", len(rows)):
+        torch.testing.assert_close(logits(aligner, rows, "lt"), inner)
+        torch.testing.assert_close(logits(aligner, rows), outer)  # the outer block's routing, not none
+    torch.testing.assert_close(logits(aligner, rows), plain)
+
+
 def test_adapter_weights_round_trip(aligner):
     adapters = aligner["backbone"].language_adapters
     config = AdapterConfig(rank=3)
