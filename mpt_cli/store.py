@@ -158,6 +158,9 @@ class PromptStore:
         info.check_backbone(backbone.fingerprint, backbone.hidden_size, backbone.name)
         if info.tune == Tune.LORA:
             backbone.load_lora_state(self.adapters(artifact), info.lora_rank)
+        # a loaded run is used, not trained: its LoRA adapters too stay frozen (no gradient kept for them)
+        # until a joint run, which continues training it, makes them trainable again with set_tune
+        backbone.model.requires_grad_(False)
         backbone.model.eval()
         return backbone
 

@@ -147,8 +147,7 @@ def _starting_point(store: PromptStore, source: PromptArtifact, options: JointOp
     if options.joint.start == JointStart.SOURCE:
         encoder.load_state_dict(store.training_state(source))
         backbone = store.load_backbone(source, cpu=options.cpu)
-        if backbone.tune != info.tune:  # a fully tuned backbone loads frozen; LoRA adapters load trainable
-            backbone.set_tune(info.tune)
+        backbone.set_tune(info.tune)  # a source run loads frozen, for use: here it learns on
         return backbone, encoder
     backbone = Backbone.load(info.backbone, cpu=options.cpu)
     info.check_backbone(backbone.fingerprint, backbone.hidden_size, backbone.name)
