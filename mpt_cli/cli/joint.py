@@ -13,7 +13,7 @@ from ..engine.joint import JointConfig, JointStart
 from ..engine.train import TrainConfig
 from ..engine.translator import TranslatorConfig
 from ..languages import check_language, parse_targets
-from ..workflows.joint import DEFAULT_PAIRS_PER_LANGUAGE, JointOptions, joint
+from ..workflows.joint import JointOptions, joint
 from .common import (
     TASK_CHECK_HELP,
     DecayToStartOption,
@@ -46,7 +46,7 @@ def joint_command(
     parallel: Annotated[
         str, typer.Option(help="Parallel corpus: folder of en-xx.tsv, a .tsv, 'SRC_FILE,TGT_FILE', or a hub id.")
     ] = DEFAULT_PARALLEL,
-    max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language.")] = DEFAULT_PAIRS_PER_LANGUAGE,
+    max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language.")] = JointOptions.max_pairs,
     heldout: Annotated[
         int, typer.Option(help="Pairs per language held out to report the KL before and after.")
     ] = JointOptions.heldout,

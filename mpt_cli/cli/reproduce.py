@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..callbacks import Callbacks
-from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
+from ..data.parallel import DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
 from ..engine.backbone import DEFAULT_MODEL, Tune
 from ..engine.joint import JointConfig
@@ -69,7 +69,12 @@ def reproduce_command(
     output: Annotated[Path, typer.Option(help="Folder for every artifact, result and the summary.")] = ReproduceOptions.output,
     tune: Annotated[str, typer.Option(help=f"What learns with the source prompt: {Tune.options()}.")] = DEFAULT_TUNE.value,
     max_examples: Annotated[int | None, typer.Option(help="Evaluate at most this many examples per language.")] = None,
-    max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language for the translators.")] = DEFAULT_MAX_PAIRS,
+    max_pairs: Annotated[
+        int, typer.Option(help="Parallel pairs per language for two-stage MPT and the adapter methods.")
+    ] = ReproduceOptions.max_pairs,
+    joint_pairs: Annotated[
+        int, typer.Option(help="Parallel pairs per language for the joint methods (mpt joint's --max-pairs).")
+    ] = ReproduceOptions.joint_pairs,
     verbalizer: Annotated[str | None, typer.Option(help=VERBALIZER_HELP)] = None,
     epochs: Annotated[int, typer.Option(help="Epochs of source-prompt and fine-tuning training.")] = _train.epochs,
     select: SelectOption = _train.select.value,
@@ -95,7 +100,7 @@ def reproduce_command(
         methods=tuple(m.strip() for m in methods.split(",")),
         languages=tuple(parse_languages(langs)), source=check_language(source), model=model, task=task, verbalizer=verbalizer,
         data=data, parallel=parallel,
-        split=split, output=output, tune=tune, max_examples=max_examples, max_pairs=max_pairs,
+        split=split, output=output, tune=tune, max_examples=max_examples, max_pairs=max_pairs, joint_pairs=joint_pairs,
         train=TrainConfig(epochs=epochs, select=select, mixup=mixup, decay_to_start=decay_to_start),
         align=AlignConfig(epochs=align_epochs), cpu=cpu,
         joint=JointConfig(epochs=joint_epochs, start=joint_start),
@@ -107,6 +112,14 @@ def reproduce_command(
     console.print(f"summary: {output / 'summary.json'}", soft_wrap=True)
 
 
+MISSING = "–"
+"""A figure the table cannot give: a cell finished before its language was asked for."""
+
+
+def _mean_gain(gains: list[float | None]) -> float | None:
+    return None if None in gains else sum(gains) / len(gains)
+
+
 def _table(summary: dict) -> Table:
     languages = summary["languages"]
     table = Table(title=f"accuracy (%), mean ± std over seeds ({summary['settings']['model']})")
@@ -114,16 +127,15 @@ def _table(summary: dict) -> Table:
     table.add_column("K", justify="right")
     for lang in [*languages, "avg", "targets"]:
         table.add_column(lang, justify="right")
-    cell = lambda stats: f"{100 * stats['mean']:.1f}±{100 * stats['std']:.1f}"
+    cell = lambda stats: MISSING if stats is None else f"{100 * stats['mean']:.1f}±{100 * stats['std']:.1f}"
     for row in summary["rows"]:
         values = [cell(row["languages"][lang]) for lang in languages]
         table.add_row(row["method"], str(row["shots"]), *values, cell(row["average"]), cell(row["targets"]))
     targets = [lang for lang in languages if lang != summary["source"]]
     for method, by_shots in summary["gain_over_soft_prompt"].items():
         for shots, gains in by_shots.items():
-            mean = lambda langs: f"{100 * sum(gains[lang] for lang in langs) / len(langs):+.1f}" if langs else ""  # noqa: B023 - called before the loop moves on
-            table.add_row(
-                f"{method} − soft-prompt", shots, *(f"{100 * gains[lang]:+.1f}" for lang in languages),
-                mean(languages), mean(targets),
-            )  # fmt: skip
+            gain = lambda value: MISSING if value is None else f"{100 * value:+.1f}"
+            mean = lambda langs: gain(_mean_gain([gains[lang] for lang in langs])) if langs else ""  # noqa: B023 - called before the loop moves on
+            values = [gain(gains[lang]) for lang in languages]
+            table.add_row(f"{method} − soft-prompt", shots, *values, mean(languages), mean(targets))
     return table

@@ -34,8 +34,6 @@ from ..languages import DEFAULT_SOURCE, check_targets
 from ..outputs import atomic_path, check_writable, local_paths
 from ..store import DEFAULT_PROMPTS_DIR, PromptStore
 
-DEFAULT_PAIRS_PER_LANGUAGE = 1000
-
 
 @dataclass(frozen=True)
 class JointOptions:
@@ -46,7 +44,8 @@ class JointOptions:
     task: str | None = None  # checked against the source prompt's task when given
     data: str | None = None  # default: the data the source prompt was trained on
     parallel: str = DEFAULT_PARALLEL
-    max_pairs: int | None = DEFAULT_PAIRS_PER_LANGUAGE
+    # the one owner of the joint run's pair counts, for `mpt joint` and reproduce's joint cells alike
+    max_pairs: int | None = 1000
     heldout: int = 100
     width: int | None = None
     init: str = TranslatorConfig.init
