@@ -198,6 +198,17 @@ CASES = {
                         "translator init 'zeros' is unknown"),
     "translator-width": (translator_architecture(lambda a: a | {"width": 3 * a["hidden_size"]}), TRANSLATE,
                          "translator.up.weight in"),
+    # a side file gone: the prompt that needs it and the command that remakes it
+    "tuned-backbone-missing": (lambda: [shutil.rmtree(p) for p in Path("prompts").glob("en.backbone-*")], PREDICT,
+                               "prompts/en.safetensors needs its tuned backbone en.backbone-",
+                               "`mpt train-source --lang en --tune full --prompts-dir prompts --overwrite`"),
+    "encoder-weights-missing": (lambda: [p.unlink() for p in Path("prompts").glob("en.state-*")], JOINT,
+                                "prompts/en.safetensors needs its prompt-encoder weights en.state-"),
+    # usage errors too are one line: an unknown option, a missing or malformed value
+    "joint-unknown-option": (None, [*JOINT, "--frobnicate", "1"], "No such option: --frobnicate", "mpt joint --help"),
+    "eval-not-a-number": (None, [*EVAL, "--max-examples", "many"], "Invalid value for '--max-examples'"),
+    "predict-option-without-value": (None, [*PREDICT, "--lang"], "Option '--lang' requires an argument"),
+    "joint-model-for-a-full-run": (None, [*JOINT, "--model", NO_MODEL], f"--model {NO_MODEL} cannot replace it"),
     # 5. options are checked before data is read or a model is loaded
     "train-lr-inf": (None, [*TRAIN, "--prompt-lr", "inf"], "--prompt-lr must be greater than 0 and finite"),
     "train-lr-nan": (None, [*TRAIN, "--prompt-lr", "nan"], "--prompt-lr must be greater than 0"),
@@ -243,14 +254,14 @@ CASES = {
 
 @pytest.mark.parametrize("name", CASES)
 def test_hostile_input_is_one_clear_line_and_changes_nothing(name, workspace, tiny_model_dir):
-    setup, args, fragment = CASES[name]
+    setup, args, *fragments = CASES[name]
     if setup:
         setup()
     placeholders = {"tiny": str(tiny_model_dir), "{home}": os.environ["HOME"]}
     args = [placeholders.get(a, a) for a in args]
     before = snapshot_tree(workspace.parent)
     result = invoke(*args)
-    assert_clean_error(result, fragment)
+    assert_clean_error(result, *fragments)
     assert snapshot_tree(workspace.parent) == before
 
 

@@ -299,3 +299,12 @@ def test_no_translator_needs_the_adapter_method(full_copy, toy_data_dir, paralle
     assert_clean_error(result, "mpt align trains translators of prompts only")
     result = invoke("translate", "--to", "de", "--method", "lora", "--prompts-dir", full_copy, "--cpu")
     assert_clean_error(result, "translation method 'lora' is unknown; use prompt, adapter")
+
+
+def test_a_missing_adapter_file_names_the_prompt_that_needs_it_and_how_to_remake_it(full_copy, toy_data_dir, parallel_dir):
+    assert translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de").exit_code == 0
+    adapter = PromptArtifact.load(full_copy / "de.safetensors").info.language_adapter
+    (full_copy / adapter).unlink()
+    result = invoke("eval", "--langs", "de", "--split", "validation", "--data", toy_data_dir, "--prompts-dir", full_copy, "--cpu")
+    assert_clean_error(result, f"{full_copy / 'de.safetensors'} needs its language adapter {adapter}, which is missing",
+                       f"`mpt translate --to de --method adapter --prompts-dir {full_copy} --overwrite`")  # fmt: skip

@@ -10,7 +10,16 @@ from rich.table import Table
 
 from ..languages import check_language, parse_languages
 from ..workflows.evaluate import EvalOptions, EvalReport, evaluate
-from .common import DATA_HELP, TASK_CHECK_HELP, console, handle_errors, print_json, progress_callbacks, quiet_libraries
+from .common import (
+    DATA_HELP,
+    TASK_CHECK_HELP,
+    PromptsModelOption,
+    console,
+    handle_errors,
+    print_json,
+    progress_callbacks,
+    quiet_libraries,
+)
 
 
 @handle_errors
@@ -21,7 +30,7 @@ def eval_command(
     data: Annotated[str | None, typer.Option(help=DATA_HELP)] = None,
     prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = EvalOptions.prompts_dir,
     source: Annotated[str, typer.Option(help="Language of the trained source prompt.")] = EvalOptions.source,
-    model: Annotated[str | None, typer.Option(help="Backbone [default: the one the prompts record].")] = None,
+    model: PromptsModelOption = None,
     compare: Annotated[bool, typer.Option(help="Also score the source prompt on every language, and show the gain.")] = False,
     max_examples: Annotated[int | None, typer.Option(help="Score at most this many examples per language.")] = None,
     batch_size: Annotated[int, typer.Option(help="Examples per forward pass.")] = EvalOptions.batch_size,

@@ -18,6 +18,7 @@ from .common import (
     TASK_CHECK_HELP,
     DecayToStartOption,
     MixupOption,
+    PromptsModelOption,
     SelectOption,
     config_help,
     console,
@@ -41,6 +42,7 @@ def joint_command(
     prompts_dir: Annotated[
         Path, typer.Option(help="The source run: few-shot draw, settings, starting point.")
     ] = JointOptions.prompts_dir,
+    model: PromptsModelOption = None,
     task: Annotated[str | None, typer.Option(help=TASK_CHECK_HELP)] = None,
     data: Annotated[str | None, typer.Option(help="Data of the few-shot draw [default: the source prompt's].")] = None,
     parallel: Annotated[
@@ -76,7 +78,8 @@ def joint_command(
     quiet_libraries()
     source = check_language(source)
     options = JointOptions(
-        targets=tuple(parse_targets(to, source)), output=output, source=source, prompts_dir=prompts_dir, task=task, data=data,
+        targets=tuple(parse_targets(to, source)), output=output, source=source, prompts_dir=prompts_dir, model=model, task=task,
+        data=data,
         parallel=parallel,
         max_pairs=max_pairs, heldout=heldout, width=translator_width, init=translator_init, overwrite=overwrite, cpu=cpu,
         joint=JointConfig(
