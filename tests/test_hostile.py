@@ -204,6 +204,11 @@ CASES = {
                                "`mpt train-source --lang en --tune full --prompts-dir prompts --overwrite`"),
     "encoder-weights-missing": (lambda: [p.unlink() for p in Path("prompts").glob("en.state-*")], JOINT,
                                 "prompts/en.safetensors needs its prompt-encoder weights en.state-"),
+    # data is read and checked before a model loads (here, --model would be refused at the load)
+    "eval-bad-data-before-model": (lambda: write_tsv(Path("data/dev-de.tsv"), [("a", "b", "entailment", "x", "y")]),
+                                   [*EVAL, "--model", NO_MODEL], "dev-de.tsv line 1"),
+    "predict-bad-row-before-model": (lambda: write_tsv(Path("bad.tsv"), [("only a premise",)]),
+                                     ["predict", "bad.tsv", "--lang", "de", "--model", NO_MODEL, "--cpu"], "bad.tsv line 1"),
     # usage errors too are one line: an unknown option, a missing or malformed value
     "joint-unknown-option": (None, [*JOINT, "--frobnicate", "1"], "No such option: --frobnicate", "mpt joint --help"),
     "eval-not-a-number": (None, [*EVAL, "--max-examples", "many"], "Invalid value for '--max-examples'"),
