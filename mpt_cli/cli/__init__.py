@@ -34,9 +34,6 @@ class _OneLineUsageErrors(TyperGroup):
             hint = f" (see `{context.command_path} --help`)" if context is not None else ""
             typer.echo(f"error: {exc.format_message()}{hint}", err=True)
             sys.exit(2)
-        except typer.Abort:
-            typer.echo("aborted", err=True)
-            sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)  # a command returns None; typer.Exit comes back as its code
 
 
