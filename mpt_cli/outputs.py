@@ -76,48 +76,68 @@ class atomic_path:
 
     The caller creates a file at the yielded path, or a folder when ``folder`` (which then gets mpt's
     marker). A failure leaves the old target as it was; an ``OSError`` (disk full, permissions) becomes
-    one clear :class:`MptError`. Temporary folders left by killed runs are removed by the next write.
+    one clear :class:`MptError`. A folder cannot be renamed over another, so the old one is first moved
+    into the temporary folder, the new one moved in, and only then the old one deleted: at every instant
+    a complete old or new folder exists. What a killed run left (a half-written temporary, or a
+    replacement stopped between its two renames) is finished or removed by the next write beside it.
     """
 
     def __init__(self, target: Path, overwrite: bool = False, *, folder: bool = False, inputs: Iterable[Path | str] = ()):
         self.target, self.folder = Path(target), folder
+        try:  # before the checks: a replacement stopped midway may have taken the target away
+            if self.target.parent.is_dir():
+                remove_stale_temporaries(self.target.parent, self.target.name)
+        except OSError as exc:
+            raise self._failed(exc) from None
         check_writable(self.target, overwrite, folder=folder, inputs=inputs)
 
     def __enter__(self) -> Path:
         parent = self.target.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
-            remove_stale_temporaries(parent, self.target.name)
             prefix = f".{self.target.name}.mpt-{os.getpid()}-"
             self.tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent)) / self.target.name
         except OSError as exc:
-            raise MptError(f"cannot write {self.target}: {exc.strerror or exc}") from None
+            raise self._failed(exc) from None
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is None:
-                if self.folder:
-                    (self.tmp / MARKER).touch()
-                _apply_umask(self.tmp)
-                if self.target.is_dir() and not self.target.is_symlink():
-                    shutil.rmtree(self.target)
-                os.replace(self.tmp, self.target)
-        except OSError as error:
-            exc_type, exc = type(error), error
-        finally:
+        if exc_type is None:
+            try:
+                self._commit()
+            except OSError as error:
+                exc = error
+                aside = self.tmp.parent / REPLACED
+                if aside.exists() and not self.target.exists():  # the new one did not move in: the old one goes back
+                    os.replace(aside, self.target)
+        if exc is not None:
             shutil.rmtree(self.tmp.parent, ignore_errors=True)
-        if exc_type is not None and issubclass(exc_type, OSError):
-            raise MptError(f"cannot write {self.target}: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: OSError) -> MptError:
+        return MptError(f"cannot write {self.target}: {exc.strerror or exc}")
+
+    def _commit(self) -> None:
+        if self.folder:
+            (self.tmp / MARKER).touch()
+        _apply_umask(self.tmp)
+        if self.target.is_dir() and not self.target.is_symlink():
+            os.replace(self.target, self.tmp.parent / REPLACED)
+        os.replace(self.tmp, self.target)
+        shutil.rmtree(self.tmp.parent, ignore_errors=True)  # the old folder with it; the next write retries what is left
 
 
+REPLACED = ".mpt-replaced"
+"""Where a folder being replaced waits, inside the temporary folder, until the new one has moved in."""
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.mpt-(?P<pid>\d+)-[A-Za-z0-9_]{8}$")
 _LEGACY_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]{8}$")
 
 
 def remove_stale_temporaries(folder: Path, name: str) -> None:
-    """Remove the temporary folders in ``folder`` whose writer is gone (killed mid-write): any of this
-    version's, by process id, and an earlier version's copies of ``name`` older than an hour."""
+    """Settle the temporary folders in ``folder`` whose writer is gone (killed mid-write): any of this
+    version's, by process id, and an earlier version's copies of ``name`` older than an hour. A
+    replacement stopped between its renames is finished: the new folder, complete, moves in."""
     for item in folder.glob(".*"):
         if match := _TEMPORARY.match(item.name):
             stale = not _process_alive(int(match["pid"]))
@@ -125,9 +145,13 @@ def remove_stale_temporaries(folder: Path, name: str) -> None:
             stale = time.time() - item.stat().st_mtime > LEGACY_TEMP_AGE_S
         else:
             continue
-        # only the layout atomic_path makes (a folder holding at most the one target) is ours to delete
-        if stale and item.is_dir() and set(os.listdir(item)) <= {match["name"]}:
-            shutil.rmtree(item, ignore_errors=True)
+        # only the layout atomic_path makes (a folder holding at most the one target and the one it replaces) is ours
+        if not (stale and item.is_dir() and set(os.listdir(item)) <= {match["name"], REPLACED}):
+            continue
+        target, new, old = folder / match["name"], item / match["name"], item / REPLACED
+        if old.exists() and not (target.exists() or target.is_symlink()):
+            os.replace(new if (new / MARKER).is_file() else old, target)
+        shutil.rmtree(item, ignore_errors=True)
 
 
 def _process_alive(pid: int) -> bool:

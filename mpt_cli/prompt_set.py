@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from .artifacts import PromptArtifact
+from .engine.backbone import Backbone
+from .engine.scorer import Scorer
 from .errors import MptError
 from .fileformat import tensor_sha256
 from .store import PromptStore
@@ -33,21 +36,26 @@ class PromptSet:
     translated prompts are inputs to one model, so rows of different languages can share a batch. A
     language with an adapter of its own has it added to that model when its prompt is first asked for;
     rows are routed through it (:attr:`LanguagePrompt.route`), and other rows see the model as it is.
+
+    The backbone loads when first needed, so that a command reads and checks its data (which needs
+    only :attr:`task`) before the minutes a model can take to load.
     """
 
     def __init__(self, prompts_dir: Path, source: str, model: str | None = None, cpu: bool = False, task: str | None = None):
         self.store = PromptStore(prompts_dir)
         self.source = self.store.open_source(source)
         self.source_path = self.store.prompt_path(source)
-        self.store.task_of(self.source, task)  # the task the user names must be the prompts', before the model loads
-        self.backbone = self.store.load_backbone(self.source, model, cpu)
-        self.scorer = self.store.scorer(self.source, self.backbone)
+        self.task: Task = self.store.task_of(self.source, task)  # the task the user names must be the prompts'
+        self.model, self.cpu = model, cpu
         self.warnings: list[str] = self.store.notes
 
-    @property
-    def task(self) -> Task:
-        """The task of every prompt of the set: the scorer's, read from the source prompt."""
-        return self.scorer.task
+    @cached_property
+    def backbone(self) -> Backbone:
+        return self.store.load_backbone(self.source, self.model, self.cpu)
+
+    @cached_property
+    def scorer(self) -> Scorer:
+        return self.store.scorer(self.source, self.backbone)
 
     def source_for(self, lang: str) -> LanguagePrompt:
         """The source prompt, used as is on ``lang`` (vanilla soft-prompt transfer)."""

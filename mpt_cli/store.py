@@ -77,6 +77,25 @@ class PromptStore:
             raise MptError(f"{prompt} names {name!r} as a file it needs, which is not a file beside it")
         return prompt.parent / name
 
+    def needed_side(self, artifact: PromptArtifact, name: str | None, what: str) -> Path:
+        """The side file or folder ``name`` that ``artifact``'s prompt needs, or one error that names the prompt
+        and the command that remakes it (side files are not copied with a prompt unless one copies them)."""
+        info, prompt = artifact.info, self.prompt_path(artifact.info.language)
+        path = self.side_path(name, prompt)
+        if path.exists():
+            return path
+        if info.kind != "source":
+            remake = f"mpt translate --to {info.language} --method adapter --prompts-dir {self.root} --overwrite"
+        elif info.joint:
+            joint = info.joint
+            remake = f"mpt joint --to {','.join(joint['targets'])} --prompts-dir {joint['from']} --output {self.root} --overwrite"
+        else:
+            remake = f"mpt train-source --lang {info.language} --tune {info.tune} --prompts-dir {self.root} --overwrite"
+        raise MptError(
+            f"{prompt} needs its {what} {path.name}, which is missing beside it; copy it from the folder the prompt "
+            f"was made in, or make it again: `{remake}`"
+        )
+
     # --------------------------------------------------------------------------------------- loading
 
     def load_prompt(self, lang: str) -> PromptArtifact:
@@ -111,7 +130,7 @@ class PromptStore:
         """The LoRA adapter weights a ``lora`` prompt needs."""
         if artifact.legacy:
             return with_prefix(artifact.legacy, "lora.")
-        path = self.side_path(artifact.info.adapters, self.prompt_path(artifact.info.language))
+        path = self.needed_side(artifact, artifact.info.adapters, "LoRA adapters")
         state = read_state(path, "lora")
         if tensors_sha256(state) != artifact.info.adapters_sha256:
             raise MptError(f"{path} is not the adapter set {self.prompt_path(artifact.info.language)} was trained with")
@@ -119,7 +138,7 @@ class PromptStore:
 
     def language_adapter(self, artifact: PromptArtifact) -> tuple[AdapterConfig, dict[str, torch.Tensor]]:
         """The configuration and weights of the adapter of its own a translated prompt names."""
-        path = self.side_path(artifact.info.language_adapter, self.prompt_path(artifact.info.language))
+        path = self.needed_side(artifact, artifact.info.language_adapter, "language adapter")
         state, info = read_state_file(path, "language-adapter")
         if tensors_sha256(state) != artifact.info.language_adapter_sha256:
             raise MptError(f"{path} is not the adapter {self.prompt_path(artifact.info.language)} was trained with")
@@ -130,7 +149,7 @@ class PromptStore:
         if artifact.legacy:
             state = with_prefix(artifact.legacy, "encoder.")
         elif artifact.info.training_state:
-            state = read_state(self.side_path(artifact.info.training_state, self.prompt_path(artifact.info.language)), "encoder")
+            state = read_state(self.needed_side(artifact, artifact.info.training_state, "prompt-encoder weights"), "encoder")
         else:
             state = {}
         if not state:
@@ -147,9 +166,7 @@ class PromptStore:
                     f"{path} was trained with --tune full on {info.backbone} and uses its tuned copy "
                     f"{info.tuned_backbone}; --model {model} cannot replace it"
                 )
-            directory = self.side_path(info.tuned_backbone, path)
-            if not directory.is_dir():
-                raise MptError(f"{path} needs its tuned backbone {directory}, which is missing")
+            directory = self.needed_side(artifact, info.tuned_backbone, "tuned backbone")
             backbone = Backbone.load(str(directory), cpu=cpu)
             if weights_fingerprint(backbone.model) != info.tuned_backbone_fingerprint:
                 raise MptError(f"{directory} is not the backbone {path} was trained with (its weights changed)")
@@ -158,6 +175,9 @@ class PromptStore:
         info.check_backbone(backbone.fingerprint, backbone.hidden_size, backbone.name)
         if info.tune == Tune.LORA:
             backbone.load_lora_state(self.adapters(artifact), info.lora_rank)
+        # a loaded run is used, not trained: its LoRA adapters too stay frozen (no gradient kept for them)
+        # until a joint run, which continues training it, makes them trainable again with set_tune
+        backbone.model.requires_grad_(False)
         backbone.model.eval()
         return backbone
 

@@ -18,6 +18,7 @@ from conftest import (
 )
 
 import mpt_cli
+from mpt_cli.artifacts import PromptArtifact
 
 
 @pytest.fixture
@@ -68,7 +69,10 @@ def test_train_source_json_then_refuse_to_overwrite(train_args, tmp_path):
     artifact = tmp_path / "prompts" / "en.safetensors"
     assert artifact.is_file()
     assert summary["artifact"] == str(artifact)
-    assert 0.0 <= summary["dev_accuracy"] <= 1.0
+    # the weights kept (the last epoch's, by default) are the ones scored and saved: a count of the 12 dev rows
+    assert summary["best_epoch"] == 2 and summary["dev_accuracy"] == summary["history"][-1]["dev_score"]
+    assert summary["dev_accuracy"] == PromptArtifact.load(artifact).info.dev_accuracy
+    assert round(summary["dev_accuracy"] * 12, 5).is_integer()  # float32 arithmetic
     assert summary["language"] == "en" and summary["tune"] == "prompt" and summary["shots"] == 4
     assert summary["dev_examples"] == 12 and len(summary["history"]) == 2
     assert "Traceback" not in result.output

@@ -18,6 +18,8 @@ import pytest
 import torch
 from conftest import invoke, write_tsv
 
+from mpt_cli.artifacts import PromptArtifact
+
 LAUNCHERS = {
     "torchrun": [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"],
     # --multi_gpu starts gloo ranks where there is no GPU; --cpu would start one process
@@ -27,10 +29,11 @@ LAUNCHERS = {
 }
 
 
-def launch(*args, launcher: str = "torchrun", timeout: int = 240) -> subprocess.CompletedProcess:
-    """``mpt *args`` in two launched CPU processes."""
+def launch(*args, launcher: str = "torchrun", timeout: int = 240, processes: int = 2) -> subprocess.CompletedProcess:
+    """``mpt *args`` in launched CPU processes (two unless told)."""
     env = os.environ | {"OMP_NUM_THREADS": "1", "COLUMNS": "240"}
-    command = [*LAUNCHERS[launcher], "-m", "mpt_cli", *map(str, args)]
+    starter = [re.sub(r"=2$", f"={processes}", part) for part in LAUNCHERS[launcher]]
+    command = [*starter, "-m", "mpt_cli", *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, check=False)
 
 
@@ -193,3 +196,47 @@ def test_translate_with_adapters_gives_each_process_its_own_languages(full_promp
     names = {name: sorted(re.sub(r"-[0-9a-f]{12}\.", ".", p.name) for p in folder.glob("*.safetensors"))
              for name, folder in folders.items()}  # fmt: skip
     assert names["two"] == names["one"]
+
+
+@pytest.fixture(scope="module")
+def steady_source_run(tiny_model_dir, toy_data_dir, tmp_path_factory) -> Path:
+    """A fully tuned source run of 9 few-shot rows (3 shots of 3 labels: batches of 8 and 1) on the tiny model
+    without dropout, whose draws from each process's own generator would differ with the process count."""
+    model = Path(shutil.copytree(tiny_model_dir, tmp_path_factory.mktemp("steady") / "model"))
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps(config | {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}))
+    prompts = model.parent / "prompts"
+    trained = invoke("train-source", "--shots", "3", "--dev-shots", "2", "--model", model, "--data", toy_data_dir,
+                     "--prompts-dir", prompts, "--tune", "full", "--epochs", "1", "--prompt-length", "2", "--cpu")  # fmt: skip
+    assert trained.exit_code == 0, trained.stderr
+    return prompts
+
+
+def _same_prompts_on_any_process_count(command: list, folder_option: str, runs: dict[int, Path], files: list[str]) -> None:
+    """``command`` run alone and launched on 2 and 3 processes (more than the last batch's one row) writes the same prompts."""
+    alone = invoke(*command, folder_option, runs[1])
+    assert alone.exit_code == 0, alone.stderr
+    for count in (2, 3):
+        launched = launch(*command, folder_option, runs[count], processes=count)
+        assert launched.returncode == 0, launched.stderr
+        for name in files:
+            single, many = (PromptArtifact.load(runs[n] / name).prompt for n in (1, count))
+            torch.testing.assert_close(many, single, rtol=1e-4, atol=1e-5, msg=f"{name} on {count} processes")
+
+
+def test_joint_gives_the_same_prompts_on_one_two_and_three_processes(steady_source_run, toy_data_dir, parallel_dir, tmp_path):
+    command = ["joint", "--to", "de,sw", "--prompts-dir", steady_source_run, "--parallel", parallel_dir, "--max-pairs", "30",
+               "--heldout", "5", "--epochs", "3", "--pairs-per-step", "2", "--cpu"]  # fmt: skip
+    runs = {n: tmp_path / f"joint-{n}" for n in (1, 2, 3)}
+    _same_prompts_on_any_process_count(command, "--output", runs, ["en.safetensors", "de.safetensors", "sw.safetensors"])
+
+
+def test_align_learning_the_source_gives_the_same_prompts_on_one_two_and_three_processes(
+    steady_source_run, toy_data_dir, parallel_dir, tmp_path
+):
+    """25 training pairs in batches of 4: the last has one row, and the few-shot CE batch is drawn every step."""
+    runs = {n: Path(shutil.copytree(steady_source_run, tmp_path / f"align-{n}")) for n in (1, 2, 3)}
+    command = ["translate", "--to", "de", "--method", "prompt", "--train-source", "--batch-size", "4", "--max-pairs", "30",
+               "--parallel", parallel_dir, "--data", toy_data_dir, "--max-dev-examples", "6",
+               "--heldout", "5", "--epochs", "4", "--lr", "2e-3", "--cpu"]  # fmt: skip
+    _same_prompts_on_any_process_count(command, "--prompts-dir", runs, ["de.safetensors"])

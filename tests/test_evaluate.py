@@ -111,7 +111,16 @@ def test_results_json_run_info(eval_run, routing_dir, tiny_model_dir, toy_data_d
     assert run["source_prompt"] == str(routing_dir / "en.safetensors")
     assert run["versions"]["mpt-cli"] == mpt_cli.__version__ and run["versions"]["torch"] == torch.__version__
     assert run["command"].startswith("mpt") and run["created"]
-    assert run["seconds"] >= 0
+
+
+def test_results_json_seconds_is_the_time_the_evaluation_took(routing_dir, toy_data_dir, monkeypatch):
+    from mpt_cli.workflows import evaluate as workflow
+
+    clock = iter([100.0, 112.34])  # the start, then the end of the run
+    monkeypatch.setattr(workflow, "time", type("Clock", (), {"perf_counter": staticmethod(lambda: next(clock))}))
+    report = workflow.evaluate(workflow.EvalOptions(languages=("en",), prompts_dir=routing_dir, data=str(toy_data_dir),
+                                                    split="validation", max_examples=3, cpu=True))  # fmt: skip
+    assert report.run["seconds"] == 12.3
 
 
 def test_results_json_per_language(eval_run, routing_dir, toy_data_dir):
@@ -125,7 +134,8 @@ def test_results_json_per_language(eval_run, routing_dir, toy_data_dir):
         assert len(confusion) == 3 and all(len(row) == 3 for row in confusion)
         assert [sum(row) for row in confusion] == [count // 3] * 3  # gold labels are balanced
         assert entry["accuracy"] == pytest.approx(sum(confusion[i][i] for i in range(3)) / count)
-        assert 0.0 <= entry["macro_f1"] <= 1.0
+        f1 = [2 * confusion[i][i] / (sum(confusion[i]) + sum(row[i] for row in confusion)) for i in range(3)]
+        assert entry["macro_f1"] == pytest.approx(sum(f1) / 3)
         assert entry["predicted_share"] == pytest.approx([sum(col) / count for col in zip(*confusion)])
         assert "source_prompt" not in entry and "gain" not in entry
     assert languages["en"]["prompt"] == {

@@ -18,6 +18,8 @@ import pytest
 import torch
 from conftest import assert_clean_error, invoke, snapshot_tree, write_tsv
 
+from mpt_cli.errors import MptError
+
 NO_MODEL = "/nonexistent/model"  # options must be refused before a model could be looked for
 
 
@@ -198,6 +200,22 @@ CASES = {
                         "translator init 'zeros' is unknown"),
     "translator-width": (translator_architecture(lambda a: a | {"width": 3 * a["hidden_size"]}), TRANSLATE,
                          "translator.up.weight in"),
+    # a side file gone: the prompt that needs it and the command that remakes it
+    "tuned-backbone-missing": (lambda: [shutil.rmtree(p) for p in Path("prompts").glob("en.backbone-*")], PREDICT,
+                               "prompts/en.safetensors needs its tuned backbone en.backbone-",
+                               "`mpt train-source --lang en --tune full --prompts-dir prompts --overwrite`"),
+    "encoder-weights-missing": (lambda: [p.unlink() for p in Path("prompts").glob("en.state-*")], JOINT,
+                                "prompts/en.safetensors needs its prompt-encoder weights en.state-"),
+    # data is read and checked before a model loads (here, --model would be refused at the load)
+    "eval-bad-data-before-model": (lambda: write_tsv(Path("data/dev-de.tsv"), [("a", "b", "entailment", "x", "y")]),
+                                   [*EVAL, "--model", NO_MODEL], "dev-de.tsv line 1"),
+    "predict-bad-row-before-model": (lambda: write_tsv(Path("bad.tsv"), [("only a premise",)]),
+                                     ["predict", "bad.tsv", "--lang", "de", "--model", NO_MODEL, "--cpu"], "bad.tsv line 1"),
+    # usage errors too are one line: an unknown option, a missing or malformed value
+    "joint-unknown-option": (None, [*JOINT, "--frobnicate", "1"], "No such option: --frobnicate", "mpt joint --help"),
+    "eval-not-a-number": (None, [*EVAL, "--max-examples", "many"], "Invalid value for '--max-examples'"),
+    "predict-option-without-value": (None, [*PREDICT, "--lang"], "Option '--lang' requires an argument"),
+    "joint-model-for-a-full-run": (None, [*JOINT, "--model", NO_MODEL], f"--model {NO_MODEL} cannot replace it"),
     # 5. options are checked before data is read or a model is loaded
     "train-lr-inf": (None, [*TRAIN, "--prompt-lr", "inf"], "--prompt-lr must be greater than 0 and finite"),
     "train-lr-nan": (None, [*TRAIN, "--prompt-lr", "nan"], "--prompt-lr must be greater than 0"),
@@ -258,14 +276,14 @@ CASES = {
 
 @pytest.mark.parametrize("name", CASES)
 def test_hostile_input_is_one_clear_line_and_changes_nothing(name, workspace, tiny_model_dir):
-    setup, args, fragment = CASES[name]
+    setup, args, *fragments = CASES[name]
     if setup:
         setup()
     placeholders = {"tiny": str(tiny_model_dir), "{home}": os.environ["HOME"]}
     args = [placeholders.get(a, a) for a in args]
     before = snapshot_tree(workspace.parent)
     result = invoke(*args)
-    assert_clean_error(result, fragment)
+    assert_clean_error(result, *fragments)
     assert snapshot_tree(workspace.parent) == before
 
 
@@ -351,3 +369,57 @@ def test_settings_json_is_not_written_for_refused_options(workspace):
     result = invoke(*REPRODUCE, "--shots", "4,0")
     assert_clean_error(result, "--shots must be greater than 0")
     assert not Path("runs").exists()
+
+
+class _Killed(BaseException):
+    """A kill: no handler of mpt's runs (it is no Exception), so what was on disk stays as it was."""
+
+
+@pytest.mark.parametrize("step", [0, 1, 2])
+@pytest.mark.parametrize("next_write", ["same", "beside"])
+def test_a_folder_replacement_killed_at_any_step_leaves_a_complete_folder(tmp_path, monkeypatch, step, next_write):
+    """Steps: move the old folder aside, move the new one in, delete the old one. Killed before each, the
+    folder is complete (old or new) somewhere, and the next write beside it puts a complete one in place."""
+    from mpt_cli import outputs
+
+    target = tmp_path / "prompts-joint"
+
+    def write(version: str) -> None:
+        with outputs.atomic_path(target, overwrite=True, folder=True) as tmp:
+            tmp.mkdir()
+            for part in ("a", "b"):
+                (tmp / f"{part}.safetensors").write_text(version)
+
+    write("old")
+    calls = []
+
+    def killing(real):
+        def step_or_kill(*args, **kwargs):
+            calls.append(args)
+            if len(calls) > step:
+                raise _Killed
+            return real(*args, **kwargs)
+
+        return step_or_kill
+
+    with monkeypatch.context() as patched:
+        patched.setattr(outputs.os, "replace", killing(os.replace))
+        patched.setattr(outputs.shutil, "rmtree", killing(shutil.rmtree))
+        with pytest.raises(_Killed):
+            write("new")
+
+    def complete(folder: Path) -> str | None:
+        texts = {(folder / f"{part}.safetensors").read_text() for part in ("a", "b") if (folder / f"{part}.safetensors").exists()}
+        return texts.pop() if len(texts) == 1 and (folder / outputs.MARKER).is_file() else None
+
+    candidates = [target, *tmp_path.glob(".prompts-joint.mpt-*/*")]
+    assert any(complete(folder) for folder in candidates if folder.is_dir())
+    monkeypatch.setattr(outputs, "_process_alive", lambda pid: False)  # the killed writer is gone
+    if next_write == "same":
+        with pytest.raises(MptError, match="already exists"):  # the next run sees the folder, not a gap to write into
+            outputs.atomic_path(target, overwrite=False, folder=True)
+    else:
+        with outputs.atomic_path(tmp_path / "other.tsv") as tmp:
+            tmp.write_text("x")
+    assert complete(target) == ("old" if step == 0 else "new")
+    assert {p.name for p in tmp_path.iterdir()} == {"prompts-joint"} | ({"other.tsv"} if next_write == "beside" else set())

@@ -85,6 +85,21 @@ def test_a_batch_of_several_languages_gives_each_row_what_it_gets_alone(aligner)
     assert not torch.allclose(alone["bg"], alone[None]) and not torch.allclose(alone["ru"], alone["bg"])
 
 
+def test_routing_nests_an_inner_block_gives_the_outer_routing_back(aligner):
+    adapters = aligner["backbone"].language_adapters
+    for lang, seed in (("mk", 3), ("lt", 4)):
+        adapters.add(lang, AdapterConfig(rank=2), seed=seed)
+        adapters.load_state(lang, {name: torch.randn(w.shape, generator=torch.Generator().manual_seed(seed))
+                                   for name, w in adapters.state(lang).items()})  # fmt: skip
+    rows = list(range(6))
+    outer, inner, plain = logits(aligner, rows, "mk"), logits(aligner, rows, "lt"), logits(aligner, rows)
+    assert not torch.allclose(outer, plain) and not torch.allclose(inner, outer)
+    with adapters.route("mk", len(rows)):
+        torch.testing.assert_close(logits(aligner, rows, "lt"), inner)
+        torch.testing.assert_close(logits(aligner, rows), outer)  # the outer block's routing, not none
+    torch.testing.assert_close(logits(aligner, rows), plain)
+
+
 def test_adapter_weights_round_trip(aligner):
     adapters = aligner["backbone"].language_adapters
     config = AdapterConfig(rank=3)
@@ -284,3 +299,12 @@ def test_no_translator_needs_the_adapter_method(full_copy, toy_data_dir, paralle
     assert_clean_error(result, "mpt align trains translators of prompts only")
     result = invoke("translate", "--to", "de", "--method", "lora", "--prompts-dir", full_copy, "--cpu")
     assert_clean_error(result, "translation method 'lora' is unknown; use prompt, adapter")
+
+
+def test_a_missing_adapter_file_names_the_prompt_that_needs_it_and_how_to_remake_it(full_copy, toy_data_dir, parallel_dir):
+    assert translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de").exit_code == 0
+    adapter = PromptArtifact.load(full_copy / "de.safetensors").info.language_adapter
+    (full_copy / adapter).unlink()
+    result = invoke("eval", "--langs", "de", "--split", "validation", "--data", toy_data_dir, "--prompts-dir", full_copy, "--cpu")
+    assert_clean_error(result, f"{full_copy / 'de.safetensors'} needs its language adapter {adapter}, which is missing",
+                       f"`mpt translate --to de --method adapter --prompts-dir {full_copy} --overwrite`")  # fmt: skip

@@ -34,7 +34,9 @@ def first_run(reproduce_options):
     return summary, stages
 
 
-def test_table_has_a_row_per_method_and_shot_count_with_every_language(first_run):
+def test_table_has_a_row_per_method_and_shot_count_with_every_language(first_run, reproduce_options):
+    from statistics import mean
+
     summary, _ = first_run
     assert [(r["method"], r["shots"]) for r in summary["rows"]] == [
         (method, shots) for method in ("soft-prompt", "mpt", "finetune") for shots in (2, 3)
@@ -42,8 +44,10 @@ def test_table_has_a_row_per_method_and_shot_count_with_every_language(first_run
     for row in summary["rows"]:
         assert row["seeds"] == 2
         assert set(row["languages"]) == set(LANGS)
-        for stats in [*row["languages"].values(), row["average"], row["targets"]]:
-            assert 0.0 <= stats["mean"] <= 1.0 and stats["std"] >= 0.0
+        cells = [reproduce_options.output / f"k{row['shots']}-s{seed}" / row["method"] / "results.json" for seed in (1, 2)]
+        reports = [json.loads(path.read_text())["languages"] for path in cells]
+        for lang in LANGS:  # the mean over seeds of what each cell measured
+            assert row["languages"][lang]["mean"] == pytest.approx(mean(report[lang]["accuracy"] for report in reports))
     assert set(summary["gain_over_soft_prompt"]) == {"mpt"}
     assert set(summary["gain_over_soft_prompt"]["mpt"]) == {"2", "3"}
     assert set(summary["gain_over_soft_prompt"]["mpt"]["2"]) == set(LANGS)
@@ -201,3 +205,108 @@ def test_adapter_methods_sit_beside_soft_prompt_and_two_stage_mpt(tiny_model_dir
         assert torch.equal(de.prompt, source.prompt) == (method == "adapter-no-translator")
         results = json.loads((cell / method / "results.json").read_text())
         assert results["languages"]["sw"]["prompt"]["kind"] == "translated"
+
+
+def _report(accuracies: dict[str, float]) -> dict:
+    """A cell's results.json as summarise reads it: per-language accuracies (its own averages are not used)."""
+    languages = {lang: {"accuracy": value} for lang, value in accuracies.items()}
+    return {"languages": languages, "averages": {"all": -1.0, "targets": -1.0}}
+
+
+def test_the_table_is_the_arithmetic_of_its_cells():
+    from statistics import stdev
+
+    from mpt_cli.workflows.summary import summarise
+
+    results = {
+        ("soft-prompt", 2, 1): _report({"en": 0.5, "de": 0.3, "sw": 0.2}),
+        ("soft-prompt", 2, 2): _report({"en": 0.7, "de": 0.5, "sw": 0.6}),
+        ("mpt", 2, 1): _report({"en": 0.6, "de": 0.4, "sw": 0.3}),
+        ("mpt", 2, 2): _report({"en": 0.6, "de": 0.8, "sw": 0.3}),
+    }
+    summary = summarise(results, ("en", "de", "sw"), "en", compared=("mpt",))
+    soft, mpt = summary["rows"]
+    assert (soft["method"], soft["shots"], soft["seeds"]) == ("soft-prompt", 2, 2)
+    assert soft["languages"]["en"] == {"mean": pytest.approx(0.6), "std": pytest.approx(stdev([0.5, 0.7]))}
+    assert soft["languages"]["sw"] == {"mean": pytest.approx(0.4), "std": pytest.approx(stdev([0.2, 0.6]))}
+    assert soft["average"] == {"mean": pytest.approx((1.0 / 3 + 1.8 / 3) / 2), "std": pytest.approx(stdev([1.0 / 3, 1.8 / 3]))}
+    assert soft["targets"] == {"mean": pytest.approx(0.4), "std": pytest.approx(stdev([0.25, 0.55]))}
+    assert mpt["languages"]["en"] == {"mean": pytest.approx(0.6), "std": 0.0}
+    assert mpt["targets"] == {"mean": pytest.approx(0.45), "std": pytest.approx(stdev([0.35, 0.55]))}
+    assert summary["gain_over_soft_prompt"] == {"mpt": {"2": {"en": pytest.approx(0.0), "de": pytest.approx(0.2),
+                                                              "sw": pytest.approx(-0.1)}}}  # fmt: skip
+
+
+@pytest.fixture
+def finished_cells(tmp_path):
+    """An --output whose cells (2 shots, seeds 1 and 2) were evaluated on en and de only."""
+    output = tmp_path / "runs"
+    for method, seed in [(m, s) for m in ("soft-prompt", "mpt") for s in (1, 2)]:
+        path = output / f"k2-s{seed}" / method / "results.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(_report({"en": 0.5 + seed / 10, "de": 0.4 + seed / 10 + (method == "mpt") / 10})))
+    return output
+
+
+def test_resuming_with_a_new_language_shows_the_finished_cells_missing_it(finished_cells, tiny_model_dir, toy_data_dir):
+    result = invoke("reproduce", "--shots", "2", "--seeds", "1,2", "--methods", "soft-prompt,mpt", "--langs", "en,de,sw",
+                    "--output", finished_cells, "--model", tiny_model_dir, "--data", toy_data_dir, "--tune", "prompt",
+                    "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    soft = summary["rows"][0]
+    assert soft["languages"]["sw"] is None and soft["average"] is None and soft["targets"] is None
+    assert soft["languages"]["de"] == {"mean": pytest.approx(0.55), "std": pytest.approx(0.0707, abs=1e-4)}
+    assert summary["gain_over_soft_prompt"]["mpt"]["2"] == {"en": pytest.approx(0.0), "de": pytest.approx(0.1), "sw": None}
+    assert "–" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_method_is_compared_on_the_settings_it_depends_on(finished_cells, tiny_model_dir, toy_data_dir):
+    """soft-prompt does not depend on the alignment settings, mpt does: recorded per method, two runs
+    with other alignment epochs can share a folder until one of them adds mpt."""
+    from dataclasses import replace
+
+    from mpt_cli.engine.align import AlignConfig
+    from mpt_cli.errors import MptError
+    from mpt_cli.workflows.reproduce import ReproduceOptions, reproduce
+
+    options = ReproduceOptions(
+        shots=(2,), seeds=(1, 2), methods=("soft-prompt",), languages=("en", "de"), model=str(tiny_model_dir),
+        data=str(toy_data_dir), output=finished_cells, tune="prompt", align=AlignConfig(epochs=1),
+    )  # fmt: skip
+    reproduce(options)  # every cell is there: nothing runs, the settings of soft-prompt are recorded
+    reproduce(replace(options, methods=("soft-prompt", "mpt"), align=AlignConfig(epochs=2)))  # adds mpt, with 2 epochs
+    with pytest.raises(MptError, match="holds mpt cells made with align.epochs=2, not 3"):
+        reproduce(replace(options, methods=("mpt",), align=AlignConfig(epochs=3)))
+    with pytest.raises(MptError, match="holds soft-prompt cells made with max_examples=None, not 4"):
+        reproduce(replace(options, max_examples=4))
+    recorded = json.loads((finished_cells / "settings.json").read_text())["by_method"]
+    assert (recorded["soft-prompt"].get("align.epochs"), recorded["mpt"]["align.epochs"]) == (None, 2)
+
+
+def test_joint_cells_take_the_pair_counts_of_mpt_joint(tiny_model_dir, toy_data_dir, parallel_dir, tmp_path, monkeypatch):
+    """One owner: a joint cell's run is the one `mpt joint` makes by default (pairs per language, held out)."""
+    import inspect
+
+    from mpt_cli.cli.joint import joint_command
+    from mpt_cli.engine.train import TrainConfig
+    from mpt_cli.workflows import cells
+    from mpt_cli.workflows.reproduce import ReproduceOptions, reproduce
+
+    class Seen(Exception):
+        pass
+
+    def seen(options, callbacks):
+        raise Seen(options)
+
+    monkeypatch.setattr(cells, "joint", seen)
+    options = ReproduceOptions(
+        shots=(3,), seeds=(1,), methods=("joint",), languages=LANGS, model=str(tiny_model_dir), data=str(toy_data_dir),
+        parallel=str(parallel_dir), split="validation", output=tmp_path / "out", tune="lora", train=TrainConfig(epochs=1),
+        max_examples=6, cpu=True,
+    )  # fmt: skip
+    with pytest.raises(Seen) as caught:
+        reproduce(options)
+    defaults = inspect.signature(joint_command).parameters
+    joint_options = caught.value.args[0]
+    assert (joint_options.max_pairs, joint_options.heldout) == (defaults["max_pairs"].default, defaults["heldout"].default)

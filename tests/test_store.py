@@ -133,3 +133,16 @@ def test_inspect_of_something_else_is_one_clear_line(tmp_path):
     (tmp_path / "x.safetensors").write_bytes(b"not safetensors")
     assert_clean_error(invoke("inspect", tmp_path / "x.safetensors"), "not a readable safetensors file")
     assert_clean_error(invoke("inspect", tmp_path / "nothing"), "does not exist")
+
+
+def test_a_missing_lora_file_names_the_prompt_that_needs_it_and_how_to_remake_it(lora_run, toy_data_dir, tmp_path):
+    from conftest import assert_clean_error, invoke
+
+    from mpt_cli.artifacts import PromptArtifact
+
+    folder = shutil.copytree(lora_run, tmp_path / "prompts")
+    adapters = PromptArtifact.load(folder / "en.safetensors").info.adapters
+    (folder / adapters).unlink()
+    result = invoke("eval", "--langs", "de", "--split", "validation", "--data", toy_data_dir, "--prompts-dir", folder, "--cpu")
+    assert_clean_error(result, f"{folder / 'en.safetensors'} needs its LoRA adapters {adapters}, which is missing",
+                       f"`mpt train-source --lang en --tune lora --prompts-dir {folder} --overwrite`")  # fmt: skip

@@ -412,7 +412,7 @@ def test_reproduce_builds_its_table_for_a_one_text_task(tiny_model_dir, task_dat
     assert source.task["name"] == "topic" and source.training["dev_examples"] == 2 * len(TOPIC_LABELS)
     results = json.loads((tmp_path / "out" / "k3-s1" / "adapter" / "results.json").read_text())
     assert results["languages"]["de"]["labels"] == TOPIC_LABELS and results["run"]["task"] == "topic"
-    with raises_mpt("holds cells made with task="):
+    with raises_mpt("holds soft-prompt cells made with task="):
         reproduce(ReproduceOptions(**{**options.__dict__, "task": "sib200", "data": str(task_data["topic"])}))
 
 

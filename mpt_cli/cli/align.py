@@ -19,6 +19,7 @@ from ..workflows.translate import DEFAULT_METHOD, Outcome, translate
 from .common import (
     TARGETS_HELP,
     TASK_CHECK_HELP,
+    PromptsModelOption,
     config_help,
     console,
     handle_errors,
@@ -37,7 +38,7 @@ def _make_command(translating: bool):
         to: Annotated[str, typer.Option("--to", help=TARGETS_HELP)],
         source: Annotated[str, typer.Option(help="Source language of the trained prompt.")] = AlignOptions.source,
         prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = AlignOptions.prompts_dir,
-        model: Annotated[str | None, typer.Option(help="Backbone [default: the one the source prompt records].")] = None,
+        model: PromptsModelOption = None,
         task: Annotated[str | None, typer.Option(help=TASK_CHECK_HELP)] = None,
         data: Annotated[
             str | None, typer.Option(help="Data of the source prompt's few-shot draw and default dev data [default: its].")

@@ -110,6 +110,10 @@ MixupOption = Annotated[float, typer.Option(help=config_help(TrainConfig, "mixup
 DecayToStartOption = Annotated[float, typer.Option(help=config_help(TrainConfig, "decay_to_start"))]
 
 
+# Every command that opens prompts (align, translate, joint, eval, predict) takes their backbone alike.
+PromptsModelOption = Annotated[str | None, typer.Option(help="Backbone [default: the one the prompts record].")]
+
+
 def print_json(payload) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 

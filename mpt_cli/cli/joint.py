@@ -13,12 +13,13 @@ from ..engine.joint import JointConfig, JointStart
 from ..engine.train import TrainConfig
 from ..engine.translator import TranslatorConfig
 from ..languages import normalise, parse_languages
-from ..workflows.joint import DEFAULT_PAIRS_PER_LANGUAGE, JointOptions, joint
+from ..workflows.joint import JointOptions, joint
 from .common import (
     TARGETS_HELP,
     TASK_CHECK_HELP,
     DecayToStartOption,
     MixupOption,
+    PromptsModelOption,
     SelectOption,
     config_help,
     console,
@@ -40,12 +41,13 @@ def joint_command(
     prompts_dir: Annotated[
         Path, typer.Option(help="The source run: few-shot draw, settings, starting point.")
     ] = JointOptions.prompts_dir,
+    model: PromptsModelOption = None,
     task: Annotated[str | None, typer.Option(help=TASK_CHECK_HELP)] = None,
     data: Annotated[str | None, typer.Option(help="Data of the few-shot draw [default: the source prompt's].")] = None,
     parallel: Annotated[
         str, typer.Option(help="Parallel corpus: folder of en-xx.tsv, a .tsv, 'SRC_FILE,TGT_FILE', or a hub id.")
     ] = DEFAULT_PARALLEL,
-    max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language.")] = DEFAULT_PAIRS_PER_LANGUAGE,
+    max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language.")] = JointOptions.max_pairs,
     heldout: Annotated[
         int, typer.Option(help="Pairs per language held out to report the KL before and after.")
     ] = JointOptions.heldout,
@@ -75,7 +77,8 @@ def joint_command(
     quiet_libraries()
     source = normalise(source)
     options = JointOptions(
-        targets=parse_languages(to), output=output, source=source, prompts_dir=prompts_dir, task=task, data=data,
+        targets=parse_languages(to), output=output, source=source, prompts_dir=prompts_dir, model=model, task=task,
+        data=data,
         parallel=parallel,
         max_pairs=max_pairs, heldout=heldout, width=translator_width, init=translator_init, overwrite=overwrite, cpu=cpu,
         joint=JointConfig(

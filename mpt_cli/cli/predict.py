@@ -14,7 +14,7 @@ from ..engine.distributed import is_main_process, launched
 from ..errors import MptError
 from ..outputs import atomic_path, check_writable, local_paths
 from ..workflows.predict import PredictOptions, predict
-from .common import TASK_CHECK_HELP, console, handle_errors, progress_bar, quiet_libraries
+from .common import TASK_CHECK_HELP, PromptsModelOption, console, handle_errors, progress_bar, quiet_libraries
 
 SKIPPED_SHOWN = 10
 
@@ -30,7 +30,7 @@ def predict_command(
     ] = None,
     prompts_dir: Annotated[Path, typer.Option(help="Folder of prompt artifacts.")] = PredictOptions.prompts_dir,
     source: Annotated[str, typer.Option(help="Language of the trained source prompt (the fallback).")] = PredictOptions.source,
-    model: Annotated[str | None, typer.Option(help="Backbone [default: the one the prompts record].")] = None,
+    model: PromptsModelOption = None,
     task: Annotated[str | None, typer.Option(help=TASK_CHECK_HELP)] = None,
     input_format: Annotated[str | None, typer.Option(help="tsv or jsonl [default: from the file name; stdin: tsv].")] = None,
     output_format: Annotated[

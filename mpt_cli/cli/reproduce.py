@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..callbacks import Callbacks
-from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
+from ..data.parallel import DEFAULT_PARALLEL
 from ..engine.align import AlignConfig
 from ..engine.backbone import DEFAULT_MODEL, Tune
 from ..engine.joint import JointConfig
@@ -70,7 +70,12 @@ def reproduce_command(
     output: Annotated[Path, typer.Option(help="Folder for every artifact, result and the summary.")] = ReproduceOptions.output,
     tune: Annotated[str, typer.Option(help=f"What learns with the source prompt: {Tune.options()}.")] = DEFAULT_TUNE.value,
     max_examples: Annotated[int | None, typer.Option(help="Evaluate at most this many examples per language.")] = None,
-    max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language for the translators.")] = DEFAULT_MAX_PAIRS,
+    max_pairs: Annotated[
+        int, typer.Option(help="Parallel pairs per language for two-stage MPT and the adapter methods.")
+    ] = ReproduceOptions.max_pairs,
+    joint_pairs: Annotated[
+        int, typer.Option(help="Parallel pairs per language for the joint methods (mpt joint's --max-pairs).")
+    ] = ReproduceOptions.joint_pairs,
     verbalizer: Annotated[str | None, typer.Option(help=VERBALIZER_HELP)] = None,
     epochs: Annotated[int, typer.Option(help="Epochs of source-prompt and fine-tuning training.")] = _train.epochs,
     select: SelectOption = _train.select.value,
@@ -96,7 +101,7 @@ def reproduce_command(
         methods=tuple(m.strip() for m in methods.split(",")),
         languages=parse_languages(langs), source=normalise(source), model=model, task=task, verbalizer=verbalizer,
         data=data, parallel=parallel,
-        split=split, output=output, tune=tune, max_examples=max_examples, max_pairs=max_pairs,
+        split=split, output=output, tune=tune, max_examples=max_examples, max_pairs=max_pairs, joint_pairs=joint_pairs,
         train=TrainConfig(epochs=epochs, select=select, mixup=mixup, decay_to_start=decay_to_start),
         align=AlignConfig(epochs=align_epochs), cpu=cpu,
         joint=JointConfig(epochs=joint_epochs, start=joint_start),
@@ -108,21 +113,30 @@ def reproduce_command(
     console.print(f"summary: {output / 'summary.json'}", soft_wrap=True)
 
 
+MISSING = "–"
+"""A figure the table cannot give: a cell finished before its language was asked for."""
+
+
+def _mean_gain(gains: list[float | None]) -> float | None:
+    return None if None in gains else sum(gains) / len(gains)
+
+
 def _table(summary: dict) -> Table:
     """One row per language (any number of them), one column per method and shot count, then the gains."""
     languages, source = summary["languages"], summary["source"]
     targets = [lang for lang in languages if lang != source]
     table = Table(title=f"accuracy (%), mean ± std over seeds ({summary['settings']['model']})")
     table.add_column("language")
-    cell = lambda stats: f"{100 * stats['mean']:.1f}±{100 * stats['std']:.1f}"
+    cell = lambda stats: MISSING if stats is None else f"{100 * stats['mean']:.1f}±{100 * stats['std']:.1f}"
     columns = []  # (header, value per language, value of the average, value of the targets)
     for row in summary["rows"]:
         values = {lang: cell(row["languages"][lang]) for lang in languages}
         columns.append((f"{row['method']} {row['shots']}", values, cell(row["average"]), cell(row["targets"])))
     for method, by_shots in summary["gain_over_soft_prompt"].items():
         for shots, gains in by_shots.items():
-            mean = lambda langs: f"{100 * sum(gains[lang] for lang in langs) / len(langs):+.1f}" if langs else ""  # noqa: B023 - called before the loop moves on
-            values = {lang: f"{100 * gain:+.1f}" for lang, gain in gains.items()}
+            gain = lambda value: MISSING if value is None else f"{100 * value:+.1f}"
+            mean = lambda langs: gain(_mean_gain([gains[lang] for lang in langs])) if langs else ""  # noqa: B023 - called before the loop moves on
+            values = {lang: gain(value) for lang, value in gains.items()}
             columns.append((f"{method} − soft-prompt {shots}", values, mean(languages), mean(targets)))
     for header, *_ in columns:
         table.add_column(header, justify="right")

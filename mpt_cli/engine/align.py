@@ -183,6 +183,11 @@ class TranslatorLearner:
             return kl
         return self.config.alpha * self._few_shot_ce(p_source) + (1 - self.config.alpha) * kl
 
+    def skip_step(self) -> None:
+        """The few-shot batch of the CE term, drawn and dropped by a process with no pairs this step."""
+        if self.learn_source and self.few_shot is not None:
+            self._few_shot_rows()
+
     @torch.no_grad()
     def dev_score(self) -> float:
         p_source = self.source_prompt()
@@ -207,10 +212,13 @@ class TranslatorLearner:
         if self.adapter is not None:
             self.backbone.language_adapters.load_state(self.adapter, state["adapter"])
 
+    def _few_shot_rows(self) -> list[int]:
+        return torch.randperm(len(self.few_shot.encoded), generator=self.generator)[: self.config.batch_size].tolist()
+
     def _few_shot_ce(self, prompt: torch.Tensor) -> torch.Tensor:
         """Cross entropy on a random batch of the source prompt's few-shot examples."""
-        rows = torch.randperm(len(self.few_shot.encoded), generator=self.generator)[: self.config.batch_size].tolist()
-        batch = collate(self.few_shot.encoded, rows, self.backbone.tokenizer.pad_token_id, prompt.shape[0], self.few_shot.labels)
+        pad = self.backbone.tokenizer.pad_token_id
+        batch = collate(self.few_shot.encoded, self._few_shot_rows(), pad, prompt.shape[0], self.few_shot.labels)
         batch = batch.to(self.backbone.device)
         return F.cross_entropy(self.backbone.mask_logits(batch, prompt, self.label_words), batch.labels)
 

@@ -128,7 +128,7 @@ class Backbone:
         """
         mode = Tune.parse(mode, "tune mode")
         self.fingerprint  # noqa: B018 - fix the base fingerprint before any weight can change
-        if mode == Tune.LORA:
+        if mode == Tune.LORA and self.tune != Tune.LORA:  # adapters loaded or added already learn as they are
             self._add_lora(lora_rank)
         self.model.requires_grad_(mode == Tune.FULL)
         self.model.get_input_embeddings().requires_grad_(False)

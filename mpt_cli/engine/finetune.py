@@ -82,6 +82,9 @@ class ClassifierLearner:
         labels = torch.tensor([e.label for e in examples], device=self.classifier.accelerator.device)
         return F.cross_entropy(self.classifier.logits(examples), labels)
 
+    def skip_step(self) -> None:
+        """Fine-tuning draws nothing but fit's batch order."""
+
     def dev_score(self) -> float:
         probs = self.classifier.probabilities(self.dev, self.config.eval_batch_size)
         return accuracy(probs, [e.label for e in self.dev])

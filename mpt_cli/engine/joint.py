@@ -125,6 +125,11 @@ class JointLearner(PromptLearner):
         kl = self.kl(self.sampler.next_batch(self.joint.pairs_per_step), source_prompt)
         return self.joint.alpha * ce + (1 - self.joint.alpha) * kl
 
+    def skip_step(self) -> None:
+        """The KL batch every process draws, it too, for the step it has no few-shot rows in."""
+        if self.joint.alpha != 1.0:
+            self.sampler.next_batch(self.joint.pairs_per_step)
+
     def kl(self, rows: list[int], source_prompt: torch.Tensor) -> torch.Tensor:
         """KL between teacher (source text, ``p_S``) and student (target text, its language's ``p_T``)."""
         pad, length, device = self.backbone.tokenizer.pad_token_id, source_prompt.shape[0], self.backbone.device

@@ -144,7 +144,8 @@ class LanguageAdapters:
 
     @contextmanager
     def route(self, route: Route, rows: int) -> Iterator[None]:
-        """Within this block the model sends each of a batch's ``rows`` through its language's adapter.
+        """Within this block the model sends each of a batch's ``rows`` through its language's adapter;
+        on exit the routing of an enclosing block is back in force.
 
         ``route``: one language for every row, one per row (``None``, or a language without an adapter:
         the row sees the model as it is), or ``None`` for no adapter at all.
@@ -159,11 +160,11 @@ class LanguageAdapters:
             groups = [(lang, torch.tensor([i for i, r in enumerate(route) if r == lang], device=device)) for lang in chosen]
             if len(groups) == 1 and len(groups[0][1]) == rows:
                 groups = [(groups[0][0], None)]
-        self.routing.groups = groups
+        enclosing, self.routing.groups = self.routing.groups, groups
         try:
             yield
         finally:
-            self.routing.groups = []
+            self.routing.groups = enclosing
 
     def _layers_for(self, config: AdapterConfig) -> list[str]:
         """The names of the linear layers ``config`` adapts, wrapping those not wrapped yet."""

@@ -95,6 +95,10 @@ class Learner(Protocol):
 
     def loss(self, rows: list[int]) -> torch.Tensor: ...
 
+    # a launched process whose shard of a step's batch is empty: draw from the learner's own samplers what
+    # loss would have drawn, so that every process's draws, and so the results, match those of one process
+    def skip_step(self) -> None: ...
+
     def dev_score(self) -> float: ...  # measured as dev_metric says
 
     def state(self) -> dict[str, torch.Tensor]: ...  # copies of everything that learns
@@ -185,10 +189,12 @@ def _backward(learner: Learner, rows: list[int], trainable: list[torch.Tensor], 
     device = trainable[0].device
     mine = [rows[i] for i in group.shard(len(rows))]
     weighted_loss = torch.zeros(1, device=device)
-    if mine:  # a last batch smaller than the process count leaves some processes without rows
+    if mine:
         loss = learner.loss(mine) * (len(mine) / len(rows))
         accelerator.backward(loss)
         weighted_loss += loss.detach().float()
+    else:  # a batch smaller than the process count leaves some processes without rows
+        learner.skip_step()
     local = [(p.grad if p.grad is not None else torch.zeros_like(p)).float().reshape(-1) for p in trainable]
     total = group.sum(torch.cat([*local, weighted_loss]))
     offset = 0

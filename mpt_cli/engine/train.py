@@ -101,6 +101,9 @@ class PromptLearner:
     def loss(self, rows: list[int]) -> torch.Tensor:
         return self.cross_entropy(rows, self.encoder())
 
+    def skip_step(self) -> None:
+        """The few-shot CE has no sampler of its own (mixup draws from each process's global generator)."""
+
     def cross_entropy(self, rows: list[int], prompt: torch.Tensor) -> torch.Tensor:
         """Cross entropy over the label words of training ``rows`` with ``prompt`` (``[P, H]``); with mixup,
         of the rows' mask states mixed with those of the same rows shuffled, against both labels."""

@@ -66,7 +66,8 @@ class ReproduceOptions:
     align: AlignConfig = field(default_factory=AlignConfig)
     joint: JointConfig = field(default_factory=JointConfig)
     adapter: AdapterConfig = field(default_factory=AdapterConfig)
-    max_pairs: int | None = DEFAULT_MAX_PAIRS  # parallel pairs per language, for MPT and the joint methods
+    max_pairs: int | None = DEFAULT_MAX_PAIRS  # parallel pairs per language, for MPT and the adapter methods
+    joint_pairs: int | None = JointOptions.max_pairs  # parallel pairs per language, for the joint methods
     max_examples: int | None = None
     cpu: bool = False
 
@@ -87,7 +88,10 @@ class ReproduceOptions:
         require_positive(dev_shots=unset_is_one(self.dev_shots))
         for seed in self.seeds:
             require_seed(seed)
-        require_positive(max_examples=unset_is_one(self.max_examples), max_pairs=unset_is_one(self.max_pairs))
+        require_positive(
+            max_examples=unset_is_one(self.max_examples), max_pairs=unset_is_one(self.max_pairs),
+            joint_pairs=unset_is_one(self.joint_pairs),
+        )  # fmt: skip
         # last: 'all' asks the data (a folder listing, or the hub's configurations) once every option is valid
         object.__setattr__(self, "languages", self.languages or tuple(data_languages(self.task, self.data, self.split)))
         if self.source not in self.languages:
@@ -219,7 +223,7 @@ def _run_joint(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> d
         joint_options = JointOptions(
             targets=tuple(lang for lang in options.languages if lang != options.source), output=cell.prompts_dir,
             source=options.source, prompts_dir=cell.source_run, data=options.data, parallel=options.parallel,
-            max_pairs=options.max_pairs, joint=replace(options.joint, translate=translate), train=options.train,
+            max_pairs=options.joint_pairs, joint=replace(options.joint, translate=translate), train=options.train,
             overwrite=True, cpu=options.cpu,
         )  # fmt: skip
         joint(joint_options, replace(callbacks, on_start=lambda total: None, on_epoch=lambda record: None))

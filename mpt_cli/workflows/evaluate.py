@@ -97,15 +97,15 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
     if options.output is not None:
         inputs = local_paths(options.prompts_dir, options.data, options.model)
         check_writable(options.output, options.overwrite, folder=True, inputs=inputs)  # fail before the work, not after
-    callbacks.on_stage(f"loading prompts from {options.prompts_dir} and their backbone")
     prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu, options.task)
     task, data = prompts.task, default_data(prompts.task, options.data)
     languages = options.languages or data_languages(task, data, options.split)
-    chosen = [prompts.for_language(lang) if options.use_translated else prompts.source_for(lang) for lang in languages]
-    datasets = {}
+    datasets = {}  # read and checked before the backbone loads: a bad file fails in seconds
     for lang in languages:
         examples = load_examples(task, data, lang, options.split)
         datasets[lang] = examples[: options.max_examples] if options.max_examples else examples
+    callbacks.on_stage(f"loading the backbone of the prompts in {options.prompts_dir}")
+    chosen = [prompts.for_language(lang) if options.use_translated else prompts.source_for(lang) for lang in languages]
     passes = sum(len(datasets[p.language]) * (2 if options.compare and p.translated else 1) for p in chosen)
     callbacks.on_start(passes)
 

@@ -34,8 +34,6 @@ from ..languages import ALL, DEFAULT_SOURCE, check_targets
 from ..outputs import atomic_path, check_writable, local_paths
 from ..store import DEFAULT_PROMPTS_DIR, PromptStore
 
-DEFAULT_PAIRS_PER_LANGUAGE = 1000
-
 
 @dataclass(frozen=True)
 class JointOptions:
@@ -43,10 +41,12 @@ class JointOptions:
     output: Path = Path("prompts-joint")
     source: str = DEFAULT_SOURCE
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
+    model: str | None = None  # default: the backbone the source prompt records
     task: str | None = None  # checked against the source prompt's task when given
     data: str | None = None  # default: the data the source prompt was trained on
     parallel: str = DEFAULT_PARALLEL
-    max_pairs: int | None = DEFAULT_PAIRS_PER_LANGUAGE
+    # the one owner of the joint run's pair counts, for `mpt joint` and reproduce's joint cells alike
+    max_pairs: int | None = 1000
     heldout: int = 100
     width: int | None = None
     init: str = TranslatorConfig.init
@@ -147,11 +147,10 @@ def _starting_point(store: PromptStore, source: PromptArtifact, options: JointOp
     encoder = PromptEncoder(PromptEncoderConfig(**info.prompt_encoder))
     if options.joint.start == JointStart.SOURCE:
         encoder.load_state_dict(store.training_state(source))
-        backbone = store.load_backbone(source, cpu=options.cpu)
-        if backbone.tune != info.tune:  # a fully tuned backbone loads frozen; LoRA adapters load trainable
-            backbone.set_tune(info.tune)
+        backbone = store.load_backbone(source, options.model, cpu=options.cpu)
+        backbone.set_tune(info.tune)  # a source run loads frozen, for use: here it learns on
         return backbone, encoder
-    backbone = Backbone.load(info.backbone, cpu=options.cpu)
+    backbone = Backbone.load(options.model or info.backbone, cpu=options.cpu)
     info.check_backbone(backbone.fingerprint, backbone.hidden_size, backbone.name)
     backbone.set_tune(info.tune, info.lora_rank or DEFAULT_LORA_RANK)
     return backbone, encoder

@@ -54,9 +54,9 @@ class PredictSummary:
 def predict(
     options: PredictOptions, reader: RowReader, write: Callable[[str], None], callbacks: Callbacks | None = None
 ) -> PredictSummary:
-    """Read ``reader`` in chunks, label every row, and ``write`` each output line in input order."""
+    """Read ``reader`` in chunks, label every row, and ``write`` each output line in input order. The
+    backbone loads when the first chunk has been read and checked."""
     callbacks = callbacks or Callbacks()
-    callbacks.on_stage(f"loading prompts from {options.prompts_dir} and their backbone")
     prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu, options.task)
     table: dict[str, int] = {}  # language -> row of ``stacked``
     stacked: list[torch.Tensor] = []
@@ -67,6 +67,8 @@ def predict(
         if summary.rows == 0 and output_format == RowFormat.TSV and reader.header:
             write("\t".join([*reader.header, "prediction", *(f"p_{label}" for label in prompts.task.labels)]) + "\n")
         languages = [row.lang or options.lang for row in chunk]
+        if not table:
+            callbacks.on_stage(f"loading the backbone of the prompts in {options.prompts_dir}")
         for lang in dict.fromkeys(languages):
             if lang not in table:
                 chosen = prompts.for_language(lang)

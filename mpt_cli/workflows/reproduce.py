@@ -3,7 +3,8 @@
 Work is organised in cells, one per (shots, seed), under ``output/k{shots}-s{seed}/``: the prompt
 folders (:mod:`.cells` says which method writes which) and one folder per method with its
 ``results.json``. A method whose ``results.json`` exists is not run again, so an interrupted run
-resumes where it stopped; ``settings.json`` makes sure it resumes with the same settings.
+resumes where it stopped; ``settings.json`` records, per method, the settings its cells depend on,
+so that a resumed run (or one adding a method) keeps to them.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ import json
 import statistics
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 from ..callbacks import Callbacks
 from ..data.paths import resolved_spec
 from ..engine.distributed import Processes, alone, own_errors, processes
 from ..errors import MptError
 from ..outputs import atomic_path
-from .cells import PROMPT_METHODS, RUNNERS, Cell, ReproduceOptions
-from .summary import summarise
+from .cells import METHODS, PROMPT_METHODS, RUNNERS, Cell, ReproduceOptions
+from .summary import Method, summarise
 
 
 def plan(options: ReproduceOptions) -> list[Cell]:
@@ -43,10 +45,12 @@ def reproduce(options: ReproduceOptions, callbacks: Callbacks | None = None) -> 
     cells = plan(options)
     todo = [c for c in cells if not c.results_path.is_file()]
     group.barrier()  # every process has read the folder before any of them writes to it
-    settings_path = options.output / "settings.json"
-    if group.is_main and not settings_path.is_file():
+    settings_path, recorded = options.output / "settings.json", _recorded_settings(options.output)
+    settings = _results_settings(options)
+    by_method = {m: {k: v for k, v in settings.items() if _depends(m, k)} for m in options.methods} | recorded
+    if group.is_main and by_method != recorded:
         with atomic_path(settings_path, overwrite=True) as tmp:
-            tmp.write_text(json.dumps(_results_settings(options), indent=2) + "\n")
+            tmp.write_text(json.dumps({"by_method": by_method}, indent=2) + "\n")
     if len(todo) < len(cells):
         callbacks.on_stage(f"resuming: {len(cells) - len(todo)} of {len(cells)} cells already done")
     mine = _share(todo, group)
@@ -87,23 +91,48 @@ def _run_cells(options: ReproduceOptions, cells: list[Cell], callbacks: Callback
         durations.append(time.perf_counter() - started)
 
 
+_SOURCE_RUN = ("model", "data", "task", "split", "source", "max_examples", "dev_shots", "train", "tune")
+_TRANSLATED = (*_SOURCE_RUN, "parallel", "max_pairs", "align")
+_JOINT = (*_SOURCE_RUN, "parallel", "joint_pairs", "joint")
+DEPENDS_ON = {
+    Method.SOFT_PROMPT: _SOURCE_RUN, Method.MPT: _TRANSLATED, Method.ADAPTER: (*_TRANSLATED, "adapter"),
+    Method.ADAPTER_NO_TRANSLATOR: (*_TRANSLATED, "adapter"), Method.JOINT: _JOINT, Method.JOINT_NO_TRANSLATOR: _JOINT,
+    Method.FINETUNE: tuple(key for key in _SOURCE_RUN if key != "tune"),
+}  # fmt: skip
+"""The settings (or groups of them: ``train`` is every ``train.*``) a method's cells depend on; every prompt
+method depends on the source run's, which it starts from."""
+
+
+def _depends(method: str, key: str) -> bool:
+    return key.split(".")[0] in DEPENDS_ON[method]
+
+
+def _recorded_settings(output: Path) -> dict[str, dict]:
+    """Method -> the settings its cells in ``output`` were made with. A ``settings.json`` of earlier versions
+    holds one flat set for every method."""
+    path = output / "settings.json"
+    if not path.is_file():
+        return {}
+    recorded = json.loads(path.read_text())
+    return recorded["by_method"] if "by_method" in recorded else dict.fromkeys(METHODS, recorded)
+
+
 def _check_same_settings(options: ReproduceOptions) -> None:
     """Refuse to resume an ``--output`` whose cells were made with other settings: one table, one setting.
 
-    Shots, seeds, methods and languages may differ between runs: they only choose cells and columns. A
-    setting the earlier run did not record did not exist then, so its cells cannot depend on it.
+    Each setting a requested method depends on must be the one every earlier method that depended on it
+    had. Shots, seeds, methods and languages may differ between runs: they only choose cells and columns;
+    a method depends on no other's own settings, so it can be added to a finished folder. A setting the
+    earlier run did not record did not exist then, so its cells cannot depend on it.
     """
     settings = _results_settings(options)
-    path = options.output / "settings.json"
-    if not path.is_file():
-        return
-    earlier = json.loads(path.read_text())
-    for key, value in settings.items():
-        if key in earlier and earlier[key] != value:
-            raise MptError(
-                f"{options.output} holds cells made with {key}={earlier.get(key)!r}, not {value!r}; "
-                "resume with the same settings or choose another --output"
-            )
+    for method, earlier in _recorded_settings(options.output).items():
+        for key, value in settings.items():
+            if key in earlier and earlier[key] != value and any(_depends(m, key) for m in options.methods):
+                raise MptError(
+                    f"{options.output} holds {method} cells made with {key}={earlier[key]!r}, not {value!r}; "
+                    "resume with the same settings or choose another --output"
+                )
 
 
 def _results_settings(options: ReproduceOptions) -> dict:
@@ -112,7 +141,8 @@ def _results_settings(options: ReproduceOptions) -> dict:
         "model": resolved_spec(options.model), "data": resolved_spec(options.data), "parallel": resolved_spec(options.parallel),
         "task": options.task.record() | {"template": options.task.template, "words": list(options.task.words)},
         "split": options.split, "source": options.source, "tune": options.tune,
-        "max_examples": options.max_examples, "max_pairs": options.max_pairs, "dev_shots": options.dev_shots,
+        "max_examples": options.max_examples, "max_pairs": options.max_pairs, "joint_pairs": options.joint_pairs,
+        "dev_shots": options.dev_shots,
     }  # fmt: skip
     configs = (("train", options.train), ("align", options.align), ("joint", options.joint), ("adapter", options.adapter))
     for name, config in configs:

@@ -21,31 +21,43 @@ class Method(Choice):
 
 def summarise(results: dict[tuple[str, int, int], dict], languages, source: str, compared: tuple[str, ...]) -> dict:
     """``results`` maps (method, shots, seed) to an evaluation report (``results.json``). Rows follow the
-    order of ``results``; ``compared`` methods also get their per-language gain over soft-prompt."""
+    order of ``results``; ``compared`` methods also get their per-language gain over soft-prompt.
+
+    Every figure is over the seeds of its row, and the averages are each seed's mean over ``languages``
+    (``targets``: all but ``source``). A cell finished before a language was asked for has no result in
+    it: that language's entry, the row's averages and the gains that need it are None (missing), so a
+    mean is never over fewer seeds or other languages than its neighbours'."""
     groups: dict[tuple[str, int], list[dict]] = {}
     for (method, shots, _), report in results.items():
         groups.setdefault((method, shots), []).append(report)
-    rows = [
-        {
+    targets = [lang for lang in languages if lang != source]
+    rows = []
+    for (method, shots), runs in groups.items():
+        accuracy = [{lang: run["languages"][lang]["accuracy"] for lang in languages if lang in run["languages"]} for run in runs]
+        rows.append({
             "method": method,
             "shots": shots,
             "seeds": len(runs),
-            "languages": {lang: _mean_std([run["languages"][lang]["accuracy"] for run in runs]) for lang in languages},
-            "average": _mean_std([run["averages"]["all"] for run in runs]),
-            "targets": _mean_std([run["averages"]["targets"] for run in runs if run["averages"]["targets"] is not None]),
-        }
-        for (method, shots), runs in groups.items()
-    ]
+            "languages": {lang: _mean_std([seed[lang] for seed in accuracy if lang in seed], len(runs)) for lang in languages},
+            "average": _mean_std([statistics.mean(seed.values()) for seed in accuracy if len(seed) == len(languages)], len(runs)),
+            "targets": _mean_std(
+                [statistics.mean(seed[lang] for lang in targets) for seed in accuracy if targets and len(seed) == len(languages)],
+                len(runs),
+            ),
+        })  # fmt: skip
     row = {(r["method"], r["shots"]): r for r in rows}
     gains = {}  # method -> shots -> language -> gain of the mean accuracy over soft-prompt transfer
     for (method, shots), ours in row.items():
         if method in compared and (Method.SOFT_PROMPT, shots) in row:
-            soft = row[Method.SOFT_PROMPT, shots]
+            mine, soft = ours["languages"], row[Method.SOFT_PROMPT, shots]["languages"]
             gains.setdefault(method, {})[str(shots)] = {
-                lang: ours["languages"][lang]["mean"] - soft["languages"][lang]["mean"] for lang in languages
+                lang: None if None in (mine[lang], soft[lang]) else mine[lang]["mean"] - soft[lang]["mean"] for lang in languages
             }
     return {"languages": list(languages), "source": source, "rows": rows, "gain_over_soft_prompt": gains}
 
 
-def _mean_std(values: list[float]) -> dict:
+def _mean_std(values: list[float], seeds: int) -> dict | None:
+    """Mean and sample standard deviation of one value per seed; None unless every one of ``seeds`` has it."""
+    if len(values) < seeds or not values:
+        return None
     return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
