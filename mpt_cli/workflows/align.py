@@ -16,7 +16,15 @@ from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..callbacks import Callbacks
 from ..choices import Choice
 from ..data import load_examples, select
-from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL, ParallelCorpus, corpus_languages, load_parallel, split_heldout
+from ..data.parallel import (
+    DEFAULT_MAX_PAIRS,
+    DEFAULT_PARALLEL,
+    ParallelCorpus,
+    check_corpus_languages,
+    corpus_languages,
+    load_parallel,
+    split_heldout,
+)
 from ..engine.align import AlignConfig, AlignResult, ParallelSet, train_translator
 from ..engine.distributed import processes
 from ..engine.language_adapter import AdapterConfig
@@ -69,6 +77,7 @@ class AlignOptions:
         require_seed(self.seed)
         object.__setattr__(self, "targets", self.targets or tuple(corpus_languages(self.parallel, self.source)))
         check_targets(self.source, self.targets)
+        check_corpus_languages(self.parallel, self.source, self.targets)
         if self.method is not None:
             object.__setattr__(self, "method", TranslateMethod.parse(self.method, "translation method"))
         if not self.translator and self.method == TranslateMethod.PROMPT:

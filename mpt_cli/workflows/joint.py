@@ -19,7 +19,7 @@ from torch import nn
 from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..callbacks import Callbacks
 from ..data import load_examples, select
-from ..data.parallel import DEFAULT_PARALLEL, corpus_languages, load_parallel, split_heldout
+from ..data.parallel import DEFAULT_PARALLEL, check_corpus_languages, corpus_languages, load_parallel, split_heldout
 from ..engine.align import ParallelSet, heldout_kl
 from ..engine.backbone import DEFAULT_LORA_RANK, Backbone, Tune
 from ..engine.distributed import processes
@@ -59,6 +59,7 @@ class JointOptions:
         require_positive(heldout=self.heldout, max_pairs=unset_is_one(self.max_pairs))
         object.__setattr__(self, "targets", self.targets or tuple(corpus_languages(self.parallel, self.source)))
         check_targets(self.source, self.targets)
+        check_corpus_languages(self.parallel, self.source, self.targets)
 
 
 @dataclass
