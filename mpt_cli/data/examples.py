@@ -132,7 +132,7 @@ def hub_configs(dataset_id: str, revision: str | None = None) -> dict[str, str]:
             import fsspec
 
             filesystem, root = fsspec.core.url_to_fs(hub_url(dataset_id, revision))
-            names = [Path(entry["name"]).name for entry in filesystem.ls(root) if entry["type"] == "directory"]
+            names = [Path(entry["name"]).name for entry in filesystem.ls(root, detail=True) if entry["type"] == "directory"]
     except Exception as exc:  # noqa: BLE001 - the hub raises many types; the user needs the reason, not a traceback
         raise MptError(f"cannot list the configurations of {dataset_id} on the Hugging Face hub: {exc}") from None
     configs = {}
