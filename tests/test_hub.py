@@ -172,10 +172,18 @@ def test_ja_and_ko_are_refused_in_one_line_before_anything_is_downloaded(xnli_hu
         parallel_module.load_parallel(str(xnli_hub), "en", "ko")
 
 
-def test_translate_to_ja_fails_with_one_error_line_before_the_prompt_is_read(xnli_hub, tmp_path):
-    result = invoke("translate", "--to", "de,ja", "--parallel", xnli_hub, "--prompts-dir", tmp_path / "none", "--cpu")
-    message = assert_clean_error(result, "no parallel data in ja")
-    assert "\n" not in message.strip()
+def test_translate_to_ja_fails_in_one_line_before_the_model_or_any_data_is_loaded(xnli_hub, source_prompts_dir, tmp_path,
+                                                                                  monkeypatch):
+    from mpt_cli.store import PromptStore
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("loaded")
+
+    monkeypatch.setattr(datasets, "load_dataset", no_loading)
+    monkeypatch.setattr(PromptStore, "load_backbone", no_loading)
+    prompts = Path(shutil.copytree(source_prompts_dir, tmp_path / "prompts"))
+    result = invoke("translate", "--to", "de,ja,ko", "--parallel", xnli_hub, "--prompts-dir", prompts, "--cpu")
+    assert_clean_error(result, "no parallel data in ja, ko")
 
 
 # ----------------------------------------------------------------------------------------- PAWS-X

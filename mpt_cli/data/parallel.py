@@ -181,7 +181,7 @@ def _two_files(first: Path, second: Path) -> tuple[str, str, list[tuple[str, ...
 def check_corpus_languages(spec: str, source: str, targets) -> None:
     """Refuse, all at once and before anything is downloaded, the languages a hub corpus lacks (XNLI's
     ``all_languages`` has no ja or ko): its card names them. Local corpora are read soon enough to tell."""
-    if ("," not in spec or existing_path(spec) is not None) and local_path(spec, "parallel corpus") is None:
+    if targets and ("," not in spec or existing_path(spec) is not None) and local_path(spec, "parallel corpus") is None:
         _hub_spellings(spec, (source, *targets))
 
 

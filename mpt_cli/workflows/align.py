@@ -77,7 +77,6 @@ class AlignOptions:
         require_seed(self.seed)
         object.__setattr__(self, "targets", self.targets or tuple(corpus_languages(self.parallel, self.source)))
         check_targets(self.source, self.targets)
-        check_corpus_languages(self.parallel, self.source, self.targets)
         if self.method is not None:
             object.__setattr__(self, "method", TranslateMethod.parse(self.method, "translation method"))
         if not self.translator and self.method == TranslateMethod.PROMPT:
@@ -146,6 +145,7 @@ def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> 
     source = store.open_source(options.source)
     task = store.task_of(source, options.task)
     TranslatorConfig(source.info.hidden_size, options.width, options.residual, options.init)  # validate early
+    check_corpus_languages(options.parallel, options.source, options.targets)  # every target's, before reading any
     corpora = {}
     for target in options.targets:
         callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")

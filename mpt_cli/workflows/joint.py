@@ -59,7 +59,6 @@ class JointOptions:
         require_positive(heldout=self.heldout, max_pairs=unset_is_one(self.max_pairs))
         object.__setattr__(self, "targets", self.targets or tuple(corpus_languages(self.parallel, self.source)))
         check_targets(self.source, self.targets)
-        check_corpus_languages(self.parallel, self.source, self.targets)
 
 
 @dataclass
@@ -92,6 +91,7 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
                        "joint training has nothing to share; train the source prompt with --tune lora or full")  # fmt: skip
     task = store.task_of(source, options.task)
     translator_config = TranslatorConfig(source.info.hidden_size, options.width, False, options.init)
+    check_corpus_languages(options.parallel, options.source, options.targets)  # every target's, before reading any
     corpora = {}  # every corpus is read before any training: a bad one fails the run before it writes anything
     for target in options.targets:
         callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")
