@@ -42,6 +42,7 @@ class Task:
     template: str  # the default cloze template
     data: str | None = None  # the default --data: a hub dataset id or a local path (None: --data is required)
     languages: tuple[str, ...] = ()  # what 'all' means for this task, where its data does not say (a task file's own list)
+    hub_revision: str | None = None  # the branch its hub dataset loads from, where the main branch cannot (a built-in's)
     word_presets: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)  # named label-word sets
 
     def __post_init__(self):
@@ -226,6 +227,10 @@ BUILT_IN: dict[str, Task] = {
             ("science/technology", "travel", "politics", "sports", "health", "entertainment", "geography"),
             ("science", "travel", "politics", "sports", "health", "entertainment", "geography"),
             "{text} {soft} {mask} .", data="Davlan/sib200",
+            # its main branch was a loading script (sib200.py) over data/{config}/{split}.tsv, which datasets >= 4
+            # refuses to run; the hub's parquet export holds each FLORES-200 configuration as a folder of parquet
+            # files and loads whether or not main still carries the script (docs/tasks.md says what was checked)
+            hub_revision="refs/convert/parquet",
         ),
     )
 }  # fmt: skip

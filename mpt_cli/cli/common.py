@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -29,6 +30,16 @@ def _log_width() -> int | None:
 
 
 console = Console(stderr=True, log_path=False, width=_log_width())
+
+
+class _ConsoleWarnings(logging.Handler):
+    """The package's warnings (rows a loader skipped) as log lines beside the stages, not Python's bare stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        console.log(f"warning: {record.getMessage()}")
+
+
+logging.getLogger("mpt_cli").addHandler(_ConsoleWarnings(logging.WARNING))
 
 
 def handle_errors(command):

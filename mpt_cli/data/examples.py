@@ -11,8 +11,10 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from ..errors import MptError
 from ..languages import find_language, normalise
@@ -30,6 +32,8 @@ COLUMN_ALIASES = {  # other names a column goes by in common datasets
 }
 SPLIT_ALIASES = {"train": ("train",), "validation": ("dev", "validation"), "test": ("test",)}
 FILE_SUFFIXES = (".tsv", ".jsonl", ".csv")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ def data_languages(task: Task, data: str, split: str) -> list[str]:
     split = canonical_split(split)
     path = local_path(data, "data path")
     if path is None:
-        return hub_languages(data)
+        return hub_languages(data, hub_revision(task, data))
     if not path.is_dir():
         raise MptError(f"'all' needs a folder of {split}-{{lang}}.tsv files or a hub dataset; {path.name} is one file")
     languages = []
@@ -104,27 +108,45 @@ def data_languages(task: Task, data: str, split: str) -> list[str]:
     return list(dict.fromkeys(languages))
 
 
-def hub_languages(dataset_id: str) -> list[str]:
+def hub_revision(task: Task, dataset_id: str) -> str | None:
+    """The revision to read ``dataset_id`` at: the task's own, for the task's own dataset, else the main branch."""
+    return task.hub_revision if dataset_id == task.data else None
+
+
+def hub_languages(dataset_id: str, revision: str | None = None) -> list[str]:
     """The languages of a hub dataset: its configurations that are language codes (XNLI's ``ar``, SIB-200's ``arb_Arab``)."""
-    return list(hub_configs(dataset_id))
+    return list(hub_configs(dataset_id, revision))
 
 
 @functools.cache
-def hub_configs(dataset_id: str) -> dict[str, str]:
-    """A hub dataset's configurations that name a language, by the language's canonical code."""
+def hub_configs(dataset_id: str, revision: str | None = None) -> dict[str, str]:
+    """A hub dataset's configurations that name a language, by the language's canonical code. On the main
+    branch the dataset card lists them; a parquet export (``refs/convert/parquet``) has no card, but holds
+    one folder per configuration."""
     try:
-        import datasets
+        if revision is None:
+            import datasets
 
-        names = datasets.get_dataset_config_names(dataset_id)
+            names = datasets.get_dataset_config_names(dataset_id)
+        else:
+            import fsspec
+
+            filesystem, root = fsspec.core.url_to_fs(hub_url(dataset_id, revision))
+            names = [Path(entry["name"]).name for entry in filesystem.ls(root, detail=True) if entry["type"] == "directory"]
     except Exception as exc:  # noqa: BLE001 - the hub raises many types; the user needs the reason, not a traceback
         raise MptError(f"cannot list the configurations of {dataset_id} on the Hugging Face hub: {exc}") from None
     configs = {}
-    for name in names:
+    for name in sorted(names):
         try:
             configs.setdefault(normalise(name), name)
         except MptError:
             continue  # all_languages and the like
     return configs
+
+
+def hub_url(dataset_id: str, revision: str) -> str:
+    """Where ``fsspec`` (huggingface_hub's file system) finds the files of ``dataset_id`` at ``revision``."""
+    return f"hf://datasets/{dataset_id}@{quote(revision, safe='')}"
 
 
 def _xtreme_file(folder: Path, lang: str, split: str) -> Path:
@@ -236,22 +258,33 @@ def _example(task: Task, row: dict, example_id: str, where: str, require_labels:
 
 
 def _load_hub(task: Task, dataset_id: str, lang: str, split: str, require_labels: bool) -> list[Example]:
-    configs = hub_configs(dataset_id)
+    revision = hub_revision(task, dataset_id)
+    configs = hub_configs(dataset_id, revision)
     config = configs.get(lang) or find_language(lang, configs.values())
     if config is None:
         raise MptError(f"{dataset_id} has no configuration for {lang} (it has {len(configs)} languages: {' '.join(configs)})")
+    # a parquet export has no dataset card to name configurations by: each is a folder, its splits inside
+    where = {"name": config} if revision is None else {"revision": revision, "data_dir": config}
     try:
         import datasets
 
-        table = datasets.load_dataset(dataset_id, config, split=split)
+        table = datasets.load_dataset(dataset_id, split=split, **where)
     except Exception as exc:  # noqa: BLE001 - the hub raises many types; the user needs the reason, not a traceback
         raise MptError(f"cannot load {dataset_id} ({config}, {split}) from the Hugging Face hub: {exc}") from None
     label_column = next((a for a in aliases("label") if a in table.features), "label")
     names = getattr(table.features.get(label_column), "names", None)
-    examples = []
+    examples, unlabelled = [], 0
     for index, record in enumerate(table):
         row = {name: first_alias(record, name) for name in (*task.inputs, "label")}
         if names is not None and isinstance(row["label"], int):
-            row["label"] = names[row["label"]] if row["label"] >= 0 else None
+            if not 0 <= row["label"] < len(names):  # a class label's -1 (PAWS-X has some): no label of the task
+                if require_labels:
+                    unlabelled += 1
+                    continue
+                row["label"] = None
+            else:
+                row["label"] = names[row["label"]]
         examples.append(_example(task, row, f"{split}:{index}", f"{dataset_id} {split} row {index}", require_labels))
+    if unlabelled:
+        log.warning(f"{dataset_id} ({config}, {split}): skipped {unlabelled} of {len(table)} rows with none of the task's labels")
     return examples

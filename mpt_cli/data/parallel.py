@@ -16,6 +16,7 @@ on both sides, so both sides see the same pairing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from dataclasses import dataclass
@@ -177,19 +178,43 @@ def _two_files(first: Path, second: Path) -> tuple[str, str, list[tuple[str, ...
     return f"{first},{second}", digest, list(zip(lines_a, lines_b))
 
 
+def check_corpus_languages(spec: str, source: str, targets) -> None:
+    """Refuse, all at once and before anything is downloaded, the languages a hub corpus lacks (XNLI's
+    ``all_languages`` has no ja or ko): its card names them. Local corpora are read soon enough to tell."""
+    if targets and ("," not in spec or existing_path(spec) is not None) and local_path(spec, "parallel corpus") is None:
+        _hub_spellings(spec, (source, *targets))
+
+
 def hub_corpus_languages(dataset_id: str, source: str) -> list[str]:
     """The languages of a hub corpus in XNLI's ``all_languages`` layout, as its features list them, but ``source``."""
+    return [code for code in dict.fromkeys(normalise(s) for s in _hub_corpus_spellings(dataset_id)) if code != source]
+
+
+@functools.cache
+def _hub_corpus_spellings(dataset_id: str) -> tuple[str, ...]:
+    """The languages of the ``all_languages`` premises as the corpus spells them, from the dataset card's
+    features: metadata only, no data file is downloaded."""
     try:
         import datasets
 
         features = datasets.load_dataset_builder(dataset_id, "all_languages").info.features
-        spelled = features["premise"].languages
+        return tuple(features["premise"].languages)
     except Exception as exc:  # noqa: BLE001 - the hub raises many types; the user needs the reason, not a traceback
         raise MptError(f"cannot read the languages of {dataset_id} (all_languages) from the Hugging Face hub: {exc}") from None
-    return [code for code in dict.fromkeys(normalise(s) for s in spelled) if code != source]
+
+
+def _hub_spellings(dataset_id: str, languages) -> list[str]:
+    """Each of ``languages`` as the corpus spells it; one error names every language it lacks."""
+    spelled = _hub_corpus_spellings(dataset_id)
+    found = [find_language(lang, spelled) for lang in languages]
+    missing = [lang for lang, entry in zip(languages, found) if entry is None]
+    if missing:
+        raise MptError(f"{dataset_id} (all_languages) has no parallel data in {', '.join(missing)}; it has {' '.join(spelled)}")
+    return found
 
 
 def _hub(dataset_id: str, source: str, target: str) -> tuple[str, str, list[tuple[str, ...]]]:
+    source, target = _hub_spellings(dataset_id, (source, target))
     try:
         import datasets
 

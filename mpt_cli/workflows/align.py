@@ -16,7 +16,15 @@ from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..callbacks import Callbacks
 from ..choices import Choice
 from ..data import load_examples, select
-from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL, ParallelCorpus, corpus_languages, load_parallel, split_heldout
+from ..data.parallel import (
+    DEFAULT_MAX_PAIRS,
+    DEFAULT_PARALLEL,
+    ParallelCorpus,
+    check_corpus_languages,
+    corpus_languages,
+    load_parallel,
+    split_heldout,
+)
 from ..engine.align import AlignConfig, AlignResult, ParallelSet, train_translator
 from ..engine.distributed import processes
 from ..engine.language_adapter import AdapterConfig
@@ -140,6 +148,7 @@ def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> 
     source = store.open_source(options.source)
     task = store.task_of(source, options.task)
     TranslatorConfig(source.info.hidden_size, options.width, options.residual, options.init)  # validate early
+    check_corpus_languages(options.parallel, options.source, options.targets)  # every target's, before reading any
     corpora = {}
     for target in options.targets:
         callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")

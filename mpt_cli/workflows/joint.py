@@ -19,7 +19,7 @@ from torch import nn
 from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..callbacks import Callbacks
 from ..data import load_examples, select
-from ..data.parallel import DEFAULT_PARALLEL, corpus_languages, load_parallel, split_heldout
+from ..data.parallel import DEFAULT_PARALLEL, check_corpus_languages, corpus_languages, load_parallel, split_heldout
 from ..engine.align import ParallelSet, heldout_kl
 from ..engine.backbone import DEFAULT_LORA_RANK, Backbone, Tune
 from ..engine.distributed import processes
@@ -91,6 +91,7 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
                        "joint training has nothing to share; train the source prompt with --tune lora or full")  # fmt: skip
     task = store.task_of(source, options.task)
     translator_config = TranslatorConfig(source.info.hidden_size, options.width, False, options.init)
+    check_corpus_languages(options.parallel, options.source, options.targets)  # every target's, before reading any
     corpora = {}  # every corpus is read before any training: a bad one fails the run before it writes anything
     for target in options.targets:
         callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")

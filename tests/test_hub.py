@@ -1,0 +1,251 @@
+"""The built-in tasks' hub datasets, read through the very calls the hub goes through, from local stand-ins.
+
+Each stand-in is laid out as its hub repository is, written with ``datasets`` in the real features:
+``facebook/xnli`` and ``google-research-datasets/paws-x`` as parquet files per configuration named by the
+dataset card's ``configs:`` (the card also carries ``dataset_info``, where XNLI's ``all_languages``
+features list its 15 languages); ``Davlan/sib200`` as the hub's parquet export, one folder per FLORES-200
+configuration with a folder per split, no card. ``datasets.load_dataset``, ``get_dataset_config_names``
+and ``load_dataset_builder`` read them as they read the hub; only "is this a local path?" is told
+otherwise, so that the stand-in's folder is taken for a hub id (conftest keeps every hub call offline).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import datasets
+import pytest
+import yaml
+from conftest import LABELS, assert_clean_error, invoke, raises_mpt, toy_rows
+from datasets import ClassLabel, Dataset, Features, Translation, TranslationVariableLanguages, Value
+
+from mpt_cli.data import examples as examples_module
+from mpt_cli.data import parallel as parallel_module
+from mpt_cli.data.examples import data_languages, hub_configs, load_examples
+from mpt_cli.task import BUILT_IN
+
+XNLI_LANGUAGES = ["ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"]
+NLI_FEATURES = Features(
+    {"premise": Value("string"), "hypothesis": Value("string"), "label": ClassLabel(names=list(LABELS))}
+)
+ALL_LANGUAGES_FEATURES = Features(
+    {
+        "premise": Translation(languages=XNLI_LANGUAGES),
+        "hypothesis": TranslationVariableLanguages(languages=XNLI_LANGUAGES),
+        "label": NLI_FEATURES["label"],
+    }
+)
+PAWSX_FEATURES = Features(
+    {"id": Value("int32"), "sentence1": Value("string"), "sentence2": Value("string"), "label": ClassLabel(names=["0", "1"])}
+)
+SIB_FEATURES = Features({"index_id": Value("int64"), "category": Value("string"), "text": Value("string")})
+SIB_CONFIGS = ["eng_Latn", "jpn_Jpan", "kor_Hang", "zho_Hans", "zho_Hant", "arb_Arab", "swh_Latn"]
+
+
+@pytest.fixture(autouse=True)
+def _hub_ids(monkeypatch, tmp_path):
+    """Stand-in folders count as hub ids, their parsed copies go to this test's cache, and no configuration
+    listing is remembered from another test's stand-in."""
+    for module in (examples_module, parallel_module):
+        real = module.local_path
+        monkeypatch.setattr(module, "local_path", lambda spec, what, real=real: None if "hub-" in spec else real(spec, what))
+    monkeypatch.setattr(examples_module, "hub_url", lambda dataset_id, revision: dataset_id)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "datasets-cache"))
+    hub_configs.cache_clear()
+    parallel_module._hub_corpus_spellings.cache_clear()
+
+
+def _save_card(root: Path, configs: dict[str, Features], splits: dict[str, tuple[str, ...]]) -> None:
+    """A dataset card as the hub's parquet conversion writes it: ``dataset_info`` and ``configs`` per configuration."""
+    card = {
+        "dataset_info": [{"config_name": name, "features": features._to_yaml_list()} for name, features in configs.items()],
+        "configs": [
+            {"config_name": name, "data_files": [{"split": split, "path": f"{name}/{split}-*"} for split in splits[name]]}
+            for name in configs
+        ],
+    }
+    (root / "README.md").write_text("---\n" + yaml.safe_dump(card, sort_keys=False, allow_unicode=True) + "---\n", "utf-8")
+
+
+@pytest.fixture(scope="module")
+def xnli_hub(tmp_path_factory) -> Path:
+    """``facebook/xnli``: a configuration per language (premise, hypothesis, label) and ``all_languages``
+    (premise a Translation, hypothesis a TranslationVariableLanguages), as parquet files under a card."""
+    datasets.disable_progress_bars()
+    root = tmp_path_factory.mktemp("xnli") / "hub-xnli"
+    rows = {"train": toy_rows(4, seed=11), "validation": toy_rows(3, seed=12), "test": toy_rows(2, seed=13)}
+    for lang in XNLI_LANGUAGES:
+        for split, split_rows in rows.items():
+            columns = {"premise": [r[0] for r in split_rows], "hypothesis": [r[1] for r in split_rows],
+                       "label": [r[2] for r in split_rows]}  # fmt: skip
+            Dataset.from_dict(columns, features=NLI_FEATURES).to_parquet(root / lang / f"{split}-00000-of-00001.parquet")
+    train = rows["train"]
+    translated = {
+        "premise": [{lang: f"{lang}: {r[0]}" for lang in XNLI_LANGUAGES} for r in train],
+        "hypothesis": [{"language": XNLI_LANGUAGES, "translation": [f"{x}: {r[1]}" for x in XNLI_LANGUAGES]} for r in train],
+        "label": [r[2] for r in train],
+    }
+    all_languages = Dataset.from_dict(translated, features=ALL_LANGUAGES_FEATURES)
+    all_languages.to_parquet(root / "all_languages" / "train-00000-of-00001.parquet")
+    configs = {"all_languages": ALL_LANGUAGES_FEATURES} | {lang: NLI_FEATURES for lang in XNLI_LANGUAGES}
+    _save_card(root, configs, {"all_languages": ("train",)} | {lang: tuple(rows) for lang in XNLI_LANGUAGES})
+    return root
+
+
+@pytest.fixture(scope="module")
+def pawsx_hub(tmp_path_factory) -> Path:
+    """``google-research-datasets/paws-x``: id, sentence1, sentence2 and a 0/1 class label, one row ``-1``."""
+    root = tmp_path_factory.mktemp("pawsx") / "hub-pawsx"
+    languages = ["de", "en", "es", "fr", "ja", "ko", "zh"]
+    labels = [1, 0, -1, 1, 0]
+    for lang in languages:
+        for split in ("train", "validation", "test"):
+            columns = {"id": list(range(1, 6)), "sentence1": [f"{lang} first {i}" for i in range(5)],
+                       "sentence2": [f"{lang} second {i}" for i in range(5)], "label": labels}  # fmt: skip
+            Dataset.from_dict(columns, features=PAWSX_FEATURES).to_parquet(root / lang / f"{split}-00000-of-00001.parquet")
+    _save_card(root, dict.fromkeys(languages, PAWSX_FEATURES), dict.fromkeys(languages, ("train", "validation", "test")))
+    return root
+
+
+@pytest.fixture(scope="module")
+def sib_hub(tmp_path_factory) -> Path:
+    """``Davlan/sib200`` as its parquet export: ``{config}/{split}/0000.parquet``, index_id, category, text."""
+    root = tmp_path_factory.mktemp("sib") / "hub-sib200"
+    categories = ["science/technology", "travel", "politics", "sports", "health", "entertainment", "geography"]
+    for config in SIB_CONFIGS:
+        for split in ("train", "validation", "test"):
+            columns = {"index_id": [10, 11, 12], "category": categories[:3], "text": [f"{config} {split} {i}" for i in range(3)]}
+            Dataset.from_dict(columns, features=SIB_FEATURES).to_parquet(root / config / split / "0000.parquet")
+    return root
+
+
+def _task(name: str, data: Path):
+    """The built-in task with the stand-in as its own dataset, so that its hub revision applies as it does to the hub's."""
+    return replace(BUILT_IN[name], data=str(data))
+
+
+# ------------------------------------------------------------------------------------------- XNLI
+
+
+def test_xnli_loads_a_language_configuration_with_its_class_labels(xnli_hub):
+    task = _task("xnli", xnli_hub)
+    loaded = load_examples(task, str(xnli_hub), "sw", "validation")
+    expected = toy_rows(3, seed=12)
+    assert [e.texts for e in loaded] == [(r[0], r[1]) for r in expected]
+    assert [task.labels[e.label] for e in loaded] == [r[2] for r in expected]
+    assert loaded[0].id == "validation:0"
+
+
+def test_xnli_all_is_its_language_configurations_not_all_languages(xnli_hub):
+    assert data_languages(_task("xnli", xnli_hub), str(xnli_hub), "test") == sorted(XNLI_LANGUAGES)
+
+
+def test_xnli_has_no_ja_configuration_and_says_which_it_has(xnli_hub):
+    with raises_mpt("no configuration for ja", "15 languages", "sw"):
+        load_examples(_task("xnli", xnli_hub), str(xnli_hub), "ja", "test")
+
+
+def test_all_languages_gives_parallel_pairs_of_both_texts(xnli_hub):
+    corpus = parallel_module.load_parallel(str(xnli_hub), "en", "sw", texts=2)
+    first = toy_rows(4, seed=11)[0]
+    pair = next(p for p in corpus.pairs if p.source == (f"en: {first[0]}", f"en: {first[1]}"))
+    assert pair.target == (f"sw: {first[0]}", f"sw: {first[1]}")
+    assert len(corpus.pairs) == len(toy_rows(4, seed=11))
+
+
+def test_all_languages_lists_its_features_languages_but_the_source(xnli_hub):
+    assert parallel_module.corpus_languages(str(xnli_hub), "en") == [lang for lang in XNLI_LANGUAGES if lang != "en"]
+
+
+def test_ja_and_ko_are_refused_in_one_line_before_anything_is_downloaded(xnli_hub, monkeypatch):
+    def no_download(*args, **kwargs):
+        raise AssertionError("load_dataset was called")
+
+    monkeypatch.setattr(datasets, "load_dataset", no_download)
+    with raises_mpt("no parallel data in ja, ko", "it has ar bg de"):
+        parallel_module.check_corpus_languages(str(xnli_hub), "en", ["de", "ja", "ko"])
+    with raises_mpt("no parallel data in ko"):
+        parallel_module.load_parallel(str(xnli_hub), "en", "ko")
+
+
+def test_translate_to_ja_fails_in_one_line_before_the_model_or_any_data_is_loaded(xnli_hub, source_prompts_dir, tmp_path,
+                                                                                  monkeypatch):
+    from mpt_cli.store import PromptStore
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("loaded")
+
+    monkeypatch.setattr(datasets, "load_dataset", no_loading)
+    monkeypatch.setattr(PromptStore, "load_backbone", no_loading)
+    prompts = Path(shutil.copytree(source_prompts_dir, tmp_path / "prompts"))
+    result = invoke("translate", "--to", "de,ja,ko", "--parallel", xnli_hub, "--prompts-dir", prompts, "--cpu")
+    assert_clean_error(result, "no parallel data in ja, ko")
+
+
+# ----------------------------------------------------------------------------------------- PAWS-X
+
+
+def test_pawsx_skips_and_counts_rows_labelled_minus_one(pawsx_hub, caplog):
+    task = _task("pawsx", pawsx_hub)
+    with caplog.at_level(logging.WARNING, logger="mpt_cli"):
+        loaded = load_examples(task, str(pawsx_hub), "ko", "train")
+    assert [(e.id, e.texts[0], task.labels[e.label]) for e in loaded] == [
+        ("train:0", "ko first 0", "1"), ("train:1", "ko first 1", "0"),
+        ("train:3", "ko first 3", "1"), ("train:4", "ko first 4", "0"),
+    ]  # fmt: skip
+    assert "skipped 1 of 5 rows" in caplog.text
+
+
+def test_pawsx_keeps_the_unlabelled_row_where_no_label_is_needed(pawsx_hub, caplog):
+    with caplog.at_level(logging.WARNING, logger="mpt_cli"):
+        loaded = load_examples(_task("pawsx", pawsx_hub), str(pawsx_hub), "ja", "test", require_labels=False)
+    assert [e.label for e in loaded] == [1, 0, None, 1, 0]
+    assert "skipped" not in caplog.text
+
+
+# ---------------------------------------------------------------------------------------- SIB-200
+
+
+@pytest.mark.parametrize(("lang", "config"), [("ja", "jpn_Jpan"), ("ko", "kor_Hang"), ("zh", "zho_Hans"), ("ar", "arb_Arab"),
+                                              ("sw", "swh_Latn"), ("zh-Hant", "zho_Hant"), ("eng_Latn", "eng_Latn")])  # fmt: skip
+def test_sib200_finds_each_languages_flores_configuration(sib_hub, lang, config):
+    loaded = load_examples(_task("sib200", sib_hub), str(sib_hub), lang, "validation")
+    assert [e.texts for e in loaded] == [(f"{config} validation {i}",) for i in range(3)]
+    assert [BUILT_IN["sib200"].labels[e.label] for e in loaded] == ["science/technology", "travel", "politics"]
+
+
+def test_sib200_all_is_its_configurations_normalised(sib_hub):
+    assert data_languages(_task("sib200", sib_hub), str(sib_hub), "test") == ["ar", "en", "ja", "ko-Hang", "sw", "zh", "zh-Hant"]
+
+
+def test_sib200_loads_from_the_parquet_export_not_the_main_branch(sib_hub, monkeypatch):
+    calls = []
+    real = datasets.load_dataset
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: calls.append(kwargs) or real(*args, **kwargs))
+    load_examples(_task("sib200", sib_hub), str(sib_hub), "ko", "test")
+    assert calls == [{"split": "test", "revision": "refs/convert/parquet", "data_dir": "kor_Hang"}]
+
+
+# ------------------------------------------------------------------------------------- end to end
+
+
+def test_eval_reads_a_hub_dataset_end_to_end(xnli_hub, source_prompts_dir, tmp_path):
+    prompts = Path(shutil.copytree(source_prompts_dir, tmp_path / "prompts"))
+    result = invoke("eval", "--prompts-dir", prompts, "--data", xnli_hub, "--langs", "en,sw", "--split", "validation",
+                    "--cpu", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert {lang: entry["examples"] for lang, entry in report["languages"].items()} == {"en": 9, "sw": 9}
+
+
+def test_train_source_logs_how_many_unlabelled_rows_it_skipped(pawsx_hub, tiny_model_dir, tmp_path):
+    result = invoke("train-source", "--cpu", "--task", "pawsx", "--data", pawsx_hub, "--model", tiny_model_dir,
+                    "--prompts-dir", tmp_path / "prompts", "--shots", "1", "--dev-shots", "1", "--epochs", "1",
+                    "--prompt-length", "2", "--max-length", "48", "--tune", "prompt")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.stderr and "(en, train): skipped 1 of 5 rows" in result.stderr
+    assert "(en, validation): skipped 1 of 5 rows" in result.stderr
