@@ -17,18 +17,22 @@ import langcodes
 from .errors import MptError
 
 DEFAULT_SOURCE = "en"  # the source language, the one prompts are trained in, unless told otherwise
+# CLDR folds Tagalog into Filipino and Twi into Akan; ISO 639, FLORES-200 and SIB-200 keep them apart, and so do we
+KEPT_APART = {"tl": "tl", "tgl": "tl", "tw": "tw", "twi": "tw"}
 ACCEPTED = "ISO 639 (sw, quy), BCP-47 (pt-BR, zh-Hant) or FLORES-200 (quy_Latn)"
 
 
 def normalise(code: str) -> str:
     """The canonical tag of ``code`` (``"jav_Latn"`` -> ``"jv"``), or a clear error for a malformed code."""
+    text = code.strip().replace("_", "-")
     try:
-        tag = langcodes.standardize_tag(code.strip().replace("_", "-"), macro=True)
-        language = langcodes.Language.get(tag)
+        language = langcodes.Language.get(langcodes.standardize_tag(text, macro=True))
     except (langcodes.LanguageTagError, ValueError):
         language = None
     if language is None or not language.language or language.language == "und" or not language.is_valid():
         raise MptError(f"{code!r} is not a language code; use {ACCEPTED}")
+    if (own := KEPT_APART.get(text.split("-")[0].lower())) is not None:
+        language = langcodes.Language.make(own, script=language.script, territory=language.territory, variants=language.variants)
     if language.script:
         plain = langcodes.Language.make(language.language, territory=language.territory, variants=language.variants)
         if langcodes.tag_distance(plain, language) == 0 == langcodes.tag_distance(language, plain):
@@ -38,7 +42,7 @@ def normalise(code: str) -> str:
 
 def language_name(code: str) -> str:
     """The English name of a language (``"quy"`` -> ``"Ayacucho Quechua"``)."""
-    return langcodes.Language.get(code.replace("_", "-")).display_name()
+    return langcodes.Language.get(code.replace("_", "-"), normalize=False).display_name()
 
 
 def describe(code: str) -> str:
