@@ -14,6 +14,7 @@ from conftest import (
     assert_clean_error,
     invoke,
     other_language,
+    raises_mpt,
     snapshot_tree,
     source_options,
     toy_rows,
@@ -26,6 +27,7 @@ from mpt_cli.engine.batching import collate
 from mpt_cli.engine.language_adapter import AdapterConfig
 from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
 from mpt_cli.store import PromptStore
+from mpt_cli.workflows.align import align
 from mpt_cli.workflows.train_source import train_source
 from mpt_cli.workflows.translate import translate
 
@@ -295,8 +297,8 @@ def test_an_adapter_from_another_run_is_refused(full_copy, toy_data_dir, paralle
 def test_no_translator_needs_the_adapter_method(full_copy, toy_data_dir, parallel_dir):
     result = invoke("translate", "--to", "de", "--method", "prompt", "--no-translator", "--prompts-dir", full_copy, "--cpu")
     assert_clean_error(result, "--no-translator needs --method adapter")
-    result = invoke("align", "--to", "de", "--method", "adapter", "--prompts-dir", full_copy, "--cpu")
-    assert_clean_error(result, "mpt align trains translators of prompts only")
+    with raises_mpt("mpt align trains translators of prompts only"):  # the API; the command has no --method
+        align(align_options(full_copy, toy_data_dir, parallel_dir, method="adapter"))
     result = invoke("translate", "--to", "de", "--method", "lora", "--prompts-dir", full_copy, "--cpu")
     assert_clean_error(result, "translation method 'lora' is unknown; use prompt, adapter")
 
@@ -308,3 +310,15 @@ def test_a_missing_adapter_file_names_the_prompt_that_needs_it_and_how_to_remake
     result = invoke("eval", "--langs", "de", "--split", "validation", "--data", toy_data_dir, "--prompts-dir", full_copy, "--cpu")
     assert_clean_error(result, f"{full_copy / 'de.safetensors'} needs its language adapter {adapter}, which is missing",
                        f"`mpt translate --to de --method adapter --prompts-dir {full_copy} --overwrite`")  # fmt: skip
+
+
+def test_align_offers_only_the_options_it_uses():
+    """align trains prompt translators: the adapter method's options belong to translate alone."""
+    adapter_options = ["--method", "--no-translator", "--adapter-rank", "--adapter-modules", "--adapter-lr"]
+    align_help, translate_help = invoke("align", "--help").stdout, invoke("translate", "--help").stdout
+    for option in adapter_options:
+        assert option not in align_help
+        assert option in translate_help
+    assert "--parallel" in align_help and "--lr" in align_help
+    result = invoke("align", "--to", "de", "--method", "adapter")
+    assert result.exit_code == 2 and "No such option: --method" in result.output

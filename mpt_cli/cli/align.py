@@ -1,7 +1,8 @@
-"""``mpt align`` and ``mpt translate``: one set of options, two commands."""
+"""``mpt align`` and ``mpt translate``: one set of options, two commands; align shows only those it uses."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +32,8 @@ from .common import (
 
 _defaults = AlignConfig()
 _adapter = AdapterConfig()
+TRANSLATE_ONLY = ("method", "translator", "adapter_rank", "adapter_modules", "adapter_lr")
+"""Options of the adapter method: align trains prompt translators only, so it leaves them at their defaults."""
 
 
 def _make_command(translating: bool):
@@ -66,8 +69,7 @@ def _make_command(translating: bool):
         method: Annotated[
             str | None,
             typer.Option(help=f"{TranslateMethod.options()}: a translated prompt only (two-stage MPT), or with an adapter "
-                         f"of the language's own, distilled from the source run [default: {DEFAULT_METHOD} for translate; "
-                         f"align trains prompt translators only]."),
+                         f"of the language's own, distilled from the source run [default: {DEFAULT_METHOD}]."),
         ] = None,
         translator: Annotated[
             bool, typer.Option(help="Learn a translator, or keep p_T = p_S and let the adapter alone learn (adapter method).")
@@ -105,6 +107,10 @@ def _make_command(translating: bool):
         else:
             _report_aligned(aligned, json_output)
 
+    if not translating:  # Typer reads the signature: without these parameters align has no such options
+        signature = inspect.signature(command, eval_str=True)  # Typer takes a given signature as it is
+        kept = [parameter for name, parameter in signature.parameters.items() if name not in TRANSLATE_ONLY]
+        command.__signature__ = signature.replace(parameters=kept)
     command.__doc__ = (
         "Write translated prompts {lang}.safetensors, skipping languages an earlier run finished (same options as align)."
         if translating

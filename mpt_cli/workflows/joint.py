@@ -129,7 +129,7 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
     callbacks.on_stage(
         f"joint training ({source.info.tune}{'' if translators is not None else ', no translator'}) on {len(few_shot)} examples "
         f"and {len(pairs.target)} parallel pairs in {len(options.targets)} languages, "
-        f"selecting on {len(dev)} {options.source} examples"
+        f"scoring each epoch on {len(dev)} {options.source} dev examples"
     )
     callbacks.on_start(train.epochs * -(-len(few_shot) // train.batch_size))
     result = fit(learner, train, source.info.seed, backbone.accelerator, callbacks.on_step, callbacks.on_epoch)

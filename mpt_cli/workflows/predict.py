@@ -51,6 +51,36 @@ class PredictSummary:
     warnings: list[str] = field(default_factory=list)
 
 
+class Labeller:
+    """Label probabilities for rows of any languages at once, each row with its language's prompt (and adapter).
+
+    Each language's prompt is looked up once (:meth:`PromptSet.for_language`) and kept for later rows.
+    """
+
+    def __init__(self, prompts: PromptSet, batch_size: int = EVAL_BATCH_SIZE):
+        self.prompts, self.batch_size = prompts, batch_size
+        self._table: dict[str, int] = {}  # language -> row of ``_stacked``
+        self._stacked: list[torch.Tensor] = []  # each [P, H]
+        self._routes: dict[str, str | None] = {}  # language -> the adapter its rows go through
+
+    def add(self, lang: str) -> None:
+        """Look up ``lang``'s prompt now (a missing one falls back to the source prompt, with a warning)."""
+        if lang not in self._table:
+            chosen = self.prompts.for_language(lang)
+            self._table[lang], self._routes[lang] = len(self._stacked), chosen.route
+            self._stacked.append(chosen.artifact.prompt)
+
+    def probabilities(self, texts: list[tuple[str, ...]], languages: list[str]) -> torch.Tensor:
+        """``[N, C]`` for N rows of the task's texts and their N languages (C: the task's labels)."""
+        for lang in dict.fromkeys(languages):
+            self.add(lang)
+        # one prompt and one adapter per row: a gather from the table, so mixed languages share every batch
+        prompt = torch.stack(self._stacked)[torch.tensor([self._table[lang] for lang in languages])]  # [N, P, H]
+        route = [self._routes[lang] for lang in languages] if any(self._routes.values()) else None
+        encoded = self.prompts.scorer.encode(texts)
+        return self.prompts.scorer.probabilities(prompt, encoded, self.batch_size, route=route)
+
+
 def predict(
     options: PredictOptions, reader: RowReader, write: Callable[[str], None], callbacks: Callbacks | None = None
 ) -> PredictSummary:
@@ -58,27 +88,16 @@ def predict(
     backbone loads when the first chunk has been read and checked."""
     callbacks = callbacks or Callbacks()
     prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu, options.task)
-    table: dict[str, int] = {}  # language -> row of ``stacked``
-    stacked: list[torch.Tensor] = []
-    routes: dict[str, str | None] = {}  # language -> the adapter its rows go through
+    labeller = Labeller(prompts, options.batch_size)
     output_format = options.output_format or reader.fmt
     summary = PredictSummary()
     for chunk in reader.chunks(options.chunk_size, prompts.task):
         if summary.rows == 0 and output_format == RowFormat.TSV and reader.header:
             write("\t".join([*reader.header, "prediction", *(f"p_{label}" for label in prompts.task.labels)]) + "\n")
         languages = [row.lang or options.lang for row in chunk]
-        if not table:
+        if summary.rows == 0:
             callbacks.on_stage(f"loading the backbone of the prompts in {options.prompts_dir}")
-        for lang in dict.fromkeys(languages):
-            if lang not in table:
-                chosen = prompts.for_language(lang)
-                table[lang], routes[lang] = len(stacked), chosen.route
-                stacked.append(chosen.artifact.prompt)
-        # one prompt and one adapter per row: a gather from the table, so mixed languages share every batch
-        prompt = torch.stack(stacked)[torch.tensor([table[lang] for lang in languages])]  # [N, P, H]
-        route = [routes[lang] for lang in languages] if any(routes.values()) else None
-        encoded = prompts.scorer.encode([r.texts for r in chunk])
-        probs = prompts.scorer.probabilities(prompt, encoded, options.batch_size, route=route)
+        probs = labeller.probabilities([row.texts for row in chunk], languages)
         for row, row_probs in zip(chunk, probs.tolist()):
             write(_format(row, row_probs, prompts.task, output_format, reader.header))
         summary.rows += len(chunk)

@@ -110,7 +110,7 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
     backbone.set_tune(options.tune, options.lora_rank)
     encoder = PromptEncoder(replace(encoder_config, hidden_size=backbone.hidden_size))
     steps_per_epoch = -(-len(train) // options.train.batch_size)
-    callbacks.on_stage(f"training ({options.tune}) on {len(train)} examples, selecting on {len(dev)}")
+    callbacks.on_stage(f"training ({options.tune}) on {len(train)} examples, scoring each epoch on {len(dev)} dev examples")
     callbacks.on_start(options.train.epochs * steps_per_epoch)
     result = train_prompt(
         backbone, encoder, encode(train), encode(dev), label_words, options.train, options.seed,
