@@ -50,6 +50,18 @@ def describe(code: str) -> str:
     return f"{code} ({language_name(code)})"
 
 
+def languages_in(entries: Iterable[str]) -> dict[str, str]:
+    """The entries that are language codes (file names' or configurations' spellings), by canonical tag; the
+    first spelling of a language wins, and entries such as ``all_languages`` or ``notes`` are passed over."""
+    canonical = {}
+    for entry in entries:
+        try:
+            canonical.setdefault(normalise(entry), entry)
+        except MptError:
+            continue
+    return canonical
+
+
 def find_language(code: str, available: Iterable[str]) -> str | None:
     """The entry of ``available`` (codes as a dataset or file names spell them) that is ``code``'s language.
 
@@ -57,12 +69,7 @@ def find_language(code: str, available: Iterable[str]) -> str | None:
     a script or region (``kor_Hang``). Entries that are not language codes are passed over.
     """
     wanted = normalise(code)
-    canonical = {}
-    for entry in available:
-        try:
-            canonical.setdefault(normalise(entry), entry)
-        except MptError:
-            continue
+    canonical = languages_in(available)
     if wanted in canonical:
         return canonical[wanted]
     if "-" not in wanted:

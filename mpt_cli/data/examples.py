@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..errors import MptError
-from ..languages import find_language, normalise
+from ..languages import find_language, languages_in
 from ..task import Task
 from .paths import local_path
 from .text import json_object, read_lines
@@ -97,15 +97,10 @@ def data_languages(task: Task, data: str, split: str) -> list[str]:
         return hub_languages(data, hub_revision(task, data))
     if not path.is_dir():
         raise MptError(f"'all' needs a folder of {split}-{{lang}}.tsv files or a hub dataset; {path.name} is one file")
-    languages = []
-    for spelled in split_files(path, split):
-        try:
-            languages.append(normalise(spelled))
-        except MptError:
-            continue  # a file such as dev-old.tsv is no language's
+    languages = list(languages_in(split_files(path, split)))  # a file such as dev-old.tsv is no language's
     if not languages:
         raise MptError(f"{path} has no {split}-{{lang}}.tsv files, so 'all' finds no language")
-    return list(dict.fromkeys(languages))
+    return languages
 
 
 def hub_revision(task: Task, dataset_id: str) -> str | None:
@@ -135,13 +130,7 @@ def hub_configs(dataset_id: str, revision: str | None = None) -> dict[str, str]:
             names = [Path(entry["name"]).name for entry in filesystem.ls(root, detail=True) if entry["type"] == "directory"]
     except Exception as exc:  # noqa: BLE001 - the hub raises many types; the user needs the reason, not a traceback
         raise MptError(f"cannot list the configurations of {dataset_id} on the Hugging Face hub: {exc}") from None
-    configs = {}
-    for name in sorted(names):
-        try:
-            configs.setdefault(normalise(name), name)
-        except MptError:
-            continue  # all_languages and the like
-    return configs
+    return languages_in(sorted(names))  # all_languages and the like are no language's
 
 
 def hub_url(dataset_id: str, revision: str) -> str:
@@ -151,7 +140,7 @@ def hub_url(dataset_id: str, revision: str) -> str:
 
 def _xtreme_file(folder: Path, lang: str, split: str) -> Path:
     files = split_files(folder, split)
-    spelled = lang if lang in files else find_language(lang, files)
+    spelled = find_language(lang, files)
     if spelled is not None:
         return files[spelled]
     wanted = " or ".join(f"{alias}-{lang}.tsv" for alias in SPLIT_ALIASES[split])

@@ -149,13 +149,12 @@ def _folder(folder: Path, source: str, target: str) -> tuple[str, str, list[tupl
 
 def corpus_languages(spec: str, source: str) -> list[str]:
     """The languages a parallel corpus pairs with ``source``: what ``--to all`` means."""
-    if "," in spec and existing_path(spec) is None:
-        raise MptError("--to all needs a folder of pair files or a hub corpus; two files pair one language: name it")
-    path = local_path(spec, "parallel corpus")
-    if path is None:
+    two_files = "," in spec and existing_path(spec) is None
+    path = None if two_files else local_path(spec, "parallel corpus")
+    if path is None and not two_files:
         return hub_corpus_languages(spec, source)
-    if not path.is_dir():
-        raise MptError(f"--to all needs a folder of pair files or a hub corpus; {path.name} pairs one language: name it")
+    if two_files or not path.is_dir():
+        raise MptError(f"--to all needs a folder of pair files or a hub corpus; {spec} pairs one language: name it")
     languages = []
     for a, b in pair_files(path):
         other = b if find_language(source, [a]) else a if find_language(source, [b]) else None
