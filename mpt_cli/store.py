@@ -40,6 +40,15 @@ STATE_FILE_NAME = {"lora": "lora", "encoder": "state", "language-adapter": "adap
 DEFAULT_PROMPTS_DIR = Path("prompts")
 
 
+def same_model(given: str, recorded: str) -> bool:
+    """Whether ``given`` names the model recorded as ``recorded``: the same string, or two spellings
+    (relative, absolute, through a link) of one local folder."""
+    if given == recorded:
+        return True
+    given_path, recorded_path = Path(given).expanduser(), Path(recorded).expanduser()
+    return given_path.exists() and recorded_path.exists() and given_path.resolve() == recorded_path.resolve()
+
+
 class PromptStore:
     def __init__(self, root: Path | str):
         self.root = Path(root)
@@ -161,7 +170,7 @@ class PromptStore:
         or, for a fully tuned prompt, the tuned backbone folder beside it."""
         info, path = artifact.info, self.prompt_path(artifact.info.language)
         if info.tune == Tune.FULL:
-            if model is not None and model != info.backbone:
+            if model is not None and not same_model(model, info.backbone):
                 raise MptError(
                     f"{path} was trained with --tune full on {info.backbone} and uses its tuned copy "
                     f"{info.tuned_backbone}; --model {model} cannot replace it"

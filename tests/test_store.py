@@ -146,3 +146,19 @@ def test_a_missing_lora_file_names_the_prompt_that_needs_it_and_how_to_remake_it
     result = invoke("eval", "--langs", "de", "--split", "validation", "--data", toy_data_dir, "--prompts-dir", folder, "--cpu")
     assert_clean_error(result, f"{folder / 'en.safetensors'} needs its LoRA adapters {adapters}, which is missing",
                        f"`mpt train-source --lang en --tune lora --prompts-dir {folder} --overwrite`")  # fmt: skip
+
+
+def test_a_fully_tuned_run_accepts_its_model_by_any_spelling_and_refuses_another(full_run, tiny_model_dir,
+                                                                                other_model_dir, monkeypatch):
+    from mpt_cli.errors import MptError
+    from mpt_cli.store import PromptStore
+
+    run, _ = full_run
+    store = PromptStore(run.path.parent)
+    artifact = store.load_prompt("en")
+    assert artifact.info.backbone == str(tiny_model_dir)
+    monkeypatch.chdir(tiny_model_dir.parent)  # the same folder, named relative to here and through '..'
+    for spelling in (tiny_model_dir.name, f"../{tiny_model_dir.parent.name}/{tiny_model_dir.name}"):
+        assert store.load_backbone(artifact, model=spelling, cpu=True).hidden_size > 0
+    with pytest.raises(MptError, match="cannot replace it"):
+        store.load_backbone(artifact, model=str(other_model_dir), cpu=True)
