@@ -28,7 +28,17 @@ from conftest import (
 
 from mpt_cli.artifacts import PromptArtifact, TranslatorArtifact
 from mpt_cli.data import load_examples, select
-from mpt_cli.engine.align import AlignConfig, ParallelSet, Teacher, alignment_kl, heldout_kl, train_translator
+from mpt_cli.data.parallel import load_parallel
+from mpt_cli.engine import align as engine_align
+from mpt_cli.engine.align import (
+    AlignConfig,
+    ParallelSet,
+    Teacher,
+    TeacherStates,
+    alignment_kl,
+    heldout_kl,
+    train_translator,
+)
 from mpt_cli.engine.loop import LabelledSet
 from mpt_cli.engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from mpt_cli.engine.scorer import Scorer
@@ -37,6 +47,7 @@ from mpt_cli.fileformat import tensor_sha256
 from mpt_cli.store import PromptStore
 from mpt_cli.workflows.align import align
 from mpt_cli.workflows.train_source import train_source
+from mpt_cli.workflows.translate import translate
 
 H, P = 8, 3
 
@@ -151,6 +162,59 @@ def test_cached_teacher_is_computed_once(aligner, monkeypatch):
     monkeypatch.setattr(teacher, "_compute", lambda *args: calls.append(args))
     teacher.states([2, 5, 7], source, cached=True)
     assert calls == []
+
+
+def counting_teacher_passes(monkeypatch) -> list[int]:
+    """The number of inputs of every teacher forward pass from now on."""
+    passes, real = [], engine_align._teacher_pass
+    monkeypatch.setattr(engine_align, "_teacher_pass", lambda backbone, examples, prompt: passes.append(len(examples)) or
+                        real(backbone, examples, prompt))  # fmt: skip
+    return passes
+
+
+def test_shared_teacher_states_compute_each_input_once_across_languages(aligner, monkeypatch):
+    """Two languages whose English sides overlap in part: the second pays only for the inputs it does not share,
+    and every state is what the per-language teacher computes."""
+    backbone, train = aligner["backbone"], aligner["train"]
+    source = aligner["artifact"].prompt
+    first, second = train.source[:80], train.source[40:] + train.source[:10]  # 50 shared with the first, 40 new
+    passes = counting_teacher_passes(monkeypatch)
+    shared = TeacherStates(backbone, batch_size=16)
+    states_first = Teacher(backbone, first, 16, shared).states(list(range(80)), source, cached=True)
+    assert sum(passes) == 80
+    states_second = Teacher(backbone, second, 16, shared).states(list(range(90)), source, cached=True)
+    assert sum(passes) == 80 + 40 and len(shared.kept) == ALIGN_TRAIN
+    # the first language's states are exactly what a teacher of its own computes (the same batches)
+    assert torch.equal(states_first, Teacher(backbone, first, 16).states(list(range(80)), source, cached=True))
+    alone = Teacher(backbone, second, 16).states(list(range(90)), source, cached=False)  # other batches: float tolerance
+    torch.testing.assert_close(states_second, alone, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="another source prompt"):
+        shared.states(first, source + 1)
+
+
+def test_a_shared_teacher_trains_what_a_teacher_of_its_own_trains(aligner, monkeypatch):
+    """A second language with the same English side: no teacher pass at all, and the translator it trains is
+    the one a run of that language alone trains, bit for bit."""
+    source = aligner["artifact"].prompt
+    config = AlignConfig(epochs=2, batch_size=8, lr=1e-2)
+
+    def trained(shared):
+        torch.manual_seed(0)
+        translator = PromptTranslator(TranslatorConfig(source.shape[1]))
+        result = train_translator(
+            aligner["backbone"], translator, source, aligner["train"], aligner["heldout"], None, aligner["label_words"],
+            config, seed=0, shared=shared,
+        )  # fmt: skip
+        return translator.state_dict(), result
+
+    alone, alone_result = trained(None)
+    shared = TeacherStates(aligner["backbone"], config.eval_batch_size)
+    trained(shared)  # the run's first language fills it
+    passes = counting_teacher_passes(monkeypatch)
+    again, again_result = trained(shared)
+    assert passes == []
+    assert all(torch.equal(again[name], weights) for name, weights in alone.items())
+    assert again_result == alone_result
 
 
 def test_vocab_space_kl(aligner):
@@ -415,6 +479,65 @@ def test_translate_all_takes_the_corpus_languages_and_uses_the_existing_translat
     assert swahili.info.language == "sw" and swahili.info.translator == "translators/en-sw.safetensors"
     sw_translator = TranslatorArtifact.load(prompts / "translators" / "en-sw.safetensors")
     assert swahili.info.dev_accuracy == sw_translator.info.dev["translated_accuracy"]
+
+
+def parallel_folder(folder: Path, english: dict[str, list[tuple[str, ...]]]) -> Path:
+    """``en-{lang}.tsv`` for each language, from the English inputs (one or two texts) given for it."""
+    folder.mkdir()
+    for lang, inputs in english.items():
+        write_tsv(folder / f"en-{lang}.tsv", [(*texts, *(other_language(t, lang) for t in texts)) for texts in inputs])
+    return folder
+
+
+def translated_weights(prompts: Path, lang: str) -> list[torch.Tensor]:
+    """What a translation into ``lang`` learned: its prompt, translator and adapter weights."""
+    store, artifact = PromptStore(prompts), PromptArtifact.load(prompts / f"{lang}.safetensors")
+    weights = [artifact.prompt, *TranslatorArtifact.load(prompts / "translators" / f"en-{lang}.safetensors").weights.values()]
+    if artifact.info.language_adapter:
+        weights += [state for _, state in sorted(store.language_adapter(artifact)[1].items())]
+    return weights
+
+
+@pytest.mark.parametrize("method", ["adapter", "prompt"])
+def test_languages_with_the_same_english_side_share_one_teacher_pass(
+    method, source_prompts_dir, toy_data_dir, tmp_path, monkeypatch
+):
+    """translate --to de,sw on a corpus parallel across languages: the teacher runs once per English input, and
+    each language learns, bit for bit, what a run of that language alone learns."""
+    english = [(sentence,) for sentence in toy_sentences(30, seed=5)]
+    parallel = parallel_folder(tmp_path / "parallel", {"de": english, "sw": english})
+    run = lambda prompts, targets: translate(align_options(prompts, toy_data_dir, parallel, targets=targets, method=method))
+    copy = lambda name: Path(shutil.copytree(source_prompts_dir, tmp_path / name))
+    passes = counting_teacher_passes(monkeypatch)
+    both = copy("both")
+    assert [t.outcome for t in run(both, ("de", "sw"))] == ["written", "written"]
+    assert sum(passes) == 30  # 25 pairs and 5 held out, the same English inputs for both languages
+    for lang in ("de", "sw"):
+        alone = copy(lang)
+        run(alone, (lang,))
+        for shared, own in zip(translated_weights(both, lang), translated_weights(alone, lang), strict=True):
+            assert torch.equal(shared, own), lang
+
+
+def test_languages_whose_english_sides_differ_in_part_pay_only_for_the_rest(
+    source_prompts_dir, toy_data_dir, tmp_path, monkeypatch
+):
+    """The rows sw does not share with de are computed for sw; what sw learns is what it learns alone, up to the
+    float rounding of the other batches its shared rows were computed in."""
+    sentences = toy_sentences(80, seed=5)
+    english = list(zip(sentences[::2], sentences[1::2], strict=True))  # 40 premise-hypothesis inputs
+    parallel = parallel_folder(tmp_path / "parallel", {"de": english[:30], "sw": english[10:]})
+    inputs = {lang: {pair.source for pair in load_parallel(str(parallel), "en", lang).pairs} for lang in ("de", "sw")}
+    assert len(inputs["de"] & inputs["sw"]) == 20 and len(inputs["de"] | inputs["sw"]) == 40
+    run = lambda prompts, targets: translate(align_options(prompts, toy_data_dir, parallel, targets=targets))
+    passes = counting_teacher_passes(monkeypatch)
+    both = Path(shutil.copytree(source_prompts_dir, tmp_path / "both"))
+    run(both, ("de", "sw"))
+    assert sum(passes) == 40
+    alone = Path(shutil.copytree(source_prompts_dir, tmp_path / "sw"))
+    run(alone, ("sw",))
+    for shared, own in zip(translated_weights(both, "sw"), translated_weights(alone, "sw"), strict=True):
+        torch.testing.assert_close(shared, own, rtol=1e-4, atol=1e-6)
 
 
 def test_translate_keeps_an_existing_prompt_without_overwrite(translated_dir, tmp_path):

@@ -87,6 +87,78 @@ def test_a_batch_of_several_languages_gives_each_row_what_it_gets_alone(aligner)
     assert not torch.allclose(alone["bg"], alone[None]) and not torch.allclose(alone["ru"], alone["bg"])
 
 
+def test_a_mixed_batch_trains_as_its_rows_alone_would(aligner):
+    """Outputs and gradients (of the adapters and of each row's prompt) of one batch of several languages are
+    those of every row computed alone through its own adapter; the update is added into the base output."""
+    backbone = aligner["backbone"]
+    adapters = backbone.language_adapters
+    for lang, seed in (("sq", 5), ("et", 6)):
+        adapters.add(lang, AdapterConfig(rank=2), seed=seed)
+        adapters.load_state(lang, {name: torch.randn(w.shape, generator=torch.Generator().manual_seed(seed))
+                                   for name, w in adapters.state(lang).items()})  # fmt: skip
+    encoded, label_words = aligner["train"].target, aligner["label_words"]
+    route = ["sq", None, "et", "sq", "et", None, "sq"]
+    length = max({len(e.input_ids) for e in encoded}, key=lambda n: sum(len(e.input_ids) == n for e in encoded))
+    target = [e for e in encoded if len(e.input_ids) == length][: len(route)]  # one length: no padding to tell apart
+    assert len(target) == len(route)
+    weights = torch.randn(len(route), 3, generator=torch.Generator().manual_seed(7))  # a loss that weighs every logit
+
+    def pass_over(rows: list[list[int]]):
+        """Logits of every row and the gradients (each row's prompt, the adapters), computed over the batches ``rows``."""
+        prompts = torch.stack([aligner["artifact"].prompt * (1 + i / 10) for i in range(len(route))]).requires_grad_(True)
+        outputs = {}
+        for batch_rows in rows:
+            batch = collate(target, batch_rows, backbone.tokenizer.pad_token_id, prompts.shape[-2])
+            logits = backbone.mask_logits(batch, prompts[batch_rows], label_words, route=[route[r] for r in batch_rows])
+            (logits * weights[batch_rows]).sum().backward()
+            outputs |= {r: logits[i].detach() for i, r in enumerate(batch_rows)}
+        grads = [prompts.grad, *(p.grad for p in parameters)]
+        for parameter in parameters:
+            parameter.grad = None
+        return torch.stack([outputs[r] for r in range(len(route))]), grads
+
+    parameters = adapters.parameters("sq") + adapters.parameters("et")  # they learn: requires_grad
+    mixed, mixed_grads = pass_over([list(range(len(route)))])
+    alone, alone_grads = pass_over([[r] for r in range(len(route))])
+    torch.testing.assert_close(mixed, alone, rtol=1e-5, atol=1e-6)
+    for together, one_by_one in zip(mixed_grads, alone_grads, strict=True):
+        assert one_by_one.abs().sum() > 0
+        torch.testing.assert_close(together, one_by_one, rtol=1e-4, atol=1e-4 * one_by_one.abs().max().item())
+
+
+def test_an_adapted_layer_adds_each_language_into_the_base_output_and_leaves_other_rows_alone():
+    from mpt_cli.engine.language_adapter import AdaptedLinear, _Routing
+
+    base, routing = torch.nn.Linear(6, 5), _Routing()
+    layer = AdaptedLinear(base, routing)
+    for lang, seed in (("a", 1), ("b", 2)):
+        generator = torch.Generator().manual_seed(seed)
+        layer.add(lang, 0.5, torch.randn(2, 6, generator=generator), torch.randn(5, 2, generator=generator))
+    x = torch.randn(4, 3, 6, generator=torch.Generator().manual_seed(3), requires_grad=True)
+    langs = ["a", None, "a", "b"]  # row 1: no adapter
+    routing.groups = [("a", torch.tensor([0, 2])), ("b", torch.tensor([3]))]
+    produced = []
+    hook = base.register_forward_hook(lambda module, inputs, output: produced.append(output))
+    out = layer(x)
+    hook.remove()
+    assert out is produced[0]  # written into the base output: no copy of it per language
+    parameters = [x, base.weight, base.bias, *layer.lora_A.values(), *layer.lora_B.values()]
+    grad_out = torch.randn(out.shape, generator=torch.Generator().manual_seed(4))
+    mixed_grads = torch.autograd.grad(out, parameters, grad_out)
+
+    def row(r: int) -> torch.Tensor:  # the reference: one row, its own language's update
+        plain = base(x[r])
+        if langs[r] is None:
+            return plain
+        return plain + 0.5 * (x[r] @ layer.lora_A[langs[r]].t()) @ layer.lora_B[langs[r]].t()
+
+    reference = torch.stack([row(r) for r in range(4)])
+    torch.testing.assert_close(out, reference)
+    assert torch.equal(out[1], base(x[1:2])[0])  # no adapter: the base output as it is
+    for together, one_by_one in zip(mixed_grads, torch.autograd.grad(reference, parameters, grad_out), strict=True):
+        torch.testing.assert_close(together, one_by_one)
+
+
 def test_routing_nests_an_inner_block_gives_the_outer_routing_back(aligner):
     adapters = aligner["backbone"].language_adapters
     for lang, seed in (("mk", 3), ("lt", 4)):

@@ -4,7 +4,8 @@ KL: the answer distribution at the mask for source-language text with the source
 teacher, never back-propagated into) against target-language text with ``p_T = translator(p_S)``.
 CE: the source prompt's own few-shot examples with ``p_S``, which only matters when the source prompt
 keeps learning; with a frozen source prompt the CE term is constant and is skipped, and the teacher's
-mask states are computed once and cached. The backbone is frozen here: it is shared by every
+mask states are computed once per distinct source-side input (:class:`TeacherStates`), shared by every
+target language of a run whose English side repeats. The backbone is frozen here: it is shared by every
 language's prompt. A target language may have an adapter of its own inside it
 (:mod:`.language_adapter`), which learns with the translator: the student reads the target-language
 text through it, the teacher never does.
@@ -13,7 +14,9 @@ text through it, the teacher never does.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -67,11 +70,46 @@ class AlignResult:
     best_epoch: int
 
 
-class Teacher:
-    """Source-side mask states ``[N, H]`` for parallel pairs: cached once when ``p_S`` is fixed."""
+class TeacherStates:
+    """The teacher's mask states, ``[H]`` per distinct source-side input, for one fixed source prompt ``p_S``
+    on the frozen backbone (never through a language adapter): each input is computed once and kept, so
+    every target language of a run reuses the rows its English side shares with the languages before it.
 
-    def __init__(self, backbone: Backbone, examples: list[EncodedExample], batch_size: int):
-        self.backbone, self.examples, self.batch_size = backbone, examples, batch_size
+    A parallel corpus is often parallel across languages (XNLI's training set, FLORES, SIB-200): every
+    language then has the same English side, and the teacher pass runs once for the whole run. An input
+    is keyed by its token ids and slot positions, which is all the teacher reads. The states are kept on
+    the CPU (``H`` floats per distinct input: 25 MB for 8,000 inputs at ``H = 768``), for the whole run.
+    """
+
+    def __init__(self, backbone: Backbone, batch_size: int):
+        self.backbone, self.batch_size = backbone, batch_size
+        self.prompt: torch.Tensor | None = None  # [P, H]: the one of the first call, which every later call must pass
+        self.kept: dict[bytes, torch.Tensor] = {}  # input key -> its state [H], on the CPU
+
+    @torch.no_grad()
+    def states(self, examples: list[EncodedExample], prompt: torch.Tensor) -> torch.Tensor:
+        """The states of ``examples``, ``[N, H]`` on the backbone's device, computing those not kept yet (in
+        length-sorted batches among themselves). ``prompt``: ``p_S``, the same at every call."""
+        prompt = prompt.detach().to(self.backbone.device)
+        if self.prompt is None:
+            self.prompt = prompt
+        elif not torch.allclose(prompt, self.prompt, rtol=1e-5, atol=1e-6):  # a fixed encoder's output: within rounding
+            raise ValueError("these teacher states belong to another source prompt")
+        keys = [_input_key(example) for example in examples]
+        new = list({key: row for row, key in enumerate(keys) if key not in self.kept}.values())  # one row per input
+        for chunk in by_length([examples[row] for row in new], self.batch_size):
+            computed = _teacher_pass(self.backbone, [examples[new[i]] for i in chunk], self.prompt).cpu()
+            self.kept.update((keys[new[i]], state) for i, state in zip(chunk, computed, strict=True))
+        return torch.stack([self.kept[key] for key in keys]).to(self.backbone.device)
+
+
+class Teacher:
+    """Source-side mask states ``[N, H]`` for parallel pairs: recomputed for each batch while ``p_S`` learns,
+    and taken once from ``shared`` (or states of its own) when ``p_S`` is fixed."""
+
+    def __init__(self, backbone: Backbone, examples: list[EncodedExample], batch_size: int,
+                 shared: TeacherStates | None = None):  # fmt: skip
+        self.backbone, self.examples, self.batch_size, self.shared = backbone, examples, batch_size, shared
         self.cache: torch.Tensor | None = None
 
     @torch.no_grad()
@@ -79,14 +117,24 @@ class Teacher:
         if not cached:
             return self._compute(rows, source_prompt)
         if self.cache is None:
-            self.cache = torch.empty(len(self.examples), self.backbone.hidden_size, device=self.backbone.device)
-            for chunk in by_length(self.examples, self.batch_size):
-                self.cache[chunk] = self._compute(chunk, source_prompt)
+            shared = self.shared or TeacherStates(self.backbone, self.batch_size)
+            self.cache = shared.states(self.examples, source_prompt)
         return self.cache[rows]
 
     def _compute(self, rows: list[int], source_prompt: torch.Tensor) -> torch.Tensor:
-        batch = collate(self.examples, rows, self.backbone.tokenizer.pad_token_id, source_prompt.shape[0])
-        return self.backbone.mask_states(batch.to(self.backbone.device), source_prompt)
+        return _teacher_pass(self.backbone, [self.examples[r] for r in rows], source_prompt)
+
+
+def _teacher_pass(backbone: Backbone, examples: list[EncodedExample], source_prompt: torch.Tensor) -> torch.Tensor:
+    """One forward pass of the source side: mask states ``[len(examples), H]``."""
+    batch = collate(examples, list(range(len(examples))), backbone.tokenizer.pad_token_id, source_prompt.shape[0])
+    return backbone.mask_states(batch.to(backbone.device), source_prompt)
+
+
+def _input_key(example: EncodedExample) -> bytes:
+    """What identifies an input to the teacher: a digest of its token ids and its slot positions."""
+    ids = array("q", [example.soft_start, example.mask_position, *example.input_ids])
+    return hashlib.blake2b(ids.tobytes(), digest_size=16).digest()
 
 
 def alignment_kl(
@@ -113,15 +161,17 @@ def alignment_kl(
 @torch.no_grad()
 def heldout_kl(
     backbone, pairs: ParallelSet, source_prompt, target_prompt, config: AlignmentObjective, label_words: LabelWords,
-    adapter: str | None = None,
+    adapter: str | None = None, shared: TeacherStates | None = None,
 ) -> float:
-    """Mean KL over held-out pairs (example-weighted); ``config`` is two-stage or joint alignment's."""
-    teacher = Teacher(backbone, pairs.source, config.eval_batch_size)
+    """Mean KL over held-out pairs (example-weighted); ``config`` is two-stage or joint alignment's. The
+    teacher side comes from ``shared`` when given (``source_prompt`` fixed), else is recomputed."""
+    teacher = Teacher(backbone, pairs.source, config.eval_batch_size, shared)
     total = 0.0
     for rows in by_length(pairs.target, config.eval_batch_size):
         kl = alignment_kl(
-            backbone, teacher, pairs.target, rows, source_prompt, target_prompt, config, label_words, False, adapter
-        )
+            backbone, teacher, pairs.target, rows, source_prompt, target_prompt, config, label_words, shared is not None,
+            adapter,
+        )  # fmt: skip
         total += kl.item() * len(rows)
     return total / len(pairs.target)
 
@@ -131,18 +181,19 @@ class TranslatorLearner:
     ``config.freeze_source`` is off) on the KL of parallel pairs, plus the CE of the few-shot set when the
     source prompt learns. With an ``adapter`` (a language of ``backbone.language_adapters``) the
     target side goes through that adapter, which learns too; without a ``translator``, ``p_T = p_S``.
-    The best epoch is the one with the lowest held-out KL."""
+    The best epoch is the one with the lowest held-out KL. While the source prompt is fixed, the teacher
+    side of both the pairs and the held-out pairs comes from ``shared`` (states of its own without it)."""
 
     dev_metric = HELDOUT_KL
 
     def __init__(self, backbone: Backbone, translator: PromptTranslator | None, source: PromptEncoder | torch.Tensor,
                  pairs: ParallelSet, heldout: ParallelSet, few_shot: LabelledSet | None, label_words: LabelWords,
-                 config: AlignConfig, seed: int, adapter: str | None = None):  # fmt: skip
+                 config: AlignConfig, seed: int, adapter: str | None = None,
+                 shared: TeacherStates | None = None):  # fmt: skip
         self.backbone, self.translator, self.source, self.pairs, self.heldout = backbone, translator, source, pairs, heldout
         self.few_shot, self.config, self.adapter = few_shot, config, adapter
         self.label_words = label_words.to(backbone.device)
         self.learn_source = isinstance(source, PromptEncoder) and not config.freeze_source
-        self.teacher = Teacher(backbone, pairs.source, config.eval_batch_size)
         self.generator = torch.Generator().manual_seed(seed)  # few-shot batches: apart from fit's pair order
         self.train_size = len(pairs.target)
         backbone.model.eval()  # frozen and deterministic: the cached teacher must equal a recomputed one
@@ -150,6 +201,8 @@ class TranslatorLearner:
             translator.to(backbone.device)
         if isinstance(source, PromptEncoder):
             source.to(backbone.device).requires_grad_(self.learn_source)
+        self.shared = None if self.learn_source else shared or TeacherStates(backbone, config.eval_batch_size)
+        self.teacher = Teacher(backbone, pairs.source, config.eval_batch_size, self.shared)
 
     def source_prompt(self) -> torch.Tensor:
         """``p_S``, ``[P, H]``: the fixed prompt or the encoder's output."""
@@ -192,7 +245,9 @@ class TranslatorLearner:
     def dev_score(self) -> float:
         p_source = self.source_prompt()
         target = self.target_prompt(p_source)
-        return heldout_kl(self.backbone, self.heldout, p_source, target, self.config, self.label_words, self.adapter)
+        return heldout_kl(
+            self.backbone, self.heldout, p_source, target, self.config, self.label_words, self.adapter, self.shared
+        )
 
     def state(self) -> dict:
         state = {}
@@ -236,15 +291,17 @@ def train_translator(
     on_step: Callable[[float], None] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     adapter: str | None = None,
+    shared: TeacherStates | None = None,
 ) -> AlignResult:
     """Train ``translator`` (and ``source``, when it is an encoder and ``config.freeze_source`` is off, and
     the language ``adapter``, when given) through :func:`fit`, leaving all at the epoch with the lowest
     held-out KL.
 
-    ``source`` is the source prompt ``[P, H]`` or its encoder. Returns the held-out KL before and after.
+    ``source`` is the source prompt ``[P, H]`` or its encoder. ``shared``: the teacher states of a run's
+    other languages, for a fixed source prompt (the same one). Returns the held-out KL before and after.
     """
     learner = TranslatorLearner(
-        backbone, translator, source, train_pairs, heldout_pairs, few_shot, label_words, config, seed, adapter
+        backbone, translator, source, train_pairs, heldout_pairs, few_shot, label_words, config, seed, adapter, shared
     )
     learner.train_mode(False)
     before = learner.dev_score()

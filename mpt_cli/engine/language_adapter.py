@@ -73,16 +73,20 @@ class AdaptedLinear(nn.Module):
         self.lora_A[lang], self.lora_B[lang], self.scales[lang] = nn.Parameter(a), nn.Parameter(b), scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: ``[B, T, in]`` -> ``[B, T, out]``. Each language's update, ``[rows, T, out]``, is added into
+        the base output in place: the batch's output is never copied per language, and rows without an
+        adapter keep the base output as it is. In place is safe for autograd because neither a linear
+        layer's backward nor a PEFT LoRA layer's (whose last step is a sum) reads its own output."""
         out = self.base(x)
         for lang, rows in self.routing.groups:
             if lang not in self.lora_A:  # languages may adapt different layers
                 continue
             a, b = self.lora_A[lang], self.lora_B[lang]
+            update = self.scales[lang] * ((x if rows is None else x[rows]) @ a.t()) @ b.t()
             if rows is None:
-                out = out + self.scales[lang] * (x @ a.t()) @ b.t()
+                out.add_(update.to(out.dtype))
             else:
-                update = self.scales[lang] * (x[rows] @ a.t()) @ b.t()
-                out = out.index_add(0, rows, update.to(out.dtype))
+                out.index_add_(0, rows, update.to(out.dtype))
         return out
 
 

@@ -25,7 +25,7 @@ from ..data.parallel import (
     load_parallel,
     split_heldout,
 )
-from ..engine.align import AlignConfig, AlignResult, ParallelSet, train_translator
+from ..engine.align import AlignConfig, AlignResult, ParallelSet, TeacherStates, train_translator
 from ..engine.distributed import processes
 from ..engine.language_adapter import AdapterConfig
 from ..engine.loop import LabelledSet
@@ -112,7 +112,8 @@ class TrainedLanguage:
 
 @dataclass
 class Prepared:
-    """What every target's training needs, made once: the source prompt, the corpora, the model."""
+    """What every target's training needs, made once: the source prompt, the corpora, the model, and the
+    teacher states every target shares (None while the source prompt learns: its teacher is recomputed)."""
 
     store: PromptStore
     source: PromptArtifact
@@ -120,6 +121,7 @@ class Prepared:
     scorer: Scorer
     few_shot: LabelledSet | None
     warnings: dict[str, str]  # by target: the tokenizer reads the language badly
+    teacher: TeacherStates | None
 
 
 def align(options: AlignOptions, callbacks: Callbacks | None = None) -> list[LanguageAlignment]:
@@ -166,7 +168,10 @@ def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> 
         if warning := tokenizer_fit(scorer.backbone.tokenizer, corpus.pairs).warning(options.source, target):
             callbacks.on_stage(f"warning: {warning}")
             warnings[target] = warning
-    return Prepared(store, source, corpora, scorer, few_shot, warnings)
+    teacher = None  # a source prompt that learns has its teacher recomputed, per language
+    if options.align.freeze_source:  # languages whose English sides agree share its pass (in each launched process)
+        teacher = TeacherStates(scorer.backbone, options.align.eval_batch_size)
+    return Prepared(store, source, corpora, scorer, few_shot, warnings, teacher)
 
 
 def train_language(options: AlignOptions, prepared: Prepared, target: str, callbacks: Callbacks) -> TrainedLanguage:
@@ -189,7 +194,7 @@ def train_language(options: AlignOptions, prepared: Prepared, target: str, callb
     callbacks.on_start(options.align.epochs * -(-len(train_pairs) // options.align.batch_size))
     outcome = train_translator(
         scorer.backbone, translator, source_side, train_set, heldout_set, prepared.few_shot, scorer.label_words, options.align,
-        options.seed, callbacks.on_step, callbacks.on_epoch, adapter,
+        options.seed, callbacks.on_step, callbacks.on_epoch, adapter, prepared.teacher,
     )  # fmt: skip
     with torch.no_grad():
         adapted_source = (source_side() if isinstance(source_side, PromptEncoder) else source_side).detach().cpu()
