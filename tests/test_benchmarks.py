@@ -1,5 +1,5 @@
-"""The benchmarks run: ``benchmarks/speed.py`` (its --json summary, --check's exit status, the goals), on the
-tiny model with the smallest sizes; its documented commands parse.
+"""The benchmarks run: ``benchmarks/speed.py`` (its --json summary, --check's exit status, the goals) and
+``benchmarks/int8_agreement.py``, on the tiny model with the smallest sizes; their documented commands parse.
 
 Figures from the tiny model mean nothing; these tests check the shape of what the scripts report.
 """
@@ -33,9 +33,10 @@ def scripts(monkeypatch_module):
     """The two scripts as modules (their parsers, the goals), imported as the scripts import their parts."""
     monkeypatch_module.syspath_prepend(str(BENCHMARKS))
     import goals
+    import int8_agreement
     import speed
 
-    return {"speed.py": speed, "goals": goals}
+    return {"speed.py": speed, "int8_agreement.py": int8_agreement, "goals": goals}
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +82,33 @@ def test_goals_hold_only_when_each_is_met_and_a_failed_variant_misses_its_goal(s
     assert goals.ratio_rows(["int8-float32"], measured, {}) == []  # a ratio whose variants did not both run
 
 
+def test_int8_agreement_reports_each_language(full_prompts_dir, toy_data_dir):
+    result = run_script(
+        "int8_agreement.py", "--prompts-dir", full_prompts_dir, "--data", toy_data_dir, "--langs", "en,de",
+        "--split", "validation", "--max-examples", 20, "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert list(summary["languages"]) == ["en", "de"] and summary["overall"]["rows"] == 40
+    for entry in summary["languages"].values():
+        assert entry["rows"] == 20 and entry["same_label"] >= 0.9
+        assert entry["accuracy_difference"] == pytest.approx(entry["accuracy_int8"] - entry["accuracy_float32"])
+        assert entry["seconds_float32"] > 0 and entry["seconds_int8"] > 0
+    assert "same %" in result.stderr
+
+
+def test_int8_agreement_bad_input_is_one_error_line(full_prompts_dir, toy_data_dir):
+    result = run_script("int8_agreement.py", "--prompts-dir", full_prompts_dir, "--data", toy_data_dir, "--langs", "fr")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
+
+
 DOC_COMMAND = re.compile(r"^python benchmarks/(\S+\.py)(.*)$")
 
 
 def test_the_documented_benchmark_commands_parse(scripts):
     commands = [DOC_COMMAND.match(line.strip()) for line in DOCS.read_text(encoding="utf-8").splitlines()]
     commands = [(m.group(1), shlex.split(m.group(2), comments=True)) for m in commands if m]
-    assert {name for name, _ in commands} == {"speed.py"}
+    assert {name for name, _ in commands} == {"speed.py", "int8_agreement.py"}
     for name, args in commands:
         scripts[name].parse_args(args)  # argparse exits on a bad option
