@@ -129,8 +129,8 @@ Int8Option = Annotated[
     bool,
     typer.Option(
         "--int8",
-        help="On the CPU, compute the backbone's linear layers in int8 (dynamic quantization): faster, labels nearly "
-        "always the same. Not on a GPU, nor with MPT_PRECISION bf16 or fp16.",
+        help="On the CPU, compute the backbone's linear layers in int8 (dynamic quantization); a label may differ from "
+        "float32's where two labels are nearly tied. Not on a GPU, nor with MPT_PRECISION bf16 or fp16.",
     ),
 ]
 
