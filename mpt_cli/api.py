@@ -56,12 +56,14 @@ class Classifier:
         task: str | None = None,
         cpu: bool = False,
         batch_size: int = EVAL_BATCH_SIZE,
+        int8: bool = False,
     ) -> Classifier:
         """Load ``prompts_dir`` and the backbone its ``source`` prompt records (or ``model``, a local copy).
 
-        ``lang``: the language of rows given without one; ``task``: checked against the prompts' task.
+        ``lang``: the language of rows given without one; ``task``: checked against the prompts' task;
+        ``int8``: the backbone's linear layers in int8, on the CPU (``mpt predict --int8``).
         """
-        return cls(PromptSet(Path(prompts_dir), normalise(source), model, cpu, task), lang, batch_size)
+        return cls(PromptSet(Path(prompts_dir), normalise(source), model, cpu, task, int8), lang, batch_size)
 
     @property
     def task(self) -> Task:

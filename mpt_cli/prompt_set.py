@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .artifacts import PromptArtifact
-from .engine.backbone import Backbone
+from .engine.backbone import Backbone, check_int8, uses_cuda
 from .engine.scorer import Scorer
 from .errors import MptError
 from .fileformat import tensor_sha256
@@ -38,10 +38,18 @@ class PromptSet:
     rows are routed through it (:attr:`LanguagePrompt.route`), and other rows see the model as it is.
 
     The backbone loads when first needed, so that a command reads and checks its data (which needs
-    only :attr:`task`) before the minutes a model can take to load.
+    only :attr:`task`) before the minutes a model can take to load. With ``int8`` its encoder computes
+    its linear layers in int8 (:meth:`Backbone.to_int8`), for scoring on the CPU; language adapters add
+    their float32 updates on top.
     """
 
-    def __init__(self, prompts_dir: Path, source: str, model: str | None = None, cpu: bool = False, task: str | None = None):
+    def __init__(
+        self, prompts_dir: Path, source: str, model: str | None = None, cpu: bool = False, task: str | None = None,
+        int8: bool = False,
+    ):  # fmt: skip
+        if int8:  # a device or precision int8 cannot use fails before any file is read
+            check_int8(uses_cuda(cpu))
+        self.int8 = int8
         self.store = PromptStore(prompts_dir)
         self.source = self.store.open_source(source)
         self.source_path = self.store.prompt_path(source)
@@ -51,7 +59,10 @@ class PromptSet:
 
     @cached_property
     def backbone(self) -> Backbone:
-        return self.store.load_backbone(self.source, self.model, self.cpu)
+        backbone = self.store.load_backbone(self.source, self.model, self.cpu)
+        if self.int8:  # after the run's fingerprints are checked on its float32 weights
+            backbone.to_int8()
+        return backbone
 
     @cached_property
     def scorer(self) -> Scorer:

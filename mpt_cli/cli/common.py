@@ -124,6 +124,16 @@ DecayToStartOption = Annotated[float, typer.Option(help=config_help(TrainConfig,
 # Every command that opens prompts (align, translate, joint, eval, predict) takes their backbone alike.
 PromptsModelOption = Annotated[str | None, typer.Option(help="Backbone [default: the one the prompts record].")]
 
+# The commands that only score (eval, predict) can score in int8.
+Int8Option = Annotated[
+    bool,
+    typer.Option(
+        "--int8",
+        help="On the CPU, compute the backbone's linear layers in int8 (dynamic quantization); a label may differ from "
+        "float32's where two labels are nearly tied. Not on a GPU, nor with MPT_PRECISION bf16 or fp16.",
+    ),
+]
+
 
 def print_json(payload) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")

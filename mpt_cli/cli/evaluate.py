@@ -14,6 +14,7 @@ from .common import (
     DATA_HELP,
     LANGS_HELP,
     TASK_CHECK_HELP,
+    Int8Option,
     PromptsModelOption,
     console,
     handle_errors,
@@ -38,6 +39,7 @@ def eval_command(
     output: Annotated[Path | None, typer.Option(help="Folder for results.json and {split}-{lang}.tsv predictions.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --output folder.")] = False,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
+    int8: Int8Option = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print results.json on stdout.")] = False,
 ):
     """Accuracy and macro-F1 per language, with the translated prompt where there is one."""
@@ -45,7 +47,7 @@ def eval_command(
     options = EvalOptions(
         languages=parse_languages(langs), source=normalise(source), prompts_dir=prompts_dir, model=model,
         task=task, data=data, split=split, compare=compare, max_examples=max_examples, batch_size=batch_size, output=output,
-        overwrite=overwrite, cpu=cpu,
+        overwrite=overwrite, cpu=cpu, int8=int8,
     )  # fmt: skip
     with progress_callbacks("scoring") as callbacks:
         report = evaluate(options, callbacks)

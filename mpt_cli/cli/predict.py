@@ -14,7 +14,7 @@ from ..engine.distributed import is_main_process, launched
 from ..errors import MptError
 from ..outputs import atomic_path, check_writable, local_paths
 from ..workflows.predict import PredictOptions, predict
-from .common import TASK_CHECK_HELP, PromptsModelOption, console, handle_errors, progress_bar, quiet_libraries
+from .common import TASK_CHECK_HELP, Int8Option, PromptsModelOption, console, handle_errors, progress_bar, quiet_libraries
 
 SKIPPED_SHOWN = 10
 
@@ -44,12 +44,13 @@ def predict_command(
     ] = PredictOptions.chunk_size,
     batch_size: Annotated[int, typer.Option(help="Rows per forward pass.")] = PredictOptions.batch_size,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
+    int8: Int8Option = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print a summary as JSON on stderr at the end.")] = False,
 ):
     """Label rows of the task's texts with the prompt of their language; rows keep their order and columns."""
     quiet_libraries()
     options = PredictOptions(
-        lang, lang_column, source, prompts_dir, model, task, output_format, chunk_size, batch_size, cpu
+        lang, lang_column, source, prompts_dir, model, task, output_format, chunk_size, batch_size, cpu, int8
     )
     from_name = RowFormat.JSONL if input_file.endswith(".jsonl") else RowFormat.TSV
     fmt = RowFormat.parse(input_format or from_name, "input format")

@@ -23,6 +23,7 @@ from ..data.paths import local_path
 from ..errors import MptError
 from ..verbalizer import LabelWords
 from .batching import Batch
+from .int8 import quantize_linear_layers
 from .language_adapter import LanguageAdapters, Route
 
 
@@ -46,13 +47,18 @@ class Precision(Choice):
     FP16 = "fp16"  # autocast to float16 with loss scaling: GPUs only
 
 
+def requested_precision() -> Precision:
+    """What ``MPT_PRECISION`` names, before the device has its say."""
+    return Precision.parse(os.environ.get("MPT_PRECISION") or "auto", "MPT_PRECISION")
+
+
 def precision_in_use(cuda: bool) -> Precision:
     """The precision ``MPT_PRECISION`` asks for on a GPU (``cuda``) or the CPU, or one clear error.
 
     This variable alone decides: accelerate's own ``ACCELERATE_MIXED_PRECISION`` is not read, because
     ``accelerate launch`` always sets it (to ``no`` unless configured), which would turn bf16 off on GPUs.
     """
-    precision = Precision.parse(os.environ.get("MPT_PRECISION") or "auto", "MPT_PRECISION")
+    precision = requested_precision()
     if precision == Precision.AUTO:  # cards before Ampere only emulate bf16, slowly: fp16 there
         native_bf16 = cuda and torch.cuda.is_bf16_supported(including_emulation=False)
         return (Precision.BF16 if native_bf16 else Precision.FP16) if cuda else Precision.NO
@@ -63,12 +69,29 @@ def precision_in_use(cuda: bool) -> Precision:
     return precision
 
 
+def uses_cuda(cpu: bool = False) -> bool:
+    """Whether a model loaded now goes to the GPU: there is one and ``cpu`` is not asked for."""
+    return torch.cuda.is_available() and not cpu
+
+
 def make_accelerator(cpu: bool = False):
     """The GPU when there is one (and not ``cpu``), else the CPU, in the precision of :func:`precision_in_use`."""
     from accelerate import Accelerator
 
-    cuda = torch.cuda.is_available() and not cpu
+    cuda = uses_cuda(cpu)
     return Accelerator(cpu=not cuda, mixed_precision=precision_in_use(cuda).value)
+
+
+def check_int8(cuda: bool) -> None:
+    """``--int8`` scores on the CPU, float32 around int8 products: one clear error on a GPU (``cuda``) or
+    under another precision, before anything is read or loaded."""
+    if cuda:
+        raise MptError("--int8 runs on the CPU only: add --cpu to use it on a machine with a GPU")
+    precision = requested_precision()
+    if precision not in (Precision.AUTO, Precision.NO):  # auto is float32 on the CPU
+        raise MptError(
+            f"--int8 computes in float32 around its int8 products, not with MPT_PRECISION={precision}: unset it or set it to no"
+        )
 
 
 class Backbone:
@@ -160,6 +183,16 @@ class Backbone:
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.model.parameters() if p.requires_grad]
+
+    def to_int8(self) -> None:
+        """From now on, compute the encoder's linear layers in int8 (:mod:`.int8`), for scoring on the CPU.
+
+        Language adapters, added before or after, keep their low-rank updates in float32 on top of the
+        int8 base; the MLM head stays float32 (it runs on the mask states alone). Training is over for
+        this backbone: the int8 layers have no gradient.
+        """
+        check_int8(self.device.type == "cuda")
+        quantize_linear_layers(self.model.base_model)
 
     @cached_property
     def language_adapters(self) -> LanguageAdapters:

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import MptError, require_positive
+from .int8 import Int8Linear
 
 Route = str | Sequence[str | None] | None  # one language for every row, one per row (None: no adapter), or none
 
@@ -111,9 +112,9 @@ class LanguageAdapters:
         if state is not None and state.keys() != expected:
             raise MptError(f"the {lang} adapter does not fit this backbone: its layers differ from {config.modules}")
         generator = torch.Generator().manual_seed(seed)
+        device = next(self.model.parameters()).device  # not the layer's: an int8 one (--int8) has buffers only
         for name in names:
             layer = self.layers[name]
-            device = next(layer.base.parameters()).device
             if state is None:
                 a = torch.empty(config.rank, layer.in_features)
                 nn.init.kaiming_uniform_(a, a=math.sqrt(5), generator=generator)  # as LoRA: A random, B zero
@@ -184,6 +185,9 @@ class LanguageAdapters:
         return names
 
 
+_LINEAR = (nn.Linear, Int8Linear)  # an int8 model (--int8) takes adapters as the float32 one does
+
+
 def _ends_with(name: str, module: str) -> bool:
     return name == module or name.endswith("." + module)
 
@@ -191,6 +195,6 @@ def _ends_with(name: str, module: str) -> bool:
 def _is_target(name: str, module: nn.Module, modules: tuple[str, ...]) -> bool:
     """A linear layer (or a PEFT LoRA layer around one) whose name ends with one of ``modules``, and which is
     not inside a wrapper already (PEFT's ``base_layer``, our own ``base``)."""
-    linear = isinstance(module, nn.Linear) or isinstance(getattr(module, "base_layer", None), nn.Linear)
+    linear = isinstance(module, _LINEAR) or isinstance(getattr(module, "base_layer", None), _LINEAR)
     inner = name.endswith((".base_layer", ".base")) or ".base_layer." in name or ".base." in name
     return linear and not inner and not isinstance(module, AdaptedLinear) and any(_ends_with(name, m) for m in modules)

@@ -38,6 +38,7 @@ class EvalOptions:
     output: Path | None = None
     overwrite: bool = False
     cpu: bool = False
+    int8: bool = False  # the encoder's linear layers in int8, on the CPU
 
     def __post_init__(self):
         require_positive(batch_size=self.batch_size, max_examples=unset_is_one(self.max_examples))
@@ -97,7 +98,7 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
     if options.output is not None:
         inputs = local_paths(options.prompts_dir, options.data, options.model)
         check_writable(options.output, options.overwrite, folder=True, inputs=inputs)  # fail before the work, not after
-    prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu, options.task)
+    prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu, options.task, options.int8)
     task, data = prompts.task, default_data(prompts.task, options.data)
     languages = options.languages or data_languages(task, data, options.split)
     datasets = {}  # read and checked before the backbone loads: a bad file fails in seconds
@@ -142,6 +143,7 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
         "data": data,
         "split": options.split,
         "max_examples": options.max_examples,
+        "int8": options.int8,
         "source_prompt": str(prompts.source_path),
         "seconds": round(time.perf_counter() - started, 1),
     } | provenance()

@@ -32,6 +32,7 @@ class PredictOptions:
     chunk_size: int = 2048
     batch_size: int = EVAL_BATCH_SIZE
     cpu: bool = False
+    int8: bool = False  # the encoder's linear layers in int8, on the CPU
 
     def __post_init__(self):
         require_positive(batch_size=self.batch_size, chunk_size=self.chunk_size)
@@ -87,7 +88,7 @@ def predict(
     """Read ``reader`` in chunks, label every row, and ``write`` each output line in input order. The
     backbone loads when the first chunk has been read and checked."""
     callbacks = callbacks or Callbacks()
-    prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu, options.task)
+    prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu, options.task, options.int8)
     labeller = Labeller(prompts, options.batch_size)
     output_format = options.output_format or reader.fmt
     summary = PredictSummary()

@@ -1,0 +1,44 @@
+"""One alignment epoch with the cached teacher against the uncached one."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+
+from .common import encoded_inputs, examples, label_words, random_prompt
+
+NAME = "align"
+
+
+def align_epoch(backbone, args, cached: bool):
+    """One alignment epoch over ``--pairs`` parallel pairs (English text on both sides, so no corpus is needed).
+
+    The teacher lives across epochs as in training: the warm-up epoch fills the cache, the timed ones use it.
+    """
+    from mpt_cli.engine.align import AlignConfig, Teacher, alignment_kl
+    from mpt_cli.engine.batching import shuffled
+    from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
+
+    pairs = examples(args)[: args.pairs]
+    encoded = encoded_inputs(backbone, pairs)
+    target = encoded_inputs(backbone, list(reversed(pairs)))
+    translator = PromptTranslator(TranslatorConfig(backbone.hidden_size)).to(backbone.device)
+    optimizer = torch.optim.AdamW(translator.parameters(), lr=1e-4)
+    source_prompt = random_prompt(backbone).to(backbone.device)
+    ids = label_words(backbone)
+    config = AlignConfig(batch_size=16)
+    backbone.model.eval()
+    teacher = Teacher(backbone, encoded, 64)
+
+    def run():
+        for rows in shuffled(len(target), config.batch_size, torch.Generator().manual_seed(0)):
+            kl = alignment_kl(backbone, teacher, target, rows, source_prompt, translator(source_prompt), config, ids, cached)
+            kl.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+    return len(pairs), run
+
+
+VARIANTS = {"align-cached": partial(align_epoch, cached=True), "align-uncached": partial(align_epoch, cached=False)}
