@@ -30,7 +30,8 @@ RATIOS = (
     Ratio("eval: mpt / PEFT P-tuning", "eval-mpt", "eval-peft-ptuning"),
     Ratio("train step: mpt / PEFT P-tuning", "train-mpt", "train-peft-ptuning", goal=1.5),
     Ratio("alignment epoch: cached / uncached teacher", "align-cached", "align-uncached"),
-    Ratio("language adapters: mixed / one language", "adapters-mixed", "adapters-one", goal=0.8),
+    Ratio("language adapters: one / bare encoder", "adapters-one", "eval-bare-encoder", goal=0.9),
+    Ratio("language adapters: mixed / one language", "adapters-mixed", "adapters-one", goal=0.95),
     Ratio("language adapters: mixed / grouped by language", "adapters-mixed", "adapters-grouped"),
     Ratio("eval: int8 / float32", "int8-int8", "int8-float32", goal=1.4),
 )
