@@ -136,7 +136,7 @@ def test_an_adapted_layer_adds_each_language_into_the_base_output_and_leaves_oth
         layer.add(lang, 0.5, torch.randn(2, 6, generator=generator), torch.randn(5, 2, generator=generator))
     x = torch.randn(4, 3, 6, generator=torch.Generator().manual_seed(3), requires_grad=True)
     langs = ["a", None, "a", "b"]  # row 1: no adapter
-    routing.groups = [("a", torch.tensor([0, 2])), ("b", torch.tensor([3]))]
+    routing.set([("a", torch.tensor([0, 2])), ("b", torch.tensor([3]))], rows=4)
     produced = []
     hook = base.register_forward_hook(lambda module, inputs, output: produced.append(output))
     out = layer(x)
@@ -394,3 +394,20 @@ def test_align_offers_only_the_options_it_uses():
     assert "--parallel" in align_help and "--lr" in align_help
     result = invoke("align", "--to", "de", "--method", "adapter")
     assert result.exit_code == 2 and "No such option: --method" in result.output
+
+
+def test_a_batch_of_languages_whose_adapters_differ_in_rank_gives_each_row_its_own_update():
+    from mpt_cli.engine.language_adapter import AdaptedLinear, _Routing
+
+    base, routing = torch.nn.Linear(6, 5), _Routing()
+    layer = AdaptedLinear(base, routing)
+    for lang, rank, seed in (("a", 2, 1), ("b", 3, 2)):
+        generator = torch.Generator().manual_seed(seed)
+        layer.add(lang, 0.5, torch.randn(rank, 6, generator=generator), torch.randn(5, rank, generator=generator))
+    x = torch.randn(3, 4, 6, generator=torch.Generator().manual_seed(3))
+    routing.set([("b", torch.tensor([0])), ("a", torch.tensor([2]))], rows=3)
+    out = layer(x)
+    for r, lang in ((0, "b"), (2, "a")):
+        expected = base(x[r]) + 0.5 * (x[r] @ layer.lora_A[lang].t()) @ layer.lora_B[lang].t()
+        torch.testing.assert_close(out[r], expected)
+    assert torch.equal(out[1], base(x[1:2])[0])

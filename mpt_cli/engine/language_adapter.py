@@ -58,6 +58,16 @@ class _Routing:
 
     def __init__(self):
         self.groups: list[tuple[str, torch.Tensor | None]] = []  # (language, its rows; None: every row)
+        self.slots: torch.Tensor | None = None  # [B]: each row's index in groups, len(groups) for no adapter
+
+    def set(self, groups: list[tuple[str, torch.Tensor | None]], rows: int) -> None:
+        """Route ``groups``; with several, every row's slot is worked out once here, not in every layer."""
+        self.groups, self.slots = groups, None
+        if len(groups) > 1:
+            device = groups[0][1].device
+            self.slots = torch.full((rows,), len(groups), dtype=torch.long, device=device)
+            for slot, (_, group_rows) in enumerate(groups):
+                self.slots[group_rows] = slot
 
 
 class AdaptedLinear(nn.Module):
@@ -74,11 +84,13 @@ class AdaptedLinear(nn.Module):
         self.lora_A[lang], self.lora_B[lang], self.scales[lang] = nn.Parameter(a), nn.Parameter(b), scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: ``[B, T, in]`` -> ``[B, T, out]``. Each language's update, ``[rows, T, out]``, is added into
-        the base output in place: the batch's output is never copied per language, and rows without an
-        adapter keep the base output as it is. In place is safe for autograd because neither a linear
-        layer's backward nor a PEFT LoRA layer's (whose last step is a sum) reads its own output."""
+        """``x``: ``[B, T, in]`` -> ``[B, T, out]``. Each language's update is added into the base output in
+        place: the batch's output is never copied per language, and rows without an adapter keep the base
+        output as it is. In place is safe for autograd because neither a linear layer's backward nor a PEFT
+        LoRA layer's (whose last step is a sum) reads its own output."""
         out = self.base(x)
+        if self.routing.slots is not None and x.dim() == 3 and self._one_rank():
+            return out.add_(self._per_row_update(x).to(out.dtype))
         for lang, rows in self.routing.groups:
             if lang not in self.lora_A:  # languages may adapt different layers
                 continue
@@ -89,6 +101,24 @@ class AdaptedLinear(nn.Module):
             else:
                 out.index_add_(0, rows, update.to(out.dtype))
         return out
+
+    def _one_rank(self) -> bool:
+        return len({self.lora_A[lang].shape[0] for lang, _ in self.routing.groups if lang in self.lora_A}) == 1
+
+    def _per_row_update(self, x: torch.Tensor) -> torch.Tensor:
+        """A batch of several languages: ``[B, T, in] -> [B, T, out]``, each row through its own language's
+        ``A`` and ``B`` in two batched products, a handful of operations however many languages the batch
+        holds (one product and one scatter per language cost more than the update itself). A row without
+        an adapter in this layer multiplies zeros: its update is exactly zero."""
+        langs = [lang for lang, _ in self.routing.groups]
+        rank = next(self.lora_A[lang].shape[0] for lang in langs if lang in self.lora_A)
+        no_a, no_b = x.new_zeros(rank, self.in_features), x.new_zeros(self.out_features, rank)
+        a = torch.stack([self.lora_A.get(lang, no_a) for lang in langs] + [no_a])  # [G+1, r, in]
+        b = torch.stack([self.lora_B.get(lang, no_b) for lang in langs] + [no_b])  # [G+1, out, r]
+        scales = x.new_tensor([self.scales.get(lang, 0.0) for lang in langs] + [0.0])  # [G+1]
+        slots = self.routing.slots
+        down = torch.bmm(x, a[slots].transpose(1, 2))  # [B, T, r]
+        return torch.bmm(down * scales[slots, None, None], b[slots].transpose(1, 2))  # [B, T, out]
 
 
 class LanguageAdapters:
@@ -165,11 +195,12 @@ class LanguageAdapters:
             groups = [(lang, torch.tensor([i for i, r in enumerate(route) if r == lang], device=device)) for lang in chosen]
             if len(groups) == 1 and len(groups[0][1]) == rows:
                 groups = [(groups[0][0], None)]
-        enclosing, self.routing.groups = self.routing.groups, groups
+        enclosing = self.routing.groups, self.routing.slots
+        self.routing.set(groups, rows)
         try:
             yield
         finally:
-            self.routing.groups = enclosing
+            self.routing.groups, self.routing.slots = enclosing
 
     def _layers_for(self, config: AdapterConfig) -> list[str]:
         """The names of the linear layers ``config`` adapts, wrapping those not wrapped yet."""
