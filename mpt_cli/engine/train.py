@@ -27,7 +27,8 @@ from .loop import (
 )
 from .prompt_encoder import PromptEncoder
 
-# full: 5e-5 over 2e-5 on e5-mlm, 64 shots, full dev-en, seeds 1-3: 47.4% against 44.0% (docs/results/2026-11-23-train-source-tune-modes.md).
+# full: 5e-5 over 2e-5 on e5-mlm, 64 shots, full dev-en, seeds 1-3: 47.4% against 44.0%
+# (docs/results/2026-11-23-train-source-tune-modes.md).
 DEFAULT_BACKBONE_LR = {Tune.FULL: 5e-5, Tune.LORA: 5e-4}
 
 
