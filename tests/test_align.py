@@ -29,7 +29,7 @@ from conftest import (
 from mpt_cli.artifacts import PromptArtifact, TranslatorArtifact
 from mpt_cli.data import load_examples, select
 from mpt_cli.data.parallel import load_parallel
-from mpt_cli.engine import align as engine_align
+from mpt_cli.engine import teacher as engine_teacher
 from mpt_cli.engine.align import (
     AlignConfig,
     ParallelSet,
@@ -166,8 +166,8 @@ def test_cached_teacher_is_computed_once(aligner, monkeypatch):
 
 def counting_teacher_passes(monkeypatch) -> list[int]:
     """The number of inputs of every teacher forward pass from now on."""
-    passes, real = [], engine_align._teacher_pass
-    monkeypatch.setattr(engine_align, "_teacher_pass", lambda backbone, examples, prompt: passes.append(len(examples)) or
+    passes, real = [], engine_teacher._teacher_pass
+    monkeypatch.setattr(engine_teacher, "_teacher_pass", lambda backbone, examples, prompt: passes.append(len(examples)) or
                         real(backbone, examples, prompt))  # fmt: skip
     return passes
 
