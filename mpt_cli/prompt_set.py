@@ -7,7 +7,8 @@ from functools import cached_property
 from pathlib import Path
 
 from .artifacts import PromptArtifact
-from .engine.backbone import Backbone, check_int8, uses_cuda
+from .engine.backbone import Backbone
+from .engine.device import check_int8, uses_cuda
 from .engine.scorer import Scorer
 from .errors import MptError
 from .fileformat import tensor_sha256

@@ -10,8 +10,8 @@ import torch
 from conftest import FAST_TRAIN, LEARNING_TRAIN, NLI, raises_mpt, train_capturing_backbone
 
 from mpt_cli.engine.align import AlignConfig
-from mpt_cli.engine.backbone import make_accelerator
 from mpt_cli.engine.batching import collate
+from mpt_cli.engine.device import make_accelerator
 from mpt_cli.engine.loop import DEV_ACCURACY, LabelledSet, Selection, fit
 from mpt_cli.engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from mpt_cli.engine.train import PromptLearner, TrainConfig

@@ -17,7 +17,8 @@ def load(args):
     from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer
 
     from mpt_cli.cli.common import quiet_libraries
-    from mpt_cli.engine.backbone import Backbone, make_accelerator
+    from mpt_cli.engine.backbone import Backbone
+    from mpt_cli.engine.device import make_accelerator
 
     quiet_libraries()
     if args.model.endswith(".json"):

@@ -18,7 +18,7 @@ def env_command(json_output: Annotated[bool, typer.Option("--json", help="Print 
     """Print versions, Python, platform, and the device and precision (``MPT_PRECISION``) mpt would use."""
     import torch
 
-    from ..engine.backbone import precision_in_use
+    from ..engine.device import precision_in_use
 
     report = {"python": platform.python_version(), "platform": platform.platform()}
     for package in PACKAGES:

@@ -1,4 +1,4 @@
-"""The backbone: a masked LM, its tokenizer, device and precision, and logits at the mask only.
+"""The backbone: a masked LM, its tokenizer, its device (:mod:`.device`), and logits at the mask only.
 
 This is the one place that touches the transformer. Everything else hands it a :class:`Batch` and a
 prompt and gets back ``[B, C]`` logits over the label words (or ``[B, V]`` over the vocabulary).
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 from collections.abc import Callable
 from contextlib import nullcontext
 from functools import cached_property
@@ -23,6 +22,7 @@ from ..data.paths import local_path
 from ..errors import MptError
 from ..verbalizer import LabelWords
 from .batching import Batch
+from .device import check_int8, make_accelerator
 from .int8 import quantize_linear_layers
 from .language_adapter import LanguageAdapters, Route
 
@@ -38,67 +38,11 @@ DEFAULT_MODEL = "xlm-roberta-base"
 DEFAULT_LORA_RANK = 8
 
 
-class Precision(Choice):
-    """The arithmetic of forward passes, from ``MPT_PRECISION``; weights and artifacts stay float32 in every one."""
-
-    AUTO = "auto"  # bf16 on a GPU (fp16 on cards without bf16), float32 on the CPU
-    NO = "no"  # float32
-    BF16 = "bf16"  # autocast to bfloat16, on a GPU or the CPU
-    FP16 = "fp16"  # autocast to float16 with loss scaling: GPUs only
-
-
-def requested_precision() -> Precision:
-    """What ``MPT_PRECISION`` names, before the device has its say."""
-    return Precision.parse(os.environ.get("MPT_PRECISION") or "auto", "MPT_PRECISION")
-
-
-def precision_in_use(cuda: bool) -> Precision:
-    """The precision ``MPT_PRECISION`` asks for on a GPU (``cuda``) or the CPU, or one clear error.
-
-    This variable alone decides: accelerate's own ``ACCELERATE_MIXED_PRECISION`` is not read, because
-    ``accelerate launch`` always sets it (to ``no`` unless configured), which would turn bf16 off on GPUs.
-    """
-    precision = requested_precision()
-    if precision == Precision.AUTO:  # cards before Ampere only emulate bf16, slowly: fp16 there
-        native_bf16 = cuda and torch.cuda.is_bf16_supported(including_emulation=False)
-        return (Precision.BF16 if native_bf16 else Precision.FP16) if cuda else Precision.NO
-    if precision == Precision.FP16 and not cuda:
-        raise MptError("MPT_PRECISION fp16 needs a GPU; on the CPU use bf16 or no")
-    if precision == Precision.BF16 and cuda and not torch.cuda.is_bf16_supported():
-        raise MptError(f"MPT_PRECISION bf16 is not supported by {torch.cuda.get_device_name()}; use fp16 or no")
-    return precision
-
-
-def uses_cuda(cpu: bool = False) -> bool:
-    """Whether a model loaded now goes to the GPU: there is one and ``cpu`` is not asked for."""
-    return torch.cuda.is_available() and not cpu
-
-
-def make_accelerator(cpu: bool = False):
-    """The GPU when there is one (and not ``cpu``), else the CPU, in the precision of :func:`precision_in_use`."""
-    from accelerate import Accelerator
-
-    cuda = uses_cuda(cpu)
-    return Accelerator(cpu=not cuda, mixed_precision=precision_in_use(cuda).value)
-
-
-def check_int8(cuda: bool) -> None:
-    """``--int8`` scores on the CPU, float32 around int8 products: one clear error on a GPU (``cuda``) or
-    under another precision, before anything is read or loaded."""
-    if cuda:
-        raise MptError("--int8 runs on the CPU only: add --cpu to use it on a machine with a GPU")
-    precision = requested_precision()
-    if precision not in (Precision.AUTO, Precision.NO):  # auto is float32 on the CPU
-        raise MptError(
-            f"--int8 computes in float32 around its int8 products, not with MPT_PRECISION={precision}: unset it or set it to no"
-        )
-
-
 class Backbone:
     """A frozen-or-tuned masked LM that scores label words at the mask position.
 
     ``model`` keeps float32 weights (so fingerprints do not depend on the device); the forward pass
-    runs under the accelerator's autocast (bf16 on a GPU, see :class:`Precision`), and what it hands
+    runs under the accelerator's autocast (bf16 on a GPU, see :class:`.device.Precision`), and what it hands
     back, mask states and logits, is float32 whatever the precision.
     """
 

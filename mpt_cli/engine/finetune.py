@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from ..data import Example
-from .backbone import Tune, load_pretrained, make_accelerator
+from .backbone import Tune, load_pretrained
 from .batching import EVAL_BATCH_SIZE
+from .device import make_accelerator
 from .inference import accuracy
 from .loop import DEV_ACCURACY, TrainResult, fit, restore_parameters
 from .train import DEFAULT_BACKBONE_LR, TrainConfig
