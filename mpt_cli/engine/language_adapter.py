@@ -89,8 +89,9 @@ class AdaptedLinear(nn.Module):
         output as it is. In place is safe for autograd because neither a linear layer's backward nor a PEFT
         LoRA layer's (whose last step is a sum) reads its own output."""
         out = self.base(x)
-        if self.routing.slots is not None and x.dim() == 3 and self._one_rank():
-            return out.add_(self._per_row_update(x).to(out.dtype))
+        rank = self._shared_rank() if self.routing.slots is not None and x.dim() == 3 else None
+        if rank is not None:
+            return out.add_(self._per_row_update(x, rank).to(out.dtype))
         for lang, rows in self.routing.groups:
             if lang not in self.lora_A:  # languages may adapt different layers
                 continue
@@ -102,16 +103,17 @@ class AdaptedLinear(nn.Module):
                 out.index_add_(0, rows, update.to(out.dtype))
         return out
 
-    def _one_rank(self) -> bool:
-        return len({self.lora_A[lang].shape[0] for lang, _ in self.routing.groups if lang in self.lora_A}) == 1
+    def _shared_rank(self) -> int | None:
+        """The rank of every routed language's adapter in this layer, or None where they differ (or none has one)."""
+        ranks = {self.lora_A[lang].shape[0] for lang, _ in self.routing.groups if lang in self.lora_A}
+        return ranks.pop() if len(ranks) == 1 else None
 
-    def _per_row_update(self, x: torch.Tensor) -> torch.Tensor:
+    def _per_row_update(self, x: torch.Tensor, rank: int) -> torch.Tensor:
         """A batch of several languages: ``[B, T, in] -> [B, T, out]``, each row through its own language's
         ``A`` and ``B`` in two batched products, a handful of operations however many languages the batch
         holds (one product and one scatter per language cost more than the update itself). A row without
         an adapter in this layer multiplies zeros: its update is exactly zero."""
         langs = [lang for lang, _ in self.routing.groups]
-        rank = next(self.lora_A[lang].shape[0] for lang in langs if lang in self.lora_A)
         no_a, no_b = x.new_zeros(rank, self.in_features), x.new_zeros(self.out_features, rank)
         a = torch.stack([self.lora_A.get(lang, no_a) for lang in langs] + [no_a])  # [G+1, r, in]
         b = torch.stack([self.lora_B.get(lang, no_b) for lang in langs] + [no_b])  # [G+1, out, r]
