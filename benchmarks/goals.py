@@ -34,6 +34,8 @@ RATIOS = (
     Ratio("language adapters: mixed / one language", "adapters-mixed", "adapters-one", goal=0.95),
     Ratio("language adapters: mixed / grouped by language", "adapters-mixed", "adapters-grouped"),
     Ratio("eval: int8 / float32", "int8-int8", "int8-float32", goal=1.4),
+    Ratio("eval on the CPU: bf16 / float32", "cpu-bf16-eval", "cpu-float32-eval"),  # CPUs with AMX only: no goal
+    Ratio("adapter epoch on the CPU: bf16 / float32", "cpu-bf16-adapter-epoch", "cpu-float32-adapter-epoch"),
 )
 
 

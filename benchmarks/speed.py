@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import traceback
@@ -32,6 +33,7 @@ from sections.common import load, machine, peak_memory_mb, timed
 from mpt_cli.cli.common import quiet_libraries
 
 VARIANTS = {name: make for section in SECTIONS.values() for name, make in getattr(section, "VARIANTS", {}).items()}
+ENVIRONMENT = {name: env for section in SECTIONS.values() for name, env in getattr(section, "ENVIRONMENT", {}).items()}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,14 +67,15 @@ def run_variant(args) -> dict:
     seconds = timed(backbone, run, args.repeats)
     return {
         "items": count, "seconds": seconds, "per_second": count / seconds,
-        "peak_mb": peak_memory_mb(backbone), "loaded_mb": loaded_mb,
+        "peak_mb": peak_memory_mb(backbone), "loaded_mb": loaded_mb, "precision": backbone.accelerator.mixed_precision,
     }  # fmt: skip
 
 
 def in_own_process(name: str) -> dict:
     """``run_variant`` for ``name`` in a child process with this one's options; raises with its error."""
     command = [sys.executable, __file__, *sys.argv[1:], "--variant", name]
-    out = subprocess.run(command, capture_output=True, text=True, check=False)
+    environment = os.environ | ENVIRONMENT.get(name, {})
+    out = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])

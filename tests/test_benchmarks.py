@@ -1,5 +1,5 @@
 """The benchmarks run: ``benchmarks/speed.py`` (its --json summary, --check's exit status, the goals) and
-``benchmarks/int8_agreement.py``, on the tiny model with the smallest sizes; their documented commands parse.
+``benchmarks/agreement.py``, on the tiny model with the smallest sizes; their documented commands parse.
 
 Figures from the tiny model mean nothing; these tests check the shape of what the scripts report.
 """
@@ -32,11 +32,11 @@ def run_script(name: str, *args) -> subprocess.CompletedProcess:
 def scripts(monkeypatch_module):
     """The two scripts as modules (their parsers, the goals), imported as the scripts import their parts."""
     monkeypatch_module.syspath_prepend(str(BENCHMARKS))
+    import agreement
     import goals
-    import int8_agreement
     import speed
 
-    return {"speed.py": speed, "int8_agreement.py": int8_agreement, "goals": goals}
+    return {"speed.py": speed, "agreement.py": agreement, "goals": goals}
 
 
 @pytest.fixture(scope="module")
@@ -48,18 +48,22 @@ def monkeypatch_module():
 def test_speed_reports_json_and_check_says_whether_every_goal_holds(tiny_model_dir, tmp_path):
     data = write_tsv(tmp_path / "dev-en.tsv", toy_rows(8, seed=51))
     result = run_script(
-        "speed.py", "--model", tiny_model_dir, "--data", data, "--device", "cpu", "--only", "sizes", "int8", "translate",
-        "--examples", 24, "--repeats", 1, "--translate-pairs", 20, "--translate-languages", 2, "--json", "--check",
+        "speed.py", "--model", tiny_model_dir, "--data", data, "--device", "cpu",
+        "--only", "sizes", "int8", "precision", "translate", "--examples", 24, "--repeats", 1,
+        "--translate-pairs", 20, "--translate-languages", 2, "--json", "--check",
     )  # fmt: skip
     summary = json.loads(result.stdout)  # stdout is the summary alone; the report went to stderr
     assert "int8-int8" in result.stderr and "artifact sizes" in result.stderr
-    assert summary["sections"] == ["int8", "translate", "sizes"] and summary["failed"] == {}, result.stderr
-    for variant in ("int8-float32", "int8-int8"):
+    assert summary["sections"] == ["int8", "precision", "translate", "sizes"] and summary["failed"] == {}, result.stderr
+    for variant in ("int8-float32", "int8-int8", "cpu-float32-eval", "cpu-bf16-adapter-epoch"):
         assert summary["variants"][variant]["items"] == 24 and summary["variants"][variant]["per_second"] > 0
+    assert [summary["variants"][f"cpu-{name}-eval"]["precision"] for name in ("float32", "bf16")] == ["no", "bf16"]
     runs = summary["tables"]["translate"]["runs"]
     assert [run["languages"] for run in runs] == [1, 2] and all(run["seconds_per_language"] > 0 for run in runs)
     assert summary["tables"]["sizes"]["translator (width 2H)"] > 0
-    (int8,) = summary["ratios"]
+    int8, *precision = summary["ratios"]
+    assert [row["name"] for row in precision] == ["eval on the CPU: bf16 / float32", "adapter epoch on the CPU: bf16 / float32"]
+    assert all(row["goal"] is None and row["ratio"] > 0 for row in precision)
     assert int8["goal"] == 1.4 and int8["held"] == (int8["ratio"] >= 1.4)
     assert summary["goals_hold"] == int8["held"]
     assert result.returncode == (0 if summary["goals_hold"] else 1), result.stderr
@@ -82,23 +86,24 @@ def test_goals_hold_only_when_each_is_met_and_a_failed_variant_misses_its_goal(s
     assert goals.ratio_rows(["int8-float32"], measured, {}) == []  # a ratio whose variants did not both run
 
 
-def test_int8_agreement_reports_each_language(full_prompts_dir, toy_data_dir):
+@pytest.mark.parametrize("against", ["int8", "bf16"])
+def test_agreement_reports_each_language(full_prompts_dir, toy_data_dir, against):
     result = run_script(
-        "int8_agreement.py", "--prompts-dir", full_prompts_dir, "--data", toy_data_dir, "--langs", "en,de",
-        "--split", "validation", "--max-examples", 20, "--json",
+        "agreement.py", "--prompts-dir", full_prompts_dir, "--data", toy_data_dir, "--langs", "en,de",
+        "--split", "validation", "--max-examples", 20, "--against", against, "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert list(summary["languages"]) == ["en", "de"] and summary["overall"]["rows"] == 40
     for entry in summary["languages"].values():
         assert entry["rows"] == 20 and entry["same_label"] >= 0.9
-        assert entry["accuracy_difference"] == pytest.approx(entry["accuracy_int8"] - entry["accuracy_float32"])
-        assert entry["seconds_float32"] > 0 and entry["seconds_int8"] > 0
-    assert "same %" in result.stderr
+        assert entry["accuracy_difference"] == pytest.approx(entry["accuracy_other"] - entry["accuracy_float32"])
+        assert entry["seconds_float32"] > 0 and entry["seconds_other"] > 0
+    assert f"acc {against}" in result.stderr and "same %" in result.stderr
 
 
-def test_int8_agreement_bad_input_is_one_error_line(full_prompts_dir, toy_data_dir):
-    result = run_script("int8_agreement.py", "--prompts-dir", full_prompts_dir, "--data", toy_data_dir, "--langs", "fr")
+def test_agreement_bad_input_is_one_error_line(full_prompts_dir, toy_data_dir):
+    result = run_script("agreement.py", "--prompts-dir", full_prompts_dir, "--data", toy_data_dir, "--langs", "fr")
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
 
@@ -109,6 +114,6 @@ DOC_COMMAND = re.compile(r"^python benchmarks/(\S+\.py)(.*)$")
 def test_the_documented_benchmark_commands_parse(scripts):
     commands = [DOC_COMMAND.match(line.strip()) for line in DOCS.read_text(encoding="utf-8").splitlines()]
     commands = [(m.group(1), shlex.split(m.group(2), comments=True)) for m in commands if m]
-    assert {name for name, _ in commands} == {"speed.py", "int8_agreement.py"}
+    assert {name for name, _ in commands} == {"speed.py", "agreement.py"}
     for name, args in commands:
         scripts[name].parse_args(args)  # argparse exits on a bad option

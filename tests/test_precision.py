@@ -65,6 +65,13 @@ def test_the_backbone_computes_in_bf16_and_hands_back_float32(load_backbone, pre
         assert torch.equal(output, output.bfloat16().float())  # bf16 values: the forward pass did run in bf16
 
 
+@pytest.mark.parametrize(("value", "attention"), [("bf16", "eager"), ("no", "sdpa")])
+def test_bf16_on_the_cpu_uses_eager_attention(load_backbone, precision, value, attention):
+    """The fused attention's bf16 backward is slow on the CPU; float32 keeps the fused kernel."""
+    precision(value)
+    assert load_backbone().model.config._attn_implementation == attention
+
+
 def test_full_tuning_in_bf16_lowers_the_loss_and_saves_float32(make_options, precision):
     precision("bf16")
     run, backbone = train_capturing_backbone(make_options(tune="full", train=dict(LEARNING_TRAIN, epochs=6)))

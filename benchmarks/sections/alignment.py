@@ -11,20 +11,27 @@ from .common import encoded_inputs, examples, label_words, random_prompt
 NAME = "align"
 
 
-def align_epoch(backbone, args, cached: bool):
+def align_epoch(backbone, args, cached: bool, adapter: str | None = None):
     """One alignment epoch over ``--pairs`` parallel pairs (English text on both sides, so no corpus is needed).
 
     The teacher lives across epochs as in training: the warm-up epoch fills the cache, the timed ones use it.
+    With an ``adapter`` (a language code) the student reads the target side through a fresh language adapter
+    that learns with the translator, as ``mpt translate``'s default method does.
     """
     from mpt_cli.engine.align import AlignConfig, Teacher, alignment_kl
     from mpt_cli.engine.batching import shuffled
+    from mpt_cli.engine.language_adapter import AdapterConfig
     from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
 
     pairs = examples(args)[: args.pairs]
     encoded = encoded_inputs(backbone, pairs)
     target = encoded_inputs(backbone, list(reversed(pairs)))
     translator = PromptTranslator(TranslatorConfig(backbone.hidden_size)).to(backbone.device)
-    optimizer = torch.optim.AdamW(translator.parameters(), lr=1e-4)
+    parameters = list(translator.parameters())
+    if adapter is not None:
+        backbone.language_adapters.add(adapter, AdapterConfig(), seed=0)
+        parameters += backbone.language_adapters.parameters(adapter)
+    optimizer = torch.optim.AdamW(parameters, lr=1e-4)
     source_prompt = random_prompt(backbone).to(backbone.device)
     ids = label_words(backbone)
     config = AlignConfig(batch_size=16)
@@ -33,7 +40,8 @@ def align_epoch(backbone, args, cached: bool):
 
     def run():
         for rows in shuffled(len(target), config.batch_size, torch.Generator().manual_seed(0)):
-            kl = alignment_kl(backbone, teacher, target, rows, source_prompt, translator(source_prompt), config, ids, cached)
+            target_prompt = translator(source_prompt)
+            kl = alignment_kl(backbone, teacher, target, rows, source_prompt, target_prompt, config, ids, cached, adapter)
             kl.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)

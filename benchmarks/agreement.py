@@ -1,19 +1,23 @@
-"""int8 against float32 on real data: how often the labels agree, the accuracy of each, and the time of each.
+"""A cheaper arithmetic against float32 on real data: how often the labels agree, the accuracy of each, and
+the time of each.
 
-    python benchmarks/int8_agreement.py --prompts-dir prompts --data /path/to/xnli --langs en,de,sw
-    python benchmarks/int8_agreement.py --prompts-dir prompts --data /path/to/xnli --langs all --json
+    python benchmarks/agreement.py --prompts-dir prompts --data /path/to/xnli --langs en,de,sw
+    python benchmarks/agreement.py --prompts-dir prompts --data /path/to/xnli --langs all --against bf16 --json
 
 Scores the first --max-examples rows of each language's --split with the prompt (and language adapter)
-`mpt eval` would use, once on the float32 backbone and once with --int8, both on the CPU, and reports
-per language: the share of rows given the same label, the accuracy of each and their difference, and
-the seconds of each (scoring only: the backbone is loaded, and warmed up on one batch, before the
-clock starts). The report goes to stdout, or with --json to stderr, and a JSON summary to stdout.
+`mpt eval` would use, once on the float32 backbone and once in the --against arithmetic (`--int8`, or
+`MPT_PRECISION=bf16`), both on the CPU, each in a process of its own (accelerate keeps one precision per
+process), and reports per language: the share of rows given the same label, the accuracy of each and their
+difference, and the seconds of each (scoring only: the backbone is loaded, and warmed up on one batch,
+before the clock starts). The report goes to stdout, or with --json to stderr, and a JSON summary to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,7 +35,8 @@ from mpt_cli.errors import MptError
 from mpt_cli.languages import DEFAULT_SOURCE, normalise, parse_languages
 from mpt_cli.prompt_set import PromptSet
 
-KINDS = ("float32", "int8")
+BASELINE = "float32"
+ARITHMETICS = {BASELINE: {}, "int8": {}, "bf16": {"MPT_PRECISION": "bf16"}}  # name -> the environment it runs in
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,7 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=EVAL_BATCH_SIZE)
     parser.add_argument("--source", default=DEFAULT_SOURCE, help="language of the source prompt")
     parser.add_argument("--model", help="backbone [default: the one the prompts record]")
+    parser.add_argument("--against", default="int8", choices=[a for a in ARITHMETICS if a != BASELINE])
     parser.add_argument("--json", action="store_true", help="a JSON summary on stdout (the report on stderr)")
+    parser.add_argument("--arithmetic", choices=list(ARITHMETICS), help=argparse.SUPPRESS)  # one run, in this process
     return parser.parse_args(argv)
 
 
@@ -62,41 +69,60 @@ def scored(prompts: PromptSet, examples: dict[str, list], batch_size: int) -> di
     return result
 
 
+def run_here(args) -> dict:
+    """Scores in ``args.arithmetic``, in this process: per language, the labels, the accuracy and the seconds."""
+    prompts = PromptSet(args.prompts_dir, normalise(args.source), args.model, cpu=True, int8=args.arithmetic == "int8")
+    data = default_data(prompts.task, args.data)
+    languages = parse_languages(args.langs) or data_languages(prompts.task, data, args.split)
+    examples = {lang: load_examples(prompts.task, data, lang, args.split)[: args.max_examples] for lang in languages}
+    return {"task": prompts.task.name, "languages": scored(prompts, examples, args.batch_size)}
+
+
+def in_own_process(arithmetic: str) -> dict:
+    """:func:`run_here` for ``arithmetic`` in a child process with this one's options; MptError with its error."""
+    command = [sys.executable, __file__, *sys.argv[1:], "--arithmetic", arithmetic]
+    environment = os.environ | ARITHMETICS[arithmetic]
+    out = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
+    if out.returncode != 0:
+        lines = out.stderr.strip().splitlines() or [f"the {arithmetic} run failed"]
+        raise MptError(lines[-1].removeprefix("error: "))
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def measure(args) -> dict:
     """Both runs, and per language what they agree on."""
-    source = normalise(args.source)
-    runs, examples, task = {}, {}, None
-    for kind in KINDS:  # one backbone at a time: the first is gone once ``prompts`` names the second
-        prompts = PromptSet(args.prompts_dir, source, args.model, cpu=True, int8=kind == "int8")
-        if not examples:  # read and checked before the first backbone loads
-            task, data = prompts.task, default_data(prompts.task, args.data)
-            languages = parse_languages(args.langs) or data_languages(task, data, args.split)
-            examples = {lang: load_examples(task, data, lang, args.split)[: args.max_examples] for lang in languages}
-        runs[kind] = scored(prompts, examples, args.batch_size)
+    plain_run, cheap_run = in_own_process(BASELINE), in_own_process(args.against)
     languages = {}
-    for lang in examples:
-        plain, int8 = runs["float32"][lang], runs["int8"][lang]
-        same = sum(a == b for a, b in zip(plain["labels"], int8["labels"]))
+    for lang, plain in plain_run["languages"].items():
+        cheap = cheap_run["languages"][lang]
+        rows = len(plain["labels"])
+        same = sum(a == b for a, b in zip(plain["labels"], cheap["labels"]))
         languages[lang] = {
-            "rows": len(examples[lang]),
-            "same_label": same / len(examples[lang]),
+            "rows": rows,
+            "same_label": same / rows,
             "accuracy_float32": plain["accuracy"],
-            "accuracy_int8": int8["accuracy"],
-            "accuracy_difference": int8["accuracy"] - plain["accuracy"],
+            "accuracy_other": cheap["accuracy"],
+            "accuracy_difference": cheap["accuracy"] - plain["accuracy"],
             "seconds_float32": plain["seconds"],
-            "seconds_int8": int8["seconds"],
-            "speedup": plain["seconds"] / int8["seconds"],
+            "seconds_other": cheap["seconds"],
+            "speedup": plain["seconds"] / cheap["seconds"],
         }
     total = lambda key: sum(entry[key] for entry in languages.values())  # over every language
     overall = {
         "rows": total("rows"),
         "same_label": sum(entry["same_label"] * entry["rows"] for entry in languages.values()) / total("rows"),
         "seconds_float32": total("seconds_float32"),
-        "seconds_int8": total("seconds_int8"),
-        "speedup": total("seconds_float32") / total("seconds_int8"),
+        "seconds_other": total("seconds_other"),
+        "speedup": total("seconds_float32") / total("seconds_other"),
     }
-    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "json"}
-    return {"machine": machine("cpu"), "settings": settings, "task": task.name, "languages": languages, "overall": overall}
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k not in ("json", "arithmetic")}
+    return {
+        "machine": machine("cpu"),
+        "settings": settings,
+        "task": plain_run["task"],
+        "languages": languages,
+        "overall": overall,
+    }
 
 
 def pct(share: float) -> str:
@@ -104,16 +130,17 @@ def pct(share: float) -> str:
 
 
 def report(result: dict) -> list[str]:
-    columns = ("rows", "same %", "acc fp32", "acc int8", "diff", "s fp32", "s int8", "speedup")
+    other = result["settings"]["against"]
+    columns = ("rows", "same %", "acc fp32", f"acc {other}", "diff", "s fp32", f"s {other}", "speedup")
     lines = ["lang   " + " ".join(f"{name:>8s}" for name in columns)]
     for lang, e in result["languages"].items():
         lines.append(
-            f"{lang:6s} {e['rows']:8d} {pct(e['same_label'])} {pct(e['accuracy_float32'])} {pct(e['accuracy_int8'])} "
-            f"{100 * e['accuracy_difference']:+8.1f} {e['seconds_float32']:8.2f} {e['seconds_int8']:8.2f} {e['speedup']:8.2f}"
+            f"{lang:6s} {e['rows']:8d} {pct(e['same_label'])} {pct(e['accuracy_float32'])} {pct(e['accuracy_other'])} "
+            f"{100 * e['accuracy_difference']:+8.1f} {e['seconds_float32']:8.2f} {e['seconds_other']:8.2f} {e['speedup']:8.2f}"
         )
     o = result["overall"]
     lines.append(f"{'all':6s} {o['rows']:8d} {pct(o['same_label'])} {'':8s} {'':8s} {'':8s} "
-                 f"{o['seconds_float32']:8.2f} {o['seconds_int8']:8.2f} {o['speedup']:8.2f}")  # fmt: skip
+                 f"{o['seconds_float32']:8.2f} {o['seconds_other']:8.2f} {o['speedup']:8.2f}")  # fmt: skip
     return lines
 
 
@@ -121,6 +148,9 @@ def main() -> int:
     args = parse_args()
     quiet_libraries()
     try:
+        if args.arithmetic:
+            print(json.dumps(run_here(args)))
+            return 0
         result = measure(args)
     except MptError as exc:
         print(f"error: {exc}", file=sys.stderr)
