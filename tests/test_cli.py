@@ -59,7 +59,7 @@ def test_env_json():
     report = json.loads(result.stdout)
     assert report["torch"] == torch.__version__
     assert report["mpt-cli"] == mpt_cli.__version__
-    assert report["device"] and report["python"]
+    assert report["device"] and report["python"] and report["cpu_bf16"]
 
 
 def test_train_source_json_then_refuse_to_overwrite(train_args, tmp_path):

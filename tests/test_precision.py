@@ -160,3 +160,21 @@ def test_env_reports_the_precision(monkeypatch, value):
     result = invoke("env", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["precision"] == value
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "support"),
+    [
+        ("processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16 amx_bf16 amx_tile\n", "amx_bf16 avx512_bf16"),
+        ("processor\t: 0\nflags\t\t: fpu sse avx2\n", "none"),
+        ("processor\t: 0\nFeatures\t: fp asimd bf16 i8mm\n", "bf16"),
+        (None, "unknown"),
+    ],
+)
+def test_cpu_bf16_support_reads_the_cpu_flags(tmp_path, cpuinfo, support):
+    from mpt_cli.engine.device import cpu_bf16_support
+
+    path = tmp_path / "cpuinfo"
+    if cpuinfo is not None:
+        path.write_text(cpuinfo)
+    assert cpu_bf16_support(path) == support

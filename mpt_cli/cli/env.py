@@ -18,7 +18,7 @@ def env_command(json_output: Annotated[bool, typer.Option("--json", help="Print 
     """Print versions, Python, platform, and the device and precision (``MPT_PRECISION``) mpt would use."""
     import torch
 
-    from ..engine.device import precision_in_use
+    from ..engine.device import cpu_bf16_support, precision_in_use
 
     report = {"python": platform.python_version(), "platform": platform.platform()}
     for package in PACKAGES:
@@ -29,6 +29,7 @@ def env_command(json_output: Annotated[bool, typer.Option("--json", help="Print 
     report["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
     report["precision"] = precision_in_use(cuda=torch.cuda.is_available()).value
     report["cpu_threads"] = torch.get_num_threads()
+    report["cpu_bf16"] = cpu_bf16_support()  # native bf16 makes MPT_PRECISION=bf16 pay on the CPU
     if json_output:
         print_json(report)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 
@@ -39,6 +40,22 @@ def precision_in_use(cuda: bool) -> Precision:
     if precision == Precision.BF16 and cuda and not torch.cuda.is_bf16_supported():
         raise MptError(f"MPT_PRECISION bf16 is not supported by {torch.cuda.get_device_name()}; use fp16 or no")
     return precision
+
+
+NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16", "bf16")  # Intel AMX, AVX-512 BF16, Arm's BF16 extension
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def cpu_bf16_support(cpuinfo: Path = CPUINFO) -> str:
+    """The CPU's native bf16 instructions as Linux names them (``"amx_bf16 avx512_bf16"``), ``"none"`` (bf16 is
+    emulated, slower than float32), or ``"unknown"`` where ``cpuinfo`` cannot be read (other systems).
+    With AMX, ``MPT_PRECISION=bf16`` scores about 3x and trains about 2x as fast as float32."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "unknown"
+    flags = {word for line in text.splitlines() if line.lower().startswith(("flags", "features")) for word in line.split()}
+    return " ".join(flag for flag in NATIVE_BF16_FLAGS if flag in flags) or "none"
 
 
 def uses_cuda(cpu: bool = False) -> bool:
