@@ -54,7 +54,7 @@ class Backbone:
         if self.device.type == "cpu" and self.accelerator.mixed_precision == "bf16":
             # PyTorch's fused attention backward in bf16 on the CPU takes half of a training step, which makes
             # bf16 training no faster than float32; eager attention runs on the matrix units (AMX) like the
-            # rest: 1.9x float32 per alignment epoch, and as fast as the fused kernel forward
+            # rest: 2x float32 per alignment epoch, and as fast as the fused kernel forward
             self.model.set_attn_implementation("eager")
         self.tune = Tune.PROMPT
         self.model.requires_grad_(False)
