@@ -72,6 +72,13 @@ def test_bf16_on_the_cpu_uses_eager_attention(load_backbone, precision, value, a
     assert load_backbone().model.config._attn_implementation == attention
 
 
+def test_the_finetuning_baseline_in_bf16_on_the_cpu_uses_eager_attention(tiny_model_dir, precision):
+    from mpt_cli.engine.finetune import Classifier
+
+    precision("bf16")
+    assert Classifier(str(tiny_model_dir), classes=3, cpu=True).model.config._attn_implementation == "eager"
+
+
 def test_full_tuning_in_bf16_lowers_the_loss_and_saves_float32(make_options, precision):
     precision("bf16")
     run, backbone = train_capturing_backbone(make_options(tune="full", train=dict(LEARNING_TRAIN, epochs=6)))

@@ -22,7 +22,7 @@ from ..data.paths import local_path
 from ..errors import MptError
 from ..verbalizer import LabelWords
 from .batching import Batch
-from .device import check_int8, make_accelerator
+from .device import check_int8, make_accelerator, place
 from .int8 import quantize_linear_layers
 from .language_adapter import LanguageAdapters, Route
 
@@ -50,12 +50,7 @@ class Backbone:
         self.name = name
         self.tokenizer = tokenizer
         self.accelerator = accelerator or make_accelerator()
-        self.model = model.to(self.accelerator.device)
-        if self.device.type == "cpu" and self.accelerator.mixed_precision == "bf16":
-            # PyTorch's fused attention backward in bf16 on the CPU takes half of a training step, which makes
-            # bf16 training no faster than float32; eager attention runs on the matrix units (AMX) like the
-            # rest: 2x float32 per alignment epoch, and as fast as the fused kernel forward
-            self.model.set_attn_implementation("eager")
+        self.model = place(model, self.accelerator)
         self.tune = Tune.PROMPT
         self.model.requires_grad_(False)
         self.decoder = model.get_output_embeddings()  # Linear H -> V, usually tied to the input embeddings

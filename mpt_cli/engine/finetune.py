@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from ..data import Example
 from .backbone import Tune, load_pretrained
 from .batching import EVAL_BATCH_SIZE
-from .device import make_accelerator
+from .device import make_accelerator, place
 from .inference import accuracy
 from .loop import DEV_ACCURACY, TrainResult, fit, restore_parameters
 from .train import DEFAULT_BACKBONE_LR, TrainConfig
@@ -31,7 +31,7 @@ class Classifier:
             AutoModelForSequenceClassification, model_dir, "a sequence classifier", num_labels=classes
         )
         self.accelerator = make_accelerator(cpu)
-        self.model = model.to(self.accelerator.device)
+        self.model = place(model, self.accelerator)
         self.model.get_input_embeddings().requires_grad_(False)  # as in --tune full: keep the shared embedding space
         self.max_length, self.classes = max_length, classes
 
