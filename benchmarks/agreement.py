@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,7 +23,7 @@ from pathlib import Path
 # the mpt of this checkout, not whichever one is installed: a benchmark measures the code beside it
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
-from sections.common import machine  # after the path above, as every import below
+from sections.common import machine, rerun_in_child  # after the path above, as every import below
 
 from mpt_cli.cli.common import quiet_libraries
 from mpt_cli.data import default_data, load_examples
@@ -80,13 +78,11 @@ def run_here(args) -> dict:
 
 def in_own_process(arithmetic: str) -> dict:
     """:func:`run_here` for ``arithmetic`` in a child process with this one's options; MptError with its error."""
-    command = [sys.executable, __file__, *sys.argv[1:], "--arithmetic", arithmetic]
-    environment = os.environ | ARITHMETICS[arithmetic]
-    out = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
-    if out.returncode != 0:
-        lines = out.stderr.strip().splitlines() or [f"the {arithmetic} run failed"]
-        raise MptError(lines[-1].removeprefix("error: "))
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    try:
+        return rerun_in_child(__file__, ["--arithmetic", arithmetic], ARITHMETICS[arithmetic])
+    except RuntimeError as exc:
+        lines = str(exc).strip().splitlines() or [f"the {arithmetic} run failed"]
+        raise MptError(lines[-1].removeprefix("error: ")) from None
 
 
 def measure(args) -> dict:

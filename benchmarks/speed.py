@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import traceback
 from pathlib import Path
@@ -28,7 +26,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 import torch  # after the path above, as every import below
 from goals import describe, every_goal_holds, ratio_rows
 from sections import SECTIONS
-from sections.common import load, machine, peak_memory_mb, timed
+from sections.common import load, machine, peak_memory_mb, rerun_in_child, timed
 
 from mpt_cli.cli.common import quiet_libraries
 
@@ -73,12 +71,10 @@ def run_variant(args) -> dict:
 
 def in_own_process(name: str) -> dict:
     """``run_variant`` for ``name`` in a child process with this one's options; raises with its error."""
-    command = [sys.executable, __file__, *sys.argv[1:], "--variant", name]
-    environment = os.environ | ENVIRONMENT.get(name, {})
-    out = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-2000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    try:
+        return rerun_in_child(__file__, ["--variant", name], ENVIRONMENT.get(name, {}))
+    except RuntimeError as exc:
+        raise RuntimeError(str(exc)[-2000:]) from None
 
 
 def main() -> int:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import subprocess
+import sys
 import time
 
 import torch
@@ -97,3 +100,15 @@ def machine(device: str) -> str:
         cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if device == "cuda" else ""
     return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads{gpu}; torch {torch.__version__}"
+
+
+def rerun_in_child(script: str, extra: list[str], environment: dict[str, str]) -> dict:
+    """Run ``script`` again in a child process with this process's options plus ``extra``, in this environment
+    updated by ``environment``; returns the JSON of its last stdout line. Raises RuntimeError with the
+    child's stderr when it fails. (accelerate keeps one precision per process, and a process's peak
+    memory is its own, so the benchmarks measure each variant this way.)"""
+    command = [sys.executable, script, *sys.argv[1:], *extra]
+    out = subprocess.run(command, capture_output=True, text=True, check=False, env=os.environ | environment)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])

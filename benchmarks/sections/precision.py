@@ -23,7 +23,8 @@ def adapter_epoch(backbone, args):
 
 
 WORKLOADS = {"eval": eval_mpt, "adapter-epoch": adapter_epoch}
-VARIANTS = {f"cpu-{arithmetic}-{name}": make for arithmetic in PRECISIONS for name, make in WORKLOADS.items()}
-ENVIRONMENT = {
-    f"cpu-{arithmetic}-{name}": {"MPT_PRECISION": value} for arithmetic, value in PRECISIONS.items() for name in WORKLOADS
-}
+VARIANTS, ENVIRONMENT = {}, {}
+for _arithmetic, _value in PRECISIONS.items():
+    for _workload, _make in WORKLOADS.items():
+        VARIANTS[f"cpu-{_arithmetic}-{_workload}"] = _make
+        ENVIRONMENT[f"cpu-{_arithmetic}-{_workload}"] = {"MPT_PRECISION": _value}
