@@ -31,9 +31,11 @@ class ScriptedLearner:
     scores: list[float]
     decay_to_start: float = 0.0
     train_size: int = 4
+    train_lengths: list[int] | None = None
     dev_metric = DEV_ACCURACY
     weight: torch.nn.Parameter = field(default_factory=lambda: torch.nn.Parameter(torch.zeros(1)))
     epoch_ends: list[float] = field(default_factory=list)
+    batches: list[list[int]] = field(default_factory=list)
 
     def __post_init__(self):
         self.calls = 0
@@ -48,6 +50,7 @@ class ScriptedLearner:
         pass
 
     def loss(self, rows: list[int]) -> torch.Tensor:
+        self.batches.append(rows)
         return ((self.weight - 10) ** 2).sum()
 
     def dev_score(self) -> float:
@@ -100,6 +103,18 @@ def test_average_keeps_the_mean_of_the_second_half_and_scores_it():
     assert learner.weight.item() not in learner.epoch_ends
     assert learner.calls == len(SCORES) + 1  # the average is scored once more
     assert result.best_epoch == len(SCORES) and result.dev_score == SCORES[-1]
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_fit_batches_rows_of_similar_length_where_asked(grouped):
+    lengths = torch.randperm(64, generator=torch.Generator().manual_seed(3)).tolist()
+    learner = ScriptedLearner(list(SCORES), train_size=64, train_lengths=lengths)
+    fit(learner, TrainConfig(epochs=2, batch_size=4, group_by_length=grouped), seed=1, accelerator=make_accelerator(cpu=True))
+    assert len(learner.batches) == 32
+    for epoch in (learner.batches[:16], learner.batches[16:]):
+        assert sorted(r for rows in epoch for r in rows) == list(range(64))
+    spread = sum(max(lengths[r] for r in rows) - min(lengths[r] for r in rows) for rows in learner.batches) / 32
+    assert (spread < 12) if grouped else (spread > 20)  # 8 batches of 32 rows sorted: about 6; random: about 38
 
 
 def test_decay_to_start_pulls_the_weights_back():

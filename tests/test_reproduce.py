@@ -283,6 +283,15 @@ def test_a_method_is_compared_on_the_settings_it_depends_on(finished_cells, tiny
     recorded = json.loads((finished_cells / "settings.json").read_text())["by_method"]
     assert (recorded["soft-prompt"].get("align.epochs"), recorded["mpt"]["align.epochs"]) == (None, 2)
 
+    # a folder of a version before length-grouped batches records no such setting: its cells had random batches
+    path = finished_cells / "settings.json"
+    settings = json.loads(path.read_text())
+    del settings["by_method"]["mpt"]["align.group_by_length"]
+    path.write_text(json.dumps(settings))
+    with pytest.raises(MptError, match="holds mpt cells made with align.group_by_length=False, not True"):
+        reproduce(replace(options, methods=("mpt",), align=AlignConfig(epochs=2, group_by_length=True)))
+    reproduce(replace(options, methods=("mpt",), align=AlignConfig(epochs=2)))
+
 
 def test_joint_cells_take_the_pair_counts_of_mpt_joint(tiny_model_dir, toy_data_dir, parallel_dir, tmp_path, monkeypatch):
     """One owner: a joint cell's run is the one `mpt joint` makes by default (pairs per language, held out)."""

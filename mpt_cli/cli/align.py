@@ -63,6 +63,9 @@ def _make_command(translating: bool):
         epochs: Annotated[int, typer.Option(help=config_help(AlignConfig, "epochs"))] = _defaults.epochs,
         batch_size: Annotated[int, typer.Option(help=config_help(AlignConfig, "batch_size"))] = _defaults.batch_size,
         lr: Annotated[float, typer.Option(help=config_help(AlignConfig, "lr"))] = _defaults.lr,
+        group_by_length: Annotated[
+            bool, typer.Option(help=config_help(AlignConfig, "group_by_length"))
+        ] = _defaults.group_by_length,
         translator_width: Annotated[int | None, typer.Option(help=config_help(TranslatorConfig, "width"))] = AlignOptions.width,
         residual: Annotated[bool, typer.Option(help=config_help(TranslatorConfig, "residual"))] = AlignOptions.residual,
         translator_init: Annotated[str, typer.Option(help=config_help(TranslatorConfig, "init"))] = AlignOptions.init,
@@ -94,7 +97,7 @@ def _make_command(translating: bool):
             cpu=cpu, method=method, translator=translator, adapter=AdapterConfig(rank=adapter_rank, modules=adapter_modules),
             align=AlignConfig(
                 alpha=alpha, kl_direction=kl, kl_space=kl_space, freeze_source=freeze_source, epochs=epochs,
-                batch_size=batch_size, lr=lr, adapter_lr=adapter_lr,
+                batch_size=batch_size, lr=lr, adapter_lr=adapter_lr, group_by_length=group_by_length,
             ),
         )  # fmt: skip
         with progress_callbacks("aligning", log_epoch) as callbacks:

@@ -84,6 +84,9 @@ def reproduce_command(
     align_epochs: Annotated[
         int, typer.Option(help="Epochs over the parallel pairs (mpt and the adapter methods).")
     ] = AlignConfig().epochs,
+    align_group_by_length: Annotated[
+        bool, typer.Option(help="Batch parallel pairs of similar length together (mpt and the adapter methods).")
+    ] = AlignConfig().group_by_length,
     joint_epochs: Annotated[
         int, typer.Option(help="Epochs of the joint methods over the few-shot examples.")
     ] = JointConfig().epochs,
@@ -103,7 +106,7 @@ def reproduce_command(
         data=data, parallel=parallel,
         split=split, output=output, tune=tune, max_examples=max_examples, max_pairs=max_pairs, joint_pairs=joint_pairs,
         train=TrainConfig(epochs=epochs, select=select, mixup=mixup, decay_to_start=decay_to_start),
-        align=AlignConfig(epochs=align_epochs), cpu=cpu,
+        align=AlignConfig(epochs=align_epochs, group_by_length=align_group_by_length), cpu=cpu,
         joint=JointConfig(epochs=joint_epochs, start=joint_start),
     )  # fmt: skip
     summary = reproduce(options, Callbacks(on_stage=lambda message: console.log(message)))

@@ -45,6 +45,12 @@ class AlignConfig(AlignmentObjective, LoopSettings):
     lr: float = field(default=2e-4, metadata={"help": "peak learning rate of the translator (warm-up, then linear decay)"})
     source_lr: float = field(default=1e-4, metadata={"help": "learning rate of the source prompt encoder, when it learns"})
     adapter_lr: float = field(default=5e-4, metadata={"help": "learning rate of the language adapter, when there is one"})
+    # off: 1.2x (XNLI) to 1.4x (SIB-200) faster per language, but 0.4 points lower on XNLI's 14 targets, seeds
+    # 1-2, 17 of 28 languages and seeds lower (docs/results/2026-12-03-speed-per-language.md)
+    group_by_length: bool = field(
+        default=False,
+        metadata={"help": "batch pairs of similar length together: less padding, faster, slightly less accurate on XNLI"},
+    )
 
     def __post_init__(self):
         AlignmentObjective.__post_init__(self)
@@ -128,6 +134,7 @@ class TranslatorLearner:
         self.learn_source = isinstance(source, PromptEncoder) and not config.freeze_source
         self.generator = torch.Generator().manual_seed(seed)  # few-shot batches: apart from fit's pair order
         self.train_size = len(pairs.target)
+        self.train_lengths = [len(example.input_ids) for example in pairs.target]  # the student's side: it learns
         backbone.model.eval()  # frozen and deterministic: the cached teacher must equal a recomputed one
         if translator is not None:
             translator.to(backbone.device)

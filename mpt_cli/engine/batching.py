@@ -1,4 +1,5 @@
-"""Dynamic padding and batch order: length-sorted for inference, seeded shuffles for training."""
+"""Dynamic padding and batch order: length-sorted for inference, seeded shuffles for training (optionally
+of rows of similar length)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import torch
 from ..template import EncodedExample
 
 EVAL_BATCH_SIZE = 64  # examples per forward pass where nothing learns: dev scores, held-out KL, eval, predict
+# batches a length-grouped epoch sorts together: 8 leaves 8% padding on XNLI's sentence pairs and 11% on
+# SIB-200's sentences, against 46% and 59% in random batches of 16, while each batch is still drawn from
+# 128 random rows (the whole set sorted at once would give the same batches every epoch)
+POOL_BATCHES = 8
 
 
 @dataclass
@@ -59,3 +64,17 @@ def shuffled(count: int, batch_size: int, generator: torch.Generator) -> list[li
     """A seeded random permutation of ``range(count)`` cut into batches, for one training epoch."""
     order = torch.randperm(count, generator=generator).tolist()
     return [order[i : i + batch_size] for i in range(0, count, batch_size)]
+
+
+def length_grouped(lengths: list[int], batch_size: int, generator: torch.Generator) -> list[list[int]]:
+    """One training epoch, seeded, of batches whose rows have similar ``lengths``: a random permutation cut
+    into pools of :data:`POOL_BATCHES` batches, each pool sorted by length and cut into batches, and the
+    batches of all pools in a random order. Every row once, in batches of ``batch_size`` (the last one may be
+    smaller), as from :func:`shuffled`, but with less padding."""
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    pool_size = POOL_BATCHES * batch_size
+    batches = []
+    for start in range(0, len(order), pool_size):
+        pool = sorted(order[start : start + pool_size], key=lambda row: lengths[row])  # stable: ties stay random
+        batches.extend(pool[i : i + batch_size] for i in range(0, len(pool), batch_size))
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]

@@ -70,6 +70,7 @@ class ClassifierLearner:
 
     def __post_init__(self):
         self.train_size = len(self.train)
+        self.train_lengths = None  # raw text, tokenized batch by batch
 
     def parameter_groups(self) -> list[dict]:
         params = [p for p in self.classifier.model.parameters() if p.requires_grad]

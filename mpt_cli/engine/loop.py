@@ -12,7 +12,7 @@ import torch
 
 from ..choices import Choice
 from ..template import EncodedExample
-from .batching import shuffled
+from .batching import length_grouped, shuffled
 from .distributed import processes
 
 
@@ -35,6 +35,9 @@ class LoopSettings:
     warmup_ratio: float = field(default=0.1, metadata={"help": "share of steps with a linear warm-up"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
     select: Selection = field(default=Selection.BEST, metadata={"help": SELECT_HELP})
+    group_by_length: bool = field(
+        default=False, metadata={"help": "batch training rows of similar length together (less padding), in a seeded order"}
+    )
 
     def __post_init__(self):
         object.__setattr__(self, "select", Selection.parse(self.select, "selection rule"))
@@ -87,6 +90,7 @@ class Learner(Protocol):
     """What :func:`fit` trains: a loss on training rows, a dev score, and state to keep the best of."""
 
     train_size: int
+    train_lengths: list[int] | None  # tokens in each training row, for LoopSettings.group_by_length; None: unknown
     dev_metric: DevMetric
 
     def parameter_groups(self) -> list[dict]: ...  # AdamW groups: {"params": [...], "lr": ...}
@@ -135,7 +139,7 @@ def fit(
     for epoch in range(1, config.epochs + 1):
         learner.train_mode(True)
         losses = []
-        for rows in shuffled(learner.train_size, config.batch_size, generator):
+        for rows in _epoch(learner, config, generator):
             loss = _backward(learner, rows, trainable, accelerator)
             accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
             optimizer.step()
@@ -165,6 +169,13 @@ def fit(
         dev_score, kept = history[-1].dev_score, config.epochs
     learner.train_mode(False)
     return TrainResult(kept, dev_score, history[kept - 1].train_loss, history)
+
+
+def _epoch(learner: Learner, config: LoopSettings, generator: torch.Generator) -> list[list[int]]:
+    """One epoch's batches of training rows: of similar length where asked and the lengths are known."""
+    if config.group_by_length and learner.train_lengths is not None:
+        return length_grouped(learner.train_lengths, config.batch_size, generator)
+    return shuffled(learner.train_size, config.batch_size, generator)
 
 
 def restore_parameters(model: torch.nn.Module, values: dict[str, torch.Tensor]) -> None:

@@ -85,6 +85,7 @@ class PromptLearner:
         self.encoder.to(self.backbone.device)
         self.label_words = self.label_words.to(self.backbone.device)
         self.train_size = len(self.train.encoded)
+        self.train_lengths = [len(example.input_ids) for example in self.train.encoded]
 
     def parameter_groups(self) -> list[dict]:
         groups = [{"params": list(self.encoder.parameters()), "lr": self.config.prompt_lr}]

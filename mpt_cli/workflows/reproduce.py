@@ -117,20 +117,31 @@ def _recorded_settings(output: Path) -> dict[str, dict]:
     return recorded["by_method"] if "by_method" in recorded else dict.fromkeys(METHODS, recorded)
 
 
+# settings added after reproduce folders were first made, and the value every cell made before then had
+BEFORE_RECORDED = {"train.group_by_length": False, "align.group_by_length": False}
+
+
 def _check_same_settings(options: ReproduceOptions) -> None:
     """Refuse to resume an ``--output`` whose cells were made with other settings: one table, one setting.
 
     Each setting a requested method depends on must be the one every earlier method that depended on it
     had. Shots, seeds, methods and languages may differ between runs: they only choose cells and columns;
     a method depends on no other's own settings, so it can be added to a finished folder. A setting the
-    earlier run did not record did not exist then, so its cells cannot depend on it.
+    earlier run did not record did not exist then: its cells were made as :data:`BEFORE_RECORDED` says,
+    or cannot depend on it.
     """
     settings = _results_settings(options)
     for method, earlier in _recorded_settings(options.output).items():
         for key, value in settings.items():
-            if key in earlier and earlier[key] != value and any(_depends(m, key) for m in options.methods):
+            if key in earlier:
+                made_with = earlier[key]
+            elif key in BEFORE_RECORDED and _depends(method, key):
+                made_with = BEFORE_RECORDED[key]
+            else:
+                continue
+            if made_with != value and any(_depends(m, key) for m in options.methods):
                 raise MptError(
-                    f"{options.output} holds {method} cells made with {key}={earlier[key]!r}, not {value!r}; "
+                    f"{options.output} holds {method} cells made with {key}={made_with!r}, not {value!r}; "
                     "resume with the same settings or choose another --output"
                 )
 
