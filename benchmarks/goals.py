@@ -30,6 +30,7 @@ RATIOS = (
     Ratio("eval: mpt / PEFT P-tuning", "eval-mpt", "eval-peft-ptuning"),
     Ratio("train step: mpt / PEFT P-tuning", "train-mpt", "train-peft-ptuning", goal=1.5),
     Ratio("alignment epoch: cached / uncached teacher", "align-cached", "align-uncached"),
+    Ratio("adapter epoch: length-grouped / random batches", "align-adapter-grouped", "align-adapter-random"),
     Ratio("language adapters: one / bare encoder", "adapters-one", "eval-bare-encoder", goal=0.9),
     Ratio("language adapters: mixed / one language", "adapters-mixed", "adapters-one", goal=0.95),
     Ratio("language adapters: mixed / grouped by language", "adapters-mixed", "adapters-grouped"),

@@ -1,4 +1,5 @@
-"""One alignment epoch with the cached teacher against the uncached one."""
+"""One alignment epoch: with the cached teacher against the uncached one, and (``mpt translate``'s default
+method, with a language adapter) in batches of pairs of similar length against random batches."""
 
 from __future__ import annotations
 
@@ -11,15 +12,16 @@ from .common import encoded_inputs, examples, label_words, random_prompt
 NAME = "align"
 
 
-def align_epoch(backbone, args, cached: bool, adapter: str | None = None):
+def align_epoch(backbone, args, cached: bool, adapter: str | None = None, group_by_length: bool | None = None):
     """One alignment epoch over ``--pairs`` parallel pairs (English text on both sides, so no corpus is needed).
 
     The teacher lives across epochs as in training: the warm-up epoch fills the cache, the timed ones use it.
     With an ``adapter`` (a language code) the student reads the target side through a fresh language adapter
-    that learns with the translator, as ``mpt translate``'s default method does.
+    that learns with the translator, as ``mpt translate``'s default method does. Batches group pairs of
+    similar length where ``group_by_length`` says so (None: as :class:`AlignConfig` does by default).
     """
     from mpt_cli.engine.align import AlignConfig, Teacher, alignment_kl
-    from mpt_cli.engine.batching import shuffled
+    from mpt_cli.engine.batching import length_grouped, shuffled
     from mpt_cli.engine.language_adapter import AdapterConfig
     from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
 
@@ -34,12 +36,18 @@ def align_epoch(backbone, args, cached: bool, adapter: str | None = None):
     optimizer = torch.optim.AdamW(parameters, lr=1e-4)
     source_prompt = random_prompt(backbone).to(backbone.device)
     ids = label_words(backbone)
-    config = AlignConfig(batch_size=16)
+    config = AlignConfig(batch_size=16, **({} if group_by_length is None else {"group_by_length": group_by_length}))
+    lengths = [len(example.input_ids) for example in target]
     backbone.model.eval()
     teacher = Teacher(backbone, encoded, 64)
 
     def run():
-        for rows in shuffled(len(target), config.batch_size, torch.Generator().manual_seed(0)):
+        generator = torch.Generator().manual_seed(0)
+        if config.group_by_length:
+            batches = length_grouped(lengths, config.batch_size, generator)
+        else:
+            batches = shuffled(len(target), config.batch_size, generator)
+        for rows in batches:
             target_prompt = translator(source_prompt)
             kl = alignment_kl(backbone, teacher, target, rows, source_prompt, target_prompt, config, ids, cached, adapter)
             kl.backward()
@@ -49,4 +57,9 @@ def align_epoch(backbone, args, cached: bool, adapter: str | None = None):
     return len(pairs), run
 
 
-VARIANTS = {"align-cached": partial(align_epoch, cached=True), "align-uncached": partial(align_epoch, cached=False)}
+VARIANTS = {
+    "align-cached": partial(align_epoch, cached=True, group_by_length=False),
+    "align-uncached": partial(align_epoch, cached=False, group_by_length=False),
+    "align-adapter-random": partial(align_epoch, cached=True, adapter="de", group_by_length=False),
+    "align-adapter-grouped": partial(align_epoch, cached=True, adapter="de", group_by_length=True),
+}
