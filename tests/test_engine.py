@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from conftest import MAX_POSITIONS, MULTI_TOKEN_WORD, NLI, raises_mpt, token_ids, toy_rows
 
 from mpt_cli.engine.backbone import Backbone
-from mpt_cli.engine.batching import by_length, collate, length_grouped, shuffled
+from mpt_cli.engine.batching import by_length, collate, shuffled
 from mpt_cli.engine.inference import accuracy, label_probabilities
 from mpt_cli.engine.prompt_encoder import EncoderKind, PromptEncoder, PromptEncoderConfig
 from mpt_cli.template import TemplateEncoder
@@ -242,11 +242,11 @@ def padded_tokens(batches: list[list[int]], lengths: list[int]) -> int:
 def test_length_grouped_epochs_cover_every_row_once_with_less_padding_and_differ():
     lengths = torch.randint(5, 100, (300,), generator=torch.Generator().manual_seed(0)).tolist()
     generator = torch.Generator().manual_seed(1)
-    first, second = length_grouped(lengths, 16, generator), length_grouped(lengths, 16, generator)
+    first, second = shuffled(300, 16, generator, lengths), shuffled(300, 16, generator, lengths)
     for epoch in (first, second):
         assert sorted(r for rows in epoch for r in rows) == list(range(300))
         assert sorted(len(rows) for rows in epoch)[1:] == [16] * 18  # 300 = 18 x 16 + 12
-    assert first == length_grouped(lengths, 16, torch.Generator().manual_seed(1))  # seeded
+    assert first == shuffled(300, 16, torch.Generator().manual_seed(1), lengths)  # seeded
     assert first != second and {tuple(rows) for rows in first} != {tuple(rows) for rows in second}
     random_batches = shuffled(300, 16, torch.Generator().manual_seed(1))
     assert padded_tokens(first, lengths) < 0.8 * padded_tokens(random_batches, lengths)

@@ -21,7 +21,7 @@ def align_epoch(backbone, args, cached: bool, adapter: str | None = None, group_
     similar length where ``group_by_length`` says so (None: as :class:`AlignConfig` does by default).
     """
     from mpt_cli.engine.align import AlignConfig, Teacher, alignment_kl
-    from mpt_cli.engine.batching import length_grouped, shuffled
+    from mpt_cli.engine.batching import shuffled
     from mpt_cli.engine.language_adapter import AdapterConfig
     from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
 
@@ -37,17 +37,12 @@ def align_epoch(backbone, args, cached: bool, adapter: str | None = None, group_
     source_prompt = random_prompt(backbone).to(backbone.device)
     ids = label_words(backbone)
     config = AlignConfig(batch_size=16, **({} if group_by_length is None else {"group_by_length": group_by_length}))
-    lengths = [len(example.input_ids) for example in target]
+    lengths = [len(example.input_ids) for example in target] if config.group_by_length else None
     backbone.model.eval()
     teacher = Teacher(backbone, encoded, 64)
 
     def run():
-        generator = torch.Generator().manual_seed(0)
-        if config.group_by_length:
-            batches = length_grouped(lengths, config.batch_size, generator)
-        else:
-            batches = shuffled(len(target), config.batch_size, generator)
-        for rows in batches:
+        for rows in shuffled(len(target), config.batch_size, torch.Generator().manual_seed(0), lengths):
             target_prompt = translator(source_prompt)
             kl = alignment_kl(backbone, teacher, target, rows, source_prompt, target_prompt, config, ids, cached, adapter)
             kl.backward()

@@ -60,21 +60,20 @@ def by_length(encoded: list[EncodedExample], batch_size: int) -> list[list[int]]
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def shuffled(count: int, batch_size: int, generator: torch.Generator) -> list[list[int]]:
-    """A seeded random permutation of ``range(count)`` cut into batches, for one training epoch."""
+def shuffled(
+    count: int, batch_size: int, generator: torch.Generator, lengths: list[int] | None = None
+) -> list[list[int]]:
+    """One training epoch, seeded: a random permutation of ``range(count)`` cut into batches of ``batch_size``
+    (the last may be smaller). With the rows' ``lengths``, rows of similar length share a batch: the
+    permutation is cut into pools of :data:`POOL_BATCHES` batches, each pool sorted by length and cut, and
+    the batches of all pools put in a random order: every batch still comes from random rows, with less
+    padding."""
     order = torch.randperm(count, generator=generator).tolist()
-    return [order[i : i + batch_size] for i in range(0, count, batch_size)]
-
-
-def length_grouped(lengths: list[int], batch_size: int, generator: torch.Generator) -> list[list[int]]:
-    """One training epoch, seeded, of batches whose rows have similar ``lengths``: a random permutation cut
-    into pools of :data:`POOL_BATCHES` batches, each pool sorted by length and cut into batches, and the
-    batches of all pools in a random order. Every row once, in batches of ``batch_size`` (the last one may be
-    smaller), as from :func:`shuffled`, but with less padding."""
-    order = torch.randperm(len(lengths), generator=generator).tolist()
+    if lengths is None:
+        return [order[i : i + batch_size] for i in range(0, count, batch_size)]
     pool_size = POOL_BATCHES * batch_size
     batches = []
-    for start in range(0, len(order), pool_size):
+    for start in range(0, count, pool_size):
         pool = sorted(order[start : start + pool_size], key=lambda row: lengths[row])  # stable: ties stay random
         batches.extend(pool[i : i + batch_size] for i in range(0, len(pool), batch_size))
     return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]

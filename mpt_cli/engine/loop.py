@@ -12,7 +12,7 @@ import torch
 
 from ..choices import Choice
 from ..template import EncodedExample
-from .batching import length_grouped, shuffled
+from .batching import shuffled
 from .distributed import processes
 
 
@@ -139,7 +139,8 @@ def fit(
     for epoch in range(1, config.epochs + 1):
         learner.train_mode(True)
         losses = []
-        for rows in _epoch(learner, config, generator):
+        lengths = learner.train_lengths if config.group_by_length else None
+        for rows in shuffled(learner.train_size, config.batch_size, generator, lengths):
             loss = _backward(learner, rows, trainable, accelerator)
             accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
             optimizer.step()
@@ -169,13 +170,6 @@ def fit(
         dev_score, kept = history[-1].dev_score, config.epochs
     learner.train_mode(False)
     return TrainResult(kept, dev_score, history[kept - 1].train_loss, history)
-
-
-def _epoch(learner: Learner, config: LoopSettings, generator: torch.Generator) -> list[list[int]]:
-    """One epoch's batches of training rows: of similar length where asked and the lengths are known."""
-    if config.group_by_length and learner.train_lengths is not None:
-        return length_grouped(learner.train_lengths, config.batch_size, generator)
-    return shuffled(learner.train_size, config.batch_size, generator)
 
 
 def restore_parameters(model: torch.nn.Module, values: dict[str, torch.Tensor]) -> None:
