@@ -36,8 +36,9 @@ def align_epoch(backbone, args, cached: bool, adapter: str | None = None, group_
     optimizer = torch.optim.AdamW(parameters, lr=1e-4)
     source_prompt = random_prompt(backbone).to(backbone.device)
     ids = label_words(backbone)
-    config = AlignConfig(batch_size=16, **({} if group_by_length is None else {"group_by_length": group_by_length}))
-    lengths = [len(example.input_ids) for example in target] if config.group_by_length else None
+    config = AlignConfig(batch_size=16)
+    grouped = config.group_by_length if group_by_length is None else group_by_length
+    lengths = [len(example.input_ids) for example in target] if grouped else None
     backbone.model.eval()
     teacher = Teacher(backbone, encoded, 64)
 

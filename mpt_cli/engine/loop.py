@@ -136,10 +136,10 @@ def fit(
     best: tuple[float, int, dict] | None = None
     average, averaged = None, 0
     history = []
+    lengths = learner.train_lengths if config.group_by_length else None
     for epoch in range(1, config.epochs + 1):
         learner.train_mode(True)
         losses = []
-        lengths = learner.train_lengths if config.group_by_length else None
         for rows in shuffled(learner.train_size, config.batch_size, generator, lengths):
             loss = _backward(learner, rows, trainable, accelerator)
             accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
