@@ -164,6 +164,22 @@ def test_align_with_two_processes_trains_the_translators_of_one_and_writes_them_
     assert sorted(p.name for p in (prompts_copy / "translators").iterdir()) == ["en-de.safetensors", "en-sw.safetensors"]
 
 
+def test_a_command_that_succeeds_takes_down_its_process_group_and_one_that_fails_leaves_it_to_the_launcher(tmp_path):
+    """Left to the interpreter's exit, gloo's threads can abort a process whose work is done; after a failure
+    the other processes may wait in a collective, so tearing down could hang them."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        assert invoke("inspect", tmp_path / "missing.safetensors").exit_code == 2
+        assert dist.is_initialized()
+        assert invoke("env", "--json").exit_code == 0
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
 def test_a_launched_predict_refuses_stdin_which_its_processes_cannot_share(translated_dir):
     run = launch("predict", "-", "--lang", "de", "--prompts-dir", translated_dir, "--cpu")
     assert run.returncode != 0

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..callbacks import Callbacks
-from ..engine.distributed import is_main_process, launched
+from ..engine.distributed import close_process_group, is_main_process, launched
 from ..engine.train import TrainConfig
 from ..errors import MptError, ProcessError
 from ..task import BUILT_IN
@@ -50,6 +50,7 @@ def handle_errors(command):
         try:
             result = command(*args, **kwargs)
             sys.stdout.flush()  # a full or closed stdout fails here, inside the handler, not at exit
+            close_process_group()
             return result
         except MptError as exc:
             own = isinstance(exc, ProcessError)  # else bad options or input, which every launched process meets alike

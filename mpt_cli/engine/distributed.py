@@ -95,6 +95,17 @@ def processes(cpu: bool = False) -> Processes:
     return Processes(state.process_index, state.num_processes)
 
 
+def close_process_group() -> None:
+    """Take down this process's group at the end of a command that succeeded, as PyTorch asks of every process.
+
+    Left to the interpreter's exit, gloo's threads may still be running and abort the process ("terminate
+    called without an active exception") after its work is done. Not after a failure: the other processes may
+    be inside a collective this one will never join, and the launcher ends them.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 @contextmanager
 def own_errors(what: str) -> Iterator[None]:
     """Within this block a bad input is this process's own (its share of the work, ``what``), and it says so:
