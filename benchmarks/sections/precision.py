@@ -8,20 +8,12 @@ is bf16 already, so the section runs on the CPU only.
 
 from __future__ import annotations
 
-from .alignment import align_epoch
+from .alignment import adapter_epoch
 from .evaluation import eval_mpt
 
 NAME = "precision"
 CPU_ONLY = True
 PRECISIONS = {"float32": "no", "bf16": "bf16"}  # a variant's arithmetic -> its MPT_PRECISION
-ADAPTED_LANGUAGE = "de"
-
-
-def adapter_epoch(backbone, args):
-    """One alignment epoch of a translator with a language adapter: ``mpt translate``'s default method."""
-    return align_epoch(backbone, args, cached=True, adapter=ADAPTED_LANGUAGE)
-
-
 WORKLOADS = {"eval": eval_mpt, "adapter-epoch": adapter_epoch}
 VARIANTS, ENVIRONMENT = {}, {}
 for _arithmetic, _value in PRECISIONS.items():
