@@ -54,7 +54,7 @@ class PromptInfo(MetadataRecord):
     tuned_backbone: str | None = None
     tuned_backbone_fingerprint: str | None = None
     data: str | None = None
-    shots: int | None = None
+    shots: int | str | None = None  # per class, or "all" (every training example)
     seed: int | None = None
     split_manifest: dict | None = None
     split_manifest_sha256: str | None = None

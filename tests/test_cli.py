@@ -177,6 +177,15 @@ def test_bad_input_is_one_clean_error_and_writes_nothing(train_args, tmp_path, m
     assert not prompts.exists() or list(prompts.iterdir()) == []
 
 
+def test_train_source_on_every_training_example(train_args, tmp_path, toy_data_dir):
+    result = invoke(*train_args(tune="prompt", shots="all", dev_shots="ALL"), "--json")
+    assert result.exit_code == 0, result.output
+    info = PromptArtifact.load(tmp_path / "prompts" / "en.safetensors").info
+    train_rows = len((toy_data_dir / "train-en.tsv").read_text().splitlines())
+    assert info.shots == "all" and len(info.split_manifest["train_ids"]) == train_rows
+    assert json.loads(result.stdout)["shots"] == "all"
+
+
 def test_usage_errors_exit_2_without_a_traceback():
     result = invoke("train-source", "--shots", "many")
     assert result.exit_code == 2

@@ -11,6 +11,7 @@ import pytest
 from conftest import LABELS, NLI, raises_mpt, toy_rows, write_jsonl, write_tsv
 
 from mpt_cli.data import Example, SplitManifest, draw_split, load_examples, select
+from mpt_cli.data.sampling import parse_shots
 from mpt_cli.data.examples import canonical_split
 from mpt_cli.data.paths import local_path
 from mpt_cli.outputs import local_paths
@@ -305,6 +306,24 @@ def test_too_few_examples_per_class(tmp_path):
 def test_shots_must_be_positive(pools):
     with raises_mpt("shots must be at least 1"):
         draw_split(*pools, NLI.labels, shots=0, dev_shots=1, seed=1, data="toy", lang="en")
+
+
+def test_all_shots_takes_every_training_example_and_all_of_dev(pools, tmp_path):
+    train, dev, manifest = draw_split(*pools, NLI.labels, shots="all", dev_shots="all", seed=1, data="toy", lang="en")
+    assert train == pools[0] and dev == pools[1]
+    assert draw_split(*pools, NLI.labels, shots="all", dev_shots="all", seed=2, data="toy", lang="en")[:2] == (train, dev)
+    assert (manifest.shots, manifest.dev_shots) == ("all", "all")
+    assert SplitManifest.from_json(manifest.to_json()) == manifest
+    pool = load_examples(NLI, str(write_tsv(tmp_path / "one.tsv", toy_rows(5, seed=3))), "en", "train")
+    with raises_mpt("validation", "only 0 usable"):  # one file for both splits: training took every row of it
+        draw_split(pool, pool, NLI.labels, shots="all", dev_shots=1, seed=1, data="one", lang="en")
+
+
+def test_shots_parse_all_or_a_positive_count():
+    assert [parse_shots(v) for v in ("all", " ALL ", "8", 8)] == ["all", "all", 8, 8]
+    for bad in ("many", "-2", "0", 0, "8.5"):
+        with raises_mpt("--shots"):
+            parse_shots(bad)
 
 
 def test_manifest_json_round_trip_and_sha256(pools):

@@ -102,7 +102,7 @@ TARGETS_HELP = "Target languages, comma-separated, or 'all' (every language the 
 TASK_HELP = f"Task: {', '.join(BUILT_IN)}, or a task file (.json or .toml)."
 TASK_CHECK_HELP = "Task the prompts must have been trained for (a name or a task file) [default: theirs]."
 DATA_HELP = "Hub dataset id, a folder of {split}-{lang}.tsv files, or one .tsv/.jsonl/.csv file [default: the task's]."
-DEV_SHOTS_HELP = "Dev examples per class, scored after every epoch (--select best keeps the best) [default: {}]."
+DEV_SHOTS_HELP = "Dev examples per class, or 'all', scored after every epoch (--select best keeps the best) [default: {}]."
 _NLI = BUILT_IN["xnli"]
 VERBALIZER_HELP = (
     f"Label words in label order, comma-separated (several for one label joined by {ALTERNATIVES}), or an xnli preset "

@@ -54,11 +54,11 @@ def _listed(values: tuple) -> str:
 
 @handle_errors
 def reproduce_command(
-    shots: Annotated[str, typer.Option(help="Shot counts per class, comma-separated.")] = _listed(ReproduceOptions.shots),
+    shots: Annotated[
+        str, typer.Option(help="Shot counts per class, comma-separated; 'all': every training example.")
+    ] = _listed(ReproduceOptions.shots),
     seeds: Annotated[str, typer.Option(help="Seeds, comma-separated.")] = _listed(ReproduceOptions.seeds),
-    dev_shots: Annotated[
-        int | None, typer.Option(help=DEV_SHOTS_HELP.format("each cell's shots"))
-    ] = None,
+    dev_shots: Annotated[str | None, typer.Option(help=DEV_SHOTS_HELP.format("each cell's shots"))] = None,
     methods: Annotated[str, typer.Option(help=f"Methods, comma-separated: {', '.join(METHODS)}.")] = _listed(METHODS),
     langs: Annotated[str, typer.Option(help=LANGS_HELP)] = "all",
     source: Annotated[str, typer.Option(help="Source language.")] = ReproduceOptions.source,
@@ -100,7 +100,7 @@ def reproduce_command(
     no-translator ablation) and fine-tuning, per language."""
     quiet_libraries()
     options = ReproduceOptions(
-        shots=_integers(shots, "shots"), dev_shots=dev_shots, seeds=_integers(seeds, "seeds"),
+        shots=tuple(s.strip() for s in shots.split(",") if s.strip()), dev_shots=dev_shots, seeds=_integers(seeds, "seeds"),
         methods=tuple(m.strip() for m in methods.split(",")),
         languages=parse_languages(langs), source=normalise(source), model=model, task=task, verbalizer=verbalizer,
         data=data, parallel=parallel,

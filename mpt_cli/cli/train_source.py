@@ -34,15 +34,15 @@ _train = TrainConfig()
 
 @handle_errors
 def train_source_command(
-    shots: Annotated[int, typer.Option(help="Training examples per class.")] = SourceOptions.shots,
+    shots: Annotated[
+        str, typer.Option(help="Training examples per class, or 'all': every training example, classes as they come.")
+    ] = str(SourceOptions.shots),
     lang: Annotated[str, typer.Option(help="Source language.")] = SourceOptions.lang,
     model: Annotated[str, typer.Option(help="Hub id or local directory of a masked LM with its tokenizer.")] = DEFAULT_MODEL,
     task: Annotated[str, typer.Option(help=TASK_HELP)] = SourceOptions.task,
     data: Annotated[str | None, typer.Option(help=DATA_HELP)] = None,
     seed: Annotated[int, typer.Option(help="Seed for sampling, initialisation and shuffling.")] = SourceOptions.seed,
-    dev_shots: Annotated[
-        int | None, typer.Option(help=DEV_SHOTS_HELP.format("--shots"))
-    ] = None,
+    dev_shots: Annotated[str | None, typer.Option(help=DEV_SHOTS_HELP.format("--shots"))] = None,
     prompts_dir: Annotated[Path, typer.Option(help="Folder for prompt artifacts.")] = SourceOptions.prompts_dir,
     tune: Annotated[str, typer.Option(help=f"What learns with the prompt: {Tune.options()}.")] = DEFAULT_TUNE.value,
     template: Annotated[

@@ -7,8 +7,24 @@ import json
 import random
 from dataclasses import asdict, dataclass
 
-from ..errors import MptError
+from ..errors import MptError, require_positive
 from .examples import Example
+
+ALL_SHOTS = "all"  # --shots all: every training example, each class as often as the data has it (the paper's setting)
+Shots = int | str  # a count per class, or ALL_SHOTS
+
+
+def parse_shots(value: Shots, option: str = "shots") -> Shots:
+    """``"all"`` (any case) or a positive count per class, from an option's text or the Python API."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == ALL_SHOTS:
+            return ALL_SHOTS
+        if not text.isdigit():
+            raise MptError(f"--{option.replace('_', '-')} takes a count per class or 'all', got {value!r}")
+        value = int(text)
+    require_positive(**{option: value})
+    return value
 
 
 @dataclass(frozen=True)
@@ -18,8 +34,8 @@ class SplitManifest:
     data: str
     lang: str
     seed: int
-    shots: int
-    dev_shots: int
+    shots: Shots
+    dev_shots: Shots
     train_ids: tuple[str, ...]
     dev_ids: tuple[str, ...]
 
@@ -39,10 +55,16 @@ class SplitManifest:
 
 
 def sample_per_class(
-    examples: list[Example], labels: tuple[str, ...], shots: int, rng: random.Random,
+    examples: list[Example], labels: tuple[str, ...], shots: Shots, rng: random.Random,
     exclude: frozenset[str] = frozenset(), what: str = "data",
 ) -> list[Example]:  # fmt: skip
-    """Draw ``shots`` examples of each of ``labels``, skipping ids in ``exclude``; ordered by label."""
+    """Draw ``shots`` examples of each of ``labels``, skipping ids in ``exclude``; ordered by label. ``"all"``
+    takes every example of the task's labels, in the data's order."""
+    if shots == ALL_SHOTS:
+        drawn = [ex for ex in examples if 0 <= ex.label < len(labels) and ex.id not in exclude]
+        if not drawn:
+            raise MptError(f"{what} has no usable examples")
+        return drawn
     if shots < 1:
         raise MptError(f"shots must be at least 1, got {shots}")
     drawn = []
@@ -55,7 +77,7 @@ def sample_per_class(
 
 
 def draw_split(
-    train_pool: list[Example], dev_pool: list[Example], labels: tuple[str, ...], shots: int, dev_shots: int, seed: int,
+    train_pool: list[Example], dev_pool: list[Example], labels: tuple[str, ...], shots: Shots, dev_shots: Shots, seed: int,
     data: str, lang: str,
 ) -> tuple[list[Example], list[Example], SplitManifest]:  # fmt: skip
     """Draw the K-per-class training set and a disjoint dev set, each from its own seeded stream.

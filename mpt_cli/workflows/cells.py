@@ -20,6 +20,7 @@ from ..callbacks import Callbacks
 from ..data import default_data, draw_split, load_examples
 from ..data.examples import canonical_split, data_languages
 from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
+from ..data.sampling import Shots, parse_shots
 from ..engine.align import AlignConfig
 from ..engine.backbone import DEFAULT_MODEL, Tune
 from ..engine.finetune import Classifier, finetune
@@ -48,8 +49,8 @@ PROMPT_METHODS = (Method.MPT, *JOINT_METHODS, *ADAPTER_METHODS)  # compared with
 
 @dataclass(frozen=True)
 class ReproduceOptions:
-    shots: tuple[int, ...] = (4, 8, 16, 32, 64)
-    dev_shots: int | None = None  # dev examples per class for choosing the epoch; None: the cell's shots
+    shots: tuple[Shots, ...] = (4, 8, 16, 32, 64)  # per class; "all": every training example
+    dev_shots: Shots | None = None  # dev examples per class for choosing the epoch; None: the cell's shots
     seeds: tuple[int, ...] = (1, 2, 3)
     methods: tuple[str, ...] = METHODS
     languages: tuple[str, ...] = ALL  # ALL: every language the data has for the split
@@ -83,9 +84,11 @@ class ReproduceOptions:
         if self.tune == Tune.PROMPT and set(JOINT_METHODS) & set(self.methods):
             raise MptError("the joint methods need a tuned backbone (--tune lora or full); with --tune prompt leave them out")
         canonical_split(self.split)
-        for shots in self.shots:
-            require_positive(shots=shots)
-        require_positive(dev_shots=unset_is_one(self.dev_shots))
+        if not self.shots:
+            raise MptError("no shots given")
+        object.__setattr__(self, "shots", tuple(parse_shots(shots) for shots in self.shots))
+        if self.dev_shots is not None:
+            object.__setattr__(self, "dev_shots", parse_shots(self.dev_shots, "dev_shots"))
         for seed in self.seeds:
             require_seed(seed)
         require_positive(
@@ -101,7 +104,7 @@ class ReproduceOptions:
 @dataclass
 class Cell:
     method: str
-    shots: int
+    shots: Shots
     seed: int
     folder: Path
 

@@ -13,12 +13,13 @@ import torch
 from ..artifacts import PromptInfo
 from ..callbacks import Callbacks
 from ..data import default_data, draw_split, load_examples
+from ..data.sampling import Shots, parse_shots
 from ..engine.backbone import DEFAULT_LORA_RANK, DEFAULT_MODEL, Backbone, Tune
 from ..engine.distributed import processes
 from ..engine.loop import EpochRecord, LabelledSet, TrainResult
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.train import TrainConfig, train_prompt
-from ..errors import require_positive, require_seed, unset_is_one
+from ..errors import require_positive, require_seed
 from ..fileformat import provenance
 from ..languages import DEFAULT_SOURCE, normalise
 from ..outputs import check_writable, local_paths
@@ -32,8 +33,8 @@ DEFAULT_TUNE = Tune.FULL
 
 @dataclass(frozen=True)
 class SourceOptions:
-    shots: int = 8
-    dev_shots: int | None = None  # None: same as shots
+    shots: Shots = 8  # per class, or "all": every training example
+    dev_shots: Shots | None = None  # None: same as shots
     lang: str = DEFAULT_SOURCE
     model: str = DEFAULT_MODEL
     task: Task | str = DEFAULT_TASK  # a built-in task's name, a task file, or a Task
@@ -53,9 +54,10 @@ class SourceOptions:
 
     def __post_init__(self):
         """Every setting is checked here, before any data is read or a model is loaded."""
-        require_positive(
-            shots=self.shots, dev_shots=unset_is_one(self.dev_shots), max_length=self.max_length, lora_rank=self.lora_rank
-        )
+        require_positive(max_length=self.max_length, lora_rank=self.lora_rank)
+        object.__setattr__(self, "shots", parse_shots(self.shots))
+        if self.dev_shots is not None:
+            object.__setattr__(self, "dev_shots", parse_shots(self.dev_shots, "dev_shots"))
         require_seed(self.seed)
         object.__setattr__(self, "lang", normalise(self.lang))
         object.__setattr__(self, "tune", Tune.parse(self.tune, "tune mode"))
