@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import langcodes
+from langcodes.data_dicts import LIKELY_SUBTAGS, MACROLANGUAGES
 
 from .errors import MptError
 
@@ -33,16 +34,30 @@ def normalise(code: str) -> str:
         raise MptError(f"{code!r} is not a language code; use {ACCEPTED}")
     if (own := KEPT_APART.get(text.split("-")[0].lower())) is not None:
         language = langcodes.Language.make(own, script=language.script, territory=language.territory, variants=language.variants)
-    if language.script:
-        plain = langcodes.Language.make(language.language, territory=language.territory, variants=language.variants)
-        if langcodes.tag_distance(plain, language) == 0 == langcodes.tag_distance(language, plain):
-            language = plain  # the language's usual script: jv-Latn is jv
+    if language.script and language.script == _usual_script(language):
+        language = langcodes.Language.make(language.language, territory=language.territory, variants=language.variants)
     return language.to_tag()
+
+
+def _usual_script(language: langcodes.Language) -> str | None:
+    """CLDR's likely script of ``language`` (``jv``: Latn, ``zh-TW``: Hant), or, where CLDR has none of its own, its
+    macrolanguage's (``pbt``: Pashto's Arab, ``acm``: Arabic's), so that FLORES's ``pbt_Arab`` is plain ``pbt``."""
+    for code in (language.language, MACROLANGUAGES.get(language.language)):
+        if code in LIKELY_SUBTAGS:
+            return langcodes.Language.make(code, territory=language.territory).maximize().script
+    return None
 
 
 def language_name(code: str) -> str:
     """The English name of a language (``"quy"`` -> ``"Ayacucho Quechua"``)."""
     return langcodes.Language.get(code.replace("_", "-"), normalize=False).display_name()
+
+
+def script_of(code: str) -> str:
+    """The ISO 15924 script a language is written in: the code's own (``ks-Deva``) or CLDR's likely one
+    (``nqo`` -> ``Nkoo``, ``ar`` -> ``Arab``)."""
+    language = langcodes.Language.get(code.replace("_", "-"), normalize=False)
+    return language.script or _usual_script(language) or "?"
 
 
 def describe(code: str) -> str:

@@ -8,7 +8,7 @@ from conftest import NLI, raises_mpt, toy_rows, write_tsv
 from mpt_cli.data import load_examples
 from mpt_cli.data.examples import data_languages
 from mpt_cli.data.parallel import corpus_languages, load_parallel
-from mpt_cli.languages import ALL, describe, find_language, normalise, parse_languages
+from mpt_cli.languages import ALL, describe, find_language, language_name, normalise, parse_languages, script_of
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,25 @@ from mpt_cli.languages import ALL, describe, find_language, normalise, parse_lan
 )  # fmt: skip
 def test_iso_bcp47_and_flores_codes_normalise_to_one_tag(code, canonical):
     assert normalise(code) == canonical
+
+
+FLORES_NEIGHBOURS = [
+    "arb_Arab", "ars_Arab", "acm_Arab", "apc_Arab", "arb_Latn", "kas_Arab", "kas_Deva", "taq_Latn", "taq_Tfng", "zho_Hans",
+    "zho_Hant", "yue_Hant", "min_Arab", "min_Latn", "knc_Arab", "knc_Latn", "ace_Arab", "ace_Latn", "prs_Arab", "pes_Arab",
+    "pbt_Arab", "nqo_Nkoo", "sat_Olck", "tzm_Tfng",
+]  # fmt: skip
+
+
+def test_flores_codes_of_one_macrolanguage_or_two_scripts_stay_apart():
+    tags = [normalise(code) for code in FLORES_NEIGHBOURS]
+    assert len(set(tags)) == len(tags), tags
+    assert normalise("ars_Arab") == "ars" and normalise("arb_Arab") == "ar"
+    # the usual script is dropped, also where only the macrolanguage says which it is (Pashto's, Arabic's)
+    assert (normalise("pbt_Arab"), normalise("acm_Arab"), normalise("kas_Arab")) == ("pbt", "acm", "ks")
+    assert "Pashto" in language_name("pbt") and "Najdi Arabic" == language_name("ars")
+    scripts = {code: script_of(normalise(code)) for code in ("pbt_Arab", "nqo_Nkoo", "sat_Olck", "taq_Tfng", "zho_Hant", "yo")}
+    assert scripts == {"pbt_Arab": "Arab", "nqo_Nkoo": "Nkoo", "sat_Olck": "Olck", "taq_Tfng": "Tfng", "zho_Hant": "Hant", "yo": "Latn"}
+    assert normalise("zh-Hant-TW") == "zh-TW"  # Taiwan's usual script is Hant
 
 
 @pytest.mark.parametrize("code", ["xx", "qq", "123", "en-", "", "english"])
