@@ -11,9 +11,9 @@ import pytest
 from conftest import LABELS, NLI, raises_mpt, toy_rows, write_jsonl, write_tsv
 
 from mpt_cli.data import Example, SplitManifest, draw_split, load_examples, select
-from mpt_cli.data.sampling import parse_shots
 from mpt_cli.data.examples import canonical_split
 from mpt_cli.data.paths import local_path
+from mpt_cli.data.sampling import parse_shots
 from mpt_cli.outputs import local_paths
 
 ROWS = [

@@ -438,3 +438,73 @@ def test_eval_library_call_without_output_writes_nothing(routing_dir, toy_data_d
 def test_cue_words_are_the_label_signal():
     """Guards the collapse test: its rows all carry the entailment cue."""
     assert all(CUES["entailment"] in h for _, h, _ in one_cue_rows(6, "entailment"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Groups and the chart
+# --------------------------------------------------------------------------------------------------
+
+
+def test_groups_give_each_language_its_group_and_the_means_per_group(routing_dir, toy_data_dir, tmp_path):
+    groups = tmp_path / "groups.tsv"
+    groups.write_text("flores_code\tin_pretraining\textra\ndeu_Latn\tyes\tx\nswh_Latn\tno\ty\n")
+    result = invoke(*eval_args(routing_dir, toy_data_dir, "--langs", "en,de,sw", "--compare", "--groups", groups, "--json"))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    languages = report["languages"]
+    assert [languages[lang].get("group") for lang in ("en", "de", "sw")] == [None, "yes", "no"]
+    assert languages["de"]["script"] == "Latn"
+    assert report["groups"] == {
+        "by": "in_pretraining",
+        "targets": {"yes": {"mean": languages["de"]["accuracy"], "languages": 1},
+                    "no": {"mean": languages["sw"]["accuracy"], "languages": 1}},
+    }  # fmt: skip
+    assert "in_pretraining: yes" in result.stderr and "in_pretraining: no" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "fragments"),
+    [
+        ("de\tyes\nqq-zz-1\tno\n", ("line 2", "not a language code")),
+        ("de\n", ("line 1", "language<TAB>group")),
+        ("de\tyes\ndeu_Latn\tno\n", ("line 2", "in group 'yes' already")),
+        ("code\tgroup\n", ("names no language",)),
+    ],
+)
+def test_a_bad_groups_file_is_one_clear_error_before_any_work(routing_dir, toy_data_dir, tmp_path, content, fragments):
+    groups = tmp_path / "groups.tsv"
+    groups.write_text(content)
+    assert_clean_error(invoke(*eval_args(routing_dir, toy_data_dir, "--groups", groups)), *fragments)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_plot_draws_the_accuracy_per_language(routing_dir, toy_data_dir, tmp_path, suffix):
+    chart = tmp_path / f"chart{suffix}"
+    groups = tmp_path / "groups.tsv"
+    groups.write_text("de\tseen\nsw\tunseen\n")
+    args = ("--langs", "en,de,sw", "--compare", "--groups", groups, "--plot", chart)
+    result = invoke(*eval_args(routing_dir, toy_data_dir, *args))
+    assert result.exit_code == 0, result.output
+    head = chart.read_bytes()[:200]
+    assert head.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in chart.read_bytes()[:2000]
+    if suffix == ".svg":  # the languages are drawn as labels, the groups in the legend
+        text = chart.read_text()
+        assert all(word in text for word in ("seen", "unseen", "source prompt"))
+    assert_clean_error(invoke(*eval_args(routing_dir, toy_data_dir, *args)), "already exists", "--overwrite")
+    assert invoke(*eval_args(routing_dir, toy_data_dir, *args, "--overwrite")).exit_code == 0
+
+
+def test_plot_is_checked_before_any_work(routing_dir, toy_data_dir, tmp_path, monkeypatch):
+    assert_clean_error(invoke(*eval_args(routing_dir, toy_data_dir, "--plot", tmp_path / "chart.pdf")), ".png or .svg")
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_matplotlib)
+    assert_clean_error(invoke(*eval_args(routing_dir, toy_data_dir, "--plot", tmp_path / "c.png")), "pip install 'mpt-cli[plot]'")
+    assert not (tmp_path / "c.png").exists()

@@ -39,7 +39,9 @@ def test_flores_codes_of_one_macrolanguage_or_two_scripts_stay_apart():
     assert (normalise("pbt_Arab"), normalise("acm_Arab"), normalise("kas_Arab")) == ("pbt", "acm", "ks")
     assert "Pashto" in language_name("pbt") and "Najdi Arabic" == language_name("ars")
     scripts = {code: script_of(normalise(code)) for code in ("pbt_Arab", "nqo_Nkoo", "sat_Olck", "taq_Tfng", "zho_Hant", "yo")}
-    assert scripts == {"pbt_Arab": "Arab", "nqo_Nkoo": "Nkoo", "sat_Olck": "Olck", "taq_Tfng": "Tfng", "zho_Hant": "Hant", "yo": "Latn"}
+    assert scripts == {
+        "pbt_Arab": "Arab", "nqo_Nkoo": "Nkoo", "sat_Olck": "Olck", "taq_Tfng": "Tfng", "zho_Hant": "Hant", "yo": "Latn"
+    }  # fmt: skip
     assert normalise("zh-Hant-TW") == "zh-TW"  # Taiwan's usual script is Hant
 
 

@@ -8,11 +8,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..languages import describe, normalise, parse_languages
+from ..languages import describe, normalise, parse_languages, script_of
 from ..workflows.evaluate import EvalOptions, EvalReport, evaluate
 from .common import (
     DATA_HELP,
+    GROUPS_HELP,
     LANGS_HELP,
+    PLOT_HELP,
     TASK_CHECK_HELP,
     Int8Option,
     PromptsModelOption,
@@ -37,7 +39,9 @@ def eval_command(
     max_examples: Annotated[int | None, typer.Option(help="Score at most this many examples per language.")] = None,
     batch_size: Annotated[int, typer.Option(help="Examples per forward pass.")] = EvalOptions.batch_size,
     output: Annotated[Path | None, typer.Option(help="Folder for results.json and {split}-{lang}.tsv predictions.")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing --output folder.")] = False,
+    plot: Annotated[Path | None, typer.Option(help=PLOT_HELP)] = None,
+    groups: Annotated[Path | None, typer.Option(help=GROUPS_HELP)] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing --output folder or --plot file.")] = False,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
     int8: Int8Option = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print results.json on stdout.")] = False,
@@ -47,7 +51,7 @@ def eval_command(
     options = EvalOptions(
         languages=parse_languages(langs), source=normalise(source), prompts_dir=prompts_dir, model=model,
         task=task, data=data, split=split, compare=compare, max_examples=max_examples, batch_size=batch_size, output=output,
-        overwrite=overwrite, cpu=cpu, int8=int8,
+        plot=plot, groups=groups, overwrite=overwrite, cpu=cpu, int8=int8,
     )  # fmt: skip
     with progress_callbacks("scoring") as callbacks:
         report = evaluate(options, callbacks)
@@ -58,6 +62,8 @@ def eval_command(
     console.print(_table(report))
     if output:
         console.print(f"wrote {output}/results.json and the prediction files", soft_wrap=True)
+    if plot:
+        console.print(f"wrote {plot}", soft_wrap=True)
 
 
 def _table(report: EvalReport) -> Table:
@@ -65,20 +71,33 @@ def _table(report: EvalReport) -> Table:
     signed = lambda x: "-" if x is None else f"{100 * x:+.1f}"
     english = next((r.scores.accuracy for r in report.results if r.language == report.source), None)
     compared = any(r.source_scores for r in report.results)
+    grouped = report.groups is not None
     table = Table(title=f"{report.run['split']} accuracy ({report.run['backbone']})")
-    for column in ("lang", "prompt", "n", "acc", "F1", *(["src acc", "gain"] if compared else []), f"gap {report.source}"):
-        table.add_column(column, justify="left" if column in ("lang", "prompt") else "right")
+    columns = ("lang", "script", *(["group"] if grouped else []), "prompt", "n", "acc", "F1",
+               *(["src acc", "gain"] if compared else []), f"gap {report.source}")  # fmt: skip
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("lang", "script", "group", "prompt") else "right")
     for r in report.results:
         extra = [pct(r.source_scores and r.source_scores.accuracy), signed(r.gain)] if compared else []
         gap = None if english is None else english - r.scores.accuracy
+        group = [report.groups.group(r.language) or "-"] if grouped else []
         table.add_row(
-            describe(r.language), r.prompt_kind,
+            describe(r.language), script_of(r.language), *group, r.prompt_kind,
             str(r.scores.examples), pct(r.scores.accuracy), pct(r.scores.macro_f1), *extra, pct(gap)
         )
+    blank = [""] * (columns.index("acc") - 1)  # between a summary row's label and its accuracy
     table.add_section()
     for label, targets in (("average", False), ("targets", True)):
         extra = [pct(report.average(targets, source_prompt=True)), signed(_diff(report, targets))] if compared else []
-        table.add_row(label, "", "", pct(report.average(targets)), "", *extra, "")
+        table.add_row(label, *blank, pct(report.average(targets)), "", *extra, "")
+    if grouped:
+        table.add_section()
+        source_means = report.group_means(source_prompt=True)
+        for group, stats in report.group_means().items():
+            source = source_means[group]["mean"]
+            extra = [pct(source), signed(stats["mean"] - source)] if compared else []
+            table.add_row(f"{report.groups.name}: {group}", *blank[:-1], str(stats["languages"]), pct(stats["mean"]), "",
+                          *extra, "")  # fmt: skip
     return table
 
 

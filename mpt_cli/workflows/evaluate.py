@@ -13,9 +13,11 @@ from ..engine.batching import EVAL_BATCH_SIZE
 from ..engine.distributed import processes
 from ..errors import require_positive, unset_is_one
 from ..fileformat import provenance, tensor_sha256
-from ..languages import ALL, DEFAULT_SOURCE, language_name
+from ..language_groups import LanguageGroups, load_groups
+from ..languages import ALL, DEFAULT_SOURCE, language_name, script_of
 from ..metrics import Scores
 from ..outputs import atomic_path, check_writable, local_paths
+from ..plot import Bar, Panel, check_plot, plot
 from ..prompt_set import PromptSet
 from ..store import DEFAULT_PROMPTS_DIR
 
@@ -36,6 +38,8 @@ class EvalOptions:
     max_examples: int | None = None
     batch_size: int = EVAL_BATCH_SIZE
     output: Path | None = None
+    plot: Path | None = None  # a chart of the accuracy per language (.png or .svg)
+    groups: Path | None = None  # a language<TAB>group file: means per group, the chart's colours
     overwrite: bool = False
     cpu: bool = False
     int8: bool = False  # the encoder's linear layers in int8, on the CPU
@@ -67,6 +71,7 @@ class EvalReport:
     source: str
     warnings: list[str]
     run: dict = field(default_factory=dict)
+    groups: LanguageGroups | None = None
 
     def average(self, targets_only: bool = False, source_prompt: bool = False) -> float | None:
         chosen = [r for r in self.results if not (targets_only and r.language == self.source)]
@@ -77,27 +82,49 @@ class EvalReport:
         english = next((r.scores.accuracy for r in self.results if r.language == self.source), None)
         languages = {}
         for r in self.results:
-            entry = {"name": language_name(r.language)} | asdict(r.scores) | {
+            entry = {"name": language_name(r.language), "script": script_of(r.language)} | asdict(r.scores) | {
                 "labels": list(self.labels),
                 "prompt": {"path": r.prompt, "kind": r.prompt_kind, "sha256": r.prompt_sha256},
                 "gap_to_source": None if english is None else english - r.scores.accuracy,
             }
             if r.source_scores is not None:
                 entry |= {"source_prompt": asdict(r.source_scores), "gain": r.gain}
+            if self.groups is not None:
+                entry["group"] = self.groups.group(r.language)
             languages[r.language] = entry
         averages = {"all": self.average(), "targets": self.average(targets_only=True)}
         if any(r.source_scores for r in self.results):
             averages |= {"all_source_prompt": self.average(source_prompt=True),
                          "targets_source_prompt": self.average(targets_only=True, source_prompt=True)}  # fmt: skip
-        return {"run": self.run, "languages": languages, "averages": averages, "warnings": self.warnings}
+        report = {"run": self.run, "languages": languages, "averages": averages, "warnings": self.warnings}
+        if self.groups is not None:
+            report["groups"] = {"by": self.groups.name, "targets": self.group_means()}
+        return report
+
+    def group_means(self, source_prompt: bool = False) -> dict[str, dict]:
+        """Each group's mean accuracy over its target languages (``--groups``)."""
+        targets = [r for r in self.results if r.language != self.source]
+        pick = lambda r: (r.source_scores or r.scores).accuracy if source_prompt else r.scores.accuracy
+        return self.groups.means({r.language: pick(r) for r in targets}) if self.groups else {}
+
+    def bars(self) -> list[Bar]:
+        """The chart's bars: the target languages, the source prompt beside where it was scored (``--compare``)."""
+        return [
+            Bar(r.language, r.scores.accuracy, r.source_scores and r.source_scores.accuracy,
+                self.groups.group(r.language) if self.groups else None)
+            for r in self.results if r.language != self.source
+        ]  # fmt: skip
 
 
 def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalReport:
     callbacks = callbacks or Callbacks()
     started = time.perf_counter()
+    inputs = local_paths(options.prompts_dir, options.data, options.model)
     if options.output is not None:
-        inputs = local_paths(options.prompts_dir, options.data, options.model)
         check_writable(options.output, options.overwrite, folder=True, inputs=inputs)  # fail before the work, not after
+    if options.plot is not None:
+        check_plot(options.plot, options.overwrite, inputs)
+    groups = load_groups(options.groups) if options.groups is not None else None
     prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu, options.task, options.int8)
     task, data = prompts.task, default_data(prompts.task, options.data)
     languages = options.languages or data_languages(task, data, options.split)
@@ -147,9 +174,12 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
         "source_prompt": str(prompts.source_path),
         "seconds": round(time.perf_counter() - started, 1),
     } | provenance()
-    report = EvalReport(results, task.labels, options.source, prompts.warnings, run)
+    report = EvalReport(results, task.labels, options.source, prompts.warnings, run, groups)
     if options.output is not None and processes(options.cpu).is_main:
         write_outputs(report, options.output, options.split, options.overwrite)
+    if options.plot is not None and processes(options.cpu).is_main:
+        title = f"{task.name}, {options.split}: accuracy per language ({info.backbone})"
+        plot(options.plot, [Panel(title, report.bars())], options.overwrite, groups.name if groups else None)
     return report
 
 
