@@ -108,7 +108,8 @@ def test_cli_prints_the_summary_as_json(first_run, reproduce_options):
     ("args", "fragment"),
     [
         (["--methods", "soft-prompt,magic"], "unknown method 'magic'"),
-        (["--shots", "4,x"], "shots must be comma-separated integers"),
+        (["--shots", "4,x"], "--shots takes a count per class or 'all', got 'x'"),
+        (["--plot", "table.jpg"], ".png or .svg"),
         (["--langs", "de,sw"], "must include the source language en"),
         (["--tune", "prompt"], "the joint methods need a tuned backbone"),
     ],
@@ -319,3 +320,61 @@ def test_joint_cells_take_the_pair_counts_of_mpt_joint(tiny_model_dir, toy_data_
     defaults = inspect.signature(joint_command).parameters
     joint_options = caught.value.args[0]
     assert (joint_options.max_pairs, joint_options.heldout) == (defaults["max_pairs"].default, defaults["heldout"].default)
+
+
+def test_a_language_that_fails_is_named_with_why_and_the_table_groups_and_draws_the_rest(
+    tiny_model_dir, toy_data_dir, parallel_dir, tmp_path, monkeypatch
+):
+    """One command over many languages: a language whose training fails is one line (the others go on), and
+    the table and the chart give every language its script and group."""
+    import mpt_cli.workflows.translate as translate_module
+    from mpt_cli.errors import MptError
+
+    train_language = translate_module.train_language
+
+    def failing_in_swahili(options, prepared, target, callbacks):
+        if target == "sw":
+            raise MptError("the pairs of sw are unreadable")
+        return train_language(options, prepared, target, callbacks)
+
+    monkeypatch.setattr(translate_module, "train_language", failing_in_swahili)
+    groups, chart = tmp_path / "groups.tsv", tmp_path / "chart.svg"
+    groups.write_text("language\tseen\ndeu_Latn\tyes\nswh_Latn\tno\n")
+    result = invoke(
+        "reproduce", "--shots", "3", "--seeds", "1", "--methods", "soft-prompt,adapter", "--langs", ",".join(LANGS),
+        "--model", tiny_model_dir, "--data", toy_data_dir, "--parallel", parallel_dir, "--split", "validation",
+        "--output", tmp_path / "out", "--tune", "prompt", "--epochs", "1", "--align-epochs", "1", "--max-examples", "6",
+        "--groups", groups, "--plot", chart, "--cpu", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["failed"] == {"adapter": {"3": {"sw": "seed 1: the pairs of sw are unreadable"}}}
+    stderr = " ".join(result.stderr.split())
+    assert "adapter 3: sw (Swahili) failed (seed 1: the pairs of sw are unreadable); scored with the source prompt" in stderr
+    assert "seen: yes (1)" in stderr and "seen: no (1)" in stderr and "Latn" in stderr
+    drawn = chart.read_text()
+    assert "adapter, 3 shots" in drawn and "source prompt" in drawn
+
+
+def test_the_table_gives_each_group_the_mean_of_its_targets():
+    from mpt_cli.cli.common import console
+    from mpt_cli.cli.reproduce import _table
+    from mpt_cli.language_groups import LanguageGroups
+    from mpt_cli.workflows.summary import panels, summarise
+
+    results = {
+        ("soft-prompt", 2, 1): _report({"en": 0.5, "de": 0.3, "sw": 0.2, "yo": 0.1}),
+        ("adapter", 2, 1): _report({"en": 0.5, "de": 0.4, "sw": 0.6, "yo": 0.5}),
+    }
+    summary = summarise(results, ("en", "de", "sw", "yo"), "en", compared=("adapter",)) | {"settings": {"model": "m"}}
+    groups = LanguageGroups("in_xlmr", {"de": "yes", "sw": "yes", "yo": "no"})
+    with console.capture() as captured:
+        console.print(_table(summary, groups))
+    rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[4:-1]]
+            for line in captured.get().splitlines() if line.count("│") > 4}  # fmt: skip
+    assert rows["in_xlmr: yes (2)"] == ["25.0", "50.0", "+25.0"]
+    assert rows["in_xlmr: no (1)"] == ["10.0", "50.0", "+40.0"]
+    (panel,) = panels(summary, groups)
+    assert [(b.language, b.accuracy, b.source_accuracy, b.group) for b in panel.bars] == [
+        ("de", 0.4, 0.3, "yes"), ("sw", 0.6, 0.2, "yes"), ("yo", 0.5, 0.1, "no")
+    ]  # fmt: skip

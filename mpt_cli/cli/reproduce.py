@@ -15,14 +15,19 @@ from ..engine.backbone import DEFAULT_MODEL, Tune
 from ..engine.joint import JointConfig
 from ..engine.train import TrainConfig
 from ..errors import MptError
-from ..languages import describe, normalise, parse_languages
+from ..language_groups import LanguageGroups, load_groups
+from ..languages import describe, normalise, parse_languages, script_of
+from ..plot import check_plot, plot
 from ..workflows.cells import METHODS
 from ..workflows.reproduce import ReproduceOptions, reproduce
+from ..workflows.summary import panels
 from ..workflows.train_source import DEFAULT_TUNE
 from .common import (
     DATA_HELP,
     DEV_SHOTS_HELP,
+    GROUPS_HELP,
     LANGS_HELP,
+    PLOT_HELP,
     TASK_HELP,
     VERBALIZER_HELP,
     DecayToStartOption,
@@ -93,12 +98,17 @@ def reproduce_command(
     joint_start: Annotated[
         str, typer.Option(help="Joint methods: continue the source run (source) or start afresh (scratch).")
     ] = JointConfig().start.value,
+    groups: Annotated[Path | None, typer.Option(help=GROUPS_HELP)] = None,
+    plot_file: Annotated[Path | None, typer.Option("--plot", help=PLOT_HELP + " Replaced on every run.")] = None,
     cpu: Annotated[bool, typer.Option(help="Run on the CPU even when a GPU is present.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ):
     """The paper's table for your backbone: soft-prompt transfer, MPT (two-stage and joint, with its
     no-translator ablation) and fine-tuning, per language."""
     quiet_libraries()
+    language_groups = load_groups(groups) if groups is not None else None
+    if plot_file is not None:
+        check_plot(plot_file, overwrite=True, inputs=[output])
     options = ReproduceOptions(
         shots=tuple(s.strip() for s in shots.split(",") if s.strip()), dev_shots=dev_shots, seeds=_integers(seeds, "seeds"),
         methods=tuple(m.strip() for m in methods.split(",")),
@@ -112,40 +122,64 @@ def reproduce_command(
     summary = reproduce(options, Callbacks(on_stage=lambda message: console.log(message)))
     if json_output:
         print_json(summary)
-    console.print(_table(summary))
+    console.print(_table(summary, language_groups))
+    for method, by_shots in summary["failed"].items():
+        for count, reasons in by_shots.items():
+            for lang, why in reasons.items():
+                console.print(f"{method} {count}: {describe(lang)} failed ({why}); scored with the source prompt",
+                              style="yellow", soft_wrap=True, highlight=False)  # fmt: skip
     console.print(f"summary: {output / 'summary.json'}", soft_wrap=True)
+    if plot_file is not None:
+        plot(plot_file, panels(summary, language_groups), overwrite=True, grouped_by=language_groups and language_groups.name)
+        console.print(f"wrote {plot_file}", soft_wrap=True)
 
 
 MISSING = "–"
 """A figure the table cannot give: a cell finished before its language was asked for."""
 
 
+def _signed(value: float | None) -> str:
+    return MISSING if value is None else f"{100 * value:+.1f}"
+
+
 def _mean_gain(gains: list[float | None]) -> float | None:
     return None if None in gains else sum(gains) / len(gains)
 
 
-def _table(summary: dict) -> Table:
-    """One row per language (any number of them), one column per method and shot count, then the gains."""
+def _table(summary: dict, groups: LanguageGroups | None = None) -> Table:
+    """One row per language (any number of them), one column per method and shot count, then the gains; with
+    ``groups``, each language's group and the means per group of the targets."""
     languages, source = summary["languages"], summary["source"]
     targets = [lang for lang in languages if lang != source]
     table = Table(title=f"accuracy (%), mean ± std over seeds ({summary['settings']['model']})")
-    table.add_column("language")
+    labels = ["language", "script", *(["group"] if groups else [])]
+    for label in labels:
+        table.add_column(label)
     cell = lambda stats: MISSING if stats is None else f"{100 * stats['mean']:.1f}±{100 * stats['std']:.1f}"
-    columns = []  # (header, value per language, value of the average, value of the targets)
+    average = lambda values: MISSING if None in values else f"{100 * sum(values) / len(values):.1f}"
+    columns = []  # (header, value per language, value of the average, value of the targets, a mean over some languages)
     for row in summary["rows"]:
         values = {lang: cell(row["languages"][lang]) for lang in languages}
-        columns.append((f"{row['method']} {row['shots']}", values, cell(row["average"]), cell(row["targets"])))
+        means = lambda langs, row=row: average([row["languages"][lang] and row["languages"][lang]["mean"] for lang in langs])
+        columns.append((f"{row['method']} {row['shots']}", values, cell(row["average"]), cell(row["targets"]), means))
     for method, by_shots in summary["gain_over_soft_prompt"].items():
         for shots, gains in by_shots.items():
-            gain = lambda value: MISSING if value is None else f"{100 * value:+.1f}"
-            mean = lambda langs: gain(_mean_gain([gains[lang] for lang in langs])) if langs else ""  # noqa: B023 - called before the loop moves on
-            values = {lang: gain(value) for lang, value in gains.items()}
-            columns.append((f"{method} − soft-prompt {shots}", values, mean(languages), mean(targets)))
+            mean = lambda langs, gains=gains: _signed(_mean_gain([gains[lang] for lang in langs])) if langs else ""
+            values = {lang: _signed(value) for lang, value in gains.items()}
+            columns.append((f"{method} − soft-prompt {shots}", values, mean(languages), mean(targets), mean))
     for header, *_ in columns:
         table.add_column(header, justify="right")
     for lang in languages:
-        table.add_row(describe(lang), *(values.get(lang, "") for _, values, _, _ in columns))
+        group = [(groups.group(lang) or "-")] if groups else []
+        table.add_row(describe(lang), script_of(lang), *group, *(values.get(lang, "") for _, values, *_ in columns))
+    blank = [""] * (len(labels) - 1)
     table.add_section()
-    table.add_row("average", *(average for *_, average, _ in columns))
-    table.add_row("targets", *(target for *_, target in columns))
+    table.add_row("average", *blank, *(column[2] for column in columns))
+    table.add_row("targets", *blank, *(column[3] for column in columns))
+    if groups:
+        members = {}
+        for lang in targets:
+            members.setdefault(groups.group(lang) or "no group", []).append(lang)
+        for group, langs in members.items():
+            table.add_row(f"{groups.name}: {group} ({len(langs)})", *blank, *(column[4](langs) for column in columns))
     return table

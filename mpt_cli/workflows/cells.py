@@ -39,7 +39,7 @@ from .evaluate import EvalOptions, evaluate
 from .joint import JointOptions, joint
 from .summary import Method
 from .train_source import DEFAULT_TUNE, SourceOptions, train_source
-from .translate import translate
+from .translate import Outcome, translate
 
 METHODS = tuple(Method)
 JOINT_METHODS = (Method.JOINT, Method.JOINT_NO_TRANSLATOR)
@@ -164,6 +164,7 @@ def _run_translation(options: ReproduceOptions, cell: Cell, callbacks: Callbacks
         _copy_source_run(cell, options.source)
     targets = tuple(lang for lang in options.languages if lang != options.source)
     missing = tuple(t for t in targets if not PromptStore(cell.prompts_dir).prompt_path(t).is_file())
+    failed = {}  # language -> why: it is scored with the source prompt, and the table says so
     if missing:
         align_options = AlignOptions(
             targets=missing, source=options.source, prompts_dir=cell.prompts_dir, model=options.model, data=options.data,
@@ -171,8 +172,9 @@ def _run_translation(options: ReproduceOptions, cell: Cell, callbacks: Callbacks
             method=TranslateMethod.ADAPTER if adapted else TranslateMethod.PROMPT, adapter=options.adapter,
             translator=cell.method != Method.ADAPTER_NO_TRANSLATOR, score_dev=False, overwrite=True, cpu=options.cpu,
         )  # fmt: skip
-        translate(align_options, replace(callbacks, on_start=lambda total: None))
-    return _evaluate(options, cell, callbacks, use_translated=True)
+        outcomes = translate(align_options, replace(callbacks, on_start=lambda total: None))
+        failed = {t.target: t.error for t in outcomes if t.outcome == Outcome.FAILED}
+    return _evaluate(options, cell, callbacks, use_translated=True) | ({"failed": failed} if failed else {})
 
 
 def _copy_source_run(cell: Cell, source: str) -> None:

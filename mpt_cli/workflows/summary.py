@@ -5,6 +5,8 @@ from __future__ import annotations
 import statistics
 
 from ..choices import Choice
+from ..language_groups import LanguageGroups
+from ..plot import Bar, Panel
 
 
 class Method(Choice):
@@ -28,8 +30,12 @@ def summarise(results: dict[tuple[str, int, int], dict], languages, source: str,
     it: that language's entry, the row's averages and the gains that need it are None (missing), so a
     mean is never over fewer seeds or other languages than its neighbours'."""
     groups: dict[tuple[str, int], list[dict]] = {}
-    for (method, shots, _), report in results.items():
+    failed: dict[str, dict[str, dict[str, str]]] = {}  # method -> shots -> language -> why, per seed
+    for (method, shots, seed), report in results.items():
         groups.setdefault((method, shots), []).append(report)
+        for lang, why in report.get("failed", {}).items():
+            reasons = failed.setdefault(method, {}).setdefault(str(shots), {})
+            reasons[lang] = "; ".join(filter(None, (reasons.get(lang), f"seed {seed}: {why}")))
     targets = [lang for lang in languages if lang != source]
     rows = []
     for (method, shots), runs in groups.items():
@@ -53,7 +59,25 @@ def summarise(results: dict[tuple[str, int, int], dict], languages, source: str,
             gains.setdefault(method, {})[str(shots)] = {
                 lang: None if None in (mine[lang], soft[lang]) else mine[lang]["mean"] - soft[lang]["mean"] for lang in languages
             }
-    return {"languages": list(languages), "source": source, "rows": rows, "gain_over_soft_prompt": gains}
+    return {"languages": list(languages), "source": source, "rows": rows, "gain_over_soft_prompt": gains, "failed": failed}
+
+
+def panels(summary: dict, groups: LanguageGroups | None = None) -> list[Panel]:
+    """The chart of a summary: one panel per row of a compared method, the source prompt's accuracy (the
+    soft-prompt row of the same shots) beside each language; the soft-prompt rows alone when nothing else ran."""
+    rows = {(row["method"], row["shots"]): row for row in summary["rows"]}
+    compared = [row for row in summary["rows"] if row["method"] != Method.SOFT_PROMPT]
+    drawn = []
+    for row in compared or summary["rows"]:
+        soft = rows.get((Method.SOFT_PROMPT, row["shots"])) if compared else None
+        bars = [
+            Bar(lang, stats["mean"], soft and soft["languages"][lang] and soft["languages"][lang]["mean"],
+                groups.group(lang) if groups else None)
+            for lang, stats in row["languages"].items() if lang != summary["source"] and stats is not None
+        ]  # fmt: skip
+        seeds = f"{row['seeds']} seed{'s' if row['seeds'] > 1 else ''}"
+        drawn.append(Panel(f"{row['method']}, {row['shots']} shots: accuracy per language ({seeds})", bars))
+    return drawn
 
 
 def _mean_std(values: list[float], seeds: int) -> dict | None:
