@@ -338,6 +338,10 @@ def test_a_language_that_fails_is_named_with_why_and_the_table_groups_and_draws_
         return train_language(options, prepared, target, callbacks)
 
     monkeypatch.setattr(translate_module, "train_language", failing_in_swahili)
+    import mpt_cli.workflows.align as align_module
+    from mpt_cli.engine.tokenizer_fit import TokenizerFit
+
+    monkeypatch.setattr(align_module, "tokenizer_fit", lambda tokenizer, pairs: TokenizerFit(0.3, 1.0))
     groups, chart = tmp_path / "groups.tsv", tmp_path / "chart.svg"
     groups.write_text("language\tseen\ndeu_Latn\tyes\nswh_Latn\tno\n")
     result = invoke(
@@ -351,6 +355,8 @@ def test_a_language_that_fails_is_named_with_why_and_the_table_groups_and_draws_
     assert summary["failed"] == {"adapter": {"3": {"sw": "seed 1: the pairs of sw are unreadable"}}}
     stderr = " ".join(result.stderr.split())
     assert "adapter 3: sw (Swahili) failed (seed 1: the pairs of sw are unreadable); scored with the source prompt" in stderr
+    assert summary["tokenizer_warnings"].keys() == {"de", "sw"}
+    assert "warning: the tokenizer reads de (German) badly: 30.0% of its pieces are unknown" in stderr
     assert "seen: yes (1)" in stderr and "seen: no (1)" in stderr and "Latn" in stderr
     drawn = chart.read_text()
     assert "adapter, 3 shots" in drawn and "source prompt" in drawn

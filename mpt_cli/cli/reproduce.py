@@ -123,6 +123,8 @@ def reproduce_command(
     if json_output:
         print_json(summary)
     console.print(_table(summary, language_groups))
+    for warning in summary["tokenizer_warnings"].values():
+        console.print(f"warning: {warning}", style="yellow", soft_wrap=True, highlight=False)
     for method, by_shots in summary["failed"].items():
         for count, reasons in by_shots.items():
             for lang, why in reasons.items():

@@ -164,7 +164,7 @@ def _run_translation(options: ReproduceOptions, cell: Cell, callbacks: Callbacks
         _copy_source_run(cell, options.source)
     targets = tuple(lang for lang in options.languages if lang != options.source)
     missing = tuple(t for t in targets if not PromptStore(cell.prompts_dir).prompt_path(t).is_file())
-    failed = {}  # language -> why: it is scored with the source prompt, and the table says so
+    failed, badly_read = {}, {}  # language -> why it failed (scored with the source prompt) / the tokenizer's warning
     if missing:
         align_options = AlignOptions(
             targets=missing, source=options.source, prompts_dir=cell.prompts_dir, model=options.model, data=options.data,
@@ -174,7 +174,9 @@ def _run_translation(options: ReproduceOptions, cell: Cell, callbacks: Callbacks
         )  # fmt: skip
         outcomes = translate(align_options, replace(callbacks, on_start=lambda total: None))
         failed = {t.target: t.error for t in outcomes if t.outcome == Outcome.FAILED}
-    return _evaluate(options, cell, callbacks, use_translated=True) | ({"failed": failed} if failed else {})
+        badly_read = {t.target: t.warning for t in outcomes if t.warning}
+    results = _evaluate(options, cell, callbacks, use_translated=True)
+    return results | ({"failed": failed} if failed else {}) | ({"tokenizer": badly_read} if badly_read else {})
 
 
 def _copy_source_run(cell: Cell, source: str) -> None:

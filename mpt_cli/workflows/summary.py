@@ -31,8 +31,10 @@ def summarise(results: dict[tuple[str, int, int], dict], languages, source: str,
     mean is never over fewer seeds or other languages than its neighbours'."""
     groups: dict[tuple[str, int], list[dict]] = {}
     failed: dict[str, dict[str, dict[str, str]]] = {}  # method -> shots -> language -> why, per seed
+    badly_read: dict[str, str] = {}  # language -> the tokenizer's warning (engine/tokenizer_fit.py)
     for (method, shots, seed), report in results.items():
         groups.setdefault((method, shots), []).append(report)
+        badly_read |= report.get("tokenizer", {})
         for lang, why in report.get("failed", {}).items():
             reasons = failed.setdefault(method, {}).setdefault(str(shots), {})
             reasons[lang] = "; ".join(filter(None, (reasons.get(lang), f"seed {seed}: {why}")))
@@ -59,7 +61,8 @@ def summarise(results: dict[tuple[str, int, int], dict], languages, source: str,
             gains.setdefault(method, {})[str(shots)] = {
                 lang: None if None in (mine[lang], soft[lang]) else mine[lang]["mean"] - soft[lang]["mean"] for lang in languages
             }
-    return {"languages": list(languages), "source": source, "rows": rows, "gain_over_soft_prompt": gains, "failed": failed}
+    return {"languages": list(languages), "source": source, "rows": rows, "gain_over_soft_prompt": gains, "failed": failed,
+            "tokenizer_warnings": {lang: badly_read[lang] for lang in languages if lang in badly_read}}
 
 
 def panels(summary: dict, groups: LanguageGroups | None = None) -> list[Panel]:
