@@ -34,9 +34,10 @@ def scripts(monkeypatch_module):
     monkeypatch_module.syspath_prepend(str(BENCHMARKS))
     import agreement
     import goals
+    import paper_comparison
     import speed
 
-    return {"speed.py": speed, "agreement.py": agreement, "goals": goals}
+    return {"speed.py": speed, "agreement.py": agreement, "paper_comparison.py": paper_comparison, "goals": goals}
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +115,6 @@ DOC_COMMAND = re.compile(r"^python benchmarks/(\S+\.py)(.*)$")
 def test_the_documented_benchmark_commands_parse(scripts):
     commands = [DOC_COMMAND.match(line.strip()) for line in DOCS.read_text(encoding="utf-8").splitlines()]
     commands = [(m.group(1), shlex.split(m.group(2), comments=True)) for m in commands if m]
-    assert {name for name, _ in commands} == {"speed.py", "agreement.py"}
+    assert {name for name, _ in commands} == {"speed.py", "agreement.py", "paper_comparison.py"}
     for name, args in commands:
         scripts[name].parse_args(args)  # argparse exits on a bad option
