@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import NLI, raises_mpt, toy_rows, write_tsv
 
@@ -79,3 +81,20 @@ def test_all_means_the_languages_a_parallel_folder_pairs_with_the_source(tmp_pat
         corpus_languages(str(tmp_path), "sw")
     with raises_mpt("--to all needs a folder"):
         corpus_languages(str(tmp_path / "en-de.tsv"), "en")
+
+
+def test_each_language_takes_its_own_pair_file_and_a_region_only_when_it_has_none(tmp_path):
+    """Issue 42: beside en-pt-BR.tsv, en-pt.tsv is pt's file, and 'all' gives each file its own language."""
+    for name in ("en-pt", "en-pt-BR", "en-zh-Hant"):
+        write_tsv(tmp_path / f"{name}.tsv", [(f"one {name}", f"um {name}"), (f"two {name}", f"dois {name}")])
+    file_of = lambda lang: Path(load_parallel(str(tmp_path), "en", lang, texts=1).name).name
+    assert corpus_languages(str(tmp_path), "en") == ["pt-BR", "pt", "zh-Hant"]  # in file-name order
+    assert {lang: file_of(lang) for lang in corpus_languages(str(tmp_path), "en")} == {
+        "pt-BR": "en-pt-BR.tsv", "pt": "en-pt.tsv", "zh-Hant": "en-zh-Hant.tsv",
+    }  # fmt: skip
+    assert file_of("zh") == "en-zh-Hant.tsv"  # a bare language falls back to its one variant where it has no file
+    (tmp_path / "en-pt.tsv").unlink()
+    assert file_of("pt") == "en-pt-BR.tsv"
+    write_tsv(tmp_path / "en-pt-PT.tsv", [("one", "um"), ("two", "dois")])
+    with raises_mpt("has no en-pt.tsv"):  # two variants and no file of its own: which one is not ours to guess
+        file_of("pt")
