@@ -15,7 +15,7 @@ from ..engine.backbone import DEFAULT_MODEL, Tune
 from ..engine.joint import JointConfig
 from ..engine.train import TrainConfig
 from ..errors import MptError
-from ..languages import describe, normalise, parse_languages
+from ..languages import describe
 from ..workflows.cells import METHODS
 from ..workflows.reproduce import ReproduceOptions, reproduce
 from ..workflows.train_source import DEFAULT_TUNE
@@ -102,7 +102,7 @@ def reproduce_command(
     options = ReproduceOptions(
         shots=_integers(shots, "shots"), dev_shots=dev_shots, seeds=_integers(seeds, "seeds"),
         methods=tuple(m.strip() for m in methods.split(",")),
-        languages=parse_languages(langs), source=normalise(source), model=model, task=task, verbalizer=verbalizer,
+        languages=langs, source=source, model=model, task=task, verbalizer=verbalizer,
         data=data, parallel=parallel,
         split=split, output=output, tune=tune, max_examples=max_examples, max_pairs=max_pairs, joint_pairs=joint_pairs,
         train=TrainConfig(epochs=epochs, select=select, mixup=mixup, decay_to_start=decay_to_start),

@@ -19,11 +19,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MptError
-from ..languages import find_language, normalise
+from ..languages import ALL, AllLanguages, check_targets, find_language, normalise, parse_languages
 from ..task import BUILT_IN
 from .paths import existing_path, local_path
 from .text import read_lines
@@ -170,6 +171,15 @@ def corpus_languages(spec: str, source: str) -> list[str]:
     if not languages:
         raise MptError(f"{path} holds no {source}-xx.tsv pair files, so --to all finds no language")
     return languages
+
+
+def target_languages(targets: str | Iterable[str] | AllLanguages, source: str, spec: str) -> tuple[str, ...]:
+    """The target languages of a transfer from ``source``, read as :func:`parse_languages` reads them; ALL
+    is every language the corpus ``spec`` pairs with ``source``."""
+    targets = parse_languages(targets, "target languages")
+    targets = tuple(corpus_languages(spec, source)) if targets is ALL else targets
+    check_targets(source, targets)
+    return targets
 
 
 def _two_files(first: Path, second: Path) -> tuple[str, str, list[tuple[str, ...]]]:
