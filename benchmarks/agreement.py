@@ -30,7 +30,7 @@ from mpt_cli.data import default_data, load_examples
 from mpt_cli.data.examples import data_languages
 from mpt_cli.engine.batching import EVAL_BATCH_SIZE
 from mpt_cli.errors import MptError
-from mpt_cli.languages import DEFAULT_SOURCE, normalise, parse_languages
+from mpt_cli.languages import ALL, DEFAULT_SOURCE, normalise, parse_languages
 from mpt_cli.prompt_set import PromptSet
 
 BASELINE = "float32"
@@ -71,7 +71,8 @@ def run_here(args) -> dict:
     """Scores in ``args.arithmetic``, in this process: per language, the labels, the accuracy and the seconds."""
     prompts = PromptSet(args.prompts_dir, normalise(args.source), args.model, cpu=True, int8=args.arithmetic == "int8")
     data = default_data(prompts.task, args.data)
-    languages = parse_languages(args.langs) or data_languages(prompts.task, data, args.split)
+    languages = parse_languages(args.langs)
+    languages = data_languages(prompts.task, data, args.split) if languages is ALL else languages
     examples = {lang: load_examples(prompts.task, data, lang, args.split)[: args.max_examples] for lang in languages}
     return {"task": prompts.task.name, "languages": scored(prompts, examples, args.batch_size)}
 

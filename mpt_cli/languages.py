@@ -11,6 +11,7 @@ and dataset configurations keep their own spelling: :func:`find_language` matche
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import Enum
 
 import langcodes
 from langcodes.data_dicts import LIKELY_SUBTAGS, MACROLANGUAGES
@@ -25,6 +26,8 @@ ACCEPTED = "ISO 639 (sw, quy), BCP-47 (pt-BR, zh-Hant) or FLORES-200 (quy_Latn)"
 
 def normalise(code: str) -> str:
     """The canonical tag of ``code`` (``"jav_Latn"`` -> ``"jv"``), or a clear error for a malformed code."""
+    if not isinstance(code, str):
+        raise MptError(f"{code!r} is not a language code; use {ACCEPTED}")
     text = code.strip().replace("_", "-")
     try:
         language = langcodes.Language.get(langcodes.standardize_tag(text, macro=True))
@@ -94,18 +97,29 @@ def find_language(code: str, available: Iterable[str]) -> str | None:
     return None
 
 
-ALL: tuple[str, ...] = ()  # a language option's "all": the languages the data has, asked for by whoever reads it
+class AllLanguages(Enum):
+    """The type of :data:`ALL`: no list of codes, so that an empty list cannot be taken for it."""
+
+    ALL = "all"
 
 
-def parse_languages(spec: str) -> tuple[str, ...]:
-    """A comma-separated list such as ``"ar,quy_Latn,pt-BR"``, normalised; ``"all"`` is :data:`ALL`, which the
-    command reading the data turns into the languages it has (``data_languages``, ``corpus_languages``)."""
-    if spec.strip().lower() == "all":
+ALL = AllLanguages.ALL
+"""A language option's ``all``: the languages the data has, which the one reading the data lists
+(``data_languages``, ``corpus_languages``)."""
+
+
+def parse_languages(spec: str | Iterable[str] | AllLanguages, what: str = "languages") -> tuple[str, ...] | AllLanguages:
+    """The one reading of a language list, from the command line or Python: :data:`ALL` or ``"all"`` is
+    ALL; codes, comma-separated (``"ar,quy_Latn,pt-BR"``) or in a list, are normalised, in order, once each.
+    No codes at all is refused: only ``all`` means every language (``what``: the languages, in the error)."""
+    if spec is ALL or (isinstance(spec, str) and spec.strip().lower() == "all"):
         return ALL
-    codes = [normalise(part) for part in spec.split(",") if part.strip()]
+    if not isinstance(spec, Iterable):
+        raise MptError(f"{what}: give language codes, such as ('de', 'sw'), or 'all'; got {spec!r}")
+    codes = [part for part in spec.split(",") if part.strip()] if isinstance(spec, str) else list(spec)
     if not codes:
-        raise MptError("no language given")
-    return tuple(dict.fromkeys(codes))
+        raise MptError(f"no {what} given; name them, or 'all' for every language the data has")
+    return tuple(dict.fromkeys(normalise(code) for code in codes))
 
 
 def check_targets(source: str, targets) -> None:

@@ -99,7 +99,7 @@ class PromptSet:
             info.tune == source.tune
             and info.tuned_backbone_fingerprint == source.tuned_backbone_fingerprint
             and info.adapters_sha256 == source.adapters_sha256
-            and info.task == source.task
+            and artifact.info.task_definition(str(path)).identity() == self.task.identity()
             and info.template == source.template
             and info.verbalizer == source.verbalizer
             and info.prompt_length == source.prompt_length

@@ -131,8 +131,12 @@ class PromptStore:
         task = artifact.info.task_definition(str(path))
         if expected is not None:
             wanted = Task.load(expected)
-            if wanted.record() != task.record():
-                raise MptError(f"{path} was trained for task {task.name!r}, not {wanted.name!r}")
+            if wanted.identity() != task.identity():
+                message = f"{path} was trained for task {task.name!r}, not {wanted.name!r}"
+                if wanted.name == task.name:  # the same name: say what differs
+                    shape = lambda t: f"inputs {', '.join(t.inputs)}; labels {', '.join(t.labels)}"
+                    message += f" as {expected} defines it ({shape(wanted)}; the prompt's: {shape(task)})"
+                raise MptError(message)
         return task
 
     def adapters(self, artifact: PromptArtifact) -> dict[str, torch.Tensor]:

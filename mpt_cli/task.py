@@ -107,6 +107,11 @@ class Task:
 
     # ------------------------------------------------------------------------------ persistence
 
+    def identity(self) -> tuple:
+        """What makes a prompt this task's: its name, inputs and labels, in order. Not the languages 'all'
+        means, nor the template and label words, which a prompt records of its own (they may be overridden)."""
+        return self.name, self.inputs, self.labels
+
     def record(self) -> dict:
         """What a prompt file records of its task; its template and label words are recorded beside it."""
         languages = {"languages": list(self.languages)} if self.languages else {}

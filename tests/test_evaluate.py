@@ -353,7 +353,7 @@ def make_existing_output(tmp_path, env):
 
 EVAL_BAD_INPUTS = {
     "unknown-language": (lambda t, e: {"langs": "en,xx"}, ["'xx' is not a language code"]),
-    "no-language": (lambda t, e: {"langs": ","}, ["no language given"]),
+    "no-language": (lambda t, e: {"langs": ","}, ["no languages given"]),
     "unknown-source": (lambda t, e: {"source": "yy"}, ["'yy' is not a language code"]),
     "unknown-label": (make_unknown_label, ["dev-de.tsv line 5", "unknown label 'entails'"]),
     "missing-split-file": (lambda t, e: {"split": "test"}, ["test-en.tsv", "found:", "dev-en.tsv"]),

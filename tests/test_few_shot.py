@@ -216,8 +216,8 @@ def test_the_multilingual_preset_has_a_word_in_every_xnli_language_for_each_labe
 
 
 def test_reproduce_takes_the_label_words(toy_data_dir):
-    options = ReproduceOptions(verbalizer="right,maybe,wrong", data=str(toy_data_dir), languages=("en",))
+    options = ReproduceOptions(verbalizer="right,maybe,wrong", data=str(toy_data_dir), languages=("en", "de"))
     assert options.task.words == ("right", "maybe", "wrong")
-    assert ReproduceOptions(verbalizer="multilingual", languages=("en",)).task.words == NLI.word_presets["multilingual"]
+    assert ReproduceOptions(verbalizer="multilingual", languages=("en", "de")).task.words == NLI.word_presets["multilingual"]
     with raises_mpt("verbalizer 'right,wrong' must be a preset"):
         ReproduceOptions(verbalizer="right,wrong")

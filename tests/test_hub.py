@@ -230,6 +230,43 @@ def test_sib200_loads_from_the_parquet_export_not_the_main_branch(sib_hub, monke
     assert calls == [{"split": "test", "revision": "refs/convert/parquet", "data_dir": "kor_Hang"}]
 
 
+# ---------------------------------------------------------------------------------------- offline
+
+OFFLINE_ID = "mpt-offline/xnli"
+"""A hub id whose data is only in the datasets cache, as an earlier online run leaves it (the tests run offline)."""
+
+
+def _cache_as_hub(stand_in: Path, config: str, split: str) -> None:
+    """Load ``config``'s ``split`` of a stand-in, and file the prepared copy in the cache as the hub's
+    ``OFFLINE_ID`` would be: ``{owner}___{name}/{config}/{version}/{hash}/{name}-{split}.arrow``."""
+    datasets.load_dataset(str(stand_in), config, split=split)
+    cache = Path(datasets.config.HF_DATASETS_CACHE)
+    owner, name = OFFLINE_ID.split("/")
+    for built in (path for path in (cache / stand_in.name / config).glob("*/*") if path.is_dir()):
+        copy = Path(shutil.copytree(built, cache / f"{owner}___{name}" / config / built.parent.name / built.name))
+        for arrow in copy.glob(f"{stand_in.name}-*.arrow"):
+            arrow.rename(copy / f"{name}{arrow.name.removeprefix(stand_in.name)}")
+
+
+def test_offline_a_cached_configuration_loads_without_listing_the_hubs(xnli_hub, monkeypatch):
+    """Issue 42: the configurations were listed before every load, and offline a cached dataset lists only
+    'default', so XNLI's cached sw was 'no configuration for sw'. The language's own configuration loads first."""
+    _cache_as_hub(xnli_hub, "sw", "validation")
+    _cache_as_hub(xnli_hub, "all_languages", "train")
+    listed, real = [], datasets.get_dataset_config_names
+    monkeypatch.setattr(datasets, "get_dataset_config_names", lambda *args, **kw: listed.append(args) or real(*args, **kw))
+    task = BUILT_IN["xnli"]
+    loaded = load_examples(task, OFFLINE_ID, "sw", "validation")
+    assert [(e.texts, task.labels[e.label]) for e in loaded] == [((r[0], r[1]), r[2]) for r in toy_rows(3, seed=12)]
+    assert listed == []
+    corpus = parallel_module.load_parallel(OFFLINE_ID, "en", "sw", texts=2)  # all_languages: its features from the cache
+    assert len(corpus.pairs) == len(toy_rows(4, seed=11))
+    with raises_mpt(f"cannot load {OFFLINE_ID} (ja, validation)", "sw"):  # not cached: the cache's own word, which has sw
+        load_examples(task, OFFLINE_ID, "ja", "validation")
+    with raises_mpt(f"cannot list the languages of {OFFLINE_ID}", "name the languages"):  # 'all' is the hub's to list
+        data_languages(task, OFFLINE_ID, "validation")
+
+
 # ------------------------------------------------------------------------------------- end to end
 
 

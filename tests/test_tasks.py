@@ -19,6 +19,7 @@ from conftest import (
     assert_clean_error,
     invoke,
     raises_mpt,
+    save_translated_copy,
     source_options,
     write_jsonl,
     write_tsv,
@@ -355,6 +356,29 @@ def test_a_task_that_is_not_the_prompts_is_one_clear_line(trained, tmp_path):
     file = write_tsv(tmp_path / "in.tsv", [("the old dog",)])
     result = invoke("predict", file, "--prompts-dir", trained["topic"], "--lang", "en", "--cpu", "--task", "sib200")
     assert_clean_error(result, "was trained for task 'topic', not 'sib200'")
+
+
+def test_a_task_file_that_changed_only_its_languages_still_names_the_prompts_task(trained, tmp_path):
+    """Issue 42: a new ``languages`` list made --task refuse the task's own prompts ("trained for task 'topic',
+    not 'topic'"); the languages are what 'all' means, not what the prompt means. Its labels still count."""
+    file = write_tsv(tmp_path / "in.tsv", [("the old dog",)])
+    predict = lambda task: invoke("predict", file, "--prompts-dir", trained["topic"], "--lang", "en", "--cpu", "--task", task)
+    for languages in (["en", "de"], ["en", "pt-BR", "quy"]):
+        result = predict(write_task(tmp_path / "topic.json", TOPIC | {"languages": languages}))
+        assert result.exit_code == 0, result.output
+    relabelled = TOPIC | {"labels": dict(zip([*TOPIC_LABELS[:-1], "sea"], LABEL_WORDS))}
+    assert_clean_error(predict(write_task(tmp_path / "topic.json", relabelled)), "trained for task 'topic'", "sea")
+    reordered = TOPIC | {"labels": dict(reversed(TOPIC["labels"].items()))}  # label i is another label
+    assert_clean_error(predict(write_task(tmp_path / "topic.json", reordered)), "trained for task 'topic'")
+
+
+def test_a_translated_prompt_whose_task_lists_other_languages_comes_from_the_same_run(trained, tmp_path):
+    prompts = Path(shutil.copytree(trained["topic"], tmp_path / "prompts"))
+    source_task = PromptArtifact.load(prompts / "en.safetensors").info.task
+    save_translated_copy(prompts, "de", task=source_task | {"languages": ["en", "de"]})
+    file = write_tsv(tmp_path / "in.tsv", [("the old dog",)])
+    result = invoke("predict", file, "--prompts-dir", prompts, "--lang", "de", "--cpu")
+    assert result.exit_code == 0, result.output
 
 
 def test_train_source_checks_the_task_before_reading_data(tmp_path):

@@ -14,7 +14,7 @@ from ..engine.align import AlignConfig
 from ..engine.language_adapter import AdapterConfig
 from ..engine.translator import TranslatorConfig
 from ..errors import MptError
-from ..languages import describe, language_name, normalise, parse_languages
+from ..languages import describe, language_name
 from ..workflows.align import AlignOptions, TranslateMethod, align
 from ..workflows.translate import DEFAULT_METHOD, Outcome, translate
 from .common import (
@@ -89,9 +89,8 @@ def _make_command(translating: bool):
         json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
     ):
         quiet_libraries()
-        source = normalise(source)
         options = AlignOptions(
-            targets=parse_languages(to), source=source, prompts_dir=prompts_dir, model=model, task=task,
+            targets=to, source=source, prompts_dir=prompts_dir, model=model, task=task,
             data=data, dev_data=dev_data, parallel=parallel, max_pairs=max_pairs, heldout=heldout, width=translator_width,
             residual=residual, init=translator_init, seed=seed, max_dev_examples=max_dev_examples, overwrite=overwrite,
             cpu=cpu, method=method, translator=translator, adapter=AdapterConfig(rank=adapter_rank, modules=adapter_modules),

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..languages import describe, normalise, parse_languages, script_of
+from ..languages import describe, script_of
 from ..workflows.evaluate import EvalOptions, EvalReport, evaluate
 from .common import (
     DATA_HELP,
@@ -49,7 +49,7 @@ def eval_command(
     """Accuracy and macro-F1 per language, with the translated prompt where there is one."""
     quiet_libraries()
     options = EvalOptions(
-        languages=parse_languages(langs), source=normalise(source), prompts_dir=prompts_dir, model=model,
+        languages=langs, source=source, prompts_dir=prompts_dir, model=model,
         task=task, data=data, split=split, compare=compare, max_examples=max_examples, batch_size=batch_size, output=output,
         plot=plot, groups=groups, overwrite=overwrite, cpu=cpu, int8=int8,
     )  # fmt: skip

@@ -12,7 +12,6 @@ from ..data.parallel import DEFAULT_PARALLEL
 from ..engine.joint import JointConfig, JointStart
 from ..engine.train import TrainConfig
 from ..engine.translator import TranslatorConfig
-from ..languages import normalise, parse_languages
 from ..workflows.joint import JointOptions, joint
 from .common import (
     TARGETS_HELP,
@@ -75,9 +74,8 @@ def joint_command(
     """Train the source prompt, one translator per target language and the tuned backbone together
     (alpha*CE + (1-alpha)*KL) into a new prompt folder."""
     quiet_libraries()
-    source = normalise(source)
     options = JointOptions(
-        targets=parse_languages(to), output=output, source=source, prompts_dir=prompts_dir, model=model, task=task,
+        targets=to, output=output, source=source, prompts_dir=prompts_dir, model=model, task=task,
         data=data,
         parallel=parallel,
         max_pairs=max_pairs, heldout=heldout, width=translator_width, init=translator_init, overwrite=overwrite, cpu=cpu,
@@ -96,7 +94,8 @@ def joint_command(
             "output": str(run.output), "best_epoch": run.result.best_epoch, "dev_accuracy": run.result.dev_score,
             "seconds": round(run.seconds, 1), "languages": [language.__dict__ for language in run.languages],
         })  # fmt: skip
-    table = Table(title=f"joint run: {run.output} (epoch kept {run.result.best_epoch}, {source} dev {run.result.dev_score:.1%})")
+    kept = f"epoch kept {run.result.best_epoch}, {options.source} dev {run.result.dev_score:.1%}"
+    table = Table(title=f"joint run: {run.output} ({kept})")
     for column in ("language", "pairs", "held-out KL before", "after"):
         table.add_column(column, justify="left" if column == "language" else "right")
     for language in run.languages:

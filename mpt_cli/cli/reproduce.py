@@ -16,7 +16,7 @@ from ..engine.joint import JointConfig
 from ..engine.train import TrainConfig
 from ..errors import MptError
 from ..language_groups import LanguageGroups, load_groups
-from ..languages import describe, normalise, parse_languages, script_of
+from ..languages import describe, script_of
 from ..plot import check_plot, plot
 from ..workflows.cells import METHODS
 from ..workflows.reproduce import ReproduceOptions, reproduce
@@ -112,7 +112,7 @@ def reproduce_command(
     options = ReproduceOptions(
         shots=tuple(s.strip() for s in shots.split(",") if s.strip()), dev_shots=dev_shots, seeds=_integers(seeds, "seeds"),
         methods=tuple(m.strip() for m in methods.split(",")),
-        languages=parse_languages(langs), source=normalise(source), model=model, task=task, verbalizer=verbalizer,
+        languages=langs, source=source, model=model, task=task, verbalizer=verbalizer,
         data=data, parallel=parallel,
         split=split, output=output, tune=tune, max_examples=max_examples, max_pairs=max_pairs, joint_pairs=joint_pairs,
         train=TrainConfig(epochs=epochs, select=select, mixup=mixup, decay_to_start=decay_to_start),

@@ -19,11 +19,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MptError
-from ..languages import find_language, normalise
+from ..languages import ALL, AllLanguages, check_targets, find_language, normalise, parse_languages
 from ..task import BUILT_IN
 from .paths import existing_path, local_path
 from .text import read_lines
@@ -136,15 +137,26 @@ def pair_files(folder: Path) -> dict[tuple[str, str], Path]:
     return files
 
 
+def _partner_files(folder: Path, source: str) -> dict[str, tuple[Path, bool]]:
+    """The pair files of ``folder`` that pair ``source`` with another language, by that language, each with
+    whether its columns are the other way round. A file is the language its name spells (``en-pt.tsv`` pt,
+    ``en-pt-BR.tsv`` pt-BR); ``en-de.tsv`` comes before ``de-en.tsv``."""
+    oriented: dict[tuple[str, str], tuple[Path, bool]] = {}
+    for swap in (False, True):
+        for (a, b), path in pair_files(folder).items():
+            oriented.setdefault((b, a) if swap else (a, b), (path, swap))
+    side = find_language(source, [first for first, _ in oriented])  # the source's own files, else its one variant's
+    return {second: where for (first, second), where in oriented.items() if first == side}
+
+
 def _folder(folder: Path, source: str, target: str) -> tuple[str, str, list[tuple[str, ...]]]:
-    files = pair_files(folder)
-    for swap in (False, True):  # en-de.tsv before de-en.tsv
-        for (a, b), path in files.items():
-            first, second = (b, a) if swap else (a, b)
-            if find_language(source, [first]) and find_language(target, [second]):
-                return (str(path), *_tsv(path, swap))
-    found = ", ".join(sorted(p.name for p in files.values())) or "none"
-    raise MptError(f"{folder} has no {source}-{target}.tsv (found: {found})")
+    partners = _partner_files(folder, source)
+    # its own file, else the one file of its only script or region (pt: en-pt-BR.tsv where there is no en-pt.tsv)
+    if (language := find_language(target, partners)) is None:
+        found = ", ".join(sorted(p.name for p in pair_files(folder).values())) or "none"
+        raise MptError(f"{folder} has no {source}-{target}.tsv (found: {found})")
+    path, swap = partners[language]
+    return (str(path), *_tsv(path, swap))
 
 
 def corpus_languages(spec: str, source: str) -> list[str]:
@@ -155,14 +167,19 @@ def corpus_languages(spec: str, source: str) -> list[str]:
         return hub_corpus_languages(spec, source)
     if two_files or not path.is_dir():
         raise MptError(f"--to all needs a folder of pair files or a hub corpus; {spec} pairs one language: name it")
-    languages = []
-    for a, b in pair_files(path):
-        other = b if find_language(source, [a]) else a if find_language(source, [b]) else None
-        if other is not None and other not in languages:
-            languages.append(other)
+    languages = list(_partner_files(path, source))
     if not languages:
         raise MptError(f"{path} holds no {source}-xx.tsv pair files, so --to all finds no language")
     return languages
+
+
+def target_languages(targets: str | Iterable[str] | AllLanguages, source: str, spec: str) -> tuple[str, ...]:
+    """The target languages of a transfer from ``source``, read as :func:`parse_languages` reads them; ALL
+    is every language the corpus ``spec`` pairs with ``source``."""
+    targets = parse_languages(targets, "target languages")
+    targets = tuple(corpus_languages(spec, source)) if targets is ALL else targets
+    check_targets(source, targets)
+    return targets
 
 
 def _two_files(first: Path, second: Path) -> tuple[str, str, list[tuple[str, ...]]]:

@@ -21,9 +21,9 @@ from ..data.parallel import (
     DEFAULT_PARALLEL,
     ParallelCorpus,
     check_corpus_languages,
-    corpus_languages,
     load_parallel,
     split_heldout,
+    target_languages,
 )
 from ..engine.align import AlignConfig, AlignResult, ParallelSet, TeacherStates, train_translator
 from ..engine.distributed import processes
@@ -35,7 +35,7 @@ from ..engine.tokenizer_fit import tokenizer_fit
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, require_seed, unset_is_one
 from ..fileformat import provenance, tensor_sha256
-from ..languages import ALL, DEFAULT_SOURCE, check_targets
+from ..languages import ALL, DEFAULT_SOURCE, AllLanguages, normalise
 from ..outputs import check_writable
 from ..store import DEFAULT_PROMPTS_DIR, PromptStore
 
@@ -49,7 +49,7 @@ class TranslateMethod(Choice):
 
 @dataclass(frozen=True)
 class AlignOptions:
-    targets: tuple[str, ...] = ALL  # ALL: every language the parallel corpus pairs with the source
+    targets: tuple[str, ...] | AllLanguages = ALL  # codes, normalised here; ALL: every language the corpus pairs with the source
     source: str = DEFAULT_SOURCE
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
     model: str | None = None  # default: the backbone recorded in the source prompt
@@ -76,8 +76,8 @@ class AlignOptions:
         limits = {"max_pairs": unset_is_one(self.max_pairs), "max_dev_examples": unset_is_one(self.max_dev_examples)}
         require_positive(heldout=self.heldout, **limits)
         require_seed(self.seed)
-        object.__setattr__(self, "targets", self.targets or tuple(corpus_languages(self.parallel, self.source)))
-        check_targets(self.source, self.targets)
+        object.__setattr__(self, "source", normalise(self.source))
+        object.__setattr__(self, "targets", target_languages(self.targets, self.source, self.parallel))
         if self.method is not None:
             object.__setattr__(self, "method", TranslateMethod.parse(self.method, "translation method"))
         if not self.translator and self.method == TranslateMethod.PROMPT:

@@ -29,7 +29,7 @@ from ..engine.language_adapter import AdapterConfig
 from ..engine.train import TrainConfig
 from ..errors import MptError, require_positive, require_seed, unset_is_one
 from ..fileformat import provenance
-from ..languages import ALL, DEFAULT_SOURCE
+from ..languages import ALL, DEFAULT_SOURCE, AllLanguages, normalise, parse_languages
 from ..metrics import score
 from ..outputs import atomic_path
 from ..store import PromptStore
@@ -53,7 +53,7 @@ class ReproduceOptions:
     dev_shots: Shots | None = None  # dev examples per class for choosing the epoch; None: the cell's shots
     seeds: tuple[int, ...] = (1, 2, 3)
     methods: tuple[str, ...] = METHODS
-    languages: tuple[str, ...] = ALL  # ALL: every language the data has for the split
+    languages: tuple[str, ...] | AllLanguages = ALL  # codes, normalised here; ALL: every language the data has for the split
     source: str = DEFAULT_SOURCE
     model: str = DEFAULT_MODEL
     task: Task | str = DEFAULT_TASK  # a built-in task's name, a task file, or a Task
@@ -96,9 +96,15 @@ class ReproduceOptions:
             joint_pairs=unset_is_one(self.joint_pairs),
         )  # fmt: skip
         # last: 'all' asks the data (a folder listing, or the hub's configurations) once every option is valid
-        object.__setattr__(self, "languages", self.languages or tuple(data_languages(self.task, self.data, self.split)))
+        object.__setattr__(self, "source", normalise(self.source))
+        languages = parse_languages(self.languages)
+        languages = tuple(data_languages(self.task, self.data, self.split)) if languages is ALL else languages
+        object.__setattr__(self, "languages", languages)
         if self.source not in self.languages:
             raise MptError(f"the languages must include the source language {self.source}")
+        if self.languages == (self.source,) and set(JOINT_METHODS) & set(self.methods):
+            raise MptError(f"the joint methods train translators into target languages: add one besides {self.source}, "
+                           "or leave them out")  # fmt: skip
 
 
 @dataclass

@@ -14,7 +14,7 @@ from ..engine.distributed import processes
 from ..errors import require_positive, unset_is_one
 from ..fileformat import provenance, tensor_sha256
 from ..language_groups import LanguageGroups, load_groups
-from ..languages import ALL, DEFAULT_SOURCE, language_name, script_of
+from ..languages import ALL, DEFAULT_SOURCE, AllLanguages, language_name, normalise, parse_languages, script_of
 from ..metrics import Scores
 from ..outputs import atomic_path, check_writable, local_paths
 from ..plot import Bar, Panel, check_plot, plot
@@ -26,7 +26,7 @@ COLLAPSE_SHARE = 0.8
 
 @dataclass(frozen=True)
 class EvalOptions:
-    languages: tuple[str, ...] = ALL  # ALL: every language the data has for the split
+    languages: tuple[str, ...] | AllLanguages = ALL  # codes, normalised here; ALL: every language the data has for the split
     source: str = DEFAULT_SOURCE
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
     model: str | None = None
@@ -47,6 +47,8 @@ class EvalOptions:
     def __post_init__(self):
         require_positive(batch_size=self.batch_size, max_examples=unset_is_one(self.max_examples))
         canonical_split(self.split)
+        object.__setattr__(self, "languages", parse_languages(self.languages))
+        object.__setattr__(self, "source", normalise(self.source))
 
 
 @dataclass
@@ -127,7 +129,7 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
     groups = load_groups(options.groups) if options.groups is not None else None
     prompts = PromptSet(options.prompts_dir, options.source, options.model, options.cpu, options.task, options.int8)
     task, data = prompts.task, default_data(prompts.task, options.data)
-    languages = options.languages or data_languages(task, data, options.split)
+    languages = data_languages(task, data, options.split) if options.languages is ALL else options.languages
     datasets = {}  # read and checked before the backbone loads: a bad file fails in seconds
     for lang in languages:
         examples = load_examples(task, data, lang, options.split)

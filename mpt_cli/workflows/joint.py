@@ -19,7 +19,7 @@ from torch import nn
 from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..callbacks import Callbacks
 from ..data import load_examples, select
-from ..data.parallel import DEFAULT_PARALLEL, check_corpus_languages, corpus_languages, load_parallel, split_heldout
+from ..data.parallel import DEFAULT_PARALLEL, check_corpus_languages, load_parallel, split_heldout, target_languages
 from ..engine.align import ParallelSet, heldout_kl
 from ..engine.backbone import DEFAULT_LORA_RANK, Backbone, Tune
 from ..engine.distributed import processes
@@ -30,14 +30,14 @@ from ..engine.train import TrainConfig
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, unset_is_one
 from ..fileformat import provenance, tensor_sha256
-from ..languages import ALL, DEFAULT_SOURCE, check_targets
+from ..languages import ALL, DEFAULT_SOURCE, AllLanguages, normalise
 from ..outputs import atomic_path, check_writable, local_paths
 from ..store import DEFAULT_PROMPTS_DIR, PromptStore
 
 
 @dataclass(frozen=True)
 class JointOptions:
-    targets: tuple[str, ...] = ALL  # ALL: every language the parallel corpus pairs with the source
+    targets: tuple[str, ...] | AllLanguages = ALL  # codes, normalised here; ALL: every language the corpus pairs with the source
     output: Path = Path("prompts-joint")
     source: str = DEFAULT_SOURCE
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
@@ -57,8 +57,8 @@ class JointOptions:
 
     def __post_init__(self):
         require_positive(heldout=self.heldout, max_pairs=unset_is_one(self.max_pairs))
-        object.__setattr__(self, "targets", self.targets or tuple(corpus_languages(self.parallel, self.source)))
-        check_targets(self.source, self.targets)
+        object.__setattr__(self, "source", normalise(self.source))
+        object.__setattr__(self, "targets", target_languages(self.targets, self.source, self.parallel))
 
 
 @dataclass

@@ -40,6 +40,7 @@ class PredictOptions:
             raise MptError("give either --lang (one language for every row) or --lang-column (a language per row)")
         if self.lang is not None:
             object.__setattr__(self, "lang", normalise(self.lang))
+        object.__setattr__(self, "source", normalise(self.source))
         if self.output_format is not None:
             object.__setattr__(self, "output_format", RowFormat.parse(self.output_format, "output format"))
 
