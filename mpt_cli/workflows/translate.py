@@ -10,7 +10,9 @@ translating into one language never touches another's files.
 Many languages in one command: each language is saved as it finishes, and a language finished by an
 earlier run is skipped (without ``--overwrite``), so a run that was stopped goes on where it was. Bad
 input (a missing or damaged pair file, dev data without the language) is refused before anything is
-trained; a language that fails while training is reported, and the others go on.
+trained; a language that fails while training is reported, what it held is let go, and the others go
+on. A run holds one language at a time: its adapter leaves the backbone once trained, and a teacher
+state stays only while a language still to come reads it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from ..fileformat import tensor_sha256
 from ..languages import describe
 from ..outputs import check_writable
 from ..store import PromptStore
-from .align import AlignOptions, LanguageAlignment, TranslateMethod, align, prepare, train_language
+from .align import AlignOptions, LanguageAlignment, Prepared, TranslateMethod, align, prepare, train_language
 
 # chosen on dev: see docs/translation.md
 DEFAULT_METHOD = TranslateMethod.ADAPTER
@@ -110,34 +112,46 @@ def _finished(options: AlignOptions, store: PromptStore, source: PromptArtifact,
 
 def _translate_with_adapters(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> list[TranslatedPrompt]:
     """Train and write each language on its own (launched processes deal the languages out); a language
-    that fails is reported and the others go on."""
+    that fails is reported, what it held is let go, and the others go on."""
     leftovers = {target for target in options.targets if options.translator and _left_by_a_stopped_run(options, store, target)}
     if options.translator:
         for target in (t for t in options.targets if t not in leftovers):
             check_writable(store.translator_path(options.source, target), options.overwrite)
     prepared = prepare(options, store, callbacks)
     group = processes(options.cpu)
+    dealt = group.deal(list(enumerate(options.targets, 1)))
     results = []
-    for number, target in group.deal(list(enumerate(options.targets, 1))):
+    for position, (number, target) in enumerate(dealt):
         callbacks.on_stage(f"[{number}/{len(options.targets)}] {describe(target)}")
-        warning = prepared.warnings.get(target)
+        later = [other for _, other in dealt[position + 1 :]]
         try:
-            with alone():
-                trained = train_language(options, prepared, target, callbacks)
-            translator = trained.report.translator
-            if translator is not None:
-                trained.translator.save(translator, options.overwrite or target in leftovers)
-            dev_accuracy = trained.report.dev_accuracy_translated
-            path = store.save_translated(
-                prepared.source, target, trained.translated, translator, dev_accuracy, options.overwrite, trained.adapter
-            )
+            results.append(_write_language(options, prepared, target, later, target in leftovers, callbacks))
+            continue
         except (MptError, torch.cuda.OutOfMemoryError) as exc:
             error = str(exc).splitlines()[0]
-            callbacks.on_stage(f"{describe(target)} failed: {error}; going on with the other languages")
-            results.append(TranslatedPrompt(target, Outcome.FAILED, warning=warning, error=error))
-            continue
-        results.append(TranslatedPrompt(target, Outcome.WRITTEN, path, translator, trained.report, warning))
+        # out of the except block, whose traceback held the language's optimizer and tensors: collect them, and
+        # on a GPU give back the blocks the allocator keeps cached (after running out of memory, for the others)
+        prepared.scorer.backbone.accelerator.free_memory()
+        callbacks.on_stage(f"{describe(target)} failed: {error}; going on with the other languages")
+        results.append(TranslatedPrompt(target, Outcome.FAILED, warning=prepared.warnings.get(target), error=error))
     return group.gather(results)
+
+
+def _write_language(
+    options: AlignOptions, prepared: Prepared, target: str, later: list[str], leftover: bool, callbacks: Callbacks
+) -> TranslatedPrompt:
+    """Train ``target`` and write its translator, adapter and prompt. ``later``: the languages this process
+    trains after it; ``leftover``: its translator is a stopped run's, to replace."""
+    with alone():
+        trained = train_language(options, prepared, target, callbacks, later)
+    translator = trained.report.translator
+    if translator is not None:
+        trained.translator.save(translator, options.overwrite or leftover)
+    dev_accuracy = trained.report.dev_accuracy_translated
+    path = prepared.store.save_translated(
+        prepared.source, target, trained.translated, translator, dev_accuracy, options.overwrite, trained.adapter
+    )
+    return TranslatedPrompt(target, Outcome.WRITTEN, path, translator, trained.report, prepared.warnings.get(target))
 
 
 def _left_by_a_stopped_run(options: AlignOptions, store: PromptStore, target: str) -> bool:
