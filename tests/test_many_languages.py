@@ -94,6 +94,55 @@ def test_a_finished_language_missing_its_adapter_is_not_skipped(full_copy, toy_d
     assert snapshot_tree(full_copy) == before
 
 
+OTHER_SETTINGS = {
+    ("--epochs", "2"): "epochs 1; this run asks epochs 2",
+    ("--lr", "0.01"): "lr 0.0002; this run asks lr 0.01",
+    ("--max-pairs", "20"): "max-pairs 8000; this run asks max-pairs 20",
+    ("--adapter-rank", "3"): "adapter-rank 2; this run asks adapter-rank 3",
+    ("--group-by-length",): "group-by-length off; this run asks group-by-length on",
+    ("--epochs", "2", "--heldout", "4"): "epochs 1, heldout 5; this run asks epochs 2, heldout 4",
+}
+
+
+def test_a_language_finished_with_other_settings_is_refused_and_overwrite_retrains_it(
+    full_copy, toy_data_dir, parallel_dir, tmp_path
+):
+    """One folder, one set of settings: a finished language is skipped only when this run asks what it was made
+    with (training, pairs, adapter, batching); otherwise one error names what differs."""
+    assert translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de").exit_code == 0
+    de = full_copy / "de.safetensors"
+    before = snapshot_tree(full_copy)
+    for options, differ in OTHER_SETTINGS.items():
+        result = translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "sw,de", *options)
+        assert_clean_error(result, f"{de} was made with {differ}; pass --overwrite to retrain it")
+    edited = Path(shutil.copytree(parallel_dir, tmp_path / "edited"))
+    lines = (edited / "en-de.tsv").read_text().splitlines()
+    (edited / "en-de.tsv").write_text("\n".join(lines[1:]) + "\n")  # other pairs, in a file of the same name
+    assert_clean_error(translate_cli(full_copy, toy_data_dir, edited, "--to", "de"), f"{de} was made with corpus-sha256 ")
+    assert snapshot_tree(full_copy) == before  # nothing trained, nothing written
+
+    same = translate_cli(full_copy, toy_data_dir, Path(shutil.copytree(parallel_dir, tmp_path / "copy")), "--to", "de")
+    assert same.exit_code == 0 and "finished by an earlier run, skipped" in same.stderr  # the same pairs, elsewhere
+    again = translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de", "--epochs", "2", "--overwrite", "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)[0]["outcome"] == "written" and PromptArtifact.load(de).info.translation["epochs"] == 2
+    skipped = translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de", "--epochs", "2", "--json")
+    assert json.loads(skipped.stdout)[0]["outcome"] == "skipped"
+
+
+def test_a_language_finished_before_settings_were_recorded_is_kept_with_a_note(full_copy, toy_data_dir, parallel_dir):
+    assert translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de").exit_code == 0
+    de = full_copy / "de.safetensors"
+    artifact = PromptArtifact.load(de)
+    artifact.info.translation = None  # as an mpt that did not record them wrote it
+    artifact.save(de, overwrite=True)
+    before = snapshot_tree(full_copy)
+    result = translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de", "--epochs", "2", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["outcome"] == "skipped" and snapshot_tree(full_copy) == before
+    assert f"note: {de} was made before mpt recorded the settings a language is trained with" in result.stderr
+
+
 # --------------------------------------------------------------------------------------------------
 # How well the tokenizer reads a language
 # --------------------------------------------------------------------------------------------------
