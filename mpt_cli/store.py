@@ -234,12 +234,12 @@ class PromptStore:
 
     def save_translated(
         self, source: PromptArtifact, target: str, prompt: torch.Tensor, translator: Path | None, dev_accuracy: float | None,
-        overwrite: bool, adapter: tuple[AdapterConfig, dict[str, torch.Tensor]] | None = None,
+        overwrite: bool, adapter: tuple[AdapterConfig, dict[str, torch.Tensor]] | None = None, settings: dict | None = None,
     ) -> Path:  # fmt: skip
         """Write ``source`` translated into ``target`` by the translator file ``translator`` (None: ``p_T = p_S``);
         it shares the source prompt's side files (recorded, not copied). The target's own ``adapter``
         (configuration and weights), when it has one, is written first, in a file of its own; the one it
-        replaces is removed once the new prompt is in place."""
+        replaces is removed once the new prompt is in place. ``settings``: those it was trained with, recorded."""
         path = self.prompt_path(target)
         replaced = self._language_adapter_of(path)
         info = replace(
@@ -251,6 +251,7 @@ class PromptStore:
             translator=None if translator is None else str(translator.relative_to(self.root)),
             dev_accuracy=dev_accuracy,
             training_state=None,
+            translation=settings,
             **provenance(),
         )
         if source.legacy and info.tune == Tune.LORA:  # a format-1 source keeps its adapters inside: give them a file

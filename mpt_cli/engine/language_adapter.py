@@ -83,6 +83,10 @@ class AdaptedLinear(nn.Module):
     def add(self, lang: str, scale: float, a: torch.Tensor, b: torch.Tensor) -> None:
         self.lora_A[lang], self.lora_B[lang], self.scales[lang] = nn.Parameter(a), nn.Parameter(b), scale
 
+    def remove(self, lang: str) -> None:
+        if lang in self.lora_A:
+            del self.lora_A[lang], self.lora_B[lang], self.scales[lang]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: ``[B, T, in]`` -> ``[B, T, out]``. Each language's update is added into the base output in
         place: the batch's output is never copied per language, and rows without an adapter keep the base
@@ -157,6 +161,13 @@ class LanguageAdapters:
                     raise MptError(f"the {lang} adapter's {name} weights do not fit this backbone (rank {config.rank})")
             layer.add(lang, config.scale, a.float().to(device), b.float().to(device))
         self.configs[lang] = config
+
+    def remove(self, lang: str) -> None:
+        """Take ``lang``'s adapter out of the model and let its weights go; the wrapped layers stay, for the
+        other languages (a layer without any adapter computes its base output alone)."""
+        for layer in self.layers.values():
+            layer.remove(lang)
+        self.configs.pop(lang, None)
 
     def state(self, lang: str) -> dict[str, torch.Tensor]:
         """A copy of ``lang``'s weights, ``{layer}.A`` ``[r, in]`` and ``{layer}.B`` ``[out, r]``, on the CPU (a

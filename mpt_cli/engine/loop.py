@@ -4,7 +4,8 @@ every epoch, and the weights a selection rule names kept at the end."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -129,47 +130,47 @@ def fit(
     optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
     total_steps = config.epochs * math.ceil(learner.train_size / config.batch_size)
     scheduler = _linear_warmup_decay(optimizer, round(config.warmup_ratio * total_steps), total_steps)
-    optimizer = accelerator.prepare_optimizer(optimizer)
-    generator = torch.Generator().manual_seed(seed)
-    trainable = [p for group in groups for p in group["params"]]
+    with _prepared(optimizer, accelerator) as optimizer:
+        generator = torch.Generator().manual_seed(seed)
+        trainable = [p for group in groups for p in group["params"]]
 
-    best: tuple[float, int, dict] | None = None
-    average, averaged = None, 0
-    history = []
-    lengths = learner.train_lengths if config.group_by_length else None
-    for epoch in range(1, config.epochs + 1):
-        learner.train_mode(True)
-        losses = []
-        for rows in shuffled(learner.train_size, config.batch_size, generator, lengths):
-            loss = _backward(learner, rows, trainable, accelerator)
-            accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
-            optimizer.step()
-            _decay_to_start(optimizer.param_groups)
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(loss)
-            if on_step:
-                on_step(loss)
+        best: tuple[float, int, dict] | None = None
+        average, averaged = None, 0
+        history = []
+        lengths = learner.train_lengths if config.group_by_length else None
+        for epoch in range(1, config.epochs + 1):
+            learner.train_mode(True)
+            losses = []
+            for rows in shuffled(learner.train_size, config.batch_size, generator, lengths):
+                loss = _backward(learner, rows, trainable, accelerator)
+                accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
+                optimizer.step()
+                _decay_to_start(optimizer.param_groups)
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                losses.append(loss)
+                if on_step:
+                    on_step(loss)
+            learner.train_mode(False)
+            record = EpochRecord(epoch, sum(losses) / len(losses), learner.dev_score(), learner.dev_metric)
+            history.append(record)
+            if on_epoch:
+                on_epoch(record)
+            if config.select == Selection.BEST and (best is None or learner.dev_metric.better(record.dev_score, best[0])):
+                best = (record.dev_score, epoch, learner.state())
+            if config.select == Selection.AVERAGE and epoch > config.epochs // 2:
+                averaged += 1
+                average = _running_mean(average, learner.state(), averaged)
+        if config.select == Selection.BEST:
+            dev_score, kept, state = best
+            learner.load_state(state)
+        elif config.select == Selection.AVERAGE:
+            learner.load_state(average)
+            dev_score, kept = learner.dev_score(), config.epochs
+        else:
+            dev_score, kept = history[-1].dev_score, config.epochs
         learner.train_mode(False)
-        record = EpochRecord(epoch, sum(losses) / len(losses), learner.dev_score(), learner.dev_metric)
-        history.append(record)
-        if on_epoch:
-            on_epoch(record)
-        if config.select == Selection.BEST and (best is None or learner.dev_metric.better(record.dev_score, best[0])):
-            best = (record.dev_score, epoch, learner.state())
-        if config.select == Selection.AVERAGE and epoch > config.epochs // 2:
-            averaged += 1
-            average = _running_mean(average, learner.state(), averaged)
-    if config.select == Selection.BEST:
-        dev_score, kept, state = best
-        learner.load_state(state)
-    elif config.select == Selection.AVERAGE:
-        learner.load_state(average)
-        dev_score, kept = learner.dev_score(), config.epochs
-    else:
-        dev_score, kept = history[-1].dev_score, config.epochs
-    learner.train_mode(False)
-    return TrainResult(kept, dev_score, history[kept - 1].train_loss, history)
+        return TrainResult(kept, dev_score, history[kept - 1].train_loss, history)
 
 
 def restore_parameters(model: torch.nn.Module, values: dict[str, torch.Tensor]) -> None:
@@ -230,6 +231,18 @@ def _running_mean(mean: dict | None, state: dict, count: int) -> dict:
         else:
             mean[key] = value
     return mean
+
+
+@contextmanager
+def _prepared(optimizer: torch.optim.Optimizer, accelerator) -> Iterator[torch.optim.Optimizer]:
+    """``optimizer`` prepared by ``accelerator`` for the length of one training. An accelerator keeps every
+    optimizer it prepared, and with it its state and the weights it updates, for as long as it lives (that
+    of the backbone, a whole run): let it go when the training ends or fails, so that a run training one
+    language after another holds one language's optimizer, not all of theirs."""
+    try:
+        yield accelerator.prepare_optimizer(optimizer)
+    finally:
+        accelerator.free_memory()
 
 
 def _linear_warmup_decay(optimizer, warmup: int, total: int):

@@ -1,7 +1,8 @@
 """The teacher of alignment: the source run's mask states on the source side of parallel pairs.
 
-With ``p_S`` fixed the states are computed once per distinct source-side input and shared by every target
-language of a run (:class:`TeacherStates`); while ``p_S`` learns they are recomputed for each batch.
+With ``p_S`` fixed the states are computed once per distinct source-side input and shared by the target
+languages of a run that read it, until the last of them is done (:class:`TeacherStates`); while ``p_S``
+learns they are recomputed for each batch.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from .batching import by_length, collate
 
 class TeacherStates:
     """The teacher's mask states, ``[H]`` per distinct source-side input, for one fixed source prompt ``p_S``
-    on the frozen backbone (never through a language adapter): each input is computed once and kept, so
-    every target language of a run reuses the rows its English side shares with the languages before it.
+    on the frozen backbone (never through a language adapter): each input is computed once and kept until
+    :meth:`release`, so a target language reuses the rows its English side shares with the languages
+    before it that are still kept.
 
     A parallel corpus is often parallel across languages (XNLI's training set, FLORES, SIB-200): every
     language then has the same English side, and the teacher pass runs once for the whole run. An input
     is keyed by its token ids and slot positions, which is all the teacher reads. The states are kept on
-    the CPU (``H`` floats per distinct input: 25 MB for 8,000 inputs at ``H = 768``), for the whole run.
+    the CPU (``H`` floats per distinct input: 25 MB for 8,000 inputs at ``H = 768``); the caller releases
+    those no later language reads, so that what is kept does not grow with the number of languages.
     """
 
     def __init__(self, backbone: Backbone, batch_size: int):
@@ -45,8 +48,14 @@ class TeacherStates:
         new = list({key: row for row, key in enumerate(keys) if key not in self.kept}.values())  # one row per input
         for chunk in by_length([examples[row] for row in new], self.batch_size):
             computed = _teacher_pass(self.backbone, [examples[new[i]] for i in chunk], self.prompt).cpu()
-            self.kept.update((keys[new[i]], state) for i, state in zip(chunk, computed, strict=True))
+            # a copy of each row: a row left a view would hold its whole batch after the others are released
+            self.kept.update((keys[new[i]], state.clone()) for i, state in zip(chunk, computed, strict=True))
         return torch.stack([self.kept[key] for key in keys]).to(self.backbone.device)
+
+    def release(self, examples: list[EncodedExample]) -> None:
+        """Let the states of ``examples`` go (those not kept are no matter): no language to come reads them."""
+        for example in examples:
+            self.kept.pop(_input_key(example), None)
 
 
 class Teacher:

@@ -7,6 +7,8 @@ method trains the language's own adapter along with its translator.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -38,6 +40,7 @@ from ..fileformat import provenance, tensor_sha256
 from ..languages import ALL, DEFAULT_SOURCE, AllLanguages, normalise
 from ..outputs import check_writable
 from ..store import DEFAULT_PROMPTS_DIR, PromptStore
+from ..template import EncodedExample
 
 
 class TranslateMethod(Choice):
@@ -135,8 +138,8 @@ def align(options: AlignOptions, callbacks: Callbacks | None = None) -> list[Lan
         check_writable(store.translator_path(options.source, target), options.overwrite)
     prepared = prepare(options, store, callbacks)
     results = []
-    for target in options.targets:
-        trained = train_language(options, prepared, target, callbacks)
+    for position, target in enumerate(options.targets):
+        trained = train_language(options, prepared, target, callbacks, later=options.targets[position + 1 :])
         if processes(options.cpu).is_main:
             trained.translator.save(trained.report.translator, options.overwrite)
         results.append(trained.report)
@@ -174,9 +177,12 @@ def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> 
     return Prepared(store, source, corpora, scorer, few_shot, warnings, teacher)
 
 
-def train_language(options: AlignOptions, prepared: Prepared, target: str, callbacks: Callbacks) -> TrainedLanguage:
+def train_language(
+    options: AlignOptions, prepared: Prepared, target: str, callbacks: Callbacks, later: Sequence[str] = ()
+) -> TrainedLanguage:
     """Train the translator into ``target`` (and, with the adapter method, the language's adapter) and
-    score it on the target's dev data; nothing is saved here."""
+    score it on the target's dev data; nothing is saved here. ``later``: the languages this process
+    trains after this one, which may read the teacher states this one leaves."""
     started = time.perf_counter()
     source, scorer, corpus = prepared.source, prepared.scorer, prepared.corpora[target]
     train_pairs, heldout_pairs = split_heldout(corpus.pairs, options.heldout, options.seed)
@@ -187,19 +193,22 @@ def train_language(options: AlignOptions, prepared: Prepared, target: str, callb
     config = TranslatorConfig(scorer.backbone.hidden_size, options.width, options.residual, options.init)
     translator = PromptTranslator(config) if options.translator else None
     adapter = target if options.method == TranslateMethod.ADAPTER else None
-    if adapter is not None:
-        scorer.backbone.language_adapters.add(target, options.adapter, seed=options.seed)
-    source_side = _source_side(prepared.store, source, options.align.freeze_source)
-    callbacks.on_stage(f"{options.source}->{target}: aligning on {len(train_pairs)} pairs, {len(heldout_pairs)} held out")
-    callbacks.on_start(options.align.epochs * -(-len(train_pairs) // options.align.batch_size))
-    outcome = train_translator(
-        scorer.backbone, translator, source_side, train_set, heldout_set, prepared.few_shot, scorer.label_words, options.align,
-        options.seed, callbacks.on_step, callbacks.on_epoch, adapter, prepared.teacher,
-    )  # fmt: skip
-    with torch.no_grad():
-        adapted_source = (source_side() if isinstance(source_side, PromptEncoder) else source_side).detach().cpu()
-        translated = adapted_source if translator is None else translator(adapted_source.to(scorer.backbone.device)).cpu()
-    dev = _dev_scores(options, source, scorer, target, translated, adapter, callbacks)
+    sources = list(zip(train_set.source + heldout_set.source, [p.source for p in train_pairs + heldout_pairs], strict=True))
+    with _held_while_training(prepared, target, sources, later):
+        if adapter is not None:
+            scorer.backbone.language_adapters.add(target, options.adapter, seed=options.seed)
+        source_side = _source_side(prepared.store, source, options.align.freeze_source)
+        callbacks.on_stage(f"{options.source}->{target}: aligning on {len(train_pairs)} pairs, {len(heldout_pairs)} held out")
+        callbacks.on_start(options.align.epochs * -(-len(train_pairs) // options.align.batch_size))
+        outcome = train_translator(
+            scorer.backbone, translator, source_side, train_set, heldout_set, prepared.few_shot, scorer.label_words,
+            options.align, options.seed, callbacks.on_step, callbacks.on_epoch, adapter, prepared.teacher,
+        )  # fmt: skip
+        with torch.no_grad():
+            adapted_source = (source_side() if isinstance(source_side, PromptEncoder) else source_side).detach().cpu()
+            translated = adapted_source if translator is None else translator(adapted_source.to(scorer.backbone.device)).cpu()
+        dev = _dev_scores(options, source, scorer, target, translated, adapter, callbacks)
+        adapter_state = None if adapter is None else (options.adapter, scorer.backbone.language_adapters.state(target))
     counts = (len(train_pairs), len(heldout_pairs))
     path = None if translator is None else prepared.store.translator_path(options.source, target)
     report = LanguageAlignment(
@@ -210,8 +219,23 @@ def train_language(options: AlignOptions, prepared: Prepared, target: str, callb
     if translator is not None:
         info = _translator_info(options, source, target, translator, corpus, counts, outcome, dev)
         artifact = TranslatorArtifact({k: v.cpu() for k, v in translator.state_dict().items()}, adapted_source, info)
-    adapter_state = None if adapter is None else (options.adapter, scorer.backbone.language_adapters.state(target))
     return TrainedLanguage(translated, artifact, adapter_state, report)
+
+
+@contextmanager
+def _held_while_training(
+    prepared: Prepared, target: str, sources: list[tuple[EncodedExample, tuple[str, ...]]], later: Sequence[str]
+) -> Iterator[None]:
+    """Whether ``target`` trains or fails, afterwards its adapter leaves the backbone (the result holds a
+    copy of its weights) and the teacher states of its ``sources`` (encoded inputs and their texts) that
+    none of the ``later`` languages reads are let go: what a run holds does not grow with its languages."""
+    try:
+        yield
+    finally:
+        prepared.scorer.backbone.language_adapters.remove(target)
+        if prepared.teacher is not None:
+            read_later = {pair.source for language in later for pair in prepared.corpora[language].pairs}
+            prepared.teacher.release([encoded for encoded, text in sources if text not in read_later])
 
 
 def _translator_info(options, source, target, translator, corpus, counts, outcome: AlignResult, dev: dict) -> TranslatorInfo:

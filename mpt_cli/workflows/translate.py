@@ -8,14 +8,18 @@ translator together. Languages are independent: launched processes take differen
 translating into one language never touches another's files.
 
 Many languages in one command: each language is saved as it finishes, and a language finished by an
-earlier run is skipped (without ``--overwrite``), so a run that was stopped goes on where it was. Bad
-input (a missing or damaged pair file, dev data without the language) is refused before anything is
-trained; a language that fails while training is reported, and the others go on.
+earlier run is skipped (without ``--overwrite``), so a run that was stopped goes on where it was; with
+the adapter method, only one made with this run's settings (the prompt records them). Bad input (a
+missing or damaged pair file, dev data without the language) is refused before anything is trained; a
+language that fails while training is reported, what it held is let go, and the others go on. A run
+holds one language at a time: its adapter leaves the backbone once trained, and a teacher state stays
+only while a language still to come reads it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import json
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -23,6 +27,7 @@ import torch
 from ..artifacts import PromptArtifact, TranslatorArtifact
 from ..callbacks import Callbacks
 from ..choices import Choice
+from ..data.parallel import ParallelCorpus, load_parallel
 from ..engine.distributed import alone, processes
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError
@@ -30,7 +35,7 @@ from ..fileformat import tensor_sha256
 from ..languages import describe
 from ..outputs import check_writable
 from ..store import PromptStore
-from .align import AlignOptions, LanguageAlignment, TranslateMethod, align, prepare, train_language
+from .align import AlignOptions, LanguageAlignment, Prepared, TranslateMethod, align, prepare, train_language
 
 # chosen on dev: see docs/translation.md
 DEFAULT_METHOD = TranslateMethod.ADAPTER
@@ -60,7 +65,7 @@ def translate(options: AlignOptions, callbacks: Callbacks | None = None) -> list
     options = replace(options, method=options.method or DEFAULT_METHOD)
     store = PromptStore(options.prompts_dir)
     source = store.open_source(options.source)
-    finished = [target for target in options.targets if _finished(options, store, source, target)]
+    finished = [target for target in options.targets if _finished(options, store, source, target, callbacks)]
     for target in finished:
         callbacks.on_stage(f"{describe(target)}: finished by an earlier run, skipped ({store.prompt_path(target)})")
     # every launched process must count the same languages as finished before any of them writes one
@@ -79,19 +84,20 @@ def translate(options: AlignOptions, callbacks: Callbacks | None = None) -> list
     return [results[target] for target in options.targets]
 
 
-def _finished(options: AlignOptions, store: PromptStore, source: PromptArtifact, target: str) -> bool:
+def _finished(options: AlignOptions, store: PromptStore, source: PromptArtifact, target: str, callbacks: Callbacks) -> bool:
     """Whether ``target``'s prompt is there, complete and made as asked from this source prompt: then it is
-    kept. One that is there but is not (damaged, made otherwise, from another source) needs ``--overwrite``."""
+    kept. One that is there but is not (damaged, made otherwise, from another source, with other settings)
+    needs ``--overwrite``."""
     path = store.prompt_path(target)
     if options.overwrite or not path.exists():
         check_writable(path, options.overwrite)
         return False
+    adapter = options.method == TranslateMethod.ADAPTER
     try:
         artifact = store.load_prompt(target)
         info = artifact.info
         if info.kind != "translated" or info.source_prompt_sha256 != tensor_sha256(source.prompt):
             raise MptError(f"it is not translated from {store.prompt_path(options.source)} as it is now")
-        adapter = options.method == TranslateMethod.ADAPTER
         if bool(info.language_adapter) != adapter:
             made = "without" if adapter else "with"
             raise MptError(f"it was made {made} an adapter of its own, not by --method {options.method}")
@@ -105,39 +111,106 @@ def _finished(options: AlignOptions, store: PromptStore, source: PromptArtifact,
         raise MptError(
             f"{path} already exists and is not a finished translation as asked: {exc}; pass --overwrite to replace it"
         ) from None
+    if adapter:  # the prompt method trains only missing translators: its settings do not reach a finished language
+        _check_settings(options, store, source, target, info.translation, callbacks)
     return True
+
+
+def _check_settings(
+    options: AlignOptions, store: PromptStore, source: PromptArtifact, target: str, made: dict | None, callbacks: Callbacks
+) -> None:
+    """Refuse a language an earlier run trained with settings other than this run's: one folder, one set of
+    settings. A prompt made before mpt recorded them is kept, with a note: what it was made with cannot be
+    told, and refusing it would make a run that goes on across the update retrain every language it did."""
+    path = store.prompt_path(target)
+    if made is None:
+        callbacks.on_stage(
+            f"note: {path} was made before mpt recorded the settings a language is trained with, so they are not "
+            "compared with this run's; --overwrite retrains it"
+        )
+        return
+    task = store.task_of(source, options.task)
+    corpus = load_parallel(options.parallel, options.source, target, len(task.inputs), options.max_pairs, options.seed)
+    asked = language_settings(options, corpus)
+    differ = [key for key in made | asked if made.get(key) != asked.get(key)]
+    if differ:
+        raise MptError(
+            f"{path} was made with {_spelt(made, differ)}; this run asks {_spelt(asked, differ)}; pass --overwrite to retrain it"
+        )
+
+
+def language_settings(options: AlignOptions, corpus: ParallelCorpus) -> dict:
+    """The settings that shape a language's files besides the source prompt (training, pairs, adapter and
+    translator), flat, named after their options, as JSON values: what the adapter method records in a
+    language's prompt, and compares before it keeps one an earlier run finished. The scoring on dev data
+    is left out: it shapes nothing."""
+    translator = {"translator_width": options.width, "residual": options.residual, "translator_init": options.init}
+    settings = {
+        **asdict(options.align),
+        "corpus_sha256": corpus.sha256, "max_pairs": options.max_pairs, "heldout": options.heldout, "seed": options.seed,
+        **{f"adapter_{name}": value for name, value in options.adapter.to_json().items()},
+        **(translator if options.translator else {}),
+    }  # fmt: skip
+    return json.loads(json.dumps(settings))  # as a file gives them back: choices as text, tuples as lists
+
+
+def _spelt(settings: dict, keys: list[str]) -> str:
+    """``epochs 1, max-pairs 1000``: the ``keys`` of ``settings`` as their options are spelt."""
+
+    def value(key: str) -> str:
+        found = settings.get(key)
+        if isinstance(found, bool) or found is None:
+            return {True: "on", False: "off", None: "none"}[found]
+        if key.endswith("sha256"):  # a corpus's content
+            return found[:12]
+        return ",".join(found) if isinstance(found, list) else str(found)
+
+    return ", ".join(f"{key.replace('_', '-')} {value(key)}" for key in keys)
 
 
 def _translate_with_adapters(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> list[TranslatedPrompt]:
     """Train and write each language on its own (launched processes deal the languages out); a language
-    that fails is reported and the others go on."""
+    that fails is reported, what it held is let go, and the others go on."""
     leftovers = {target for target in options.targets if options.translator and _left_by_a_stopped_run(options, store, target)}
     if options.translator:
         for target in (t for t in options.targets if t not in leftovers):
             check_writable(store.translator_path(options.source, target), options.overwrite)
     prepared = prepare(options, store, callbacks)
     group = processes(options.cpu)
+    dealt = group.deal(list(enumerate(options.targets, 1)))
     results = []
-    for number, target in group.deal(list(enumerate(options.targets, 1))):
+    for position, (number, target) in enumerate(dealt):
         callbacks.on_stage(f"[{number}/{len(options.targets)}] {describe(target)}")
-        warning = prepared.warnings.get(target)
+        later = [other for _, other in dealt[position + 1 :]]
         try:
-            with alone():
-                trained = train_language(options, prepared, target, callbacks)
-            translator = trained.report.translator
-            if translator is not None:
-                trained.translator.save(translator, options.overwrite or target in leftovers)
-            dev_accuracy = trained.report.dev_accuracy_translated
-            path = store.save_translated(
-                prepared.source, target, trained.translated, translator, dev_accuracy, options.overwrite, trained.adapter
-            )
+            results.append(_write_language(options, prepared, target, later, target in leftovers, callbacks))
+            continue
         except (MptError, torch.cuda.OutOfMemoryError) as exc:
             error = str(exc).splitlines()[0]
-            callbacks.on_stage(f"{describe(target)} failed: {error}; going on with the other languages")
-            results.append(TranslatedPrompt(target, Outcome.FAILED, warning=warning, error=error))
-            continue
-        results.append(TranslatedPrompt(target, Outcome.WRITTEN, path, translator, trained.report, warning))
+        # out of the except block, whose traceback held the language's optimizer and tensors: collect them, and
+        # on a GPU give back the blocks the allocator keeps cached (after running out of memory, for the others)
+        prepared.scorer.backbone.accelerator.free_memory()
+        callbacks.on_stage(f"{describe(target)} failed: {error}; going on with the other languages")
+        results.append(TranslatedPrompt(target, Outcome.FAILED, warning=prepared.warnings.get(target), error=error))
     return group.gather(results)
+
+
+def _write_language(
+    options: AlignOptions, prepared: Prepared, target: str, later: list[str], leftover: bool, callbacks: Callbacks
+) -> TranslatedPrompt:
+    """Train ``target`` and write its translator, adapter and prompt. ``later``: the languages this process
+    trains after it; ``leftover``: its translator is a stopped run's, to replace."""
+    with alone():
+        trained = train_language(options, prepared, target, callbacks, later)
+    translator = trained.report.translator
+    if translator is not None:
+        trained.translator.save(translator, options.overwrite or leftover)
+    dev_accuracy = trained.report.dev_accuracy_translated
+    settings = language_settings(options, prepared.corpora[target])
+    path = prepared.store.save_translated(
+        prepared.source, target, trained.translated, translator, dev_accuracy, options.overwrite, trained.adapter, settings
+    )
+    return TranslatedPrompt(target, Outcome.WRITTEN, path, translator, trained.report, prepared.warnings.get(target))
 
 
 def _left_by_a_stopped_run(options: AlignOptions, store: PromptStore, target: str) -> bool:
