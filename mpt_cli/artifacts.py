@@ -70,6 +70,7 @@ class PromptInfo(MetadataRecord):
     translator: str | None = None  # translated prompts: the translator file (None: p_T = p_S, adapter only)
     language_adapter: str | None = None  # translated prompts: the state file with this language's own adapter
     language_adapter_sha256: str | None = None
+    seconds: float | None = None  # translated prompts of the adapter method: the seconds training the language took
     translation: dict | None = None  # translated prompts of the adapter method: the settings they were trained with
     versions: dict = field(default_factory=dict)
     command: str = ""

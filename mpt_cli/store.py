@@ -235,11 +235,13 @@ class PromptStore:
     def save_translated(
         self, source: PromptArtifact, target: str, prompt: torch.Tensor, translator: Path | None, dev_accuracy: float | None,
         overwrite: bool, adapter: tuple[AdapterConfig, dict[str, torch.Tensor]] | None = None, settings: dict | None = None,
+        seconds: float | None = None,
     ) -> Path:  # fmt: skip
         """Write ``source`` translated into ``target`` by the translator file ``translator`` (None: ``p_T = p_S``);
         it shares the source prompt's side files (recorded, not copied). The target's own ``adapter``
         (configuration and weights), when it has one, is written first, in a file of its own; the one it
-        replaces is removed once the new prompt is in place. ``settings``: those it was trained with, recorded."""
+        replaces is removed once the new prompt is in place. ``settings``: those it was trained with, recorded,
+        and ``seconds`` the training took."""
         path = self.prompt_path(target)
         replaced = self._language_adapter_of(path)
         info = replace(
@@ -252,6 +254,7 @@ class PromptStore:
             dev_accuracy=dev_accuracy,
             training_state=None,
             translation=settings,
+            seconds=None if seconds is None else round(seconds, 1),
             **provenance(),
         )
         if source.legacy and info.tune == Tune.LORA:  # a format-1 source keeps its adapters inside: give them a file

@@ -332,10 +332,10 @@ def test_a_language_that_fails_is_named_with_why_and_the_table_groups_and_draws_
 
     train_language = translate_module.train_language
 
-    def failing_in_swahili(options, prepared, target, callbacks):
+    def failing_in_swahili(options, prepared, target, callbacks, *later):
         if target == "sw":
             raise MptError("the pairs of sw are unreadable")
-        return train_language(options, prepared, target, callbacks)
+        return train_language(options, prepared, target, callbacks, *later)
 
     monkeypatch.setattr(translate_module, "train_language", failing_in_swahili)
     import mpt_cli.workflows.align as align_module
@@ -355,6 +355,10 @@ def test_a_language_that_fails_is_named_with_why_and_the_table_groups_and_draws_
     assert summary["failed"] == {"adapter": {"3": {"sw": "seed 1: the pairs of sw are unreadable"}}}
     stderr = " ".join(result.stderr.split())
     assert "adapter 3: sw (Swahili) failed (seed 1: the pairs of sw are unreadable); scored with the source prompt" in stderr
+    adapter = next(row for row in summary["rows"] if row["method"] == "adapter")
+    seconds = adapter["train_seconds"]
+    assert seconds["de"] > 0 and seconds["en"] is None and seconds["sw"] is None  # sw failed: it took no training
+    assert "adapter 3 s" in stderr
     assert summary["tokenizer_warnings"].keys() == {"de", "sw"}
     assert "warning: the tokenizer reads de (German) badly: 30.0% of its pieces are unknown" in stderr
     assert "seen: yes (1)" in stderr and "seen: no (1)" in stderr and "Latn" in stderr

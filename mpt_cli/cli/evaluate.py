@@ -72,9 +72,10 @@ def _table(report: EvalReport) -> Table:
     english = next((r.scores.accuracy for r in report.results if r.language == report.source), None)
     compared = any(r.source_scores for r in report.results)
     grouped = report.groups is not None
+    timed = [""] if any(r.train_seconds is not None for r in report.results) else []  # a column of training seconds
     table = Table(title=f"{report.run['split']} accuracy ({report.run['backbone']})")
     columns = ("lang", "script", *(["group"] if grouped else []), "prompt", "n", "acc", "F1",
-               *(["src acc", "gain"] if compared else []), f"gap {report.source}")  # fmt: skip
+               *(["src acc", "gain"] if compared else []), f"gap {report.source}", *(["train s"] if timed else []))  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column in ("lang", "script", "group", "prompt") else "right")
     for r in report.results:
@@ -83,13 +84,14 @@ def _table(report: EvalReport) -> Table:
         group = [report.groups.group(r.language) or "-"] if grouped else []
         table.add_row(
             describe(r.language), script_of(r.language), *group, r.prompt_kind,
-            str(r.scores.examples), pct(r.scores.accuracy), pct(r.scores.macro_f1), *extra, pct(gap)
+            str(r.scores.examples), pct(r.scores.accuracy), pct(r.scores.macro_f1), *extra, pct(gap),
+            *([f"{r.train_seconds:.0f}" if r.train_seconds is not None else "-"] if timed else []),
         )
     blank = [""] * (columns.index("acc") - 1)  # between a summary row's label and its accuracy
     table.add_section()
     for label, targets in (("average", False), ("targets", True)):
         extra = [pct(report.average(targets, source_prompt=True)), signed(_diff(report, targets))] if compared else []
-        table.add_row(label, *blank, pct(report.average(targets)), "", *extra, "")
+        table.add_row(label, *blank, pct(report.average(targets)), "", *extra, "", *timed)
     if grouped:
         table.add_section()
         source_means = report.group_means(source_prompt=True)
@@ -97,7 +99,7 @@ def _table(report: EvalReport) -> Table:
             source = source_means[group]["mean"]
             extra = [pct(source), signed(stats["mean"] - source)] if compared else []
             table.add_row(f"{report.groups.name}: {group}", *blank[:-1], str(stats["languages"]), pct(stats["mean"]), "",
-                          *extra, "")  # fmt: skip
+                          *extra, "", *timed)  # fmt: skip
     return table
 
 

@@ -140,6 +140,10 @@ MISSING = "–"
 """A figure the table cannot give: a cell finished before its language was asked for."""
 
 
+def _seconds(values: list[float | None]) -> str:
+    return MISSING if None in values else f"{sum(values) / len(values):.0f}"
+
+
 def _signed(value: float | None) -> str:
     return MISSING if value is None else f"{100 * value:+.1f}"
 
@@ -164,6 +168,11 @@ def _table(summary: dict, groups: LanguageGroups | None = None) -> Table:
         values = {lang: cell(row["languages"][lang]) for lang in languages}
         means = lambda langs, row=row: average([row["languages"][lang] and row["languages"][lang]["mean"] for lang in langs])
         columns.append((f"{row['method']} {row['shots']}", values, cell(row["average"]), cell(row["targets"]), means))
+        if "train_seconds" in row:  # what training each language took, mean over seeds
+            timed = row["train_seconds"]
+            seconds = {lang: MISSING if timed[lang] is None else f"{timed[lang]:.0f}" for lang in languages}
+            mean = lambda langs, timed=timed: _seconds([timed[lang] for lang in langs]) if langs else ""
+            columns.append((f"{row['method']} {row['shots']} s", seconds, "", mean(targets), mean))
     for method, by_shots in summary["gain_over_soft_prompt"].items():
         for shots, gains in by_shots.items():
             mean = lambda langs, gains=gains: _signed(_mean_gain([gains[lang] for lang in langs])) if langs else ""

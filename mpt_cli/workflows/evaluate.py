@@ -60,6 +60,7 @@ class LanguageResult:
     scores: Scores
     predictions: list[int]
     source_scores: Scores | None = None  # with --compare, for translated prompts
+    train_seconds: float | None = None  # what training the language's own prompt took (mpt translate's adapters)
 
     @property
     def gain(self) -> float | None:
@@ -91,6 +92,8 @@ class EvalReport:
             }
             if r.source_scores is not None:
                 entry |= {"source_prompt": asdict(r.source_scores), "gain": r.gain}
+            if r.train_seconds is not None:
+                entry["train_seconds"] = r.train_seconds
             if self.groups is not None:
                 entry["group"] = self.groups.group(r.language)
             languages[r.language] = entry
@@ -159,7 +162,7 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
         results.append(
             LanguageResult(
                 prompt.language, str(prompt.path), _kind(prompt), tensor_sha256(prompt.artifact.prompt), scores,
-                probs.argmax(-1).tolist(), source_scores,
+                probs.argmax(-1).tolist(), source_scores, prompt.artifact.info.seconds if prompt.translated else None,
             )
         )  # fmt: skip
 

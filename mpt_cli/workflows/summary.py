@@ -53,6 +53,10 @@ def summarise(results: dict[tuple[str, int, int], dict], languages, source: str,
                 len(runs),
             ),
         })  # fmt: skip
+        seconds = {lang: [run["languages"][lang]["train_seconds"] for run in runs
+                          if "train_seconds" in run["languages"].get(lang, {})] for lang in languages}  # fmt: skip
+        if any(seconds.values()):  # languages trained by this row's method: their mean seconds over the seeds
+            rows[-1]["train_seconds"] = {lang: statistics.mean(s) if s else None for lang, s in seconds.items()}
     row = {(r["method"], r["shots"]): r for r in rows}
     gains = {}  # method -> shots -> language -> gain of the mean accuracy over soft-prompt transfer
     for (method, shots), ours in row.items():

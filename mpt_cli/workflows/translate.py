@@ -208,7 +208,8 @@ def _write_language(
     dev_accuracy = trained.report.dev_accuracy_translated
     settings = language_settings(options, prepared.corpora[target])
     path = prepared.store.save_translated(
-        prepared.source, target, trained.translated, translator, dev_accuracy, options.overwrite, trained.adapter, settings
+        prepared.source, target, trained.translated, translator, dev_accuracy, options.overwrite, trained.adapter, settings,
+        trained.report.seconds,
     )
     return TranslatedPrompt(target, Outcome.WRITTEN, path, translator, trained.report, prepared.warnings.get(target))
 
