@@ -21,6 +21,9 @@ from .errors import MptError
 DEFAULT_SOURCE = "en"  # the source language, the one prompts are trained in, unless told otherwise
 # CLDR folds Tagalog into Filipino and Twi into Akan; ISO 639, FLORES-200 and SIB-200 keep them apart, and so do we
 KEPT_APART = {"tl": "tl", "tgl": "tl", "tw": "tw", "twi": "tw"}
+# a script that is the usual one written alone: FLORES writes Korean as Hangul (kor_Hang) where CLDR's usual
+# script is Kore (Hangul with Hanja), and both are plain ko
+USUAL_SCRIPT_ALONE = {"Hang": "Kore"}
 ACCEPTED = "ISO 639 (sw, quy), BCP-47 (pt-BR, zh-Hant) or FLORES-200 (quy_Latn)"
 
 
@@ -37,7 +40,7 @@ def normalise(code: str) -> str:
         raise MptError(f"{code!r} is not a language code; use {ACCEPTED}")
     if (own := KEPT_APART.get(text.split("-")[0].lower())) is not None:
         language = langcodes.Language.make(own, script=language.script, territory=language.territory, variants=language.variants)
-    if language.script and language.script == _usual_script(language):
+    if language.script and USUAL_SCRIPT_ALONE.get(language.script, language.script) == _usual_script(language):
         language = langcodes.Language.make(language.language, territory=language.territory, variants=language.variants)
     return language.to_tag()
 

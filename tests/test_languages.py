@@ -24,7 +24,7 @@ from mpt_cli.workflows.reproduce import ReproduceOptions
         ("jv", "jv"), ("SW", "sw"), ("swh_Latn", "sw"), ("arb_Arab", "ar"), ("eng", "en"), ("jav_Latn", "jv"),
         ("quy_Latn", "quy"), ("quy", "quy"), ("pt_br", "pt-BR"), ("zh-Hant", "zh-Hant"), ("zho_Hans", "zh"),
         ("npi_Deva", "ne"), ("ceb", "ceb"), ("sr-Latn", "sr-Latn"), ("iw", "he"), ("tl", "tl"), ("tgl_Latn", "tl"),
-        ("twi", "tw"),
+        ("twi", "tw"), ("kor_Hang", "ko"), ("ko-Kore", "ko"),
     ],
 )  # fmt: skip
 def test_iso_bcp47_and_flores_codes_normalise_to_one_tag(code, canonical):
