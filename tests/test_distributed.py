@@ -120,6 +120,34 @@ def test_reproduce_with_two_processes_resumes_a_one_process_run_and_gives_its_ta
             assert shared[lang]["confusion"] == own[lang]["confusion"]
 
 
+def test_reproduce_with_one_cell_runs_it_on_both_processes_and_gives_the_table_of_one(
+    tiny_model_dir, toy_data_dir, parallel_dir, tmp_path
+):
+    """One setting over many languages is one cell folder: the processes run its cells together (the source
+    run's batches, translate's languages and the scoring spread over them) instead of one process running
+    them while the other waits."""
+    command = ["reproduce", "--shots", "3", "--seeds", "1", "--methods", "soft-prompt,adapter", "--langs", "en,de,sw",
+               "--split", "validation", "--epochs", "2", "--align-epochs", "1", "--max-examples", "9", "--tune", "prompt",
+               "--model", tiny_model_dir, "--data", toy_data_dir, "--parallel", parallel_dir, "--cpu", "--json"]  # fmt: skip
+    alone = invoke(*command, "--output", tmp_path / "alone")
+    assert alone.exit_code == 0, alone.stderr
+    together = launch(*command, "--output", tmp_path / "together")
+    assert together.returncode == 0, together.stderr
+    assert "2 processes run each of the 2 cells together" in together.stderr
+    # the languages were dealt out: the main process trained (and logged) de, the other sw
+    assert together.stderr.count("[1/2] de") == 1 and "[2/2] sw" not in together.stderr
+    folder = tmp_path / "together" / "k3-s1"
+    for lang in ("de", "sw"):
+        assert PromptArtifact.load(folder / "prompts-adapter" / f"{lang}.safetensors").info.kind == "translated"
+    table, expected = json.loads(together.stdout), json.loads(alone.stdout)
+    assert [(row["method"], sorted(row["languages"])) for row in table["rows"]] == [
+        (row["method"], sorted(row["languages"])) for row in expected["rows"]
+    ]
+    for method in ("soft-prompt", "adapter"):  # every language scored once, on all its rows
+        scored = json.loads((folder / method / "results.json").read_text())["languages"]
+        assert sorted(scored) == ["de", "en", "sw"] and all(sum(map(sum, s["confusion"])) == 9 for s in scored.values())
+
+
 def test_an_error_in_one_process_ends_the_run_with_its_one_message(tiny_model_dir, toy_data_dir, tmp_path):
     output = tmp_path / "runs"
     output.mkdir()

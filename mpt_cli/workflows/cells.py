@@ -23,6 +23,7 @@ from ..data.parallel import DEFAULT_MAX_PAIRS, DEFAULT_PARALLEL
 from ..data.sampling import Shots, parse_shots
 from ..engine.align import AlignConfig
 from ..engine.backbone import DEFAULT_MODEL, Tune
+from ..engine.distributed import processes
 from ..engine.finetune import Classifier, finetune
 from ..engine.joint import JointConfig
 from ..engine.language_adapter import AdapterConfig
@@ -166,8 +167,11 @@ def _run_translation(options: ReproduceOptions, cell: Cell, callbacks: Callbacks
     the cell's source run into every target that has no prompt yet, then evaluate."""
     _source_prompt(options, cell, callbacks)
     adapted = cell.method in ADAPTER_METHODS
-    if adapted and not cell.prompts_dir.is_dir():
-        _copy_source_run(cell, options.source)
+    if adapted:
+        group = processes(options.cpu)
+        if group.is_main and not cell.prompts_dir.is_dir():
+            _copy_source_run(cell, options.source)
+        group.barrier()  # processes running the cell together read the copy (every one waits: the folder test would race)
     targets = tuple(lang for lang in options.languages if lang != options.source)
     missing = tuple(t for t in targets if not PromptStore(cell.prompts_dir).prompt_path(t).is_file())
     failed, badly_read = {}, {}  # language -> why it failed (scored with the source prompt) / the tokenizer's warning

@@ -37,7 +37,9 @@ def reproduce(options: ReproduceOptions, callbacks: Callbacks | None = None) -> 
     """Run every unfinished cell, then summarise all of them; returns the summary (also ``summary.json``).
 
     Launched processes share the unfinished cells out, whole ``k{shots}-s{seed}`` folders at a time (their
-    methods share one source prompt), each running its cells as if alone; the summary waits for all.
+    methods share one source prompt), each running its cells as if alone; with fewer folders than processes
+    (one setting over many languages, say) they run each cell together instead: the source run's batches,
+    translate's languages and the evaluation's batches spread over them. The summary waits for all.
     """
     callbacks = callbacks or Callbacks()
     group = processes(options.cpu)
@@ -53,11 +55,15 @@ def reproduce(options: ReproduceOptions, callbacks: Callbacks | None = None) -> 
             tmp.write_text(json.dumps({"by_method": by_method}, indent=2) + "\n")
     if len(todo) < len(cells):
         callbacks.on_stage(f"resuming: {len(cells) - len(todo)} of {len(cells)} cells already done")
-    mine = _share(todo, group)
-    if group.count > 1:
-        callbacks.on_stage(f"{group.count} processes: this one runs {len(mine)} of the {len(todo)} cells")
-    with alone():
-        _run_cells(options, mine, callbacks)
+    if group.count > 1 and len({c.folder for c in todo}) < group.count:
+        callbacks.on_stage(f"{group.count} processes run each of the {len(todo)} cells together")
+        _run_cells(options, todo, callbacks, group)
+    else:
+        mine = _share(todo, group)
+        if group.count > 1:
+            callbacks.on_stage(f"{group.count} processes: this one runs {len(mine)} of the {len(todo)} cells")
+        with alone():
+            _run_cells(options, mine, callbacks, Processes())
     while not all(c.results_path.is_file() for c in todo):  # files, not a barrier: cells may take hours
         time.sleep(1)
     by_row = sorted(cells, key=lambda c: (options.methods.index(c.method), options.shots.index(c.shots)))
@@ -78,7 +84,8 @@ def _share(todo: list[Cell], group: Processes) -> list[Cell]:
     return [c for c in todo if dealt[c.folder] == group.index]
 
 
-def _run_cells(options: ReproduceOptions, cells: list[Cell], callbacks: Callbacks) -> None:
+def _run_cells(options: ReproduceOptions, cells: list[Cell], callbacks: Callbacks, group: Processes) -> None:
+    """Run ``cells`` in order; ``group``: the processes running them together (its main writes the results)."""
     durations: list[float] = []
     for number, cell in enumerate(cells, 1):
         eta = f", about {_clock(statistics.mean(durations) * (len(cells) - number + 1))} left" if durations else ""
@@ -86,8 +93,9 @@ def _run_cells(options: ReproduceOptions, cells: list[Cell], callbacks: Callback
         started = time.perf_counter()
         with own_errors(str(cell)):
             results = RUNNERS[cell.method](options, cell, callbacks)
-        with atomic_path(cell.results_path, overwrite=True) as tmp:
-            tmp.write_text(json.dumps(results, indent=2, default=str) + "\n")
+        if group.is_main:
+            with atomic_path(cell.results_path, overwrite=True) as tmp:
+                tmp.write_text(json.dumps(results, indent=2, default=str) + "\n")
         durations.append(time.perf_counter() - started)
 
 

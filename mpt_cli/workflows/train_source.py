@@ -126,6 +126,7 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
         callbacks.on_stage("saving the tuned backbone")
     if processes(options.cpu).is_main:
         store.save_source(backbone, prompt, info, encoder.state_dict(), options.overwrite)
+    processes(options.cpu).barrier()  # no process goes on (to translate it, say) before the prompt is written
     return SourceRun(out, info, result, time.perf_counter() - started)
 
 
