@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from conftest import (
     FAST_TRAIN,
     align_options,
@@ -102,6 +103,8 @@ def test_the_adapter_loads_with_peft_on_its_own(runs, tmp_path):
     assert invoke("export", "--lang", "de", "--output", output, "--prompts-dir", runs["lora"]).exit_code == 0
     config = json.loads((output / "adapter_config.json").read_text())
     assert config["peft_type"] == "LORA"
+    header = yaml.safe_load((output / "README.md").read_text().split("---\n")[1])  # the card's YAML header
+    assert header["language"] == ["de"] and header["library_name"] == "peft" and "lora" in header["tags"]
     model = PeftModel.from_pretrained(AutoModelForMaskedLM.from_pretrained(config["base_model_name_or_path"]), str(output))
     saved = load_file(output / "adapter_model.safetensors")
     loaded = {name: tensor for name, tensor in model.state_dict().items() if ".lora_" in name}
