@@ -72,12 +72,10 @@ def export_card(artifact: PromptArtifact, output: Path, base: str, adapter: bool
         "template's `{soft}` slots; a label scores as the mean logit of its label words' pieces at `<mask>`."
     )
     with_mpt = (
-        f"With mpt, from the prompts folder it came from: `mpt predict --lang {info.language} FILE` "
-        "(a TSV of the task's texts)."
+        f"With mpt, from the prompts folder it came from: `mpt predict --lang {info.language} FILE` (a TSV of the task's texts)."
     )
     shortened = (
-        "mpt shortens texts longer than the prompt's `max_length` (in the metadata), longest text first; "
-        "this example does not."
+        "mpt shortens texts longer than the prompt's `max_length` (in the metadata), longest text first; this example does not."
     )
     return "\n".join([
         header, f"# {task.name}: a {name} prompt made with mpt", "", about, "", *files, "", with_mpt, "",
@@ -274,4 +272,3 @@ def _how_made(info, translator: dict | None) -> str:
     if info.seconds is not None:
         parts.append(f"{info.seconds:.0f} s of training")
     return ", ".join(parts)
-

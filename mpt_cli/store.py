@@ -260,7 +260,6 @@ class PromptStore:
         files = [f for p in paths for f in ([p] if p.is_file() else p.rglob("*") if p.is_dir() else []) if f.is_file()]
         return sum(f.stat().st_size for f in files)
 
-
     def save_source(
         self, backbone: Backbone, prompt: torch.Tensor, info: PromptInfo, encoder_state: dict, overwrite: bool
     ) -> Path:
