@@ -141,3 +141,22 @@ def test_bad_input_is_one_line_and_writes_nothing(runs, tmp_path):
     assert snapshot_tree(output) == before
     assert export("en", "--overwrite").exit_code == 0
     assert not (output / "adapter_config.json").exists()  # the source language of a prompt-only run: no adapter
+
+
+def test_the_card_runs_in_a_python_of_its_own(runs, tmp_path, capsys):
+    """The card's block as a user runs it: a fresh interpreter in another folder, nothing of mpt's imported."""
+    import os
+    import subprocess
+    import sys
+
+    output = tmp_path / "export"
+    assert invoke("export", "--lang", "de", "--output", output, "--prompts-dir", runs["lora"]).exit_code == 0
+    block = _card_block((output / "README.md").read_text())
+    script = tmp_path / "card.py"
+    script.write_text(block + "\nimport sys\nassert not [m for m in sys.modules if m.startswith('mpt')]\n")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"} | {"OMP_NUM_THREADS": "1"}
+    command = [sys.executable, str(script)]
+    run = subprocess.run(command, check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    printed = {label: float(p) for label, p in (line.split("\t") for line in run.stdout.splitlines())}
+    assert printed == pytest.approx(_run_card(block, capsys), abs=1e-6)
