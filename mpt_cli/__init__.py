@@ -26,6 +26,8 @@ _LAZY = {
     "AdapterConfig": ".engine.language_adapter",
     "evaluate": ".workflows.evaluate",
     "EvalOptions": ".workflows.evaluate",
+    "export": ".workflows.export",
+    "ExportOptions": ".workflows.export",
     "Classifier": ".api",
     "Prediction": ".api",
     "Callbacks": ".callbacks",

@@ -145,6 +145,17 @@ def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str
     return tensors, meta
 
 
+def read_metadata(path: Path) -> dict[str, str]:
+    """The metadata of a safetensors file alone, without reading its tensors."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return handle.metadata() or {}
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types for damaged headers
+        raise MptError(f"{path} is not a readable safetensors file (truncated or damaged?): {exc}") from None
+
+
 def provenance() -> dict:
     """Package versions, the command line and the time, for every artifact's metadata."""
     import importlib.metadata as md

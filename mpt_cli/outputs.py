@@ -170,3 +170,12 @@ def _apply_umask(path: Path) -> None:
     os.umask(umask)
     for item in [path, *path.rglob("*")] if path.is_dir() else [path]:
         item.chmod((0o777 if item.is_dir() else 0o666) & ~umask)
+
+
+def human_size(count: float) -> str:
+    """A byte count as people read it: ``512 B``, ``1.6 MB``."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return ""

@@ -8,7 +8,9 @@
       en.lora-<sha>.safetensors       --tune lora: the adapters every language of the run shares
       en.state-<sha>.safetensors      training state: the prompt encoder, to continue training
       de.adapter-<sha>.safetensors    a translated language's own adapter (translate's adapter method)
+      README.md                       the model card: every language, how it was made, what eval measured
 
+Every save rewrites the model card (:mod:`.model_card`), and so does ``mpt eval`` with what it measured.
 Side files are named after their content. A run writes its own beside the old ones and the prompt
 switches to them in one rename, so a run killed half way leaves a prompt that loads; the side files of
 the replaced prompt (and any a killed run left) are removed afterwards.
@@ -16,6 +18,7 @@ the replaced prompt (and any a killed run left) are removed afterwards.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -29,7 +32,8 @@ from .engine.backbone import Backbone, Tune, weights_fingerprint
 from .engine.language_adapter import AdapterConfig
 from .engine.scorer import Scorer
 from .errors import MptError
-from .fileformat import from_fields, provenance, tensor_sha256, tensors_sha256, with_prefix, write_safetensors
+from .fileformat import from_fields, provenance, read_metadata, tensor_sha256, tensors_sha256, with_prefix, write_safetensors
+from .model_card import is_card, measured_in, prompts_card
 from .outputs import MARKER, atomic_path, check_writable
 from .task import Task
 from .template import TemplateEncoder
@@ -38,6 +42,7 @@ from .verbalizer import Verbalizer
 SIDE_FILE = re.compile(r"^(?P<lang>[^.]+)\.(?P<kind>backbone|lora|state|adapter)-[0-9a-f]{12}(\.safetensors)?$")
 STATE_FILE_NAME = {"lora": "lora", "encoder": "state", "language-adapter": "adapter"}  # kind of state -> infix
 DEFAULT_PROMPTS_DIR = Path("prompts")
+CARD_FILE = "README.md"
 
 
 def same_model(given: str, recorded: str) -> bool:
@@ -71,6 +76,11 @@ class PromptStore:
         """The target languages that have a translator from ``source``."""
         found = self._translators.glob(f"{source}-*.safetensors")
         return sorted(p.name[len(source) + 1 : -len(".safetensors")] for p in found)
+
+    def languages(self) -> list[str]:
+        """The languages with a prompt file here, in the order of their names."""
+        found = (p for p in self.root.glob("*.safetensors") if not SIDE_FILE.match(p.name))
+        return sorted(p.name[: -len(".safetensors")] for p in found)
 
     def files(self) -> list[Path]:
         """The ``.safetensors`` files where the layout puts them: prompts and state files, then translators."""
@@ -205,6 +215,51 @@ class PromptStore:
 
     # ---------------------------------------------------------------------------------------- saving
 
+    def write_card(self, measured: dict[str, dict] | None = None) -> Path | None:
+        """Rewrite the folder's model card from the prompts in it; what ``mpt eval`` measured (``measured``, by
+        language, and what the card held) is kept while the prompt measured is the one the language uses. A
+        README.md that is not mpt's card, or a folder mpt cannot write, is left alone, with a note."""
+        path = self.root / CARD_FILE
+        old = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        if path.exists() and not is_card(old):
+            self.notes.append(f"{path} is not a model card mpt wrote, so mpt leaves it as it is")
+            return None
+        if not os.access(self.root, os.W_OK):
+            self.notes.append(f"{self.root} is not writable: its model card is not updated")
+            return None
+        prompts = {}
+        for lang in self.languages():
+            try:
+                prompts[lang] = self.load_prompt(lang)
+            except MptError:  # a damaged prompt: mpt inspect names it; the card lists the others
+                continue
+        if not prompts:
+            return None
+        prompts = dict(sorted(prompts.items(), key=lambda item: item[1].info.kind != "source"))  # source prompts first
+        sources = {tensor_sha256(a.prompt) for a in prompts.values() if a.info.kind == "source"}
+        in_use = lambda lang: {tensor_sha256(prompts[lang].prompt)} if lang in prompts else sources
+        kept = {lang: entry for lang, entry in (measured_in(old) | (measured or {})).items()
+                if entry.get("prompt_sha256") in in_use(lang)}  # fmt: skip
+        translators = {}
+        for lang, artifact in prompts.items():
+            translator = self.root / artifact.info.translator if artifact.info.translator else None
+            if translator is not None and translator.is_file():
+                meta = read_metadata(translator)
+                translators[lang] = {"corpus": meta.get("corpus"), "pairs": meta.get("pairs")}
+        sizes = {lang: self._own_bytes(artifact) for lang, artifact in prompts.items()}
+        text = prompts_card(prompts, translators, sizes, kept, self.root.name)  # a joint run writes in a temporary folder
+        with atomic_path(path, overwrite=True) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        return path
+
+    def _own_bytes(self, artifact: PromptArtifact) -> int:
+        """The bytes of a language's own files: its prompt, and its adapter and translator, or a source run's side files."""
+        info = artifact.info
+        own = [info.language_adapter, info.translator] if info.kind != "source" else [info.tuned_backbone, info.adapters]
+        paths = [self.prompt_path(info.language), *(self.root / name for name in own if name)]
+        files = [f for p in paths for f in ([p] if p.is_file() else p.rglob("*") if p.is_dir() else []) if f.is_file()]
+        return sum(f.stat().st_size for f in files)
+
     def save_source(
         self, backbone: Backbone, prompt: torch.Tensor, info: PromptInfo, encoder_state: dict, overwrite: bool
     ) -> Path:
@@ -230,6 +285,7 @@ class PromptStore:
         for item in {*replaced, *stale}:
             if item.name not in keep:
                 shutil.rmtree(item) if item.is_dir() else item.unlink(missing_ok=True)
+        self.write_card()
         return path
 
     def save_translated(
@@ -266,6 +322,7 @@ class PromptStore:
         PromptArtifact(prompt, info).save(path, overwrite)
         if replaced is not None and replaced.name != info.language_adapter:
             replaced.unlink(missing_ok=True)
+        self.write_card()
         return path
 
     def _language_adapter_of(self, path: Path) -> Path | None:

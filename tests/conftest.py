@@ -455,8 +455,8 @@ SIDE_FILE = re.compile(r"^[a-z]+\.(state|lora|backbone|adapter)-[0-9a-f]{12}")
 
 
 def without_side_files(names) -> list[str]:
-    """``names`` (paths relative to a prompts folder) without the side files, sorted."""
-    return sorted(name for name in names if not SIDE_FILE.match(name.split("/")[0]))
+    """``names`` (paths relative to a prompts folder) without the side files and the model card, sorted."""
+    return sorted(name for name in names if not SIDE_FILE.match(name.split("/")[0]) and name != "README.md")
 
 
 def snapshot_tree(root: Path) -> dict[str, bytes]:

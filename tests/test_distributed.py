@@ -93,6 +93,7 @@ def test_train_source_with_two_processes_writes_one_artifact_and_learns(tiny_mod
     summary = json.loads(run.stdout)
     assert Path(summary["artifact"]) == tmp_path / "prompts" / "en.safetensors"
     written = sorted(p.name for p in (tmp_path / "prompts").iterdir())
+    assert written.pop(0) == "README.md"  # the model card
     assert written[0] == "en.backbone-" + written[0].split("-", 1)[1] and written[1:] == ["en.safetensors", *written[2:]]
     assert not [name for name in written if ".tmp" in name or name.startswith(".")]
 

@@ -312,7 +312,7 @@ def test_a_crash_between_the_two_saves_of_a_full_run_keeps_the_old_prompt(make_o
     monkeypatch.setattr(PromptArtifact, "save", save)
     second = train_source(make_options(tune="full", seed=4, overwrite=True))
     names = sorted(p.name for p in (tmp_path / "prompts").iterdir())
-    assert names == [second.info.tuned_backbone, "en.safetensors", second.info.training_state]
+    assert names == ["README.md", second.info.tuned_backbone, "en.safetensors", second.info.training_state]
 
 
 def test_a_full_disk_while_saving_is_one_error_and_leaves_nothing(tmp_path, monkeypatch):

@@ -102,7 +102,7 @@ def test_training_again_removes_the_replaced_side_files(tiny_model_dir, toy_data
         source_options(tiny_model_dir, toy_data_dir, tmp_path / "p", tune="lora", lora_rank=4, seed=9, overwrite=True)
     )
     names = sorted(p.name for p in (tmp_path / "p").iterdir())
-    assert names == sorted(["en.safetensors", second.info.adapters, second.info.training_state])
+    assert names == sorted(["README.md", "en.safetensors", second.info.adapters, second.info.training_state])
     assert first.info.adapters != second.info.adapters
 
 

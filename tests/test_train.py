@@ -93,7 +93,8 @@ def test_full_mode_saves_the_tuned_backbone_beside_the_prompt(full_run):
     assert info.tune == "full" and info.tuned_backbone == f"en.backbone-{info.tuned_backbone_fingerprint[:12]}"
     directory = run.path.parent / info.tuned_backbone
     assert (directory / "config.json").is_file() and (directory / "model.safetensors").is_file()
-    assert sorted(p.name for p in run.path.parent.iterdir()) == [info.tuned_backbone, "en.safetensors", info.training_state]
+    names = sorted(p.name for p in run.path.parent.iterdir())
+    assert names == ["README.md", info.tuned_backbone, "en.safetensors", info.training_state]
 
 
 def test_full_mode_artifact_reloads_with_the_same_predictions(full_run, toy_data_dir):
@@ -154,7 +155,7 @@ def test_prompt_mode_artifact_holds_no_backbone_weights(make_options, tiny_model
     run = train_source(make_options(tune="prompt"))
     artifact = PromptArtifact.load(run.path)
     assert artifact.info.adapters is None and artifact.info.lora_rank is None and artifact.info.tuned_backbone is None
-    assert sorted(p.name for p in run.path.parent.iterdir()) == ["en.safetensors", artifact.info.training_state]
+    assert sorted(p.name for p in run.path.parent.iterdir()) == ["README.md", "en.safetensors", artifact.info.training_state]
     assert artifact.prompt.shape == (2, 32)
     assert artifact.info.backbone == str(tiny_model_dir)
 
@@ -208,4 +209,4 @@ def test_overwriting_a_full_run_keeps_one_backbone_and_leaves_other_folders_alon
     second = train_source(make_options(tune="full", seed=4, overwrite=True))
     assert first.info.tuned_backbone != second.info.tuned_backbone
     names = sorted(p.name for p in (tmp_path / "prompts").iterdir())
-    assert names == ["en.backbone", second.info.tuned_backbone, "en.safetensors", second.info.training_state]
+    assert names == ["README.md", "en.backbone", second.info.tuned_backbone, "en.safetensors", second.info.training_state]

@@ -9,6 +9,7 @@ from .align import align_command, translate_command
 from .common import quiet_unless_main
 from .env import env_command
 from .evaluate import eval_command
+from .export import export_command
 from .inspect import inspect_command
 from .joint import joint_command
 from .predict import predict_command
@@ -53,6 +54,7 @@ app.command("joint")(joint_command)
 app.command("eval")(eval_command)
 app.command("predict")(predict_command)
 app.command("reproduce")(reproduce_command)
+app.command("export")(export_command)
 app.command("inspect")(inspect_command)
 app.command("env")(env_command)
 

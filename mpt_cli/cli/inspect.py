@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..outputs import human_size
 from ..store import DEFAULT_PROMPTS_DIR
 from ..workflows.inspect import inspect
 from .common import handle_errors, print_json
@@ -29,7 +30,7 @@ def inspect_command(
 def _describe(record: dict) -> str:
     shape = " x ".join(str(n) for n in record.get("shape", []))
     language = f"{record['language']}, {record['language_name']}" if record.get("language_name") else record["language"]
-    head = f"{record['path']}: {record['kind']} ({language}){', ' + shape if shape else ''}, {_size(record['bytes'])}"
+    head = f"{record['path']}: {record['kind']} ({language}){', ' + shape if shape else ''}, {human_size(record['bytes'])}"
     lines = [head + (" [format of mpt 0.1]" if record.get("format_version") == 1 else "")]
     if "backbone" in record:
         lines.append(f"  backbone: {record['backbone']} (fingerprint {record['backbone_fingerprint'][:12]})"
@@ -49,14 +50,7 @@ def _describe(record: dict) -> str:
             "missing" if not need["present"]
             else {True: "present, matches", False: "present, DOES NOT MATCH", None: "present"}[need["matches"]]
         )  # fmt: skip
-        size = f", {_size(need['bytes'])}" if need["bytes"] else ""
+        size = f", {human_size(need['bytes'])}" if need["bytes"] else ""
         lines.append(f"  needs {need['what']}: {need['path']} ({state}{size})")
     return "\n".join(lines)
 
-
-def _size(count: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return ""

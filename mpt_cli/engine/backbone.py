@@ -105,11 +105,10 @@ class Backbone:
         self.tune = mode
 
     def _add_lora(self, rank: int) -> None:
-        from peft import LoraConfig, inject_adapter_in_model
+        from peft import inject_adapter_in_model
 
-        config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.1)
         try:
-            self.model = inject_adapter_in_model(config, self.model)
+            self.model = inject_adapter_in_model(lora_config(rank), self.model)
         except ValueError as exc:
             raise MptError(f"cannot add LoRA adapters to {self.name}: {exc}") from None
 
@@ -198,6 +197,13 @@ class Backbone:
         self.tokenizer.save_pretrained(directory)
         if not (Path(directory) / "config.json").is_file():
             raise MptError(f"transformers did not write the model to {directory}; please report this with `mpt env`")
+
+
+def lora_config(rank: int):
+    """The PEFT ``LoraConfig`` of ``--tune lora`` at ``rank``: PEFT's layers for the model type, scale 2."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.1)
 
 
 def load_pretrained(auto_class, name_or_dir: str, what: str, **model_options):

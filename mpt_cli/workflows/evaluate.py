@@ -180,6 +180,12 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
         "seconds": round(time.perf_counter() - started, 1),
     } | provenance()
     report = EvalReport(results, task.labels, options.source, prompts.warnings, run, groups)
+    if processes(options.cpu).is_main:  # the prompts folder's model card records what was measured
+        prompts.store.write_card({
+            r.language: {"accuracy": r.scores.accuracy, "examples": r.scores.examples, "split": options.split, "data": data,
+                         "int8": options.int8, "prompt_sha256": r.prompt_sha256, "measured": run["created"]}
+            for r in results
+        })  # fmt: skip
     if options.output is not None and processes(options.cpu).is_main:
         write_outputs(report, options.output, options.split, options.overwrite)
     if options.plot is not None and processes(options.cpu).is_main:

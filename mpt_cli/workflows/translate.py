@@ -78,8 +78,11 @@ def translate(options: AlignOptions, callbacks: Callbacks | None = None) -> list
             done = _translate_with_adapters(todo_options, store, callbacks)
         else:
             done = _translate_prompts(todo_options, store, source, callbacks)
-        if not processes(options.cpu).is_main:
+        group = processes(options.cpu)
+        if not group.is_main:
             return []
+        if group.count > 1:  # each process rewrote the card as it saved a language: now it sees them all
+            store.write_card()
     results = {t.target: t for t in done} | {t: TranslatedPrompt(t, Outcome.SKIPPED, store.prompt_path(t)) for t in finished}
     return [results[target] for target in options.targets]
 
