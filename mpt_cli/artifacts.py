@@ -1,6 +1,6 @@
 """The file formats: prompt, state and translator files, validated against themselves on load.
 
-A prompt file holds the prompt ``[P, H]`` and its metadata (:class:`PromptInfo`, ``prompts/README.md``);
+A prompt file holds the prompt ``[P, H]`` and its metadata (:class:`PromptInfo`, docs/prompts-folder.md);
 a state file holds weights a prompt depends on (LoRA adapters) or that only training needs (the prompt
 encoder); a translator file holds a translator and the source prompt it was trained against. Where the
 files go is :mod:`mpt_cli.store`'s business. Format 1 (mpt 0.1) kept the encoder and adapter weights
@@ -33,7 +33,7 @@ __all__ = [
 
 @dataclass
 class PromptInfo(MetadataRecord):
-    """The metadata of a prompt artifact (documented in ``prompts/README.md``)."""
+    """The metadata of a prompt artifact (documented in docs/prompts-folder.md)."""
 
     FORMAT = "mpt.prompt"
     KIND_OF_FILE = "prompt"
