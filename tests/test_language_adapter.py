@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from conftest import (
 from mpt_cli.artifacts import PromptArtifact, TranslatorArtifact
 from mpt_cli.engine.align import AlignConfig, heldout_kl, train_translator
 from mpt_cli.engine.batching import collate
+from mpt_cli.engine.cost import clock, estimate
 from mpt_cli.engine.language_adapter import AdapterConfig
 from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
 from mpt_cli.store import PromptStore
@@ -275,6 +277,30 @@ def test_translate_writes_each_language_its_prompt_adapter_and_translator(full_c
                        "--cpu", "--compare", "--json")  # fmt: skip
     assert evaluated.exit_code == 0, evaluated.output
     assert "translated" in evaluated.stdout
+
+
+def test_translate_says_what_a_language_costs_before_training_it(full_copy, toy_data_dir, parallel_dir):
+    result = translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de,sw")
+    assert result.exit_code == 0, result.output
+    said = re.search(r"each language: (\d+) pairs \(5 held out\), 1 epochs, (\d+) steps of 8: about .+ a language here, .+ for 2",
+                     result.stderr)  # fmt: skip
+    assert said, result.stderr
+    pairs, steps = int(said[1]), int(said[2])
+    assert steps == -(-pairs // 8)
+    assert result.stderr.index("each language:") < result.stderr.index("[1/2]")  # before any training
+
+
+def test_the_estimate_changes_no_weight_and_draws_nothing(aligner):
+    backbone, prompt, target = aligner["backbone"], aligner["artifact"].prompt, aligner["heldout"].target
+    weights = {name: p.detach().clone() for name, p in backbone.model.named_parameters()}
+    torch.manual_seed(7)
+    cost = estimate(backbone, prompt, target, heldout=5, epochs=3, batch_size=4)
+    drawn = torch.rand(1)
+    torch.manual_seed(7)
+    assert torch.equal(drawn, torch.rand(1))
+    assert all(torch.equal(p, weights[name]) for name, p in backbone.model.named_parameters())
+    assert cost.steps == 3 * -(-len(target) // 4) and cost.seconds > 0
+    assert (clock(42), clock(600), clock(3 * 3600 + 300)) == ("42 s", "10 min", "3h05m")
 
 
 def test_inspect_shows_the_language_adapter_a_prompt_needs(full_copy, toy_data_dir, parallel_dir):

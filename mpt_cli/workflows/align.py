@@ -28,6 +28,7 @@ from ..data.parallel import (
     target_languages,
 )
 from ..engine.align import AlignConfig, AlignResult, ParallelSet, TeacherStates, train_translator
+from ..engine.cost import estimate
 from ..engine.distributed import processes
 from ..engine.language_adapter import AdapterConfig
 from ..engine.loop import LabelledSet
@@ -171,10 +172,24 @@ def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> 
         if warning := tokenizer_fit(scorer.backbone.tokenizer, corpus.pairs).warning(options.source, target):
             callbacks.on_stage(f"warning: {warning}")
             warnings[target] = warning
+    _say_cost(options, source, scorer, corpora, callbacks)
     teacher = None  # a source prompt that learns has its teacher recomputed, per language
     if options.align.freeze_source:  # languages whose English sides agree share its pass (in each launched process)
         teacher = TeacherStates(scorer.backbone, options.align.eval_batch_size)
     return Prepared(store, source, corpora, scorer, few_shot, warnings, teacher)
+
+
+def _say_cost(
+    options: AlignOptions, source: PromptArtifact, scorer: Scorer, corpora: dict[str, ParallelCorpus], callbacks: Callbacks
+) -> None:
+    """Say before any training what a language will cost here: pairs, epochs, steps and an estimate of the time,
+    timed on the first language's pairs (launched processes share the languages, so each reckons with its own)."""
+    first = corpora[options.targets[0]]
+    train_pairs, heldout_pairs = split_heldout(first.pairs, options.heldout, options.seed)
+    train = scorer.encode([pair.target for pair in train_pairs])
+    cost = estimate(scorer.backbone, source.prompt, train, len(heldout_pairs), options.align.epochs, options.align.batch_size)
+    languages = len(processes(options.cpu).deal(list(options.targets)))
+    callbacks.on_stage(f"each language: {cost.describe(languages)}")
 
 
 def train_language(

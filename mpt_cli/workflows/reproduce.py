@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..callbacks import Callbacks
 from ..data.paths import resolved_spec
+from ..engine.cost import clock
 from ..engine.distributed import Processes, alone, own_errors, processes
 from ..errors import MptError
 from ..outputs import atomic_path
@@ -88,7 +89,7 @@ def _run_cells(options: ReproduceOptions, cells: list[Cell], callbacks: Callback
     """Run ``cells`` in order; ``group``: the processes running them together (its main writes the results)."""
     durations: list[float] = []
     for number, cell in enumerate(cells, 1):
-        eta = f", about {_clock(statistics.mean(durations) * (len(cells) - number + 1))} left" if durations else ""
+        eta = f", about {clock(statistics.mean(durations) * (len(cells) - number + 1))} left" if durations else ""
         callbacks.on_stage(f"cell {number}/{len(cells)}: {cell}{eta}")
         started = time.perf_counter()
         with own_errors(str(cell)):
@@ -167,8 +168,3 @@ def _results_settings(options: ReproduceOptions) -> dict:
     for name, config in configs:
         settings |= {f"{name}.{key}": value for key, value in asdict(config).items()}
     return json.loads(json.dumps(settings))
-
-
-def _clock(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{max(1, minutes)} min"
