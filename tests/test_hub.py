@@ -24,8 +24,10 @@ from conftest import LABELS, assert_clean_error, invoke, raises_mpt, toy_rows
 from datasets import ClassLabel, Dataset, Features, Translation, TranslationVariableLanguages, Value
 
 from mpt_cli.data import examples as examples_module
+from mpt_cli.data import hub as hub_module
 from mpt_cli.data import parallel as parallel_module
-from mpt_cli.data.examples import data_languages, hub_configs, load_examples
+from mpt_cli.data.examples import data_languages, load_examples
+from mpt_cli.data.hub import hub_configs
 from mpt_cli.task import BUILT_IN
 
 XNLI_LANGUAGES = ["ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"]
@@ -53,7 +55,7 @@ def _hub_ids(monkeypatch, tmp_path):
     for module in (examples_module, parallel_module):
         real = module.local_path
         monkeypatch.setattr(module, "local_path", lambda spec, what, real=real: None if "hub-" in spec else real(spec, what))
-    monkeypatch.setattr(examples_module, "hub_url", lambda dataset_id, revision: dataset_id)
+    monkeypatch.setattr(hub_module, "hub_url", lambda dataset_id, revision: dataset_id)
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "datasets-cache"))
     hub_configs.cache_clear()
     parallel_module._hub_corpus_spellings.cache_clear()
