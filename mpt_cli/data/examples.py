@@ -112,18 +112,31 @@ def _xtreme_file(folder: Path, lang: str, split: str) -> Path:
     raise MptError(f"{folder} has no {wanted} (found: {listing})")
 
 
-def _read_file(task: Task, path: Path, require_labels: bool) -> list[Example]:
+def _file_rows(task: Task, path: Path):
+    """The raw bytes of a task's data file, and its rows: (line number, the row by column name)."""
     if path.suffix not in FILE_SUFFIXES:
         raise MptError(f"{path}: unsupported file type {path.suffix!r}; use {', '.join(FILE_SUFFIXES)}")
     raw, lines = read_lines(path)
     if not raw.strip():
         raise MptError(f"{path} is empty")
     reader = {".tsv": _rows_tsv, ".csv": _rows_csv, ".jsonl": _rows_jsonl}[path.suffix]
+    return raw, reader(task, lines, path)
+
+
+def _read_file(task: Task, path: Path, require_labels: bool) -> list[Example]:
     examples = []
-    for line_number, row in reader(task, lines, path):
+    for line_number, row in _file_rows(task, path)[1]:
         where = f"{path.name} line {line_number}"
         examples.append(_example(task, row, f"{path.name}:{len(examples)}", where, require_labels))
     return examples
+
+
+def read_texts(task: Task, folder: Path, lang: str, split: str) -> tuple[Path, bytes, list[tuple[str, ...]]]:
+    """The task's texts in every row of ``lang``'s ``split`` file of an XTREME-style folder, in file order, its
+    labels unread (a side of a row-aligned parallel corpus); the file, and its raw bytes."""
+    path = _xtreme_file(folder, lang, canonical_split(split))
+    raw, rows = _file_rows(task, path)
+    return path, raw, [_texts(task, row, f"{path.name} line {number}") for number, row in rows]
 
 
 def header_columns(task: Task, fields: list[str], where: str) -> dict[str, int] | None:
@@ -196,10 +209,15 @@ def first_alias(record: dict, column: str):
     return None
 
 
-def _example(task: Task, row: dict, example_id: str, where: str, require_labels: bool) -> Example:
+def _texts(task: Task, row: dict, where: str) -> tuple[str, ...]:
     for column in task.inputs:
         if row.get(column) is None:
             raise MptError(f"{where}: missing column {column!r}")
+    return tuple(str(row[column]) for column in task.inputs)
+
+
+def _example(task: Task, row: dict, example_id: str, where: str, require_labels: bool) -> Example:
+    texts = _texts(task, row, where)
     label = row.get("label")
     if label is None or str(label).strip() == "":
         if require_labels:
@@ -207,7 +225,7 @@ def _example(task: Task, row: dict, example_id: str, where: str, require_labels:
         parsed = None
     else:
         parsed = task.label_index(label, where)
-    return Example(example_id, tuple(str(row[column]) for column in task.inputs), parsed)
+    return Example(example_id, texts, parsed)
 
 
 def _load_hub(task: Task, dataset_id: str, lang: str, split: str, require_labels: bool) -> list[Example]:

@@ -157,9 +157,7 @@ def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> 
     corpora = {}
     for target in options.targets:
         callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")
-        corpora[target] = load_parallel(
-            options.parallel, options.source, target, len(task.inputs), options.max_pairs, options.seed
-        )
+        corpora[target] = load_parallel(options.parallel, options.source, target, task, options.max_pairs, options.seed)
         split_heldout(corpora[target].pairs, options.heldout, options.seed, corpora[target].name)
         if options.dev_data and options.score_dev:  # asked for explicitly: it must have every language
             load_examples(task, options.dev_data, target, "validation")

@@ -19,7 +19,14 @@ from torch import nn
 from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..callbacks import Callbacks
 from ..data import load_examples, select
-from ..data.parallel import DEFAULT_PARALLEL, check_corpus_languages, load_parallel, split_heldout, target_languages
+from ..data.parallel import (
+    DEFAULT_PARALLEL,
+    check_corpus_languages,
+    corpus_split,
+    load_parallel,
+    split_heldout,
+    target_languages,
+)
 from ..engine.align import ParallelSet, heldout_kl
 from ..engine.backbone import DEFAULT_LORA_RANK, Backbone, Tune
 from ..engine.distributed import processes
@@ -82,7 +89,7 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
     """Train the joint run and write its prompt folder; every check runs before the model loads."""
     callbacks = callbacks or Callbacks()
     started = time.perf_counter()
-    inputs = local_paths(options.prompts_dir, options.data, options.parallel)
+    inputs = local_paths(options.prompts_dir, options.data, corpus_split(options.parallel)[0])
     check_writable(options.output, options.overwrite, folder=True, inputs=inputs)
     store = PromptStore(options.prompts_dir)
     source = store.open_source(options.source)
@@ -95,9 +102,7 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
     corpora = {}  # every corpus is read before any training: a bad one fails the run before it writes anything
     for target in options.targets:
         callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")
-        corpora[target] = load_parallel(
-            options.parallel, options.source, target, len(task.inputs), options.max_pairs, source.info.seed
-        )
+        corpora[target] = load_parallel(options.parallel, options.source, target, task, options.max_pairs, source.info.seed)
     data, manifest = options.data or source.info.data, source.info.split_manifest
     few_shot = select(load_examples(task, data, options.source, "train"), tuple(manifest["train_ids"]))
     dev = select(load_examples(task, data, options.source, "validation"), tuple(manifest["dev_ids"]))
