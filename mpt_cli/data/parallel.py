@@ -9,8 +9,8 @@ Accepted forms (``--parallel``):
 - one ``.tsv`` file with 2 columns (a sentence pair) or 4 columns (a two-text task's texts, such as premise
   and hypothesis, in the source language, then in the target language);
 - two line-aligned text files, ``SOURCE_FILE,TARGET_FILE``;
-- a hub dataset id with XNLI's ``all_languages`` layout (default ``facebook/xnli``): premise and
-  hypothesis translations of the training set; its labels are not used (a one-text task reads the premises).
+- a hub dataset id (default ``facebook/xnli``), its split after a colon as above: XNLI's ``all_languages``
+  layout, or configurations that are languages with row-aligned splits (``Davlan/sib200``): parallel_hub.py.
 
 For a one-text task a sentence pair is one example a side. For a two-text task, single sentences become
 inputs as text 1 = sentence i and text 2 = sentence j of a fixed, seeded random partner j != i, identical
@@ -19,7 +19,6 @@ on both sides, so both sides see the same pairing.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import random
 from collections.abc import Iterable
@@ -31,6 +30,7 @@ from ..errors import MptError
 from ..languages import ALL, AllLanguages, check_targets, find_language, languages_in, normalise, parse_languages
 from ..task import BUILT_IN, Task
 from .examples import SPLIT_ALIASES, canonical_split, expected_columns, read_texts, split_files
+from .parallel_hub import check_hub_languages, hub_corpus_languages, hub_pairs, reading_task
 from .paths import existing_path, local_path
 from .text import read_lines
 
@@ -105,18 +105,17 @@ def load_parallel(
     spec: str, source: str, target: str, texts: int | Task = 2, max_pairs: int | None = None, seed: int = 1
 ) -> ParallelCorpus:
     """Read a corpus for ``source -> target`` as examples of the task's texts, and keep a seeded random
-    ``max_pairs`` of it. ``texts`` is the task, or where the corpus holds sentence pairs only, its number of
-    texts: a task's files are read by the task's column names."""
+    ``max_pairs`` of it. ``texts`` is the task, or where the corpus is of sentence pairs (files), its number
+    of texts: a task's files and a hub dataset's columns are read by the task's column names."""
     count = texts if isinstance(texts, int) else len(texts.inputs)
     form, corpus, path, split = corpus_form(spec, source)
     if form is Form.TWO_FILES:
         first, second = (Path(p.strip()).expanduser() for p in corpus.split(",", 1))
         name, digest, rows = _two_files(first, second)
     elif form is Form.HUB:
-        name, digest, rows = _hub(corpus, source, target)
-        rows = rows if count == 2 else [(r[0], r[2]) for r in rows]  # one text: the premises
+        name, digest, rows = hub_pairs(corpus, source, target, texts, split or DEFAULT_SPLIT)
     elif form is Form.TASK_FOLDER:
-        name, digest, rows = _task_files(path, source, target, _reading_task(texts, corpus), split or DEFAULT_SPLIT)
+        name, digest, rows = _task_files(path, source, target, reading_task(texts, corpus), split or DEFAULT_SPLIT)
     elif form is Form.PAIR_FOLDER:
         name, digest, rows = _folder(path, source, target)
     else:
@@ -127,12 +126,6 @@ def load_parallel(
     if max_pairs is not None and len(rows) > max_pairs:
         rows = rng.sample(rows, max_pairs)
     return ParallelCorpus(name, digest, _as_pairs(rows, count, rng, name))
-
-
-def _reading_task(texts: int | Task, corpus: str) -> Task:
-    if not isinstance(texts, Task):
-        raise TypeError(f"{corpus} holds a task's files: load_parallel reads them with the task, not a count of texts")
-    return texts
 
 
 def _task_files(folder: Path, source: str, target: str, task: Task, split: str) -> tuple[str, str, list[tuple[str, ...]]]:
@@ -291,49 +284,4 @@ def check_corpus_languages(spec: str, source: str, targets) -> None:
     ``all_languages`` has no ja or ko): its card names them. Local corpora are read soon enough to tell."""
     form, corpus, _, _ = corpus_form(spec, source)
     if targets and form is Form.HUB:
-        _hub_spellings(corpus, (source, *targets))
-
-
-def hub_corpus_languages(dataset_id: str, source: str) -> list[str]:
-    """The languages of a hub corpus in XNLI's ``all_languages`` layout, as its features list them, but ``source``."""
-    return [code for code in dict.fromkeys(normalise(s) for s in _hub_corpus_spellings(dataset_id)) if code != source]
-
-
-@functools.cache
-def _hub_corpus_spellings(dataset_id: str) -> tuple[str, ...]:
-    """The languages of the ``all_languages`` premises as the corpus spells them, from the dataset card's
-    features: metadata only, no data file is downloaded."""
-    try:
-        import datasets
-
-        features = datasets.load_dataset_builder(dataset_id, "all_languages").info.features
-        return tuple(features["premise"].languages)
-    except Exception as exc:  # noqa: BLE001 - the hub raises many types; the user needs the reason, not a traceback
-        raise MptError(f"cannot read the languages of {dataset_id} (all_languages) from the Hugging Face hub: {exc}") from None
-
-
-def _hub_spellings(dataset_id: str, languages) -> list[str]:
-    """Each of ``languages`` as the corpus spells it; one error names every language it lacks."""
-    spelled = _hub_corpus_spellings(dataset_id)
-    found = [find_language(lang, spelled) for lang in languages]
-    missing = [lang for lang, entry in zip(languages, found) if entry is None]
-    if missing:
-        raise MptError(f"{dataset_id} (all_languages) has no parallel data in {', '.join(missing)}; it has {' '.join(spelled)}")
-    return found
-
-
-def _hub(dataset_id: str, source: str, target: str) -> tuple[str, str, list[tuple[str, ...]]]:
-    source, target = _hub_spellings(dataset_id, (source, target))
-    try:
-        import datasets
-
-        table = datasets.load_dataset(dataset_id, "all_languages", split="train")
-    except Exception as exc:  # noqa: BLE001 - the hub raises many types; the user needs the reason, not a traceback
-        raise MptError(f"cannot load {dataset_id} (all_languages) from the Hugging Face hub: {exc}") from None
-    rows = []
-    for record in table:
-        hypotheses = dict(zip(record["hypothesis"]["language"], record["hypothesis"]["translation"]))
-        if source in record["premise"] and target in record["premise"] and source in hypotheses and target in hypotheses:
-            rows.append((record["premise"][source], hypotheses[source], record["premise"][target], hypotheses[target]))
-    digest = hashlib.sha256(f"{dataset_id}:{table._fingerprint}".encode()).hexdigest()
-    return f"{dataset_id} (all_languages, train)", digest, rows
+        check_hub_languages(corpus, (source, *targets))
