@@ -274,9 +274,10 @@ SIB = BUILT_IN["sib200"]  # one text: text<TAB>label
 NLI = BUILT_IN["xnli"]  # two texts: premise<TAB>hypothesis<TAB>label
 
 
-def sib_folder(root, splits=(("train", 6), ("test", 4)), languages=("en", "yor_Latn", "ace_Arab")):
+def sib_folder(root: Path, splits=(("train", 6), ("test", 4)), languages=("en", "yor_Latn", "ace_Arab")):
     """``{split}-{lang}.tsv`` files of text<TAB>label, row i the same sentence in every language (its word shifted
     per language) with row i's label in every language, a word no task has: a parallel corpus never reads it."""
+    root.mkdir(exist_ok=True)
     for split, count in splits:
         english = toy_sentences(count, seed=len(split))
         for lang in languages:
@@ -378,3 +379,13 @@ def test_translate_reads_a_task_folder_end_to_end(source_prompts_dir, tmp_path):
     assert result.exit_code == 0, result.output
     translator = TranslatorArtifact.load(prompts / "translators" / "en-sw.safetensors")
     assert translator.info.corpus == f"{tmp_path / 'corpus'} (dev-en.tsv, dev-sw.tsv)" and translator.info.pairs == 16
+
+
+def test_a_corpus_and_its_split_are_one_spelling_whichever_way_named(tmp_path, monkeypatch):
+    """reproduce compares its settings across resumed runs: the same folder and split named two ways are one."""
+    from mpt_cli.data.parallel import resolved_corpus
+
+    sib_folder(tmp_path / "sib")
+    monkeypatch.chdir(tmp_path)
+    assert resolved_corpus("sib:dev") == resolved_corpus(f"{tmp_path / 'sib'}:validation") == f"{tmp_path / 'sib'}:validation"
+    assert resolved_corpus("Davlan/sib200:test") == "Davlan/sib200:test"

@@ -31,7 +31,7 @@ from ..languages import ALL, AllLanguages, check_targets, find_language, languag
 from ..task import BUILT_IN, Task
 from .examples import SPLIT_ALIASES, canonical_split, expected_columns, read_texts, split_files
 from .parallel_hub import check_hub_languages, hub_corpus_languages, hub_pairs, reading_task
-from .paths import existing_path, local_path
+from .paths import existing_path, local_path, resolved_spec
 from .text import read_lines
 
 DEFAULT_PARALLEL = BUILT_IN["xnli"].data  # XNLI's all_languages configuration: the training set in every language
@@ -68,6 +68,12 @@ def corpus_split(spec: str) -> tuple[str, str | None]:
         return spec, None
     corpus, _, split = spec.rpartition(":")
     return corpus, canonical_split(split)
+
+
+def resolved_corpus(spec: str) -> str:
+    """``spec`` with a local corpus made absolute and a split in its canonical name: one corpus, one spelling."""
+    corpus, split = corpus_split(spec)
+    return resolved_spec(corpus) + ("" if split is None else f":{split}")
 
 
 def corpus_form(spec: str, source: str) -> tuple[Form, str, Path | None, str | None]:
