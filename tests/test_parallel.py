@@ -389,3 +389,49 @@ def test_a_corpus_and_its_split_are_one_spelling_whichever_way_named(tmp_path, m
     monkeypatch.chdir(tmp_path)
     assert resolved_corpus("sib:dev") == resolved_corpus(f"{tmp_path / 'sib'}:validation") == f"{tmp_path / 'sib'}:validation"
     assert resolved_corpus("Davlan/sib200:test") == "Davlan/sib200:test"
+
+
+# --------------------------------------------------------------------------------------------------
+# Pairs given in Python (AlignOptions(parallel={"sw": [...]}))
+# --------------------------------------------------------------------------------------------------
+
+
+def test_pairs_given_in_python_read_as_the_same_rows_in_a_file(tmp_path):
+    given = {"swh_Latn": [(s, other_language(s, "sw")) for s in SENTENCES], "de": NLI_SHAPED_ROWS}
+    from_file = load_parallel(str(write_tsv(tmp_path / "en-sw.tsv", given["swh_Latn"])), "en", "sw", seed=3)
+    corpus = load_parallel(given, "en", "sw", seed=3)
+    assert corpus.name == "pairs given in Python for swh_Latn"
+    assert corpus.pairs == from_file.pairs  # the same partners, drawn from the same seed
+    assert [(p.source, p.target) for p in load_parallel(given, "en", "de").pairs] == [(r[:2], r[2:]) for r in NLI_SHAPED_ROWS]
+    assert corpus_languages(given, "en") == ["sw", "de"]
+
+
+def test_pairs_given_in_python_refuse_a_missing_language_and_a_bad_pair():
+    with raises_mpt("no parallel pairs given for yo", "given for: de, sw"):
+        load_parallel({"de": [("a b", "c d")] * 2, "sw": []}, "en", "yo")
+    with raises_mpt("pairs given in Python for de, pair 1", "2 texts as the first", "('only one',)"):
+        load_parallel({"de": [("a b", "c d"), ("only one",)]}, "en", "de")
+    with raises_mpt("pair 0", "non-empty string"):
+        load_parallel({"de": [("a b", "")]}, "en", "de")
+
+
+def test_translate_takes_pairs_given_in_python_as_it_takes_their_file(source_prompts_dir, tmp_path):
+    from mpt_cli.engine.align import AlignConfig
+    from mpt_cli.workflows.align import AlignOptions
+    from mpt_cli.workflows.translate import translate
+
+    english = toy_sentences(20, seed=9)
+    pairs = [(s, other_language(s, "sw")) for s in english]
+    (tmp_path / "corpus").mkdir()
+    write_tsv(tmp_path / "corpus" / "en-sw.tsv", pairs)
+    weights = {}
+    for name, parallel in (("file", str(tmp_path / "corpus")), ("given", {"sw": pairs})):
+        prompts = Path(shutil.copytree(source_prompts_dir, tmp_path / name))
+        options = AlignOptions(targets="all", prompts_dir=prompts, parallel=parallel, method="prompt", heldout=4,
+                               cpu=True, align=AlignConfig(epochs=1, batch_size=8))  # fmt: skip
+        (done,) = translate(options)
+        assert done.target == "sw"
+        weights[name] = TranslatorArtifact.load(prompts / "translators" / "en-sw.safetensors")
+    assert weights["given"].info.corpus == "pairs given in Python for sw"
+    for key, tensor in weights["file"].weights.items():
+        assert tensor.equal(weights["given"].weights[key]), key

@@ -9,6 +9,7 @@ Accepted forms (``--parallel``):
 - one ``.tsv`` file with 2 columns (a sentence pair) or 4 columns (a two-text task's texts, such as premise
   and hypothesis, in the source language, then in the target language);
 - two line-aligned text files, ``SOURCE_FILE,TARGET_FILE``;
+- in Python, a mapping of target language to its pairs (given.py);
 - a hub dataset id (default ``facebook/xnli``), its split after a colon as above: XNLI's ``all_languages``
   layout, or configurations that are languages with row-aligned splits (``Davlan/sib200``): parallel_hub.py.
 
@@ -30,6 +31,7 @@ from ..errors import MptError
 from ..languages import ALL, AllLanguages, check_targets, find_language, languages_in, normalise, parse_languages
 from ..task import BUILT_IN, Task
 from .examples import SPLIT_ALIASES, canonical_split, expected_columns, read_texts, split_files
+from .given import GivenPairs, given_label, given_languages, given_rows, is_given
 from .parallel_hub import check_hub_languages, hub_corpus_languages, hub_pairs, reading_task
 from .paths import existing_path, local_path, resolved_spec
 from .text import read_lines
@@ -60,14 +62,25 @@ class Form(Enum):
     PAIR_FOLDER = "a folder of pair files"
     TASK_FOLDER = "a folder of a task's files"
     HUB = "a hub dataset"
+    GIVEN = "pairs given in Python"
 
 
-def corpus_split(spec: str) -> tuple[str, str | None]:
+def corpus_split(spec: str | GivenPairs) -> tuple[str | GivenPairs, str | None]:
     """``--parallel``'s corpus, and the split it names after a colon (``Davlan/sib200:test``), or None."""
-    if ":" not in spec or existing_path(spec) is not None:
+    if is_given(spec) or ":" not in spec or existing_path(spec) is not None:
         return spec, None
     corpus, _, split = spec.rpartition(":")
     return corpus, canonical_split(split)
+
+
+def corpus_label(spec: str | GivenPairs) -> str:
+    """How messages and records name a corpus: as given, or, for pairs given in Python, their languages."""
+    return given_label(spec) if is_given(spec) else spec
+
+
+def local_corpus(spec: str | GivenPairs) -> str | None:
+    """The part of ``spec`` that may name local files (its split dropped), for ``local_paths``."""
+    return None if is_given(spec) else corpus_split(spec)[0]
 
 
 def resolved_corpus(spec: str) -> str:
@@ -76,13 +89,17 @@ def resolved_corpus(spec: str) -> str:
     return resolved_spec(corpus) + ("" if split is None else f":{split}")
 
 
-def corpus_form(spec: str, source: str) -> tuple[Form, str, Path | None, str | None]:
+def corpus_form(spec: str | GivenPairs, source: str) -> tuple[Form, str, Path | None, str | None]:
     """What ``spec`` is, read for ``source``: its form, the corpus without its split, the local path, the split.
 
     A folder is a task's when a split is named, or when it has no pair file of ``source`` but a
     ``train-{source}.tsv``; a split is refused where the corpus has none."""
     corpus, split = corpus_split(spec)
     path = None
+    if is_given(corpus):
+        return Form.GIVEN, corpus, None, None
+    if not isinstance(corpus, str):
+        raise MptError(f"parallel: give a path, a hub id or a mapping of language to pairs, not {type(corpus).__name__}")
     if "," in corpus and existing_path(corpus) is None:
         form = Form.TWO_FILES
     elif (path := local_path(corpus, "parallel corpus")) is None:
@@ -108,14 +125,16 @@ def _is_task_folder(folder: Path, source: str) -> bool:
 
 
 def load_parallel(
-    spec: str, source: str, target: str, texts: int | Task = 2, max_pairs: int | None = None, seed: int = 1
+    spec: str | GivenPairs, source: str, target: str, texts: int | Task = 2, max_pairs: int | None = None, seed: int = 1
 ) -> ParallelCorpus:
     """Read a corpus for ``source -> target`` as examples of the task's texts, and keep a seeded random
     ``max_pairs`` of it. ``texts`` is the task, or where the corpus is of sentence pairs (files), its number
     of texts: a task's files and a hub dataset's columns are read by the task's column names."""
     count = texts if isinstance(texts, int) else len(texts.inputs)
     form, corpus, path, split = corpus_form(spec, source)
-    if form is Form.TWO_FILES:
+    if form is Form.GIVEN:
+        name, digest, rows = given_rows(corpus, target)
+    elif form is Form.TWO_FILES:
         first, second = (Path(p.strip()).expanduser() for p in corpus.split(",", 1))
         name, digest, rows = _two_files(first, second)
     elif form is Form.HUB:
@@ -247,11 +266,13 @@ def _folder(folder: Path, source: str, target: str) -> tuple[str, str, list[tupl
     return (str(path), *_tsv(path, swap))
 
 
-def corpus_languages(spec: str, source: str) -> list[str]:
+def corpus_languages(spec: str | GivenPairs, source: str) -> list[str]:
     """The languages a parallel corpus pairs with ``source``: what ``--to all`` means."""
     form, corpus, path, split = corpus_form(spec, source)
     if form is Form.HUB:
         return hub_corpus_languages(corpus, source)
+    if form is Form.GIVEN:
+        return given_languages(corpus, source)
     if form is Form.TASK_FOLDER:
         languages = [lang for lang in languages_in(split_files(path, split or DEFAULT_SPLIT)) if lang != source]
     elif form is Form.PAIR_FOLDER:
@@ -264,7 +285,7 @@ def corpus_languages(spec: str, source: str) -> list[str]:
     return languages
 
 
-def target_languages(targets: str | Iterable[str] | AllLanguages, source: str, spec: str) -> tuple[str, ...]:
+def target_languages(targets: str | Iterable[str] | AllLanguages, source: str, spec: str | GivenPairs) -> tuple[str, ...]:
     """The target languages of a transfer from ``source``, read as :func:`parse_languages` reads them; ALL
     is every language the corpus ``spec`` pairs with ``source``."""
     targets = parse_languages(targets, "target languages")
@@ -285,7 +306,7 @@ def _two_files(first: Path, second: Path) -> tuple[str, str, list[tuple[str, ...
     return f"{first},{second}", digest, list(zip(lines_a, lines_b))
 
 
-def check_corpus_languages(spec: str, source: str, targets) -> None:
+def check_corpus_languages(spec: str | GivenPairs, source: str, targets) -> None:
     """Refuse, all at once and before anything is downloaded, the languages a hub corpus lacks (XNLI's
     ``all_languages`` has no ja or ko): its card names them. Local corpora are read soon enough to tell."""
     form, corpus, _, _ = corpus_form(spec, source)

@@ -18,11 +18,13 @@ from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..callbacks import Callbacks
 from ..choices import Choice
 from ..data import load_examples, select
+from ..data.given import GivenPairs
 from ..data.parallel import (
     DEFAULT_MAX_PAIRS,
     DEFAULT_PARALLEL,
     ParallelCorpus,
     check_corpus_languages,
+    corpus_label,
     load_parallel,
     split_heldout,
     target_languages,
@@ -59,7 +61,7 @@ class AlignOptions:
     task: str | None = None  # checked against the source prompt's task when given
     data: str | None = None  # few-shot (CE) data and default dev data; default: the source prompt's
     dev_data: str | None = None  # default: the validation split of ``data``, where it has the language
-    parallel: str = DEFAULT_PARALLEL
+    parallel: str | GivenPairs = DEFAULT_PARALLEL  # or, in Python, pairs by target language (data/given.py)
     max_pairs: int | None = DEFAULT_MAX_PAIRS
     heldout: int = 200
     width: int | None = None
@@ -156,7 +158,7 @@ def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> 
     check_corpus_languages(options.parallel, options.source, options.targets)  # every target's, before reading any
     corpora = {}
     for target in options.targets:
-        callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")
+        callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {corpus_label(options.parallel)}")
         corpora[target] = load_parallel(options.parallel, options.source, target, task, options.max_pairs, options.seed)
         split_heldout(corpora[target].pairs, options.heldout, options.seed, corpora[target].name)
         if options.dev_data and options.score_dev:  # asked for explicitly: it must have every language
