@@ -17,6 +17,7 @@ from pathlib import Path
 from ..errors import MptError
 from ..languages import find_language, languages_in
 from ..task import Task
+from .given import GivenData, check_not_recorded, data_label, given_language, given_languages_of, is_given
 from .hub import hub_languages, hub_revision, hub_table
 from .paths import local_path
 from .text import json_object, read_lines
@@ -54,16 +55,19 @@ def canonical_split(split: str) -> str:
     raise MptError(f"unknown split {split!r}; use train, validation (or dev) or test")
 
 
-def default_data(task: Task, data: str | None) -> str:
+def default_data(task: Task, data: str | GivenData | None) -> str | GivenData:
     """``data``, or the task's own dataset when none is given."""
     if data is None and task.data is None:
         raise MptError(f"task {task.name!r} names no dataset of its own; pass --data")
     return task.data if data is None else data
 
 
-def load_examples(task: Task, data: str, lang: str, split: str, require_labels: bool = True) -> list[Example]:
-    """Read ``split`` of ``lang`` from ``data``: a local folder or file, else a hub dataset id."""
+def load_examples(task: Task, data: str | GivenData, lang: str, split: str, require_labels: bool = True) -> list[Example]:
+    """Read ``split`` of ``lang`` from ``data``: data given in Python, a local folder or file, else a hub dataset id."""
     split = canonical_split(split)
+    if is_given(data):
+        return _given_examples(task, data, lang, split, require_labels)
+    check_not_recorded(data)
     path = local_path(data, "data path")
     if path is None:
         examples = _load_hub(task, data, lang, split, require_labels)
@@ -85,11 +89,13 @@ def split_files(folder: Path, split: str) -> dict[str, Path]:
     return files
 
 
-def data_languages(task: Task, data: str, split: str) -> list[str]:
+def data_languages(task: Task, data: str | GivenData, split: str) -> list[str]:
     """The languages ``data`` has for ``split``: what ``--langs all`` means. A task file that names its
     languages decides; else the folder's files, or the hub dataset's configurations."""
     if task.languages:
         return list(task.languages)
+    if is_given(data):
+        return given_languages_of(data)
     split = canonical_split(split)
     path = local_path(data, "data path")
     if path is None:
@@ -230,11 +236,35 @@ def _example(task: Task, row: dict, example_id: str, where: str, require_labels:
 
 def _load_hub(task: Task, dataset_id: str, lang: str, split: str, require_labels: bool) -> list[Example]:
     table, config = hub_table(dataset_id, lang, split, hub_revision(task, dataset_id))
-    label_column = next((a for a in aliases("label") if a in table.features), "label")
-    names = getattr(table.features.get(label_column), "names", None)
+    return _table_examples(task, table, f"{dataset_id} ({config}, {split})", split, require_labels)
+
+
+def _given_examples(task: Task, data: GivenData, lang: str, split: str, require_labels: bool) -> list[Example]:
+    key, splits = given_language(data, lang)
+    name = f"{data_label(data)}: {key}, {split}"
+    table = next((splits[alias] for alias in SPLIT_ALIASES[split] if alias in splits), None)
+    if table is None:
+        raise MptError(f"{name}: no such split (given: {', '.join(map(str, splits)) or 'none'})")
+    examples = _table_examples(task, table, name, split, require_labels)
+    if not examples:
+        raise MptError(f"{name}: no examples")
+    return examples
+
+
+def _table_examples(task: Task, table, name: str, split: str, require_labels: bool) -> list[Example]:
+    """Examples of a hub table or of rows given in Python: records by column name (a class label's index is
+    its name), or tuples of the task's texts then the label."""
+    features = getattr(table, "features", {})
+    label_column = next((a for a in aliases("label") if a in features), "label")
+    names = getattr(features.get(label_column), "names", None)
     examples, unlabelled = [], 0
     for index, record in enumerate(table):
-        row = {name: first_alias(record, name) for name in (*task.inputs, "label")}
+        if isinstance(record, dict):
+            row = {name: first_alias(record, name) for name in (*task.inputs, "label")}
+        elif isinstance(record, (tuple, list)):
+            row = dict(zip((*task.inputs, "label"), record))
+        else:
+            raise MptError(f"{name} row {index}: expected a tuple of {expected_columns(task)} or a dict, not {record!r:.80}")
         if names is not None and isinstance(row["label"], int):
             if not 0 <= row["label"] < len(names):  # a class label's -1 (PAWS-X has some): no label of the task
                 if require_labels:
@@ -243,7 +273,7 @@ def _load_hub(task: Task, dataset_id: str, lang: str, split: str, require_labels
                 row["label"] = None
             else:
                 row["label"] = names[row["label"]]
-        examples.append(_example(task, row, f"{split}:{index}", f"{dataset_id} {split} row {index}", require_labels))
+        examples.append(_example(task, row, f"{split}:{index}", f"{name} row {index}", require_labels))
     if unlabelled:
-        log.warning(f"{dataset_id} ({config}, {split}): skipped {unlabelled} of {len(table)} rows with none of the task's labels")
+        log.warning(f"{name}: skipped {unlabelled} of {len(table)} rows with none of the task's labels")
     return examples

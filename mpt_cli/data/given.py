@@ -1,4 +1,5 @@
-"""Data given in Python rather than named by a path or a hub id: parallel pairs as a user holds them.
+"""Data given in Python rather than named by a path or a hub id: parallel pairs and a task's data as a user
+holds them (GivenData below).
 
 ``AlignOptions(parallel={"yo": [("The sea.", "Okun."), ...], "sw": [...]})``: a mapping of target language
 (any spelling of its code) to its pairs, each ``(source, target)`` or, for a two-text task, four texts
@@ -47,3 +48,38 @@ def given_rows(pairs: GivenPairs, target: str) -> tuple[str, str, list[tuple[str
         rows.append(row)
     digest = hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
     return name, digest, rows
+
+
+GivenData = Mapping[str, Mapping[str, object]]
+"""A task's data held in Python: language -> split -> rows, each a tuple of the task's texts then its label
+(a headerless TSV line), a dict of named columns (a JSONL record), or a ``datasets.Dataset`` (its columns by
+name, a class label by its name): ``{"en": load_dataset("Davlan/sib200", "eng_Latn")}``, or
+``{"en": {"train": [("A great film.", "positive"), ...], "validation": [...]}}``."""
+GIVEN_DATA = "data given in Python"  # what a prompt records as its data: no path or hub id is spelled so
+
+
+def data_label(data: str | GivenData) -> str:
+    """How messages and records name data: as given, or, held in Python, by its languages."""
+    return f"{GIVEN_DATA} ({', '.join(map(str, data))})" if is_given(data) else data
+
+
+def given_language(data: GivenData, lang: str) -> tuple[str, Mapping[str, object]]:
+    """The entry of ``lang`` (in any spelling) in data given in Python, and its splits."""
+    key = find_language(lang, [str(entry) for entry in data])
+    if key is None:
+        raise MptError(f"no data given for {lang} (given for: {', '.join(map(str, data)) or 'none'})")
+    if not isinstance(data[key], Mapping):
+        raise MptError(f"{GIVEN_DATA} for {key}: expected its splits, such as {{'train': rows, 'validation': rows}} "
+                       f"or a datasets.DatasetDict, not {type(data[key]).__name__}")  # fmt: skip
+    return key, data[key]
+
+
+def given_languages_of(data: GivenData) -> list[str]:
+    """The languages data given in Python has: what ``all`` means for it."""
+    return list(dict.fromkeys(normalise(str(lang)) for lang in data))
+
+
+def check_not_recorded(data: str) -> None:
+    """Refuse the name a prompt recorded for data given in Python: the data itself was not saved."""
+    if data.startswith(GIVEN_DATA):
+        raise MptError(f"the prompt was trained on {data}, which is not saved with it; give the data again (data=...)")

@@ -19,7 +19,7 @@ from torch import nn
 from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..callbacks import Callbacks
 from ..data import load_examples, select
-from ..data.given import GivenPairs
+from ..data.given import GivenData, GivenPairs
 from ..data.parallel import (
     DEFAULT_PARALLEL,
     check_corpus_languages,
@@ -52,7 +52,7 @@ class JointOptions:
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
     model: str | None = None  # default: the backbone the source prompt records
     task: str | None = None  # checked against the source prompt's task when given
-    data: str | None = None  # default: the data the source prompt was trained on
+    data: str | GivenData | None = None  # default: the data the source prompt was trained on
     parallel: str | GivenPairs = DEFAULT_PARALLEL  # or, in Python, pairs by target language (data/given.py)
     # the one owner of the joint run's pair counts, for `mpt joint` and reproduce's joint cells alike
     max_pairs: int | None = 1000
