@@ -435,3 +435,9 @@ def test_translate_takes_pairs_given_in_python_as_it_takes_their_file(source_pro
     assert weights["given"].info.corpus == "pairs given in Python for sw"
     for key, tensor in weights["file"].weights.items():
         assert tensor.equal(weights["given"].weights[key]), key
+
+
+def test_a_path_object_is_read_as_its_string(parallel_dir):
+    assert load_parallel(parallel_dir, "en", "de").pairs == load_parallel(str(parallel_dir), "en", "de").pairs
+    with raises_mpt("parallel: give a path, a hub id or a mapping of language to pairs, not int"):
+        load_parallel(3, "en", "de")

@@ -65,17 +65,18 @@ class Form(Enum):
     GIVEN = "pairs given in Python"
 
 
-def corpus_split(spec: str | GivenPairs) -> tuple[str | GivenPairs, str | None]:
+def corpus_split(spec: str | Path | GivenPairs) -> tuple[str | GivenPairs, str | None]:
     """``--parallel``'s corpus, and the split it names after a colon (``Davlan/sib200:test``), or None."""
-    if is_given(spec) or ":" not in spec or existing_path(spec) is not None:
+    spec = str(spec) if isinstance(spec, Path) else spec
+    if not isinstance(spec, str) or ":" not in spec or existing_path(spec) is not None:
         return spec, None
     corpus, _, split = spec.rpartition(":")
     return corpus, canonical_split(split)
 
 
-def corpus_label(spec: str | GivenPairs) -> str:
+def corpus_label(spec: str | Path | GivenPairs) -> str:
     """How messages and records name a corpus: as given, or, for pairs given in Python, their languages."""
-    return given_label(spec) if is_given(spec) else spec
+    return given_label(spec) if is_given(spec) else str(spec)
 
 
 def local_corpus(spec: str | GivenPairs) -> str | None:
