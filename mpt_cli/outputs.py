@@ -62,9 +62,9 @@ def check_writable(target: Path, overwrite: bool, *, folder: bool = False, input
 
 
 def local_paths(*specs: str | Path | None) -> list[Path]:
-    """The specs that name existing local files or folders (hub ids and unset options drop out)."""
+    """The specs that name existing local files or folders (hub ids, unset options and data given in Python drop out)."""
     paths = []
-    for spec in specs:
+    for spec in (s for s in specs if isinstance(s, (str, Path))):
         for part in str(spec or "").split(","):  # "SRC_FILE,TGT_FILE" names two inputs
             if part and (path := existing_path(part)):
                 paths.append(path)

@@ -20,12 +20,15 @@ from pathlib import Path
 import datasets
 import pytest
 import yaml
-from conftest import LABELS, assert_clean_error, invoke, raises_mpt, toy_rows
+from conftest import LABELS, assert_clean_error, invoke, other_language, raises_mpt, toy_rows, toy_sentences
 from datasets import ClassLabel, Dataset, Features, Translation, TranslationVariableLanguages, Value
 
 from mpt_cli.data import examples as examples_module
+from mpt_cli.data import hub as hub_module
 from mpt_cli.data import parallel as parallel_module
-from mpt_cli.data.examples import data_languages, hub_configs, load_examples
+from mpt_cli.data import parallel_hub as parallel_hub_module
+from mpt_cli.data.examples import data_languages, load_examples
+from mpt_cli.data.hub import hub_configs
 from mpt_cli.task import BUILT_IN
 
 XNLI_LANGUAGES = ["ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"]
@@ -53,10 +56,10 @@ def _hub_ids(monkeypatch, tmp_path):
     for module in (examples_module, parallel_module):
         real = module.local_path
         monkeypatch.setattr(module, "local_path", lambda spec, what, real=real: None if "hub-" in spec else real(spec, what))
-    monkeypatch.setattr(examples_module, "hub_url", lambda dataset_id, revision: dataset_id)
+    monkeypatch.setattr(hub_module, "hub_url", lambda dataset_id, revision: dataset_id)
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "datasets-cache"))
     hub_configs.cache_clear()
-    parallel_module._hub_corpus_spellings.cache_clear()
+    parallel_hub_module._all_languages.cache_clear()
 
 
 def _save_card(root: Path, configs: dict[str, Features], splits: dict[str, tuple[str, ...]]) -> None:
@@ -219,7 +222,7 @@ def test_sib200_finds_each_languages_flores_configuration(sib_hub, lang, config)
 
 
 def test_sib200_all_is_its_configurations_normalised(sib_hub):
-    assert data_languages(_task("sib200", sib_hub), str(sib_hub), "test") == ["ar", "en", "ja", "ko-Hang", "sw", "zh", "zh-Hant"]
+    assert data_languages(_task("sib200", sib_hub), str(sib_hub), "test") == ["ar", "en", "ja", "ko", "sw", "zh", "zh-Hant"]
 
 
 def test_sib200_loads_from_the_parquet_export_not_the_main_branch(sib_hub, monkeypatch):
@@ -286,3 +289,92 @@ def test_train_source_logs_how_many_unlabelled_rows_it_skipped(pawsx_hub, tiny_m
     assert result.exit_code == 0, result.output
     assert "warning:" in result.stderr and "(en, train): skipped 1 of 5 rows" in result.stderr
     assert "(en, validation): skipped 1 of 5 rows" in result.stderr
+
+
+# ----------------------------------------------------------- parallel corpora of language configurations
+
+FLORES_FEATURES = Features({"id": Value("int32"), "sentence": Value("string")})
+FLORES_ENGLISH = toy_sentences(4, seed=31)
+
+
+def _flores_sentence(config: str, english: str) -> str:
+    return english if config == "eng_Latn" else other_language(english, "de" if config == "yor_Latn" else "sw")
+
+
+@pytest.fixture(scope="module")
+def flores_hub(tmp_path_factory) -> Path:
+    """A FLORES-style dataset on its main branch: a configuration per FLORES-200 code (id, sentence), row i the
+    same sentence in each; wol_Latn has a row too few and ace_Arab its rows in another order."""
+    root = tmp_path_factory.mktemp("flores") / "hub-flores"
+    ids = {"wol_Latn": [0, 1, 2], "ace_Arab": [1, 0, 2, 3]}
+    configs = ["eng_Latn", "yor_Latn", "swh_Latn", "wol_Latn", "ace_Arab"]
+    for config in configs:
+        for split in ("train", "test"):
+            order = ids.get(config, [0, 1, 2, 3])
+            columns = {"id": order, "sentence": [f"{_flores_sentence(config, FLORES_ENGLISH[i])}" for i in order]}
+            Dataset.from_dict(columns, features=FLORES_FEATURES).to_parquet(root / config / f"{split}-00000-of-00001.parquet")
+    _save_card(root, dict.fromkeys(configs, FLORES_FEATURES), dict.fromkeys(configs, ("train", "test")))
+    return root
+
+
+def test_language_configurations_pair_by_row_whatever_the_codes_spelling(flores_hub):
+    sib = BUILT_IN["sib200"]  # one text: FLORES's sentence column is its text
+    for asked in ("yo", "yor_Latn"):
+        corpus = parallel_module.load_parallel(str(flores_hub), "en", asked, sib)
+        assert corpus.name == f"{flores_hub} (eng_Latn, yor_Latn, train)"
+        assert [(p.source, p.target) for p in corpus.pairs] == [((s,), (other_language(s, "de"),)) for s in FLORES_ENGLISH]
+    assert parallel_module.load_parallel(f"{flores_hub}:test", "en", "sw", sib).name == f"{flores_hub} (eng_Latn, swh_Latn, test)"
+
+
+def test_language_configurations_give_a_two_text_task_sentence_pairs(flores_hub):
+    corpus = parallel_module.load_parallel(str(flores_hub), "en", "sw", BUILT_IN["xnli"])
+    swahili = {s: other_language(s, "sw") for s in FLORES_ENGLISH}
+    assert sorted(p.source[0] for p in corpus.pairs) == sorted(FLORES_ENGLISH)
+    assert all(p.target == (swahili[p.source[0]], swahili[p.source[1]]) and p.source[0] != p.source[1] for p in corpus.pairs)
+
+
+def test_language_configurations_that_are_not_row_aligned_are_refused(flores_hub):
+    with raises_mpt("eng_Latn has 4 rows but wol_Latn has 3", "row-aligned"):
+        parallel_module.load_parallel(str(flores_hub), "en", "wo", BUILT_IN["sib200"])
+    with raises_mpt("(eng_Latn, ace_Arab, train): the rows are not aligned", "'id'"):
+        parallel_module.load_parallel(str(flores_hub), "en", "ace-Arab", BUILT_IN["sib200"])
+
+
+def test_language_configurations_without_the_language_list_theirs(flores_hub):
+    with raises_mpt("has no configuration for ja", "5 languages"):
+        parallel_module.load_parallel(str(flores_hub), "en", "ja", BUILT_IN["sib200"])
+
+
+def test_language_configurations_to_all_are_the_configurations_but_the_source(flores_hub):
+    assert parallel_module.corpus_languages(str(flores_hub), "en") == ["ace-Arab", "sw", "wo", "yo"]
+
+
+def test_sib200_parquet_export_pairs_by_row(sib_hub):
+    corpus = parallel_module.load_parallel(f"{sib_hub}:validation", "en", "ko", _task("sib200", sib_hub))
+    assert corpus.name == f"{sib_hub} (eng_Latn, kor_Hang, validation)"
+    assert [(p.source, p.target) for p in corpus.pairs] == [
+        ((f"eng_Latn validation {i}",), (f"kor_Hang validation {i}",)) for i in range(3)
+    ]
+
+
+def test_offline_cached_language_configurations_pair_without_listing(xnli_hub, monkeypatch):
+    """A corpus of configurations named as the languages loads from the cache alone (HF_HUB_OFFLINE)."""
+    _cache_as_hub(xnli_hub, "en", "train")
+    _cache_as_hub(xnli_hub, "sw", "train")
+    listed, real = [], datasets.get_dataset_config_names
+    monkeypatch.setattr(datasets, "get_dataset_config_names", lambda *args, **kw: listed.append(args) or real(*args, **kw))
+    corpus = parallel_module.load_parallel(OFFLINE_ID, "en", "sw", BUILT_IN["xnli"])
+    assert corpus.name == f"{OFFLINE_ID} (en, sw, train)"
+    assert [p.source for p in corpus.pairs] == [(r[0], r[1]) for r in toy_rows(4, seed=11)]
+    assert listed == []
+
+
+def test_translate_from_a_hub_corpus_of_language_configurations(flores_hub, source_prompts_dir, tmp_path):
+    from mpt_cli.artifacts import TranslatorArtifact
+
+    prompts = Path(shutil.copytree(source_prompts_dir, tmp_path / "prompts"))
+    result = invoke("translate", "--to", "sw", "--parallel", flores_hub, "--method", "prompt", "--heldout", "1",
+                    "--prompts-dir", prompts, "--cpu")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    translator = TranslatorArtifact.load(prompts / "translators" / "en-sw.safetensors")
+    assert translator.info.corpus == f"{flores_hub} (eng_Latn, swh_Latn, train)" and translator.info.pairs == 3

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
+from pathlib import Path
 
 import pytest
-from conftest import PARALLEL_PAIRS, other_language, raises_mpt, toy_sentences, write_tsv
+from conftest import PARALLEL_PAIRS, invoke, other_language, raises_mpt, toy_sentences, write_tsv
 
-from mpt_cli.data.parallel import ParallelPair, load_parallel, split_heldout
+from mpt_cli.artifacts import TranslatorArtifact
+from mpt_cli.data.parallel import ParallelPair, corpus_languages, load_parallel, split_heldout
+from mpt_cli.task import BUILT_IN
 
 SENTENCES = toy_sentences(12, seed=21)
 GERMAN = [other_language(s, "de") for s in SENTENCES]
@@ -260,3 +264,180 @@ def test_invalid_utf8_names_the_line(tmp_path):
     path.write_bytes(b"a man\tein mann\nthe \xff dog\tder hund\n")
     with raises_mpt("p.tsv line 2", "not valid UTF-8"):
         load_parallel(str(path), "en", "de")
+
+
+# --------------------------------------------------------------------------------------------------
+# A folder of a task's {split}-{lang}.tsv files, row-aligned (SIB-200's layout)
+# --------------------------------------------------------------------------------------------------
+
+SIB = BUILT_IN["sib200"]  # one text: text<TAB>label
+NLI = BUILT_IN["xnli"]  # two texts: premise<TAB>hypothesis<TAB>label
+
+
+def sib_folder(root: Path, splits=(("train", 6), ("test", 4)), languages=("en", "yor_Latn", "ace_Arab")):
+    """``{split}-{lang}.tsv`` files of text<TAB>label, row i the same sentence in every language (its word shifted
+    per language) with row i's label in every language, a word no task has: a parallel corpus never reads it."""
+    root.mkdir(exist_ok=True)
+    for split, count in splits:
+        english = toy_sentences(count, seed=len(split))
+        for lang in languages:
+            texts = english if lang == "en" else [f"{lang} {s}" for s in english]
+            write_tsv(root / f"{split}-{lang}.tsv", [(text, f"topic{i % 3}") for i, text in enumerate(texts)])
+    return root
+
+
+def test_task_folder_pairs_the_source_and_target_files_row_by_row(tmp_path):
+    folder = sib_folder(tmp_path)
+    english = toy_sentences(6, seed=len("train"))
+    for asked in ("yo", "yor_Latn", "yor"):  # ISO and FLORES codes find the FLORES-named file
+        corpus = load_parallel(str(folder), "en", asked, SIB)
+        assert corpus.name == f"{folder} (train-en.tsv, train-yor_Latn.tsv)"
+        assert [(p.source, p.target) for p in corpus.pairs] == [((s,), (f"yor_Latn {s}",)) for s in english]
+    assert load_parallel(str(folder), "en", "ace-Arab", SIB).pairs[0].target == (f"ace_Arab {english[0]}",)
+    assert load_parallel(str(folder), "en", "yo", SIB).sha256 != load_parallel(str(folder), "en", "ace-Arab", SIB).sha256
+
+
+def test_task_folder_reads_the_split_named_after_a_colon(tmp_path):
+    folder = sib_folder(tmp_path)
+    corpus = load_parallel(f"{folder}:test", "en", "yo", SIB)
+    assert corpus.name == f"{folder} (test-en.tsv, test-yor_Latn.tsv)"
+    assert [p.source for p in corpus.pairs] == [(s,) for s in toy_sentences(4, seed=len("test"))]
+    with raises_mpt("unknown split 'tset'"):
+        load_parallel(f"{folder}:tset", "en", "yo", SIB)
+
+
+def test_task_folder_of_two_text_files_keeps_both_texts_a_side(tmp_path):
+    rows = [(s, f"{s} again", "entailment") for s in toy_sentences(5, seed=3)]
+    write_tsv(tmp_path / "train-en.tsv", rows)
+    write_tsv(tmp_path / "train-de.tsv", [(other_language(a, "de"), other_language(b, "de"), label) for a, b, label in rows])
+    corpus = load_parallel(str(tmp_path), "en", "de", NLI)
+    assert [(p.source, p.target) for p in corpus.pairs] == [
+        ((a, b), (other_language(a, "de"), other_language(b, "de"))) for a, b, _ in rows
+    ]
+
+
+def test_task_folder_reads_a_header_by_the_tasks_column_names(tmp_path):
+    english = toy_sentences(3, seed=8)
+    write_tsv(tmp_path / "train-en.tsv", [("x", s) for s in english], header=("category", "text"))
+    write_tsv(tmp_path / "train-sw.tsv", [("x", other_language(s, "sw")) for s in english], header=("category", "text"))
+    corpus = load_parallel(str(tmp_path), "en", "sw", SIB)
+    assert [p.target for p in corpus.pairs] == [(other_language(s, "sw"),) for s in english]
+
+
+def test_task_folder_refuses_files_whose_row_counts_differ(tmp_path):
+    folder = sib_folder(tmp_path)
+    lines = (folder / "train-yor_Latn.tsv").read_text("utf-8").splitlines(keepends=True)
+    (folder / "train-yor_Latn.tsv").write_text("".join(lines[:-1]), "utf-8")
+    with raises_mpt("train-en.tsv has 6 rows but train-yor_Latn.tsv has 5", "row-aligned"):
+        load_parallel(str(folder), "en", "yo", SIB)
+
+
+def test_task_folder_without_the_language_lists_its_files(tmp_path):
+    folder = sib_folder(tmp_path, splits=(("train", 3),))
+    with raises_mpt("has no train-wo.tsv", "found: train-ace_Arab.tsv, train-en.tsv, train-yor_Latn.tsv"):
+        load_parallel(str(folder), "en", "wo", SIB)
+
+
+def test_a_two_text_task_refuses_one_text_files_whose_label_would_be_its_second_text(tmp_path):
+    with raises_mpt("'hypothesis' column is the same in both languages in every row", "premise<TAB>hypothesis<TAB>label"):
+        load_parallel(str(sib_folder(tmp_path)), "en", "yo", NLI)
+
+
+def test_task_folder_to_all_is_its_splits_languages_but_the_source(tmp_path):
+    folder = sib_folder(tmp_path, splits=(("train", 3), ("test", 3)), languages=("en", "yor_Latn", "ace_Arab", "ace_Latn"))
+    (folder / "test-wo.tsv").write_text((folder / "test-en.tsv").read_text("utf-8"), "utf-8")
+    assert corpus_languages(str(folder), "en") == ["ace-Arab", "ace", "yo"]
+    assert corpus_languages(f"{folder}:test", "en") == ["ace-Arab", "ace", "wo", "yo"]
+
+
+def test_a_split_is_of_a_task_folder_and_a_file_has_none(parallel_dir):
+    with raises_mpt(f"{parallel_dir} has no test-en.tsv", "found: en-de.tsv, en-sw.tsv"):
+        load_parallel(f"{parallel_dir}:test", "en", "de", SIB)
+    with raises_mpt("only a folder of {split}-{lang}.tsv files or a hub dataset has splits", "is a file of pairs"):
+        load_parallel(f"{parallel_dir / 'en-de.tsv'}:train", "en", "de")
+
+
+def test_pair_files_win_in_a_folder_that_also_has_task_files(parallel_dir, tmp_path):
+    folder = tmp_path / "both"
+    folder.mkdir()
+    (folder / "en-de.tsv").write_bytes((parallel_dir / "en-de.tsv").read_bytes())
+    write_tsv(folder / "train-en.tsv", [("one", "x"), ("two", "x")])
+    write_tsv(folder / "train-de.tsv", [("eins", "x"), ("zwei", "x")])
+    assert load_parallel(str(folder), "en", "de", SIB).name == str(folder / "en-de.tsv")
+    assert load_parallel(f"{folder}:train", "en", "de", SIB).name == f"{folder} (train-en.tsv, train-de.tsv)"
+
+
+def test_translate_reads_a_task_folder_end_to_end(source_prompts_dir, tmp_path):
+    """``--parallel FOLDER:SPLIT``: no pair file written by hand; the prompt records the files it learnt from."""
+    rows = [(s, f"{s} again", "entailment") for s in toy_sentences(20, seed=4)]
+    (tmp_path / "corpus").mkdir()
+    write_tsv(tmp_path / "corpus" / "dev-en.tsv", rows)
+    write_tsv(tmp_path / "corpus" / "dev-sw.tsv", [(other_language(a, "sw"), other_language(b, "sw"), c) for a, b, c in rows])
+    prompts = Path(shutil.copytree(source_prompts_dir, tmp_path / "prompts"))
+    result = invoke("translate", "--to", "sw", "--parallel", f"{tmp_path / 'corpus'}:dev", "--method", "prompt",
+                    "--prompts-dir", prompts, "--cpu", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    translator = TranslatorArtifact.load(prompts / "translators" / "en-sw.safetensors")
+    assert translator.info.corpus == f"{tmp_path / 'corpus'} (dev-en.tsv, dev-sw.tsv)" and translator.info.pairs == 16
+
+
+def test_a_corpus_and_its_split_are_one_spelling_whichever_way_named(tmp_path, monkeypatch):
+    """reproduce compares its settings across resumed runs: the same folder and split named two ways are one."""
+    from mpt_cli.data.parallel import resolved_corpus
+
+    sib_folder(tmp_path / "sib")
+    monkeypatch.chdir(tmp_path)
+    assert resolved_corpus("sib:dev") == resolved_corpus(f"{tmp_path / 'sib'}:validation") == f"{tmp_path / 'sib'}:validation"
+    assert resolved_corpus("Davlan/sib200:test") == "Davlan/sib200:test"
+
+
+# --------------------------------------------------------------------------------------------------
+# Pairs given in Python (AlignOptions(parallel={"sw": [...]}))
+# --------------------------------------------------------------------------------------------------
+
+
+def test_pairs_given_in_python_read_as_the_same_rows_in_a_file(tmp_path):
+    given = {"swh_Latn": [(s, other_language(s, "sw")) for s in SENTENCES], "de": NLI_SHAPED_ROWS}
+    from_file = load_parallel(str(write_tsv(tmp_path / "en-sw.tsv", given["swh_Latn"])), "en", "sw", seed=3)
+    corpus = load_parallel(given, "en", "sw", seed=3)
+    assert corpus.name == "pairs given in Python for swh_Latn"
+    assert corpus.pairs == from_file.pairs  # the same partners, drawn from the same seed
+    assert [(p.source, p.target) for p in load_parallel(given, "en", "de").pairs] == [(r[:2], r[2:]) for r in NLI_SHAPED_ROWS]
+    assert corpus_languages(given, "en") == ["sw", "de"]
+
+
+def test_pairs_given_in_python_refuse_a_missing_language_and_a_bad_pair():
+    with raises_mpt("no parallel pairs given for yo", "given for: de, sw"):
+        load_parallel({"de": [("a b", "c d")] * 2, "sw": []}, "en", "yo")
+    with raises_mpt("pairs given in Python for de, pair 1", "2 texts as the first", "('only one',)"):
+        load_parallel({"de": [("a b", "c d"), ("only one",)]}, "en", "de")
+    with raises_mpt("pair 0", "non-empty string"):
+        load_parallel({"de": [("a b", "")]}, "en", "de")
+
+
+def test_translate_takes_pairs_given_in_python_as_it_takes_their_file(source_prompts_dir, tmp_path):
+    from mpt_cli.engine.align import AlignConfig
+    from mpt_cli.workflows.align import AlignOptions
+    from mpt_cli.workflows.translate import translate
+
+    english = toy_sentences(20, seed=9)
+    pairs = [(s, other_language(s, "sw")) for s in english]
+    (tmp_path / "corpus").mkdir()
+    write_tsv(tmp_path / "corpus" / "en-sw.tsv", pairs)
+    weights = {}
+    for name, parallel in (("file", str(tmp_path / "corpus")), ("given", {"sw": pairs})):
+        prompts = Path(shutil.copytree(source_prompts_dir, tmp_path / name))
+        options = AlignOptions(targets="all", prompts_dir=prompts, parallel=parallel, method="prompt", heldout=4,
+                               cpu=True, align=AlignConfig(epochs=1, batch_size=8))  # fmt: skip
+        (done,) = translate(options)
+        assert done.target == "sw"
+        weights[name] = TranslatorArtifact.load(prompts / "translators" / "en-sw.safetensors")
+    assert weights["given"].info.corpus == "pairs given in Python for sw"
+    for key, tensor in weights["file"].weights.items():
+        assert tensor.equal(weights["given"].weights[key]), key
+
+
+def test_a_path_object_is_read_as_its_string(parallel_dir):
+    assert load_parallel(parallel_dir, "en", "de").pairs == load_parallel(str(parallel_dir), "en", "de").pairs
+    with raises_mpt("parallel: give a path, a hub id or a mapping of language to pairs, not int"):
+        load_parallel(3, "en", "de")

@@ -18,6 +18,7 @@ from ..languages import describe, language_name
 from ..workflows.align import AlignOptions, TranslateMethod, align
 from ..workflows.translate import DEFAULT_METHOD, Outcome, translate
 from .common import (
+    PARALLEL_HELP,
     TARGETS_HELP,
     TASK_CHECK_HELP,
     PromptsModelOption,
@@ -49,9 +50,7 @@ def _make_command(translating: bool):
         dev_data: Annotated[
             str | None, typer.Option(help="Target-language dev data [default: --data's validation split].")
         ] = None,
-        parallel: Annotated[
-            str, typer.Option(help="Parallel corpus: folder of en-xx.tsv, a .tsv, 'SRC_FILE,TGT_FILE', or a hub id.")
-        ] = DEFAULT_PARALLEL,
+        parallel: Annotated[str, typer.Option(help=PARALLEL_HELP)] = DEFAULT_PARALLEL,
         max_pairs: Annotated[int, typer.Option(help="Use at most this many parallel pairs per language.")] = DEFAULT_MAX_PAIRS,
         heldout: Annotated[int, typer.Option(help="Pairs held out to report the KL before and after.")] = AlignOptions.heldout,
         alpha: Annotated[float, typer.Option(help="Weight of the CE term (only with --train-source).")] = _defaults.alpha,

@@ -101,6 +101,11 @@ LANGS_HELP = "Languages, comma-separated, or 'all' (every language the data has 
 TARGETS_HELP = "Target languages, comma-separated, or 'all' (every language the parallel corpus pairs with the source)."
 TASK_HELP = f"Task: {', '.join(BUILT_IN)}, or a task file (.json or .toml)."
 TASK_CHECK_HELP = "Task the prompts must have been trained for (a name or a task file) [default: theirs]."
+PARALLEL_HELP = (
+    "Parallel corpus: a folder of en-xx.tsv pair files or of a task's row-aligned {split}-{lang}.tsv files, a .tsv, "
+    "'SRC_FILE,TGT_FILE', or a hub id (XNLI's all_languages, or configurations per language such as Davlan/sib200); "
+    "FOLDER:SPLIT or ID:SPLIT picks the split [default: train]."
+)
 DATA_HELP = "Hub dataset id, a folder of {split}-{lang}.tsv files, or one .tsv/.jsonl/.csv file [default: the task's]."
 PLOT_HELP = "Draw the accuracy per language into this .png or .svg file (needs matplotlib: pip install 'mpt-cli[plot]')."
 GROUPS_HELP = "A TSV of language<TAB>group (a header line allowed): means per group, and the --plot's colours."

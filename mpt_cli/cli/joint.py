@@ -14,6 +14,7 @@ from ..engine.train import TrainConfig
 from ..engine.translator import TranslatorConfig
 from ..workflows.joint import JointOptions, joint
 from .common import (
+    PARALLEL_HELP,
     TARGETS_HELP,
     TASK_CHECK_HELP,
     DecayToStartOption,
@@ -43,9 +44,7 @@ def joint_command(
     model: PromptsModelOption = None,
     task: Annotated[str | None, typer.Option(help=TASK_CHECK_HELP)] = None,
     data: Annotated[str | None, typer.Option(help="Data of the few-shot draw [default: the source prompt's].")] = None,
-    parallel: Annotated[
-        str, typer.Option(help="Parallel corpus: folder of en-xx.tsv, a .tsv, 'SRC_FILE,TGT_FILE', or a hub id.")
-    ] = DEFAULT_PARALLEL,
+    parallel: Annotated[str, typer.Option(help=PARALLEL_HELP)] = DEFAULT_PARALLEL,
     max_pairs: Annotated[int, typer.Option(help="Parallel pairs per language.")] = JointOptions.max_pairs,
     heldout: Annotated[
         int, typer.Option(help="Pairs per language held out to report the KL before and after.")

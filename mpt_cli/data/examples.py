@@ -9,16 +9,16 @@ or are found by name (a TSV header, CSV, JSONL, the hub), with the aliases below
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from ..errors import MptError
 from ..languages import find_language, languages_in
 from ..task import Task
+from .given import GivenData, check_not_recorded, data_label, given_language, given_languages_of, is_given
+from .hub import hub_languages, hub_revision, hub_table
 from .paths import local_path
 from .text import json_object, read_lines
 
@@ -55,16 +55,19 @@ def canonical_split(split: str) -> str:
     raise MptError(f"unknown split {split!r}; use train, validation (or dev) or test")
 
 
-def default_data(task: Task, data: str | None) -> str:
+def default_data(task: Task, data: str | GivenData | None) -> str | GivenData:
     """``data``, or the task's own dataset when none is given."""
     if data is None and task.data is None:
         raise MptError(f"task {task.name!r} names no dataset of its own; pass --data")
     return task.data if data is None else data
 
 
-def load_examples(task: Task, data: str, lang: str, split: str, require_labels: bool = True) -> list[Example]:
-    """Read ``split`` of ``lang`` from ``data``: a local folder or file, else a hub dataset id."""
+def load_examples(task: Task, data: str | GivenData, lang: str, split: str, require_labels: bool = True) -> list[Example]:
+    """Read ``split`` of ``lang`` from ``data``: data given in Python, a local folder or file, else a hub dataset id."""
     split = canonical_split(split)
+    if is_given(data):
+        return _given_examples(task, data, lang, split, require_labels)
+    check_not_recorded(data)
     path = local_path(data, "data path")
     if path is None:
         examples = _load_hub(task, data, lang, split, require_labels)
@@ -86,11 +89,13 @@ def split_files(folder: Path, split: str) -> dict[str, Path]:
     return files
 
 
-def data_languages(task: Task, data: str, split: str) -> list[str]:
+def data_languages(task: Task, data: str | GivenData, split: str) -> list[str]:
     """The languages ``data`` has for ``split``: what ``--langs all`` means. A task file that names its
     languages decides; else the folder's files, or the hub dataset's configurations."""
     if task.languages:
         return list(task.languages)
+    if is_given(data):
+        return given_languages_of(data)
     split = canonical_split(split)
     path = local_path(data, "data path")
     if path is None:
@@ -103,84 +108,6 @@ def data_languages(task: Task, data: str, split: str) -> list[str]:
     return languages
 
 
-def hub_revision(task: Task, dataset_id: str) -> str | None:
-    """The revision to read ``dataset_id`` at: the task's own, for the task's own dataset, else the main branch."""
-    return task.hub_revision if dataset_id == task.data else None
-
-
-def hub_languages(dataset_id: str, revision: str | None = None) -> list[str]:
-    """The languages of a hub dataset: its configurations that are language codes (XNLI's ``ar``, SIB-200's ``arb_Arab``)."""
-    return list(hub_configs(dataset_id, revision))
-
-
-@functools.cache
-def hub_configs(dataset_id: str, revision: str | None = None) -> dict[str, str]:
-    """A hub dataset's configurations that name a language, by the language's canonical code. On the main
-    branch the dataset card lists them; a parquet export (``refs/convert/parquet``) has no card, but holds
-    one folder per configuration."""
-    try:
-        if revision is None:
-            import datasets
-
-            names = datasets.get_dataset_config_names(dataset_id)
-        else:
-            import fsspec
-
-            filesystem, root = fsspec.core.url_to_fs(hub_url(dataset_id, revision))
-            names = [Path(entry["name"]).name for entry in filesystem.ls(root, detail=True) if entry["type"] == "directory"]
-    except Exception as exc:  # noqa: BLE001 - the hub raises many types; the user needs the reason, not a traceback
-        raise MptError(f"cannot list the configurations of {dataset_id} on the Hugging Face hub: {exc}") from None
-    configs = languages_in(sorted(names))  # all_languages and the like are no language's
-    if not configs:  # offline, a cached hub dataset lists only "default"
-        listed = ", ".join(names) or "none"
-        raise MptError(f"cannot list the languages of {dataset_id}: none of its configurations ({listed}) is a language "
-                       "code; offline (HF_HUB_OFFLINE) the hub cannot list them, so name the languages")  # fmt: skip
-    return configs
-
-
-def hub_url(dataset_id: str, revision: str) -> str:
-    """Where ``fsspec`` (huggingface_hub's file system) finds the files of ``dataset_id`` at ``revision``."""
-    return f"hf://datasets/{dataset_id}@{quote(revision, safe='')}"
-
-
-def _hub_table(dataset_id: str, lang: str, split: str, revision: str | None):
-    """``split`` of ``lang``'s configuration of a hub dataset, and the configuration's name.
-
-    A configuration named as the language (XNLI's ``sw``) loads at once, without listing the configurations
-    first: a cached copy then loads offline, where the hub cannot list them. The list finds other spellings
-    (``swh_Latn``; a parquet export's folders are all FLORES-200 codes) and explains a failed load.
-    """
-    import datasets
-
-    failure = None
-    if revision is None:
-        try:
-            return datasets.load_dataset(dataset_id, lang, split=split), lang
-        except Exception as exc:  # noqa: BLE001 - the hub raises many types; the list below says what went wrong
-            failure = exc
-    try:
-        configs = hub_configs(dataset_id, revision)
-    except MptError:
-        if failure is None:
-            raise
-        raise _cannot_load(dataset_id, lang, split, failure) from None  # the load's reason, not the list's
-    config = configs.get(lang) or find_language(lang, configs.values())
-    if config is None:
-        raise MptError(f"{dataset_id} has no configuration for {lang} (it has {len(configs)} languages: {' '.join(configs)})")
-    if config == lang and failure is not None:  # it has the configuration: the load failed for another reason
-        raise _cannot_load(dataset_id, config, split, failure)
-    # a parquet export has no dataset card to name configurations by: each is a folder, its splits inside
-    where = {"name": config} if revision is None else {"revision": revision, "data_dir": config}
-    try:
-        return datasets.load_dataset(dataset_id, split=split, **where), config
-    except Exception as exc:  # noqa: BLE001 - the hub raises many types; the user needs the reason, not a traceback
-        raise _cannot_load(dataset_id, config, split, exc) from None
-
-
-def _cannot_load(dataset_id: str, config: str, split: str, exc: Exception) -> MptError:
-    return MptError(f"cannot load {dataset_id} ({config}, {split}) from the Hugging Face hub: {exc}")
-
-
 def _xtreme_file(folder: Path, lang: str, split: str) -> Path:
     files = split_files(folder, split)
     spelled = find_language(lang, files)
@@ -191,18 +118,31 @@ def _xtreme_file(folder: Path, lang: str, split: str) -> Path:
     raise MptError(f"{folder} has no {wanted} (found: {listing})")
 
 
-def _read_file(task: Task, path: Path, require_labels: bool) -> list[Example]:
+def _file_rows(task: Task, path: Path):
+    """The raw bytes of a task's data file, and its rows: (line number, the row by column name)."""
     if path.suffix not in FILE_SUFFIXES:
         raise MptError(f"{path}: unsupported file type {path.suffix!r}; use {', '.join(FILE_SUFFIXES)}")
     raw, lines = read_lines(path)
     if not raw.strip():
         raise MptError(f"{path} is empty")
     reader = {".tsv": _rows_tsv, ".csv": _rows_csv, ".jsonl": _rows_jsonl}[path.suffix]
+    return raw, reader(task, lines, path)
+
+
+def _read_file(task: Task, path: Path, require_labels: bool) -> list[Example]:
     examples = []
-    for line_number, row in reader(task, lines, path):
+    for line_number, row in _file_rows(task, path)[1]:
         where = f"{path.name} line {line_number}"
         examples.append(_example(task, row, f"{path.name}:{len(examples)}", where, require_labels))
     return examples
+
+
+def read_texts(task: Task, folder: Path, lang: str, split: str) -> tuple[Path, bytes, list[tuple[str, ...]]]:
+    """The task's texts in every row of ``lang``'s ``split`` file of an XTREME-style folder, in file order, its
+    labels unread (a side of a row-aligned parallel corpus); the file, and its raw bytes."""
+    path = _xtreme_file(folder, lang, canonical_split(split))
+    raw, rows = _file_rows(task, path)
+    return path, raw, [_texts(task, row, f"{path.name} line {number}") for number, row in rows]
 
 
 def header_columns(task: Task, fields: list[str], where: str) -> dict[str, int] | None:
@@ -275,10 +215,15 @@ def first_alias(record: dict, column: str):
     return None
 
 
-def _example(task: Task, row: dict, example_id: str, where: str, require_labels: bool) -> Example:
+def _texts(task: Task, row: dict, where: str) -> tuple[str, ...]:
     for column in task.inputs:
         if row.get(column) is None:
             raise MptError(f"{where}: missing column {column!r}")
+    return tuple(str(row[column]) for column in task.inputs)
+
+
+def _example(task: Task, row: dict, example_id: str, where: str, require_labels: bool) -> Example:
+    texts = _texts(task, row, where)
     label = row.get("label")
     if label is None or str(label).strip() == "":
         if require_labels:
@@ -286,16 +231,40 @@ def _example(task: Task, row: dict, example_id: str, where: str, require_labels:
         parsed = None
     else:
         parsed = task.label_index(label, where)
-    return Example(example_id, tuple(str(row[column]) for column in task.inputs), parsed)
+    return Example(example_id, texts, parsed)
 
 
 def _load_hub(task: Task, dataset_id: str, lang: str, split: str, require_labels: bool) -> list[Example]:
-    table, config = _hub_table(dataset_id, lang, split, hub_revision(task, dataset_id))
-    label_column = next((a for a in aliases("label") if a in table.features), "label")
-    names = getattr(table.features.get(label_column), "names", None)
+    table, config = hub_table(dataset_id, lang, split, hub_revision(task, dataset_id))
+    return _table_examples(task, table, f"{dataset_id} ({config}, {split})", split, require_labels)
+
+
+def _given_examples(task: Task, data: GivenData, lang: str, split: str, require_labels: bool) -> list[Example]:
+    key, splits = given_language(data, lang)
+    name = f"{data_label(data)}: {key}, {split}"
+    table = next((splits[alias] for alias in SPLIT_ALIASES[split] if alias in splits), None)
+    if table is None:
+        raise MptError(f"{name}: no such split (given: {', '.join(map(str, splits)) or 'none'})")
+    examples = _table_examples(task, table, name, split, require_labels)
+    if not examples:
+        raise MptError(f"{name}: no examples")
+    return examples
+
+
+def _table_examples(task: Task, table, name: str, split: str, require_labels: bool) -> list[Example]:
+    """Examples of a hub table or of rows given in Python: records by column name (a class label's index is
+    its name), or tuples of the task's texts then the label."""
+    features = getattr(table, "features", {})
+    label_column = next((a for a in aliases("label") if a in features), "label")
+    names = getattr(features.get(label_column), "names", None)
     examples, unlabelled = [], 0
     for index, record in enumerate(table):
-        row = {name: first_alias(record, name) for name in (*task.inputs, "label")}
+        if isinstance(record, dict):
+            row = {name: first_alias(record, name) for name in (*task.inputs, "label")}
+        elif isinstance(record, (tuple, list)):
+            row = dict(zip((*task.inputs, "label"), record))
+        else:
+            raise MptError(f"{name} row {index}: expected a tuple of {expected_columns(task)} or a dict, not {record!r:.80}")
         if names is not None and isinstance(row["label"], int):
             if not 0 <= row["label"] < len(names):  # a class label's -1 (PAWS-X has some): no label of the task
                 if require_labels:
@@ -304,7 +273,7 @@ def _load_hub(task: Task, dataset_id: str, lang: str, split: str, require_labels
                 row["label"] = None
             else:
                 row["label"] = names[row["label"]]
-        examples.append(_example(task, row, f"{split}:{index}", f"{dataset_id} {split} row {index}", require_labels))
+        examples.append(_example(task, row, f"{split}:{index}", f"{name} row {index}", require_labels))
     if unlabelled:
-        log.warning(f"{dataset_id} ({config}, {split}): skipped {unlabelled} of {len(table)} rows with none of the task's labels")
+        log.warning(f"{name}: skipped {unlabelled} of {len(table)} rows with none of the task's labels")
     return examples

@@ -3,11 +3,15 @@
 Accepted forms (``--parallel``):
 - a folder of ``{src}-{tgt}.tsv`` files (``en-de.tsv``: ``english<TAB>german`` per line, or the 4
   columns below; ``de-en.tsv`` is read with its halves swapped);
+- a folder of a task's ``{split}-{lang}.tsv`` files that are row-aligned, row i the same sentence in every
+  language (SIB-200's layout): the source file's texts beside the target file's, row by row, from the split
+  named after a colon (``sib200/:test``; default train). Its files are read as ``--data`` reads them;
 - one ``.tsv`` file with 2 columns (a sentence pair) or 4 columns (a two-text task's texts, such as premise
   and hypothesis, in the source language, then in the target language);
 - two line-aligned text files, ``SOURCE_FILE,TARGET_FILE``;
-- a hub dataset id with XNLI's ``all_languages`` layout (default ``facebook/xnli``): premise and
-  hypothesis translations of the training set; its labels are not used (a one-text task reads the premises).
+- in Python, a mapping of target language to its pairs (given.py);
+- a hub dataset id (default ``facebook/xnli``), its split after a colon as above: XNLI's ``all_languages``
+  layout, or configurations that are languages with row-aligned splits (``Davlan/sib200``): parallel_hub.py.
 
 For a one-text task a sentence pair is one example a side. For a two-text task, single sentences become
 inputs as text 1 = sentence i and text 2 = sentence j of a fixed, seeded random partner j != i, identical
@@ -16,21 +20,25 @@ on both sides, so both sides see the same pairing.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from ..errors import MptError
-from ..languages import ALL, AllLanguages, check_targets, find_language, normalise, parse_languages
-from ..task import BUILT_IN
-from .paths import existing_path, local_path
+from ..languages import ALL, AllLanguages, check_targets, find_language, languages_in, normalise, parse_languages
+from ..task import BUILT_IN, Task
+from .examples import SPLIT_ALIASES, canonical_split, expected_columns, read_texts, split_files
+from .given import GivenPairs, given_label, given_languages, given_rows, is_given
+from .parallel_hub import check_hub_languages, hub_corpus_languages, hub_pairs, reading_task
+from .paths import existing_path, local_path, resolved_spec
 from .text import read_lines
 
 DEFAULT_PARALLEL = BUILT_IN["xnli"].data  # XNLI's all_languages configuration: the training set in every language
 DEFAULT_MAX_PAIRS = 8000  # per language
+DEFAULT_SPLIT = "train"  # the split a corpus of a task's files, or a hub dataset's configurations, pairs
 
 
 @dataclass(frozen=True)
@@ -46,18 +54,95 @@ class ParallelCorpus:
     pairs: list[ParallelPair]
 
 
+class Form(Enum):
+    """The forms a parallel corpus comes in (the module's docstring)."""
+
+    TWO_FILES = "two line-aligned files"
+    TSV = "a file of pairs"
+    PAIR_FOLDER = "a folder of pair files"
+    TASK_FOLDER = "a folder of a task's files"
+    HUB = "a hub dataset"
+    GIVEN = "pairs given in Python"
+
+
+def corpus_split(spec: str | Path | GivenPairs) -> tuple[str | GivenPairs, str | None]:
+    """``--parallel``'s corpus, and the split it names after a colon (``Davlan/sib200:test``), or None."""
+    spec = str(spec) if isinstance(spec, Path) else spec
+    if not isinstance(spec, str) or ":" not in spec or existing_path(spec) is not None:
+        return spec, None
+    corpus, _, split = spec.rpartition(":")
+    return corpus, canonical_split(split)
+
+
+def corpus_label(spec: str | Path | GivenPairs) -> str:
+    """How messages and records name a corpus: as given, or, for pairs given in Python, their languages."""
+    return given_label(spec) if is_given(spec) else str(spec)
+
+
+def local_corpus(spec: str | GivenPairs) -> str | None:
+    """The part of ``spec`` that may name local files (its split dropped), for ``local_paths``."""
+    return None if is_given(spec) else corpus_split(spec)[0]
+
+
+def resolved_corpus(spec: str) -> str:
+    """``spec`` with a local corpus made absolute and a split in its canonical name: one corpus, one spelling."""
+    corpus, split = corpus_split(spec)
+    return resolved_spec(corpus) + ("" if split is None else f":{split}")
+
+
+def corpus_form(spec: str | GivenPairs, source: str) -> tuple[Form, str, Path | None, str | None]:
+    """What ``spec`` is, read for ``source``: its form, the corpus without its split, the local path, the split.
+
+    A folder is a task's when a split is named, or when it has no pair file of ``source`` but a
+    ``train-{source}.tsv``; a split is refused where the corpus has none."""
+    corpus, split = corpus_split(spec)
+    path = None
+    if is_given(corpus):
+        return Form.GIVEN, corpus, None, None
+    if not isinstance(corpus, str):
+        raise MptError(f"parallel: give a path, a hub id or a mapping of language to pairs, not {type(corpus).__name__}")
+    if "," in corpus and existing_path(corpus) is None:
+        form = Form.TWO_FILES
+    elif (path := local_path(corpus, "parallel corpus")) is None:
+        form = Form.HUB
+    elif not path.is_dir():
+        form = Form.TSV
+    elif split is not None or _is_task_folder(path, source):
+        form = Form.TASK_FOLDER
+    else:
+        form = Form.PAIR_FOLDER
+    if split is not None and form not in (Form.TASK_FOLDER, Form.HUB):
+        raise MptError(f"{spec}: only a folder of {{split}}-{{lang}}.tsv files or a hub dataset has splits; "
+                       f"{corpus} is {form.value}")  # fmt: skip
+    return form, corpus, path, split
+
+
+def _is_task_folder(folder: Path, source: str) -> bool:
+    """A folder with ``train-{source}.tsv`` and no pair file of ``source`` (``dev-en.tsv`` names a split, though
+    ``dev`` is also a language code)."""
+    splits = {alias for aliases in SPLIT_ALIASES.values() for alias in aliases}
+    pairs = [lang for lang in _partner_files(folder, source) if lang not in splits]
+    return not pairs and find_language(source, split_files(folder, DEFAULT_SPLIT)) is not None
+
+
 def load_parallel(
-    spec: str, source: str, target: str, texts: int = 2, max_pairs: int | None = None, seed: int = 1
+    spec: str | GivenPairs, source: str, target: str, texts: int | Task = 2, max_pairs: int | None = None, seed: int = 1
 ) -> ParallelCorpus:
-    """Read a corpus for ``source -> target`` as examples of ``texts`` texts a side (the task's inputs), and
-    keep a seeded random ``max_pairs`` of it."""
-    if "," in spec and existing_path(spec) is None:
-        first, second = (Path(p.strip()).expanduser() for p in spec.split(",", 1))
+    """Read a corpus for ``source -> target`` as examples of the task's texts, and keep a seeded random
+    ``max_pairs`` of it. ``texts`` is the task, or where the corpus is of sentence pairs (files), its number
+    of texts: a task's files and a hub dataset's columns are read by the task's column names."""
+    count = texts if isinstance(texts, int) else len(texts.inputs)
+    form, corpus, path, split = corpus_form(spec, source)
+    if form is Form.GIVEN:
+        name, digest, rows = given_rows(corpus, target)
+    elif form is Form.TWO_FILES:
+        first, second = (Path(p.strip()).expanduser() for p in corpus.split(",", 1))
         name, digest, rows = _two_files(first, second)
-    elif (path := local_path(spec, "parallel corpus")) is None:
-        name, digest, rows = _hub(spec, source, target)
-        rows = rows if texts == 2 else [(r[0], r[2]) for r in rows]  # one text: the premises
-    elif path.is_dir():
+    elif form is Form.HUB:
+        name, digest, rows = hub_pairs(corpus, source, target, texts, split or DEFAULT_SPLIT)
+    elif form is Form.TASK_FOLDER:
+        name, digest, rows = _task_files(path, source, target, reading_task(texts, corpus), split or DEFAULT_SPLIT)
+    elif form is Form.PAIR_FOLDER:
         name, digest, rows = _folder(path, source, target)
     else:
         name, digest, rows = str(path), *_tsv(path, swap=False)
@@ -66,7 +151,30 @@ def load_parallel(
     rng = random.Random(f"mpt-parallel-{seed}")
     if max_pairs is not None and len(rows) > max_pairs:
         rows = rng.sample(rows, max_pairs)
-    return ParallelCorpus(name, digest, _as_pairs(rows, texts, rng, name))
+    return ParallelCorpus(name, digest, _as_pairs(rows, count, rng, name))
+
+
+def _task_files(folder: Path, source: str, target: str, task: Task, split: str) -> tuple[str, str, list[tuple[str, ...]]]:
+    """The rows of ``source``'s and ``target``'s ``split`` files side by side: the task's texts of both, row i
+    with row i."""
+    source_file, source_raw, source_rows = read_texts(task, folder, source, split)
+    target_file, target_raw, target_rows = read_texts(task, folder, target, split)
+    if len(source_rows) != len(target_rows):
+        raise MptError(f"{source_file.name} has {len(source_rows)} rows but {target_file.name} has {len(target_rows)}: the "
+                       f"{split} files of {folder} must be row-aligned (row i the same sentence in every language)")  # fmt: skip
+    name = f"{folder} ({source_file.name}, {target_file.name})"
+    _check_translated(name, task, source_rows, target_rows)
+    digest = hashlib.sha256(hashlib.sha256(source_raw).digest() + hashlib.sha256(target_raw).digest()).hexdigest()
+    return name, digest, [s + t for s, t in zip(source_rows, target_rows)]
+
+
+def _check_translated(name: str, task: Task, source_rows: list[tuple[str, ...]], target_rows: list[tuple[str, ...]]) -> None:
+    """Refuse a text column that is the same in both languages in every row: it was never translated, such as
+    the label column of a one-text task's files (SIB-200's text<TAB>label) read as a two-text task's second text."""
+    for position, column in enumerate(task.inputs):
+        if len(source_rows) > 1 and all(s[position] == t[position] for s, t in zip(source_rows, target_rows)):
+            raise MptError(f"{name}: the task's {column!r} column is the same in both languages in every row, so it "
+                           f"is no translated text (a label?); task {task.name!r} reads {expected_columns(task)}")  # fmt: skip
 
 
 def split_heldout(pairs: list, heldout: int, seed: int, name: str = "the parallel corpus") -> tuple[list, list]:
@@ -159,21 +267,26 @@ def _folder(folder: Path, source: str, target: str) -> tuple[str, str, list[tupl
     return (str(path), *_tsv(path, swap))
 
 
-def corpus_languages(spec: str, source: str) -> list[str]:
+def corpus_languages(spec: str | GivenPairs, source: str) -> list[str]:
     """The languages a parallel corpus pairs with ``source``: what ``--to all`` means."""
-    two_files = "," in spec and existing_path(spec) is None
-    path = None if two_files else local_path(spec, "parallel corpus")
-    if path is None and not two_files:
-        return hub_corpus_languages(spec, source)
-    if two_files or not path.is_dir():
-        raise MptError(f"--to all needs a folder of pair files or a hub corpus; {spec} pairs one language: name it")
-    languages = list(_partner_files(path, source))
+    form, corpus, path, split = corpus_form(spec, source)
+    if form is Form.HUB:
+        return hub_corpus_languages(corpus, source)
+    if form is Form.GIVEN:
+        return given_languages(corpus, source)
+    if form is Form.TASK_FOLDER:
+        languages = [lang for lang in languages_in(split_files(path, split or DEFAULT_SPLIT)) if lang != source]
+    elif form is Form.PAIR_FOLDER:
+        languages = list(_partner_files(path, source))
+    else:
+        raise MptError(f"--to all needs a folder or a hub corpus; {spec} pairs one language: name it")
     if not languages:
-        raise MptError(f"{path} holds no {source}-xx.tsv pair files, so --to all finds no language")
+        files = f"{source}-xx.tsv pair files" if form is Form.PAIR_FOLDER else f"{split or DEFAULT_SPLIT}-xx.tsv files"
+        raise MptError(f"{path} holds no {files}, so --to all finds no language")
     return languages
 
 
-def target_languages(targets: str | Iterable[str] | AllLanguages, source: str, spec: str) -> tuple[str, ...]:
+def target_languages(targets: str | Iterable[str] | AllLanguages, source: str, spec: str | GivenPairs) -> tuple[str, ...]:
     """The target languages of a transfer from ``source``, read as :func:`parse_languages` reads them; ALL
     is every language the corpus ``spec`` pairs with ``source``."""
     targets = parse_languages(targets, "target languages")
@@ -194,53 +307,9 @@ def _two_files(first: Path, second: Path) -> tuple[str, str, list[tuple[str, ...
     return f"{first},{second}", digest, list(zip(lines_a, lines_b))
 
 
-def check_corpus_languages(spec: str, source: str, targets) -> None:
+def check_corpus_languages(spec: str | GivenPairs, source: str, targets) -> None:
     """Refuse, all at once and before anything is downloaded, the languages a hub corpus lacks (XNLI's
     ``all_languages`` has no ja or ko): its card names them. Local corpora are read soon enough to tell."""
-    if targets and ("," not in spec or existing_path(spec) is not None) and local_path(spec, "parallel corpus") is None:
-        _hub_spellings(spec, (source, *targets))
-
-
-def hub_corpus_languages(dataset_id: str, source: str) -> list[str]:
-    """The languages of a hub corpus in XNLI's ``all_languages`` layout, as its features list them, but ``source``."""
-    return [code for code in dict.fromkeys(normalise(s) for s in _hub_corpus_spellings(dataset_id)) if code != source]
-
-
-@functools.cache
-def _hub_corpus_spellings(dataset_id: str) -> tuple[str, ...]:
-    """The languages of the ``all_languages`` premises as the corpus spells them, from the dataset card's
-    features: metadata only, no data file is downloaded."""
-    try:
-        import datasets
-
-        features = datasets.load_dataset_builder(dataset_id, "all_languages").info.features
-        return tuple(features["premise"].languages)
-    except Exception as exc:  # noqa: BLE001 - the hub raises many types; the user needs the reason, not a traceback
-        raise MptError(f"cannot read the languages of {dataset_id} (all_languages) from the Hugging Face hub: {exc}") from None
-
-
-def _hub_spellings(dataset_id: str, languages) -> list[str]:
-    """Each of ``languages`` as the corpus spells it; one error names every language it lacks."""
-    spelled = _hub_corpus_spellings(dataset_id)
-    found = [find_language(lang, spelled) for lang in languages]
-    missing = [lang for lang, entry in zip(languages, found) if entry is None]
-    if missing:
-        raise MptError(f"{dataset_id} (all_languages) has no parallel data in {', '.join(missing)}; it has {' '.join(spelled)}")
-    return found
-
-
-def _hub(dataset_id: str, source: str, target: str) -> tuple[str, str, list[tuple[str, ...]]]:
-    source, target = _hub_spellings(dataset_id, (source, target))
-    try:
-        import datasets
-
-        table = datasets.load_dataset(dataset_id, "all_languages", split="train")
-    except Exception as exc:  # noqa: BLE001 - the hub raises many types; the user needs the reason, not a traceback
-        raise MptError(f"cannot load {dataset_id} (all_languages) from the Hugging Face hub: {exc}") from None
-    rows = []
-    for record in table:
-        hypotheses = dict(zip(record["hypothesis"]["language"], record["hypothesis"]["translation"]))
-        if source in record["premise"] and target in record["premise"] and source in hypotheses and target in hypotheses:
-            rows.append((record["premise"][source], hypotheses[source], record["premise"][target], hypotheses[target]))
-    digest = hashlib.sha256(f"{dataset_id}:{table._fingerprint}".encode()).hexdigest()
-    return f"{dataset_id} (all_languages, train)", digest, rows
+    form, corpus, _, _ = corpus_form(spec, source)
+    if targets and form is Form.HUB:
+        check_hub_languages(corpus, (source, *targets))

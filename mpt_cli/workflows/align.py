@@ -18,11 +18,13 @@ from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..callbacks import Callbacks
 from ..choices import Choice
 from ..data import load_examples, select
+from ..data.given import GivenData, GivenPairs, data_label
 from ..data.parallel import (
     DEFAULT_MAX_PAIRS,
     DEFAULT_PARALLEL,
     ParallelCorpus,
     check_corpus_languages,
+    corpus_label,
     load_parallel,
     split_heldout,
     target_languages,
@@ -58,9 +60,9 @@ class AlignOptions:
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
     model: str | None = None  # default: the backbone recorded in the source prompt
     task: str | None = None  # checked against the source prompt's task when given
-    data: str | None = None  # few-shot (CE) data and default dev data; default: the source prompt's
-    dev_data: str | None = None  # default: the validation split of ``data``, where it has the language
-    parallel: str = DEFAULT_PARALLEL
+    data: str | GivenData | None = None  # few-shot (CE) data and default dev data; default: the source prompt's
+    dev_data: str | GivenData | None = None  # default: the validation split of ``data``, where it has the language
+    parallel: str | GivenPairs = DEFAULT_PARALLEL  # or, in Python, pairs by target language (data/given.py)
     max_pairs: int | None = DEFAULT_MAX_PAIRS
     heldout: int = 200
     width: int | None = None
@@ -157,10 +159,8 @@ def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> 
     check_corpus_languages(options.parallel, options.source, options.targets)  # every target's, before reading any
     corpora = {}
     for target in options.targets:
-        callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")
-        corpora[target] = load_parallel(
-            options.parallel, options.source, target, len(task.inputs), options.max_pairs, options.seed
-        )
+        callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {corpus_label(options.parallel)}")
+        corpora[target] = load_parallel(options.parallel, options.source, target, task, options.max_pairs, options.seed)
         split_heldout(corpora[target].pairs, options.heldout, options.seed, corpora[target].name)
         if options.dev_data and options.score_dev:  # asked for explicitly: it must have every language
             load_examples(task, options.dev_data, target, "validation")
@@ -296,14 +296,14 @@ def _dev_scores(
     except MptError as exc:
         if options.dev_data:  # asked for explicitly: its problems are the user's to see
             raise
-        callbacks.on_stage(f"no {target} dev data in {dev_data} ({exc}); skipping dev accuracy")
+        callbacks.on_stage(f"no {target} dev data in {data_label(dev_data)} ({exc}); skipping dev accuracy")
         return {}
     examples = examples[: options.max_dev_examples] if options.max_dev_examples else examples
     callbacks.on_stage(f"{options.source}->{target}: scoring {len(examples)} dev examples with both prompts")
     source_scores, _ = scorer.score(source.prompt, examples)
     translated_scores, _ = scorer.score(translated, examples, route=adapter)
     return {
-        "data": dev_data,
+        "data": data_label(dev_data),
         "examples": len(examples),
         "source_accuracy": source_scores.accuracy,
         "translated_accuracy": translated_scores.accuracy,

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..callbacks import Callbacks
 from ..data import default_data, load_examples
 from ..data.examples import canonical_split, data_languages
+from ..data.given import GivenData, data_label
 from ..engine.batching import EVAL_BATCH_SIZE
 from ..engine.distributed import processes
 from ..errors import require_positive, unset_is_one
@@ -31,7 +32,7 @@ class EvalOptions:
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
     model: str | None = None
     task: str | None = None  # checked against the prompts' task when given
-    data: str | None = None  # None: the prompts' task's own dataset
+    data: str | GivenData | None = None  # None: the prompts' task's own dataset
     split: str = "test"
     compare: bool = False
     use_translated: bool = True  # False: the source prompt on every language (soft-prompt transfer)
@@ -172,7 +173,7 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
         "backbone_fingerprint": info.backbone_fingerprint,
         "tune": info.tune,
         "task": task.name,
-        "data": data,
+        "data": data_label(data),
         "split": options.split,
         "max_examples": options.max_examples,
         "int8": options.int8,

@@ -19,7 +19,16 @@ from torch import nn
 from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..callbacks import Callbacks
 from ..data import load_examples, select
-from ..data.parallel import DEFAULT_PARALLEL, check_corpus_languages, load_parallel, split_heldout, target_languages
+from ..data.given import GivenData, GivenPairs
+from ..data.parallel import (
+    DEFAULT_PARALLEL,
+    check_corpus_languages,
+    corpus_label,
+    load_parallel,
+    local_corpus,
+    split_heldout,
+    target_languages,
+)
 from ..engine.align import ParallelSet, heldout_kl
 from ..engine.backbone import DEFAULT_LORA_RANK, Backbone, Tune
 from ..engine.distributed import processes
@@ -43,8 +52,8 @@ class JointOptions:
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
     model: str | None = None  # default: the backbone the source prompt records
     task: str | None = None  # checked against the source prompt's task when given
-    data: str | None = None  # default: the data the source prompt was trained on
-    parallel: str = DEFAULT_PARALLEL
+    data: str | GivenData | None = None  # default: the data the source prompt was trained on
+    parallel: str | GivenPairs = DEFAULT_PARALLEL  # or, in Python, pairs by target language (data/given.py)
     # the one owner of the joint run's pair counts, for `mpt joint` and reproduce's joint cells alike
     max_pairs: int | None = 1000
     heldout: int = 100
@@ -82,7 +91,7 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
     """Train the joint run and write its prompt folder; every check runs before the model loads."""
     callbacks = callbacks or Callbacks()
     started = time.perf_counter()
-    inputs = local_paths(options.prompts_dir, options.data, options.parallel)
+    inputs = local_paths(options.prompts_dir, options.data, local_corpus(options.parallel))
     check_writable(options.output, options.overwrite, folder=True, inputs=inputs)
     store = PromptStore(options.prompts_dir)
     source = store.open_source(options.source)
@@ -94,10 +103,8 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
     check_corpus_languages(options.parallel, options.source, options.targets)  # every target's, before reading any
     corpora = {}  # every corpus is read before any training: a bad one fails the run before it writes anything
     for target in options.targets:
-        callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {options.parallel}")
-        corpora[target] = load_parallel(
-            options.parallel, options.source, target, len(task.inputs), options.max_pairs, source.info.seed
-        )
+        callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {corpus_label(options.parallel)}")
+        corpora[target] = load_parallel(options.parallel, options.source, target, task, options.max_pairs, source.info.seed)
     data, manifest = options.data or source.info.data, source.info.split_manifest
     few_shot = select(load_examples(task, data, options.source, "train"), tuple(manifest["train_ids"]))
     dev = select(load_examples(task, data, options.source, "validation"), tuple(manifest["dev_ids"]))
@@ -184,7 +191,7 @@ def _save(
         train_loss=result.train_loss,
         training=asdict(options.train) | {"best_epoch": result.best_epoch, "dev_examples": len(learner.dev.labels)},
         joint=asdict(options.joint) | {
-            "targets": list(options.targets), "parallel": options.parallel, "from": str(options.prompts_dir)
+            "targets": list(options.targets), "parallel": corpus_label(options.parallel), "from": str(options.prompts_dir)
         },
         **provenance(),
     )

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..callbacks import Callbacks
+from ..data.parallel import resolved_corpus
 from ..data.paths import resolved_spec
 from ..engine.cost import clock
 from ..engine.distributed import Processes, alone, own_errors, processes
@@ -158,7 +159,7 @@ def _check_same_settings(options: ReproduceOptions) -> None:
 def _results_settings(options: ReproduceOptions) -> dict:
     """Everything the accuracies depend on, flat (``train.epochs``) and JSON-normal; local paths resolved."""
     settings = {
-        "model": resolved_spec(options.model), "data": resolved_spec(options.data), "parallel": resolved_spec(options.parallel),
+        "model": resolved_spec(options.model), "data": resolved_spec(options.data), "parallel": resolved_corpus(options.parallel),
         "task": options.task.record() | {"template": options.task.template, "words": list(options.task.words)},
         "split": options.split, "source": options.source, "tune": options.tune,
         "max_examples": options.max_examples, "max_pairs": options.max_pairs, "joint_pairs": options.joint_pairs,

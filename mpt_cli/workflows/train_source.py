@@ -13,6 +13,7 @@ import torch
 from ..artifacts import PromptInfo
 from ..callbacks import Callbacks
 from ..data import default_data, draw_split, load_examples
+from ..data.given import GivenData, data_label
 from ..data.sampling import Shots, parse_shots
 from ..engine.backbone import DEFAULT_LORA_RANK, DEFAULT_MODEL, Backbone, Tune
 from ..engine.distributed import processes
@@ -38,7 +39,7 @@ class SourceOptions:
     lang: str = DEFAULT_SOURCE
     model: str = DEFAULT_MODEL
     task: Task | str = DEFAULT_TASK  # a built-in task's name, a task file, or a Task
-    data: str | None = None  # None: the task's own dataset
+    data: str | GivenData | None = None  # None: the task's own dataset
     seed: int = 1
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
     template: str | None = None  # None: the task's template
@@ -91,12 +92,12 @@ def train_source(options: SourceOptions, callbacks: Callbacks | None = None) -> 
     task, verbalizer = options.task, Verbalizer(options.verbalizer)
     encoder_config = PromptEncoderConfig(options.prompt_length, kind=options.encoder)
 
-    callbacks.on_stage(f"reading {options.data} ({lang})")
+    callbacks.on_stage(f"reading {data_label(options.data)} ({lang})")
     dev_shots = options.shots if options.dev_shots is None else options.dev_shots
     train_pool = load_examples(task, options.data, lang, "train")
     dev_pool = load_examples(task, options.data, lang, "validation")
     train, dev, manifest = draw_split(
-        train_pool, dev_pool, task.labels, options.shots, dev_shots, options.seed, options.data, lang
+        train_pool, dev_pool, task.labels, options.shots, dev_shots, options.seed, data_label(options.data), lang
     )
 
     callbacks.on_stage(f"loading {options.model}")
@@ -139,7 +140,7 @@ def _prompt_info(
         hidden_size=backbone.hidden_size, prompt_length=options.prompt_length, tune=options.tune, template=options.template,
         verbalizer=list(options.verbalizer), max_length=template.max_length, task=options.task.record(),
         prompt_encoder=asdict(encoder.config), lora_rank=options.lora_rank if options.tune == Tune.LORA else None,
-        data=options.data, shots=options.shots, seed=options.seed, split_manifest=json.loads(manifest.to_json()),
+        data=data_label(options.data), shots=options.shots, seed=options.seed, split_manifest=json.loads(manifest.to_json()),
         split_manifest_sha256=manifest.sha256, dev_accuracy=result.dev_score, train_loss=result.train_loss,
         training=asdict(options.train) | {"best_epoch": result.best_epoch, "dev_examples": dev_examples},
         **provenance(),

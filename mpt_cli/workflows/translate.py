@@ -133,7 +133,7 @@ def _check_settings(
         )
         return
     task = store.task_of(source, options.task)
-    corpus = load_parallel(options.parallel, options.source, target, len(task.inputs), options.max_pairs, options.seed)
+    corpus = load_parallel(options.parallel, options.source, target, task, options.max_pairs, options.seed)
     asked = language_settings(options, corpus)
     differ = [key for key in made | asked if made.get(key) != asked.get(key)]
     if differ:
