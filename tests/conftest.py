@@ -446,6 +446,33 @@ def save_translated_copy(prompts_dir: Path, lang: str, scale: float = 3.0, seed:
 
 
 # --------------------------------------------------------------------------------------------------
+# Memory
+# --------------------------------------------------------------------------------------------------
+
+
+def largest_tensor_built(call) -> int:
+    """Run ``call()`` and return the bytes of the largest tensor any torch operation made meanwhile (inputs,
+    copies, moves to the device, the model's activations): a measure of the memory a call needs that sees
+    a tensor with a row for every input where a batch's would do."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_leaves
+
+    class Largest(TorchDispatchMode):
+        size = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for leaf in tree_leaves(out):
+                if isinstance(leaf, torch.Tensor):
+                    self.size = max(self.size, leaf.numel() * leaf.element_size())
+            return out
+
+    with Largest() as largest:
+        call()
+    return largest.size
+
+
+# --------------------------------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import LABELS, invoke, raises_mpt, toy_rows, write_tsv
+from conftest import LABELS, invoke, largest_tensor_built, raises_mpt, toy_rows, write_tsv
 
 import mpt_cli
 from mpt_cli import Classifier, Prediction
@@ -31,6 +31,17 @@ def test_mixed_languages_are_labelled_as_each_language_alone(classifier):
         assert prediction.probabilities == pytest.approx(alone[lang][i].probabilities, abs=1e-5)
     # the German prompt really is another prompt: routing a row to it changes its probabilities
     assert any(abs(e.probabilities["entailment"] - d.probabilities["entailment"]) > 1e-3 for e, d in zip(*alone.values()))
+
+
+def test_memory_follows_the_batch_not_the_rows(routing_dir):
+    """No tensor with a row per input (a prompt copied for each, all rows moved at once): labelling 600
+    mixed rows needs no larger tensor than labelling one batch of them."""
+    classifier = Classifier.load(routing_dir, cpu=True, batch_size=4)
+    rows = [(premise, hypothesis) for premise, hypothesis, _ in toy_rows(200, seed=42)]  # all of one length
+    languages = ["en", "de"] * 300
+    classifier.predict(rows[:2], lang=languages[:2])  # the prompts load at a language's first row
+    batch = largest_tensor_built(lambda: classifier.predict(rows[:4], lang=languages[:4]))
+    assert largest_tensor_built(lambda: classifier.predict(rows, lang=languages)) == batch
 
 
 def test_a_prediction_is_the_most_probable_label(classifier):
