@@ -44,6 +44,27 @@ def test_memory_follows_the_batch_not_the_rows(routing_dir):
     assert largest_tensor_built(lambda: classifier.predict(rows, lang=languages)) == batch
 
 
+def probabilities_of(predictions: list[Prediction]) -> list[float]:
+    return [value for p in predictions for value in p.probabilities.values()]
+
+
+def test_models_of_every_device_and_precision_live_in_one_session(routing_dir, monkeypatch):
+    """The default device (the GPU where there is one), then int8 and bf16 on the CPU, then float32: each
+    classifier keeps its own device and arithmetic, and none ends the session in an error."""
+    monkeypatch.delenv("MPT_PRECISION", raising=False)
+    made = {"default": Classifier.load(routing_dir, lang="en")}
+    first = {"default": made["default"].predict(ROWS)}
+    for name, cpu, int8, precision in (("int8", True, True, "no"), ("bf16", True, False, "bf16"), ("float32", True, False, "no")):
+        monkeypatch.setenv("MPT_PRECISION", precision)
+        made[name] = Classifier.load(routing_dir, lang="en", cpu=cpu, int8=int8)
+        first[name] = made[name].predict(ROWS)
+    exact = probabilities_of(first["float32"])
+    for name, classifier in made.items():
+        assert classifier.predict(ROWS) == first[name], name  # a later model changed nothing of an earlier one
+        assert probabilities_of(first[name]) == pytest.approx(exact, abs=0.05), name
+    assert probabilities_of(first["bf16"]) != exact  # bf16 really computed in bf16, after float32 models
+
+
 def test_a_prediction_is_the_most_probable_label(classifier):
     for prediction in classifier.predict(ROWS, lang="en"):
         assert list(prediction.probabilities) == list(LABELS) == list(classifier.labels)

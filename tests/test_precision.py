@@ -24,23 +24,8 @@ BF16_TOLERANCE = 0.05
 
 @pytest.fixture
 def precision(monkeypatch):
-    """``precision("bf16")``: accelerators made from then on compute in that precision.
-
-    accelerate keeps one precision per process (a shared state that refuses another), so each switch
-    clears that state, and the end of the test puts back the one the other tests' accelerators use.
-    """
-    from accelerate.state import AcceleratorState
-
-    shared = AcceleratorState._shared_state
-    saved = dict(shared)
-
-    def switch(value: str) -> None:
-        monkeypatch.setenv("MPT_PRECISION", value)
-        shared.clear()
-
-    yield switch
-    shared.clear()
-    shared.update(saved)
+    """``precision("bf16")``: models placed from then on compute in that precision (each keeps its own)."""
+    return lambda value: monkeypatch.setenv("MPT_PRECISION", value)
 
 
 def assert_float32_and_finite(folder: Path) -> int:
@@ -149,6 +134,31 @@ def test_finetuning_in_bf16_lowers_the_loss(tiny_model_dir, precision):
     probs = classifier.probabilities(examples)
     assert probs.dtype == torch.float32
     torch.testing.assert_close(probs.sum(-1), torch.ones(len(examples)))
+
+
+def test_fp16_loss_scaling_takes_the_step_float32_takes():
+    """fp16's path (GPUs without bf16) run on the CPU: the loss is scaled for backward, and the gradients are
+    unscaled before clipping and stepping, so the weights move as under float32 (a clipped step of 0.1), up to
+    fp16's rounding."""
+    from mpt_cli.engine.device import Placement, Precision
+
+    inputs, labels = torch.randn(8, 4, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1] * 4)
+    weights = {}
+    for precision in (Precision.FP16, Precision.NO):
+        placement = Placement(torch.device("cpu"), precision)
+        model = torch.nn.Linear(4, 2)
+        model.load_state_dict({"weight": torch.ones(2, 4) / 4, "bias": torch.zeros(2)})
+        optimizer = placement.prepare_optimizer(torch.optim.SGD(model.parameters(), lr=100.0))
+        with placement.autocast():
+            logits = model(inputs)
+        placement.backward(torch.nn.functional.cross_entropy(logits.float(), labels))
+        norm = placement.clip_grad_norm_(list(model.parameters()), max_norm=1e-3)
+        optimizer.step()
+        placement.free_memory()
+        assert logits.dtype == (torch.float16 if precision == Precision.FP16 else torch.float32)
+        assert 0 < norm < 10  # the true gradient's norm, not the scaled one
+        weights[precision] = model.weight.detach()
+    torch.testing.assert_close(weights[Precision.FP16], weights[Precision.NO], atol=1e-3, rtol=0)
 
 
 @pytest.mark.parametrize(
