@@ -11,6 +11,7 @@ import torch
 
 from ..choices import Choice
 from ..errors import MptError
+from .distributed import processes
 
 
 class Precision(Choice):
@@ -137,10 +138,13 @@ def place(model, accelerator: Placement):
 def make_accelerator(cpu: bool = False) -> Placement:
     """The GPU when there is one (and not ``cpu``), else the CPU, in the precision of :func:`precision_in_use`."""
     cuda = uses_cuda(cpu)
+    # a launched process joins its group now, over the backend of its model's device (gloo for the CPU, NCCL
+    # for GPUs): the scoring and training code asks for the group later without knowing the device
+    group = processes(cpu=not cuda)
     if not cuda:
         device = torch.device("cpu")
-    elif "LOCAL_RANK" in os.environ:  # a launched process: the GPU of its rank on this machine
-        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    elif group.count > 1:  # the GPU of this process's rank on its machine
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     else:
         device = torch.device("cuda")
