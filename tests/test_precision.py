@@ -195,3 +195,50 @@ def test_cpu_bf16_support_reads_the_cpu_flags(tmp_path, cpuinfo, support):
     if cpuinfo is not None:
         path.write_text(cpuinfo)
     assert cpu_bf16_support(path) == support
+
+
+# --------------------------------------------------------------------------------------------------
+# On a GPU (skipped without one)
+# --------------------------------------------------------------------------------------------------
+
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+
+
+def gpu_precision(value: str) -> str:
+    """``value``, or a skip where this GPU cannot compute in it."""
+    if value == "bf16" and not torch.cuda.is_bf16_supported():
+        pytest.skip(f"{torch.cuda.get_device_name()} has no bf16")
+    return value
+
+
+@needs_gpu
+@pytest.mark.parametrize("value", ["auto", "bf16", "fp16", "no"])
+def test_on_a_gpu_probabilities_are_close_to_float32_on_the_cpu(full_prompts_dir, precision, value):
+    store = PromptStore(full_prompts_dir)
+    artifact = store.open_source("en")
+    examples = [Example(str(i), (p, h), i % 3) for i, (p, h, _) in enumerate(toy_rows(4, seed=45))]
+
+    def score(cpu: bool) -> torch.Tensor:
+        backbone = store.load_backbone(artifact, cpu=cpu)
+        assert backbone.device.type == ("cpu" if cpu else "cuda")
+        return store.scorer(artifact, backbone).score(artifact.prompt, examples, batch_size=5)[1]
+
+    precision("no")
+    cpu_probs = score(cpu=True)
+    precision(gpu_precision(value))
+    gpu_probs = score(cpu=False)
+    assert gpu_probs.dtype == torch.float32 and gpu_probs.device.type == "cpu"
+    torch.testing.assert_close(gpu_probs, cpu_probs, rtol=0, atol=BF16_TOLERANCE)
+
+
+@needs_gpu
+@pytest.mark.parametrize("value", ["auto", "fp16"])
+def test_on_a_gpu_full_tuning_lowers_the_loss_and_saves_float32(make_options, precision, value):
+    """fp16 (GPUs without bf16) scales the loss: a step whose gradients overflow is skipped, not taken."""
+    precision(gpu_precision(value))
+    run, backbone = train_capturing_backbone(make_options(tune="full", cpu=False, train=dict(LEARNING_TRAIN, epochs=6)))
+    assert backbone.device.type == "cuda" and backbone.accelerator.mixed_precision != "no"
+    history = run.result.history
+    assert history[-1].train_loss < history[0].train_loss
+    assert all(param.dtype == torch.float32 for param in backbone.model.parameters())
+    assert assert_float32_and_finite(run.path.parent) == 3  # the prompt, its encoder and the tuned backbone
