@@ -44,6 +44,14 @@ def test_memory_follows_the_batch_not_the_rows(routing_dir):
     assert largest_tensor_built(lambda: classifier.predict(rows, lang=languages)) == batch
 
 
+def test_rows_beyond_a_chunk_are_labelled_as_in_one_chunk(classifier, monkeypatch):
+    whole = classifier.predict(ROWS, lang=MIXED)
+    monkeypatch.setattr(mpt_cli.api, "CHUNK_SIZE", 4)  # 9 rows: chunks of 4, 4 and 1
+    chunked = classifier.predict(ROWS, lang=MIXED)
+    assert [(p.label, p.language) for p in chunked] == [(p.label, p.language) for p in whole]
+    assert probabilities_of(chunked) == pytest.approx(probabilities_of(whole), abs=1e-5)
+
+
 def probabilities_of(predictions: list[Prediction]) -> list[float]:
     return [value for p in predictions for value in p.probabilities.values()]
 
