@@ -67,7 +67,8 @@ def uses_cuda(cpu: bool = False) -> bool:
 
 
 class Placement:
-    """Where one model runs and in what arithmetic: its device, autocast, and fp16's loss scaling.
+    """Where one model runs and in what arithmetic: its device, autocast, and fp16's loss scaling (a model's
+    ``accelerator``, made by :func:`make_accelerator`).
 
     Each model has its own. accelerate's ``Accelerator`` keeps one device and precision per process and
     refuses another (a raw ``ValueError``), which would end a Python session that labels on the GPU and
