@@ -17,7 +17,7 @@ from .languages import DEFAULT_SOURCE, normalise
 from .prompt_set import PromptSet
 from .store import DEFAULT_PROMPTS_DIR
 from .task import Task
-from .workflows.predict import Labeller
+from .workflows.predict import CHUNK_SIZE, Labeller
 
 Row = str | Sequence[str]
 """One example: its text, or its texts in the order of the task's inputs (NLI: premise, hypothesis)."""
@@ -79,7 +79,8 @@ class Classifier:
         return self._labeller.prompts.warnings
 
     def predict(self, rows: Iterable[Row], lang: str | Sequence[str] | None = None) -> list[Prediction]:
-        """Label ``rows``, in order, in one pass: rows of different languages share the batches.
+        """Label ``rows``, in order: rows of different languages share the batches, and memory follows the
+        batch and a chunk of rows' encodings, not the number of rows.
 
         ``lang``: one language for every row, or a list of one per row; by default the classifier's ``lang``.
         """
@@ -87,15 +88,16 @@ class Classifier:
             raise MptError("give a list of rows, not one text: predict([text]) or predict([(premise, hypothesis)])")
         texts = [self._texts(number, row) for number, row in enumerate(rows, 1)]
         languages = self._languages(lang, len(texts))
-        if not texts:
-            return []
-        probs = self._labeller.probabilities(texts, languages).tolist()  # [N, C]
+        labels, predictions = self.labels, []
+        for start in range(0, len(texts), CHUNK_SIZE):  # the rows' encodings are held a chunk at a time
+            chunk = slice(start, start + CHUNK_SIZE)
+            probs = self._labeller.probabilities(texts[chunk], languages[chunk]).tolist()  # [chunk, C]
+            predictions += [
+                Prediction(labels[max(range(len(p)), key=p.__getitem__)], dict(zip(labels, p)), language)
+                for p, language in zip(probs, languages[chunk])
+            ]
         self._warn()
-        labels = self.labels
-        return [
-            Prediction(labels[max(range(len(p)), key=p.__getitem__)], dict(zip(labels, p)), language)
-            for p, language in zip(probs, languages)
-        ]
+        return predictions
 
     def _texts(self, number: int, row: Row) -> tuple[str, ...]:
         texts = (row,) if isinstance(row, str) else tuple(row) if isinstance(row, (tuple, list)) else ()

@@ -13,6 +13,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ.pop("MPT_PRECISION", None)  # each test that wants another precision sets it: the default is the reference
 
 import json
 import random
@@ -443,6 +444,33 @@ def save_translated_copy(prompts_dir: Path, lang: str, scale: float = 3.0, seed:
     path = Path(prompts_dir) / f"{lang}.safetensors"
     PromptArtifact(source.prompt + scale * noise, info).save(path, overwrite=True)  # shares the source's side files
     return path
+
+
+# --------------------------------------------------------------------------------------------------
+# Memory
+# --------------------------------------------------------------------------------------------------
+
+
+def largest_tensor_built(call) -> int:
+    """Run ``call()`` and return the bytes of the largest tensor any torch operation made meanwhile (inputs,
+    copies, moves to the device, the model's activations): a measure of the memory a call needs that sees
+    a tensor with a row for every input where a batch's would do."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_leaves
+
+    class Largest(TorchDispatchMode):
+        size = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for leaf in tree_leaves(out):
+                if isinstance(leaf, torch.Tensor):
+                    self.size = max(self.size, leaf.numel() * leaf.element_size())
+            return out
+
+    with Largest() as largest:
+        call()
+    return largest.size
 
 
 # --------------------------------------------------------------------------------------------------

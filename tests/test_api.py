@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import LABELS, invoke, raises_mpt, toy_rows, write_tsv
+from conftest import LABELS, invoke, largest_tensor_built, raises_mpt, toy_rows, write_tsv
 
 import mpt_cli
 from mpt_cli import Classifier, Prediction
@@ -31,6 +31,47 @@ def test_mixed_languages_are_labelled_as_each_language_alone(classifier):
         assert prediction.probabilities == pytest.approx(alone[lang][i].probabilities, abs=1e-5)
     # the German prompt really is another prompt: routing a row to it changes its probabilities
     assert any(abs(e.probabilities["entailment"] - d.probabilities["entailment"]) > 1e-3 for e, d in zip(*alone.values()))
+
+
+def test_memory_follows_the_batch_not_the_rows(routing_dir):
+    """No tensor with a row per input (a prompt copied for each, all rows moved at once): labelling 600
+    mixed rows needs no larger tensor than labelling one batch of them."""
+    classifier = Classifier.load(routing_dir, cpu=True, batch_size=4)
+    rows = [(premise, hypothesis) for premise, hypothesis, _ in toy_rows(200, seed=42)]  # all of one length
+    languages = ["en", "de"] * 300
+    classifier.predict(rows[:2], lang=languages[:2])  # the prompts load at a language's first row
+    batch = largest_tensor_built(lambda: classifier.predict(rows[:4], lang=languages[:4]))
+    assert largest_tensor_built(lambda: classifier.predict(rows, lang=languages)) == batch
+
+
+def test_rows_beyond_a_chunk_are_labelled_as_in_one_chunk(classifier, monkeypatch):
+    whole = classifier.predict(ROWS, lang=MIXED)
+    monkeypatch.setattr(mpt_cli.api, "CHUNK_SIZE", 4)  # 9 rows: chunks of 4, 4 and 1
+    chunked = classifier.predict(ROWS, lang=MIXED)
+    assert [(p.label, p.language) for p in chunked] == [(p.label, p.language) for p in whole]
+    assert probabilities_of(chunked) == pytest.approx(probabilities_of(whole), abs=1e-5)
+
+
+def probabilities_of(predictions: list[Prediction]) -> list[float]:
+    return [value for p in predictions for value in p.probabilities.values()]
+
+
+def test_models_of_every_device_and_precision_live_in_one_session(routing_dir, monkeypatch):
+    """The default device (the GPU where there is one), then int8 and bf16 on the CPU, then float32: each
+    classifier keeps its own device and arithmetic, and none ends the session in an error."""
+    monkeypatch.delenv("MPT_PRECISION", raising=False)
+    made = {"default": Classifier.load(routing_dir, lang="en")}
+    first = {"default": made["default"].predict(ROWS)}
+    for name, cpu, int8, precision in (("int8", True, True, "no"), ("bf16", True, False, "bf16"), ("float32", True, False, "no")):
+        monkeypatch.setenv("MPT_PRECISION", precision)
+        made[name] = Classifier.load(routing_dir, lang="en", cpu=cpu, int8=int8)
+        first[name] = made[name].predict(ROWS)
+    exact = probabilities_of(first["float32"])
+    for name, classifier in made.items():
+        again = probabilities_of(classifier.predict(ROWS))  # a later model changed nothing of an earlier one
+        assert again == pytest.approx(probabilities_of(first[name]), abs=1e-6), name
+        assert probabilities_of(first[name]) == pytest.approx(exact, abs=0.05), name
+    assert probabilities_of(first["bf16"]) != exact  # bf16 really computed in bf16, after float32 models
 
 
 def test_a_prediction_is_the_most_probable_label(classifier):

@@ -70,6 +70,24 @@ def test_speed_reports_json_and_check_says_whether_every_goal_holds(tiny_model_d
     assert result.returncode == (0 if summary["goals_hold"] else 1), result.stderr
 
 
+def test_the_peft_variants_and_the_scaling_table_run(tiny_model_dir, tmp_path):
+    """PEFT's P-tuning trains on the label words as mpt does (a label: the mean of its pieces), and takes its
+    virtual tokens within the position table of a model that barely holds 128 tokens, as the synthetic
+    inputs of the scaling table take ids within its vocabulary."""
+    data = write_tsv(tmp_path / "dev-en.tsv", toy_rows(4, seed=52))
+    sizes = ("--model", tiny_model_dir, "--data", data, "--device", "cpu", "--examples", 12, "--train-batch", 6, "--repeats", 1)
+    result = run_script("speed.py", *sizes, "--only", "train", "scaling", "--scaling-examples", 4, "--json", "--check")
+    summary = json.loads(result.stdout)
+    assert summary["failed"] == {}, result.stderr
+    assert all(summary["variants"][variant]["per_second"] > 0 for variant in ("train-mpt", "train-peft-ptuning"))
+    [train] = summary["ratios"]
+    assert train["name"] == "train step: mpt / PEFT P-tuning" and train["held"] == (train["ratio"] >= train["goal"])
+    assert result.returncode == (0 if train["held"] else 1), result.stderr
+    assert len(summary["tables"]["scaling"]) == 9
+    alone = run_script("speed.py", *sizes, "--variant", "eval-peft-ptuning")  # the eval section's one variant at risk
+    assert alone.returncode == 0 and json.loads(alone.stdout)["per_second"] > 0, alone.stderr
+
+
 def test_goals_hold_only_when_each_is_met_and_a_failed_variant_misses_its_goal(scripts):
     goals = scripts["goals"]
 

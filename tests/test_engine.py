@@ -263,13 +263,16 @@ def test_label_probabilities_keep_input_order(backbone):
     assert not torch.allclose(probs, probs[0].expand(9, -1), atol=1e-4)
 
 
-def test_label_probabilities_with_a_prompt_per_row(backbone):
+def test_label_probabilities_with_a_prompt_per_row_from_a_table(backbone):
     rows = [(p + " very" * (i % 3), h, label) for i, (p, h, label) in enumerate(toy_rows(2, seed=9))]
     encoded, ids = encode(backbone, rows), label_words(backbone)
-    prompts = random_prompt(backbone, seed=2, rows=6)
-    probs = label_probabilities(backbone, encoded, prompts, ids, batch_size=4)
+    table = random_prompt(backbone, seed=2, rows=2)  # [2, P, H]
+    prompt_of = torch.tensor([0, 1, 1, 0, 1, 0])
+    probs = label_probabilities(backbone, encoded, table, ids, batch_size=4, prompt_of=prompt_of)
     for row in range(6):
-        torch.testing.assert_close(probs[row], label_probabilities(backbone, [encoded[row]], prompts[row], ids)[0])
+        alone = label_probabilities(backbone, [encoded[row]], table[prompt_of[row]], ids)[0]
+        torch.testing.assert_close(probs[row], alone)
+    assert not torch.allclose(probs[0], label_probabilities(backbone, [encoded[0]], table[1], ids)[0], atol=1e-4)
 
 
 def test_label_probabilities_restore_training_mode(backbone):

@@ -24,23 +24,8 @@ BF16_TOLERANCE = 0.05
 
 @pytest.fixture
 def precision(monkeypatch):
-    """``precision("bf16")``: accelerators made from then on compute in that precision.
-
-    accelerate keeps one precision per process (a shared state that refuses another), so each switch
-    clears that state, and the end of the test puts back the one the other tests' accelerators use.
-    """
-    from accelerate.state import AcceleratorState
-
-    shared = AcceleratorState._shared_state
-    saved = dict(shared)
-
-    def switch(value: str) -> None:
-        monkeypatch.setenv("MPT_PRECISION", value)
-        shared.clear()
-
-    yield switch
-    shared.clear()
-    shared.update(saved)
+    """``precision("bf16")``: models placed from then on compute in that precision (each keeps its own)."""
+    return lambda value: monkeypatch.setenv("MPT_PRECISION", value)
 
 
 def assert_float32_and_finite(folder: Path) -> int:
@@ -151,6 +136,31 @@ def test_finetuning_in_bf16_lowers_the_loss(tiny_model_dir, precision):
     torch.testing.assert_close(probs.sum(-1), torch.ones(len(examples)))
 
 
+def test_fp16_loss_scaling_takes_the_step_float32_takes():
+    """fp16's path (GPUs without bf16) run on the CPU: the loss is scaled for backward, and the gradients are
+    unscaled before clipping and stepping, so the weights move as under float32 (a clipped step of 0.1), up to
+    fp16's rounding."""
+    from mpt_cli.engine.device import Placement, Precision
+
+    inputs, labels = torch.randn(8, 4, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1] * 4)
+    weights = {}
+    for precision in (Precision.FP16, Precision.NO):
+        placement = Placement(torch.device("cpu"), precision)
+        model = torch.nn.Linear(4, 2)
+        model.load_state_dict({"weight": torch.ones(2, 4) / 4, "bias": torch.zeros(2)})
+        optimizer = placement.prepare_optimizer(torch.optim.SGD(model.parameters(), lr=100.0))
+        with placement.autocast():
+            logits = model(inputs)
+        placement.backward(torch.nn.functional.cross_entropy(logits.float(), labels))
+        norm = placement.clip_grad_norm_(list(model.parameters()), max_norm=1e-3)
+        optimizer.step()
+        placement.free_memory()
+        assert logits.dtype == (torch.float16 if precision == Precision.FP16 else torch.float32)
+        assert 0 < norm < 10  # the true gradient's norm, not the scaled one
+        weights[precision] = model.weight.detach()
+    torch.testing.assert_close(weights[Precision.FP16], weights[Precision.NO], atol=1e-3, rtol=0)
+
+
 @pytest.mark.parametrize(
     ("value", "fragment"),
     [("fp8", "MPT_PRECISION 'fp8' is unknown; use auto, no, bf16, fp16"), ("fp16", "MPT_PRECISION fp16 needs a GPU")],
@@ -185,3 +195,50 @@ def test_cpu_bf16_support_reads_the_cpu_flags(tmp_path, cpuinfo, support):
     if cpuinfo is not None:
         path.write_text(cpuinfo)
     assert cpu_bf16_support(path) == support
+
+
+# --------------------------------------------------------------------------------------------------
+# On a GPU (skipped without one)
+# --------------------------------------------------------------------------------------------------
+
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+
+
+def gpu_precision(value: str) -> str:
+    """``value``, or a skip where this GPU cannot compute in it."""
+    if value == "bf16" and not torch.cuda.is_bf16_supported():
+        pytest.skip(f"{torch.cuda.get_device_name()} has no bf16")
+    return value
+
+
+@needs_gpu
+@pytest.mark.parametrize("value", ["auto", "bf16", "fp16", "no"])
+def test_on_a_gpu_probabilities_are_close_to_float32_on_the_cpu(full_prompts_dir, precision, value):
+    store = PromptStore(full_prompts_dir)
+    artifact = store.open_source("en")
+    examples = [Example(str(i), (p, h), i % 3) for i, (p, h, _) in enumerate(toy_rows(4, seed=45))]
+
+    def score(cpu: bool) -> torch.Tensor:
+        backbone = store.load_backbone(artifact, cpu=cpu)
+        assert backbone.device.type == ("cpu" if cpu else "cuda")
+        return store.scorer(artifact, backbone).score(artifact.prompt, examples, batch_size=5)[1]
+
+    precision("no")
+    cpu_probs = score(cpu=True)
+    precision(gpu_precision(value))
+    gpu_probs = score(cpu=False)
+    assert gpu_probs.dtype == torch.float32 and gpu_probs.device.type == "cpu"
+    torch.testing.assert_close(gpu_probs, cpu_probs, rtol=0, atol=BF16_TOLERANCE)
+
+
+@needs_gpu
+@pytest.mark.parametrize("value", ["auto", "fp16"])
+def test_on_a_gpu_full_tuning_lowers_the_loss_and_saves_float32(make_options, precision, value):
+    """fp16 (GPUs without bf16) scales the loss: a step whose gradients overflow is skipped, not taken."""
+    precision(gpu_precision(value))
+    run, backbone = train_capturing_backbone(make_options(tune="full", cpu=False, train=dict(LEARNING_TRAIN, epochs=6)))
+    assert backbone.device.type == "cuda" and backbone.accelerator.mixed_precision != "no"
+    history = run.result.history
+    assert history[-1].train_loss < history[0].train_loss
+    assert all(param.dtype == torch.float32 for param in backbone.model.parameters())
+    assert assert_float32_and_finite(run.path.parent) == 3  # the prompt, its encoder and the tuned backbone

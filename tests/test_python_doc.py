@@ -1,7 +1,9 @@
 """docs/python.md runs: its code blocks, in order, against the tiny model and the toy data.
 
 The page's first block says where the inputs come from; the test runs it, then points the same names
-at the fixtures, so the rest of the page runs as a reader would run it.
+at the fixtures, so the rest of the page runs as a reader would run it: on the default device, the GPU
+where there is one, in the same process as the other tests' CPU models (each model keeps its own device
+and precision).
 """
 
 from __future__ import annotations

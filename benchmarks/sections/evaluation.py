@@ -65,15 +65,24 @@ def eval_hand_written(backbone, args):
     return len(texts), run
 
 
+PEFT_VIRTUAL_TOKENS = 4
+
+
 def peft_ptuning(backbone):
     """PEFT's P-tuning around the backbone: 4 virtual tokens from an LSTM encoder."""
     import peft
 
     config = peft.PromptEncoderConfig(
-        task_type="FEATURE_EXTRACTION", num_virtual_tokens=4, encoder_hidden_size=backbone.hidden_size,
+        task_type="FEATURE_EXTRACTION", num_virtual_tokens=PEFT_VIRTUAL_TOKENS, encoder_hidden_size=backbone.hidden_size,
         encoder_reparameterization_type="LSTM",
     )  # fmt: skip
     return peft.get_peft_model(backbone.model, config)
+
+
+def peft_padding(backbone) -> int:
+    """The text tokens of a P-tuning input: 128, or fewer where the virtual tokens would run past the model's
+    position table (a small model's)."""
+    return min(HAND_PADDING, backbone.max_length - PEFT_VIRTUAL_TOKENS)
 
 
 def eval_peft(backbone, args):
@@ -89,10 +98,10 @@ def eval_peft(backbone, args):
         for start in range(0, len(texts), args.batch_size):
             batch = tok(
                 texts[start : start + args.batch_size],
-                padding="max_length", truncation=True, max_length=HAND_PADDING, return_tensors="pt",
+                padding="max_length", truncation=True, max_length=peft_padding(backbone), return_tensors="pt",
             ).to(backbone.device)  # fmt: skip
             with backbone.accelerator.autocast():
-                logits = model(**batch).logits[:, 4:]  # drop the virtual tokens
+                logits = model(**batch).logits[:, PEFT_VIRTUAL_TOKENS:]  # drop the virtual tokens
             logits[batch["input_ids"] == tok.mask_token_id][:, ids].softmax(-1).cpu()
 
     return len(texts), run

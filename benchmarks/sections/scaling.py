@@ -21,7 +21,9 @@ def table(args) -> dict[str, float]:
     generator = torch.Generator().manual_seed(0)
     result = {}
     for length in LENGTHS:
-        tokens = torch.randint(10, 1000, (args.scaling_examples, length), generator=generator).tolist()
+        # ids within every vocabulary: a small model's may hold fewer than 1,000
+        tokens = torch.randint(10, min(1000, len(backbone.tokenizer)), (args.scaling_examples, length), generator=generator)
+        tokens = tokens.tolist()
         encoded = [EncodedExample(t, 1, length - 2) for t in tokens]
         for batch_size in BATCH_SIZES:
             run = lambda: label_probabilities(backbone, encoded, prompt, ids, batch_size)  # noqa: B023 - timed() calls it before the loop moves on

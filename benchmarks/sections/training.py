@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .common import HAND_PADDING, PROMPT_LENGTH, encoded_inputs, examples, label_words
-from .evaluation import hand_written_texts, peft_ptuning
+from .common import PROMPT_LENGTH, encoded_inputs, examples, label_words
+from .evaluation import PEFT_VIRTUAL_TOKENS, hand_written_texts, peft_padding, peft_ptuning
 
 NAME = "train"
 
@@ -35,20 +35,23 @@ def train_mpt(backbone, args):
 
 
 def train_peft(backbone, args):
-    """PEFT P-tuning step on the same examples: full logits, cross entropy on the label words at the mask."""
+    """PEFT P-tuning step on the same examples: full logits, cross entropy on the label words at the mask
+    (each label's logit the mean of its pieces', as mpt's)."""
     tok = backbone.tokenizer
     texts = hand_written_texts(backbone, examples(args)[: args.train_batch])
     model = peft_ptuning(backbone)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     ids = label_words(backbone)
-    batch = tok(texts, padding=True, truncation=True, max_length=HAND_PADDING, return_tensors="pt").to(backbone.device)
+    batch = tok(texts, padding=True, truncation=True, max_length=peft_padding(backbone), return_tensors="pt")
+    batch = batch.to(backbone.device)
     labels = torch.tensor([i % 3 for i in range(len(texts))], device=backbone.device)
     model.train()
 
     def run():
         with backbone.accelerator.autocast():
-            logits = model(**batch).logits[:, 4:]
-        loss = F.cross_entropy(logits[batch["input_ids"] == tok.mask_token_id][:, ids].float(), labels)
+            logits = model(**batch).logits[:, PEFT_VIRTUAL_TOKENS:]  # [B, T, V]
+        at_mask = logits[batch["input_ids"] == tok.mask_token_id]  # [B, V]
+        loss = F.cross_entropy(ids.combine(at_mask[:, ids.piece_ids].float()), labels)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

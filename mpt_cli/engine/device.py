@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 
 from ..choices import Choice
 from ..errors import MptError
+from .distributed import processes
 
 
 class Precision(Choice):
@@ -63,7 +66,66 @@ def uses_cuda(cpu: bool = False) -> bool:
     return torch.cuda.is_available() and not cpu
 
 
-def place(model, accelerator):
+class Placement:
+    """Where one model runs and in what arithmetic: its device, autocast, and fp16's loss scaling (a model's
+    ``accelerator``, made by :func:`make_accelerator`).
+
+    Each model has its own. accelerate's ``Accelerator`` keeps one device and precision per process and
+    refuses another (a raw ``ValueError``), which would end a Python session that labels on the GPU and
+    then with ``cpu=True`` or ``int8=True``, or under another ``MPT_PRECISION``; here models of every
+    kind live side by side. Launched processes (:mod:`.distributed`) each take the GPU of their local rank.
+    """
+
+    def __init__(self, device: torch.device, precision: Precision):
+        self.device, self.mixed_precision = device, precision.value
+        self._dtype = {Precision.BF16: torch.bfloat16, Precision.FP16: torch.float16}.get(precision)
+        self._scaler = torch.amp.GradScaler(device.type) if precision == Precision.FP16 else None
+        self._optimizer: torch.optim.Optimizer | None = None  # the one being trained, for fp16's unscaling
+
+    def autocast(self):
+        """Forward passes in this placement's precision (nothing to do in float32)."""
+        return nullcontext() if self._dtype is None else torch.autocast(self.device.type, dtype=self._dtype)
+
+    def prepare_optimizer(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        """``optimizer``, its step skipped when fp16 gradients overflow, for one training (until :meth:`free_memory`)."""
+        self._optimizer = optimizer
+        return optimizer if self._scaler is None else _ScaledOptimizer(optimizer, self._scaler)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        (loss if self._scaler is None else self._scaler.scale(loss)).backward()
+
+    def clip_grad_norm_(self, parameters: list[torch.Tensor], max_norm: float) -> torch.Tensor:
+        if self._scaler is not None:
+            self._scaler.unscale_(self._optimizer)
+        return torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+
+    def free_memory(self) -> None:
+        """Let go of the optimizer of the training that ended, and hand the GPU's cached memory back."""
+        self._optimizer = None
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+class _ScaledOptimizer:
+    """An optimizer under fp16 loss scaling: a step unscales through the scaler, and is skipped on overflow."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, scaler):
+        self.optimizer, self.scaler = optimizer, scaler
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return self.optimizer.param_groups
+
+    def step(self) -> None:
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+
+def place(model, accelerator: Placement):
     """``model`` on ``accelerator``'s device, with the attention that suits its arithmetic: eager under bf16 on
     the CPU, because PyTorch's fused attention takes half of a bf16 training step there in its backward
     pass, which makes bf16 training no faster than float32; eager attention runs on the matrix units (AMX)
@@ -74,12 +136,20 @@ def place(model, accelerator):
     return model
 
 
-def make_accelerator(cpu: bool = False):
+def make_accelerator(cpu: bool = False) -> Placement:
     """The GPU when there is one (and not ``cpu``), else the CPU, in the precision of :func:`precision_in_use`."""
-    from accelerate import Accelerator
-
     cuda = uses_cuda(cpu)
-    return Accelerator(cpu=not cuda, mixed_precision=precision_in_use(cuda).value)
+    # a launched process joins its group now, over the backend of its model's device (gloo for the CPU, NCCL
+    # for GPUs): the scoring and training code asks for the group later without knowing the device
+    group = processes(cpu=not cuda)
+    if not cuda:
+        device = torch.device("cpu")
+    elif group.count > 1:  # the GPU of this process's rank on its machine
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cuda")
+    return Placement(device, precision_in_use(cuda))
 
 
 def check_int8(cuda: bool) -> None:

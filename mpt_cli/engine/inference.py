@@ -23,11 +23,14 @@ def label_probabilities(
     batch_size: int = EVAL_BATCH_SIZE,
     on_batch: Callable[[int], None] | None = None,
     route: Route = None,
+    prompt_of: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Probabilities over the label words for every example, in input order: ``[N, C]``.
 
-    ``prompt`` is ``[P, H]`` for all rows or ``[N, P, H]`` for one prompt per row (mixed languages);
-    ``route`` likewise names the language adapter of all rows or of each row (None: no adapter).
+    ``prompt`` is ``[P, H]`` for all rows, or a table of L prompts ``[L, P, H]`` with ``prompt_of``
+    (``[N]``) naming each row's (mixed languages): a batch gathers its own rows' prompts, so memory
+    follows the batch, not N copies of a prompt. ``route`` names the language adapter of all rows or of
+    each row (None: no adapter).
     Batches are sorted by length so padding stays small. Launched processes deal the batches out
     round-robin and gather the results: each batch is the one a single process would run, so the
     numbers are identical whatever the process count. ``on_batch`` counts rows of all processes.
@@ -42,7 +45,7 @@ def label_probabilities(
     done, reported = [], 0
     for rows in group.deal(by_length(encoded, batch_size)):
         batch = collate(encoded, rows, backbone.tokenizer.pad_token_id, prompt_length).to(backbone.device)
-        prompts = prompt if prompt.dim() == 2 else prompt[batch.rows]
+        prompts = prompt if prompt_of is None else prompt[prompt_of[rows].to(backbone.device)]  # [B, P, H]
         routes = route if route is None or isinstance(route, str) else [route[r] for r in rows]
         probs[rows] = backbone.mask_logits(batch, prompts, label_words, routes).softmax(-1).cpu()
         done.append(rows)

@@ -32,10 +32,12 @@ class Scorer:
     def probabilities(
         self, prompt: torch.Tensor, encoded: list[EncodedExample],
         batch_size: int = EVAL_BATCH_SIZE, on_batch: Callable[[int], None] | None = None, route: Route = None,
+        prompt_of: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Label probabilities ``[N, C]``; ``prompt`` is ``[P, H]``, or ``[N, P, H]`` for one per row, and
-        ``route`` the language adapter of all rows or of each (None: the model as it is)."""
-        return label_probabilities(self.backbone, encoded, prompt, self.label_words, batch_size, on_batch, route)
+        """Label probabilities ``[N, C]``; ``prompt`` is ``[P, H]``, or a table ``[L, P, H]`` with ``prompt_of``
+        (``[N]``) naming each row's, and ``route`` the language adapter of all rows or of each (None: the
+        model as it is)."""
+        return label_probabilities(self.backbone, encoded, prompt, self.label_words, batch_size, on_batch, route, prompt_of)
 
     def score(
         self, prompt: torch.Tensor, examples: list[Example],

@@ -19,6 +19,9 @@ from ..prompt_set import PromptSet
 from ..store import DEFAULT_PROMPTS_DIR
 from ..task import Task
 
+CHUNK_SIZE = 2048
+"""Rows read, encoded and labelled at a time: what a call holds besides the batch being scored."""
+
 
 @dataclass(frozen=True)
 class PredictOptions:
@@ -29,7 +32,7 @@ class PredictOptions:
     model: str | None = None
     task: str | None = None  # checked against the prompts' task when given
     output_format: str | None = None  # default: the input's format
-    chunk_size: int = 2048
+    chunk_size: int = CHUNK_SIZE
     batch_size: int = EVAL_BATCH_SIZE
     cpu: bool = False
     int8: bool = False  # the encoder's linear layers in int8, on the CPU
@@ -76,11 +79,13 @@ class Labeller:
         """``[N, C]`` for N rows of the task's texts and their N languages (C: the task's labels)."""
         for lang in dict.fromkeys(languages):
             self.add(lang)
-        # one prompt and one adapter per row: a gather from the table, so mixed languages share every batch
-        prompt = torch.stack(self._stacked)[torch.tensor([self._table[lang] for lang in languages])]  # [N, P, H]
+        # the table of prompts and each row's place in it: every batch gathers its rows' prompts, so mixed
+        # languages share the batches without a copy of a prompt per row
+        table = torch.stack(self._stacked)  # [L, P, H]
+        prompt_of = torch.tensor([self._table[lang] for lang in languages])  # [N]
         route = [self._routes[lang] for lang in languages] if any(self._routes.values()) else None
         encoded = self.prompts.scorer.encode(texts)
-        return self.prompts.scorer.probabilities(prompt, encoded, self.batch_size, route=route)
+        return self.prompts.scorer.probabilities(table, encoded, self.batch_size, route=route, prompt_of=prompt_of)
 
 
 def predict(
