@@ -355,6 +355,7 @@ def test_a_language_that_fails_is_named_with_why_and_the_table_groups_and_draws_
     assert summary["failed"] == {"adapter": {"3": {"sw": "seed 1: the pairs of sw are unreadable"}}}
     stderr = " ".join(result.stderr.split())
     assert "adapter 3: sw (Swahili) failed (seed 1: the pairs of sw are unreadable); scored with the source prompt" in stderr
+    assert stderr.count("epoch 1: train loss") == 2  # a cell's training says how it goes: the source run, de's adapter
     adapter = next(row for row in summary["rows"] if row["method"] == "adapter")
     seconds = adapter["train_seconds"]
     assert seconds["de"] > 0 and seconds["en"] is None and seconds["sw"] is None  # sw failed: it took no training

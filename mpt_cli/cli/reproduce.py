@@ -36,6 +36,7 @@ from .common import (
     SelectOption,
     console,
     handle_errors,
+    log_epoch,
     print_json,
     quiet_libraries,
 )
@@ -120,7 +121,8 @@ def reproduce_command(
         align=AlignConfig(epochs=align_epochs, group_by_length=align_group_by_length), cpu=cpu,
         joint=JointConfig(epochs=joint_epochs, start=joint_start),
     )  # fmt: skip
-    summary = reproduce(options, Callbacks(on_stage=lambda message: console.log(message)))
+    # stages and epochs as lines: a cell can train for an hour, and a log file shows no progress bar
+    summary = reproduce(options, Callbacks(on_stage=lambda message: console.log(message), on_epoch=log_epoch))
     if json_output:
         print_json(summary)
     console.print(_table(summary, language_groups))

@@ -142,7 +142,7 @@ def _source_prompt(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) 
         data=options.data, seed=cell.seed,
         prompts_dir=cell.source_run, tune=options.tune, train=options.train, overwrite=True, cpu=options.cpu,
     )  # fmt: skip
-    train_source(source, replace(callbacks, on_epoch=lambda record: None))
+    train_source(source, callbacks)
 
 
 def _evaluate(options: ReproduceOptions, cell: Cell, callbacks: Callbacks, use_translated: bool) -> dict:
@@ -243,7 +243,7 @@ def _run_joint(options: ReproduceOptions, cell: Cell, callbacks: Callbacks) -> d
             max_pairs=options.joint_pairs, joint=replace(options.joint, translate=translate), train=options.train,
             overwrite=True, cpu=options.cpu,
         )  # fmt: skip
-        joint(joint_options, replace(callbacks, on_start=lambda total: None, on_epoch=lambda record: None))
+        joint(joint_options, replace(callbacks, on_start=lambda total: None))
     return _evaluate(options, cell, callbacks, use_translated=translate)
 
 
