@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import replace
 
@@ -130,6 +131,9 @@ def test_cli_writes_the_folder_and_prints_json(full_prompts_dir, parallel_dir, t
     summary = json.loads(result.stdout)
     assert [language["target"] for language in summary["languages"]] == ["de", "sw"]
     assert (tmp_path / "joint" / "de.safetensors").is_file()
+    said = re.search(r"(\d+) steps of (\d+) examples and (\d+) pairs: about .+ here", result.stderr)
+    assert said and int(said[1]) > 0 and int(said[1]) % 2 == 0, result.stderr  # 2 epochs of whole steps
+    assert result.stderr.index(said[0]) < result.stderr.index("epoch 1:")
     again = invoke(
         "joint", "--to", "de", "--prompts-dir", full_prompts_dir, "--output", tmp_path / "joint", "--parallel", parallel_dir
     )

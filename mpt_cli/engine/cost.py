@@ -1,4 +1,4 @@
-"""What training one language costs on this machine, said before the training starts.
+"""What training costs on this machine, said before the training starts (translate and align per language, joint).
 
 The steps follow from the pairs, the epochs and the batch; the seconds from a timed forward pass of one
 batch of the language's own pairs on the backbone as it will run (device, precision, threads). A training
@@ -40,27 +40,38 @@ class LanguageCost:
         return f"{each}: about {clock(self.seconds)} a language here{total} (estimated from a timed pass)"
 
 
-@torch.no_grad()
 def estimate(
     backbone: Backbone, prompt: torch.Tensor, train: list[EncodedExample], heldout: int, epochs: int, batch_size: int
 ) -> LanguageCost:
-    """The cost of training on ``train`` (encoded target sides) for ``epochs`` with ``heldout`` pairs scored
-    after each; ``prompt`` ``[P, H]`` fills the soft slots of the timed batch. Changes no weight and draws
-    nothing from a random generator (the model is timed in eval mode, as it is when this is called)."""
-    rows = list(range(min(batch_size, len(train))))
-    batch = collate(train, rows, backbone.tokenizer.pad_token_id, prompt.shape[0]).to(backbone.device)
-    prompt = prompt.to(backbone.device)
-    passes = []
-    for _ in range(2):  # the first pass pays for warming up (allocations, kernels); the second is the one timed
-        started = time.perf_counter()
-        backbone.mask_states(batch, prompt)
-        if backbone.device.type == "cuda":
-            torch.cuda.synchronize(backbone.device)
-        passes.append(time.perf_counter() - started)
-    per_batch = passes[-1] * batch_size / len(rows)
+    """The cost of training a language on ``train`` (encoded target sides) for ``epochs`` with ``heldout`` pairs
+    scored after each; ``prompt`` ``[P, H]`` fills the soft slots of the timed batch."""
     steps = epochs * math.ceil(len(train) / batch_size)
-    scoring = (epochs + 1) * math.ceil(heldout / batch_size)
-    return LanguageCost(len(train), heldout, epochs, batch_size, per_batch * (steps * TRAIN_STEP_PASSES + scoring))
+    scored = (epochs + 1) * heldout
+    per_row = seconds_per_row(backbone, prompt, train, batch_size)
+    return LanguageCost(len(train), heldout, epochs, batch_size, per_row * (steps * batch_size * TRAIN_STEP_PASSES + scored))
+
+
+@torch.no_grad()
+def seconds_per_row(backbone: Backbone, prompt: torch.Tensor, examples: list[EncodedExample], batch_size: int) -> float:
+    """Seconds a forward pass takes per row, timed on a batch of the first ``batch_size`` of ``examples``
+    with ``prompt`` ``[P, H]``. Changes no weight and draws nothing from a random generator: the model is
+    timed in eval mode (no dropout), and left in the mode it was in."""
+    rows = list(range(min(batch_size, len(examples))))
+    batch = collate(examples, rows, backbone.tokenizer.pad_token_id, prompt.shape[0]).to(backbone.device)
+    prompt = prompt.detach().to(backbone.device)
+    training = backbone.model.training
+    backbone.model.eval()
+    try:
+        passes = []
+        for _ in range(2):  # the first pass pays for warming up (allocations, kernels); the second is the one timed
+            started = time.perf_counter()
+            backbone.mask_states(batch, prompt)
+            if backbone.device.type == "cuda":
+                torch.cuda.synchronize(backbone.device)
+            passes.append(time.perf_counter() - started)
+    finally:
+        backbone.model.train(training)
+    return passes[-1] / len(rows)
 
 
 def clock(seconds: float) -> str:

@@ -31,6 +31,7 @@ from ..data.parallel import (
 )
 from ..engine.align import ParallelSet, heldout_kl
 from ..engine.backbone import DEFAULT_LORA_RANK, Backbone, Tune
+from ..engine.cost import TRAIN_STEP_PASSES, clock, seconds_per_row
 from ..engine.distributed import processes
 from ..engine.joint import JointConfig, JointLearner, JointStart, MultiParallelSet
 from ..engine.loop import LabelledSet, TrainResult, fit
@@ -138,7 +139,9 @@ def joint(options: JointOptions, callbacks: Callbacks | None = None) -> JointRun
         f"and {len(pairs.target)} parallel pairs in {len(options.targets)} languages, "
         f"scoring each epoch on {len(dev)} {options.source} dev examples"
     )
-    callbacks.on_start(train.epochs * -(-len(few_shot) // train.batch_size))
+    steps = train.epochs * -(-len(few_shot) // train.batch_size)
+    callbacks.on_stage(_cost(options, source, backbone, pairs, steps, len(dev), sum(len(h.target) for h in heldout.values())))
+    callbacks.on_start(steps)
     result = fit(learner, train, source.info.seed, backbone.accelerator, callbacks.on_step, callbacks.on_epoch)
     after = _heldout_kls(learner, heldout, options)
     languages = [JointLanguage(t, len(splits[t][0]), len(splits[t][1]), before[t], after[t]) for t in options.targets]
@@ -162,6 +165,19 @@ def _starting_point(store: PromptStore, source: PromptArtifact, options: JointOp
     info.check_backbone(backbone.fingerprint, backbone.hidden_size, backbone.name)
     backbone.set_tune(info.tune, info.lora_rank or DEFAULT_LORA_RANK)
     return backbone, encoder
+
+
+def _cost(
+    options: JointOptions, source: PromptArtifact, backbone: Backbone, pairs: MultiParallelSet, steps: int, dev: int, heldout: int
+) -> str:
+    """What the joint training costs here, said before it starts: its steps and an estimate of the time, from a
+    timed forward pass of its pairs. A step trains a batch of examples and one of pairs (their English sides
+    recomputed: the source prompt learns); the dev examples are scored after each epoch, the held-out pairs
+    (both sides) before and after."""
+    batch, kl = options.train.batch_size, options.joint.pairs_per_step
+    per_row = seconds_per_row(backbone, source.prompt, pairs.target, batch)
+    rows = steps * ((batch + kl) * TRAIN_STEP_PASSES + kl) + options.joint.epochs * dev + 2 * 2 * heldout
+    return f"{steps} steps of {batch} examples and {kl} pairs: about {clock(per_row * rows)} here (estimated from a timed pass)"
 
 
 def _heldout_kls(learner: JointLearner, heldout: dict[str, ParallelSet], options: JointOptions) -> dict[str, float]:
