@@ -240,7 +240,8 @@ def test_the_table_is_the_arithmetic_of_its_cells():
 
 @pytest.fixture
 def finished_cells(tmp_path):
-    """An --output whose cells (2 shots, seeds 1 and 2) were evaluated on en and de only."""
+    """An --output whose cells (2 shots, seeds 1 and 2) were evaluated on en and de only; settings.json is
+    the test's to write (:func:`_record`)."""
     output = tmp_path / "runs"
     for method, seed in [(m, s) for m in ("soft-prompt", "mpt") for s in (1, 2)]:
         path = output / f"k2-s{seed}" / method / "results.json"
@@ -249,7 +250,22 @@ def finished_cells(tmp_path):
     return output
 
 
+def _record(options, settings: dict | None = None) -> None:
+    """Write the settings.json a run of ``options`` writes before its first cell (or ``settings`` as is)."""
+    from mpt_cli.workflows.reproduce import settings_by_method
+
+    options.output.mkdir(parents=True, exist_ok=True)
+    (options.output / "settings.json").write_text(json.dumps(settings or {"by_method": settings_by_method(options)}))
+
+
 def test_resuming_with_a_new_language_shows_the_finished_cells_missing_it(finished_cells, tiny_model_dir, toy_data_dir):
+    from mpt_cli.workflows.reproduce import ReproduceOptions
+
+    earlier = ReproduceOptions(
+        shots=(2,), seeds=(1, 2), methods=("soft-prompt", "mpt"), languages=("en", "de"), model=str(tiny_model_dir),
+        data=str(toy_data_dir), output=finished_cells, tune="prompt",
+    )  # fmt: skip
+    _record(earlier)
     result = invoke("reproduce", "--shots", "2", "--seeds", "1,2", "--methods", "soft-prompt,mpt", "--langs", "en,de,sw",
                     "--output", finished_cells, "--model", tiny_model_dir, "--data", toy_data_dir, "--tune", "prompt",
                     "--json")  # fmt: skip
@@ -275,7 +291,8 @@ def test_a_method_is_compared_on_the_settings_it_depends_on(finished_cells, tiny
         shots=(2,), seeds=(1, 2), methods=("soft-prompt",), languages=("en", "de"), model=str(tiny_model_dir),
         data=str(toy_data_dir), output=finished_cells, tune="prompt", align=AlignConfig(epochs=1),
     )  # fmt: skip
-    reproduce(options)  # every cell is there: nothing runs, the settings of soft-prompt are recorded
+    _record(options)  # the settings of soft-prompt are recorded
+    reproduce(options)  # every cell is there: nothing runs
     reproduce(replace(options, methods=("soft-prompt", "mpt"), align=AlignConfig(epochs=2)))  # adds mpt, with 2 epochs
     with pytest.raises(MptError, match="holds mpt cells made with align.epochs=2, not 3"):
         reproduce(replace(options, methods=("mpt",), align=AlignConfig(epochs=3)))
@@ -292,6 +309,55 @@ def test_a_method_is_compared_on_the_settings_it_depends_on(finished_cells, tiny
     with pytest.raises(MptError, match="holds mpt cells made with align.group_by_length=False, not True"):
         reproduce(replace(options, methods=("mpt",), align=AlignConfig(epochs=2, group_by_length=True)))
     reproduce(replace(options, methods=("mpt",), align=AlignConfig(epochs=2)))
+
+
+def test_a_folder_of_an_earlier_version_is_checked_for_what_its_cells_were_made_with(
+    finished_cells, tiny_model_dir, toy_data_dir
+):
+    """Before --joint-pairs, settings.json was one flat set and the joint cells took --max-pairs (8,000):
+    resuming with the joint methods' own 1,000 would put both pair counts in one table."""
+    from dataclasses import replace
+
+    from mpt_cli.errors import MptError
+    from mpt_cli.workflows.reproduce import ReproduceOptions, _results_settings, reproduce
+
+    options = ReproduceOptions(
+        shots=(2,), seeds=(1, 2), methods=("soft-prompt", "joint"), languages=("en", "de"), model=str(tiny_model_dir),
+        data=str(toy_data_dir), output=finished_cells, tune="lora",
+    )  # fmt: skip
+    for seed in (1, 2):
+        path = finished_cells / f"k2-s{seed}" / "joint" / "results.json"
+        path.parent.mkdir()
+        path.write_text(json.dumps(_report({"en": 0.6, "de": 0.5})))
+    flat = {k: v for k, v in _results_settings(options).items() if k != "joint_pairs" and "group_by_length" not in k}
+    _record(options, flat)
+    before = {p: p.read_bytes() for p in finished_cells.rglob("*") if p.is_file()}
+    with pytest.raises(MptError, match="holds joint cells made with joint_pairs=8000, not 1000; resume with the same"):
+        reproduce(options)
+    assert {p: p.read_bytes() for p in finished_cells.rglob("*") if p.is_file()} == before
+    summary = reproduce(replace(options, joint_pairs=8000))  # the pairs they were made with: resumed, nothing runs
+    assert [(row["method"], row["seeds"]) for row in summary["rows"]] == [("soft-prompt", 2), ("joint", 2)]
+    reproduce(replace(options, methods=("soft-prompt",)))  # soft-prompt does not depend on the pairs
+
+    # a setting the folder's version did not record, and whose value then nobody knows, is refused too
+    del flat["train.select"]
+    _record(options, flat)
+    with pytest.raises(MptError, match="holds soft-prompt cells made before mpt recorded train.select, so their"):
+        reproduce(replace(options, joint_pairs=8000))
+
+
+def test_cells_without_readable_settings_are_refused_in_one_line(finished_cells, tiny_model_dir, toy_data_dir):
+    """Cells of a version that recorded no settings.json, or a settings.json mpt did not write, cannot be
+    checked: one line, and nothing written."""
+    args = ("reproduce", "--shots", "2", "--seeds", "1,2", "--methods", "soft-prompt,mpt", "--langs", "en,de",
+            "--output", finished_cells, "--model", tiny_model_dir, "--data", toy_data_dir, "--tune", "prompt")  # fmt: skip
+    before = sorted(finished_cells.rglob("*"))
+    assert_clean_error(invoke(*args), "did not record their settings (no settings.json)", "choose another --output")
+    assert sorted(finished_cells.rglob("*")) == before
+    for text in ("{not json", "[1, 2]", '{"by_method": {"magic": {}}}'):
+        (finished_cells / "settings.json").write_text(text)
+        assert_clean_error(invoke(*args), "settings.json is not a settings file mpt wrote")
+        assert not (finished_cells / "summary.json").exists()
 
 
 def test_joint_cells_take_the_pair_counts_of_mpt_joint(tiny_model_dir, toy_data_dir, parallel_dir, tmp_path, monkeypatch):

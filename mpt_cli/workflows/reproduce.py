@@ -50,8 +50,7 @@ def reproduce(options: ReproduceOptions, callbacks: Callbacks | None = None) -> 
     todo = [c for c in cells if not c.results_path.is_file()]
     group.barrier()  # every process has read the folder before any of them writes to it
     settings_path, recorded = options.output / "settings.json", _recorded_settings(options.output)
-    settings = _results_settings(options)
-    by_method = {m: {k: v for k, v in settings.items() if _depends(m, k)} for m in options.methods} | recorded
+    by_method = settings_by_method(options) | recorded
     if group.is_main and by_method != recorded:
         with atomic_path(settings_path, overwrite=True) as tmp:
             tmp.write_text(json.dumps({"by_method": by_method}, indent=2) + "\n")
@@ -117,18 +116,51 @@ def _depends(method: str, key: str) -> bool:
     return key.split(".")[0] in DEPENDS_ON[method]
 
 
+def settings_by_method(options: ReproduceOptions) -> dict[str, dict]:
+    """Requested method -> the settings its cells depend on: what ``settings.json`` records for it."""
+    settings = _results_settings(options)
+    return {m: {k: v for k, v in settings.items() if _depends(m, k)} for m in options.methods}
+
+
 def _recorded_settings(output: Path) -> dict[str, dict]:
     """Method -> the settings its cells in ``output`` were made with. A ``settings.json`` of earlier versions
-    holds one flat set for every method."""
+    holds one flat set for every method; finished cells without one were made before settings were recorded."""
     path = output / "settings.json"
     if not path.is_file():
+        if any(output.glob("*/*/results.json")):
+            raise MptError(
+                f"{output} holds cells of an mpt that did not record their settings (no settings.json), so they "
+                "cannot be checked against these; choose another --output"
+            )
         return {}
-    recorded = json.loads(path.read_text())
-    return recorded["by_method"] if "by_method" in recorded else dict.fromkeys(METHODS, recorded)
+    try:
+        recorded = json.loads(path.read_text())
+        by_method = recorded["by_method"] if "by_method" in recorded else dict.fromkeys(METHODS, recorded)
+        if not all(m in METHODS and isinstance(settings, dict) for m, settings in by_method.items()):
+            raise ValueError
+    except (ValueError, TypeError, KeyError):
+        raise MptError(f"{path} is not a settings file mpt wrote; choose another --output") from None
+    return by_method
 
 
-# settings added after reproduce folders were first made, and the value every cell made before then had
-BEFORE_RECORDED = {"train.group_by_length": False, "align.group_by_length": False}
+BEFORE_RECORDED = {
+    "train.group_by_length": False, "align.group_by_length": False, "train.mixup": 0.0, "train.decay_to_start": 0.0,
+    "dev_shots": None,
+}  # fmt: skip
+"""Settings added after reproduce folders were first made, and the value every cell made before then had."""
+RECORDED_AS = {"joint_pairs": "max_pairs"}
+"""Settings an earlier version recorded under another name: before ``--joint-pairs`` the joint cells took ``--max-pairs``."""
+
+
+def _made_with(method: str, earlier: dict, key: str) -> tuple[bool, object]:
+    """(known, value): the ``key`` that ``method``'s cells were made with, from their record ``earlier``."""
+    if key in earlier:
+        return True, earlier[key]
+    if RECORDED_AS.get(key) in earlier:
+        return True, earlier[RECORDED_AS[key]]
+    if key in BEFORE_RECORDED:
+        return True, BEFORE_RECORDED[key]
+    return False, None
 
 
 def _check_same_settings(options: ReproduceOptions) -> None:
@@ -137,19 +169,21 @@ def _check_same_settings(options: ReproduceOptions) -> None:
     Each setting a requested method depends on must be the one every earlier method that depended on it
     had. Shots, seeds, methods and languages may differ between runs: they only choose cells and columns;
     a method depends on no other's own settings, so it can be added to a finished folder. A setting the
-    earlier run did not record did not exist then: its cells were made as :data:`BEFORE_RECORDED` says,
-    or cannot depend on it.
+    earlier run did not record did not exist then: its cells were made as :data:`BEFORE_RECORDED` and
+    :data:`RECORDED_AS` say, or with a value nobody knows, which is refused too.
     """
     settings = _results_settings(options)
     for method, earlier in _recorded_settings(options.output).items():
         for key, value in settings.items():
-            if key in earlier:
-                made_with = earlier[key]
-            elif key in BEFORE_RECORDED and _depends(method, key):
-                made_with = BEFORE_RECORDED[key]
-            else:
+            if not _depends(method, key) or not any(_depends(m, key) for m in options.methods):
                 continue
-            if made_with != value and any(_depends(m, key) for m in options.methods):
+            known, made_with = _made_with(method, earlier, key)
+            if not known:
+                raise MptError(
+                    f"{options.output} holds {method} cells made before mpt recorded {key}, so their {key} is "
+                    "unknown; choose another --output"
+                )
+            if made_with != value:
                 raise MptError(
                     f"{options.output} holds {method} cells made with {key}={made_with!r}, not {value!r}; "
                     "resume with the same settings or choose another --output"
