@@ -257,6 +257,32 @@ def steady_source_run(tiny_model_dir, toy_data_dir, tmp_path_factory) -> Path:
     return prompts
 
 
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_train_source_takes_the_one_process_steps_and_with_dropout_another_draw_of_them(
+    dropout, tiny_model_dir, toy_data_dir, tmp_path
+):
+    """Without dropout N processes take the steps one process takes (up to the order of sums). With dropout (0.1
+    in real models) each process draws its own masks, so N processes give another dropout draw of the same
+    training: it learns as well, and its prompt differs as another draw's would (docs/distributed.md)."""
+    model = Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+    config = json.loads((model / "config.json").read_text())
+    dropouts = {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
+    (model / "config.json").write_text(json.dumps(config | dropouts))
+    command = ["train-source", "--shots", "8", "--model", model, "--data", toy_data_dir, "--tune", "full", "--epochs", "6",
+               "--prompt-length", "4", "--verbalizer", "yes-maybe-no", "--cpu"]  # fmt: skip
+    one = invoke(*command, "--prompts-dir", tmp_path / "one")
+    two = launch(*command, "--prompts-dir", tmp_path / "two")
+    assert one.exit_code == 0 and two.returncode == 0, two.stderr
+    single, launched = (PromptArtifact.load(tmp_path / run / "en.safetensors").prompt for run in ("one", "two"))
+    if dropout == 0:
+        torch.testing.assert_close(launched, single, rtol=1e-4, atol=1e-5)
+    else:
+        assert not torch.allclose(launched, single, rtol=1e-4, atol=1e-5)  # if this fails, masks no longer depend on it
+        for run in (one, two):
+            losses = [float(x) for x in re.findall(r"epoch \d+: train loss ([0-9.]+)", run.stderr)]
+            assert len(losses) == 6 and losses[-1] < losses[0], run.stderr
+
+
 def _same_prompts_on_any_process_count(command: list, folder_option: str, runs: dict[int, Path], files: list[str]) -> None:
     """``command`` run alone and launched on 2 and 3 processes (more than the last batch's one row) writes the same prompts."""
     alone = invoke(*command, folder_option, runs[1])
