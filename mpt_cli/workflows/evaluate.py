@@ -183,8 +183,9 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
     report = EvalReport(results, task.labels, options.source, prompts.warnings, run, groups)
     if processes(options.cpu).is_main:  # the prompts folder's model card records what was measured
         prompts.store.write_card({
-            r.language: {"accuracy": r.scores.accuracy, "examples": r.scores.examples, "split": options.split, "data": data_label(data),
-                         "int8": options.int8, "prompt_sha256": r.prompt_sha256, "measured": run["created"]}
+            r.language: {"accuracy": r.scores.accuracy, "examples": r.scores.examples, "split": options.split,
+                         "data": data_label(data), "int8": options.int8, "prompt_sha256": r.prompt_sha256,
+                         "measured": run["created"]}
             for r in results
         })  # fmt: skip
     if options.output is not None and processes(options.cpu).is_main:
