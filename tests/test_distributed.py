@@ -43,8 +43,9 @@ def our_errors(stderr: str) -> list[str]:
 
 @pytest.mark.parametrize("launcher", LAUNCHERS)
 def test_eval_with_two_processes_scores_every_row_once_in_order(translated_dir, toy_data_dir, tmp_path, launcher):
-    # 7 rows per language: shards of 4 and 3
-    common = ["eval", "--prompts-dir", translated_dir, "--data", toy_data_dir, "--split", "validation", "--langs", "en,de,sw",
+    # 7 rows per language: shards of 4 and 3; on a copy, as eval writes what it measured into the folder's model card
+    prompts = Path(shutil.copytree(translated_dir, tmp_path / "prompts"))
+    common = ["eval", "--prompts-dir", prompts, "--data", toy_data_dir, "--split", "validation", "--langs", "en,de,sw",
               "--max-examples", "7", "--compare", "--cpu", "--json"]  # fmt: skip
     one = invoke(*common, "--output", tmp_path / "one")
     two = launch(*common, "--output", tmp_path / "two", launcher=launcher)
