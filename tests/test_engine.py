@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from conftest import MAX_POSITIONS, MULTI_TOKEN_WORD, NLI, raises_mpt, token_ids, toy_rows
 
 from mpt_cli.engine.backbone import Backbone
-from mpt_cli.engine.batching import by_length, collate, shuffled
+from mpt_cli.engine.batching import Batch, by_length, collate, shuffled
+from mpt_cli.engine.language_adapter import AdapterConfig
 from mpt_cli.engine.inference import accuracy, label_probabilities
 from mpt_cli.engine.prompt_encoder import EncoderKind, PromptEncoder, PromptEncoderConfig
 from mpt_cli.template import TemplateEncoder
@@ -250,6 +251,42 @@ def test_length_grouped_epochs_cover_every_row_once_with_less_padding_and_differ
     assert first != second and {tuple(rows) for rows in first} != {tuple(rows) for rows in second}
     random_batches = shuffled(300, 16, torch.Generator().manual_seed(1))
     assert padded_tokens(first, lengths) < 0.8 * padded_tokens(random_batches, lengths)
+
+
+def test_pieces_cut_a_batch_where_the_padding_saved_is_worth_a_call():
+    lengths = [5, 50, 6, 52, 7]
+    mask = torch.tensor([[1] * n + [0] * (52 - n) for n in lengths])
+    batch = Batch(input_ids=mask, attention_mask=mask, soft_positions=torch.zeros(5, P, dtype=torch.long),
+                  mask_positions=torch.zeros(5, dtype=torch.long), rows=torch.arange(5))
+    assert [rows.tolist() for rows in batch.pieces(piece_cost=32)] == [[0, 2, 4], [1, 3]]
+    assert [rows.tolist() for rows in batch.pieces(piece_cost=1000)] == [[0, 1, 2, 3, 4]]  # not worth a call
+    assert [rows.tolist() for rows in batch.pieces(piece_cost=0)] == [[0], [2], [4], [1], [3]]
+    short = batch.select(torch.tensor([0, 4]))
+    assert short.input_ids.shape == (2, 7) and short.rows.tolist() == [0, 4]
+
+
+def test_a_batch_of_far_apart_lengths_runs_in_pieces_with_what_each_row_gets_alone(backbone):
+    """Rows, per-row prompts and per-row language adapters, in a batch the CPU cuts into pieces: each row's
+    logits and its prompt's gradient are those of the row alone, unpadded."""
+    rows = [(p + " very" * (40 * (i % 2)), h, label) for i, (p, h, label) in enumerate(toy_rows(2, seed=11))]
+    encoded, ids = encode(backbone, rows), label_words(backbone)
+    backbone.language_adapters.add("bg", AdapterConfig(rank=2), seed=1)
+    adapters = backbone.language_adapters
+    for name, weights in adapters.state("bg").items():  # B starts at zero: give the adapter an effect
+        adapters.load_state("bg", {name: torch.randn(weights.shape, generator=torch.Generator().manual_seed(2))})
+    route = ["bg", None, None, "bg", "bg", None]
+    backbone.model.eval()
+    batch = collate(encoded, list(range(6)), backbone.tokenizer.pad_token_id, P)
+    assert len(batch.pieces()) > 1
+    prompts = random_prompt(backbone, rows=6).requires_grad_(True)
+    together = backbone.mask_logits(batch, prompts, ids, route=route)
+    together.sum().backward()
+    for row in range(6):
+        prompt = prompts[row].detach().clone().requires_grad_(True)
+        alone = backbone.mask_logits(collate(encoded, [row], backbone.tokenizer.pad_token_id, P), prompt, ids, route=route[row])
+        alone.sum().backward()
+        torch.testing.assert_close(together[row], alone[0], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(prompts.grad[row], prompt.grad, rtol=1e-4, atol=1e-5)
 
 
 def test_label_probabilities_keep_input_order(backbone):

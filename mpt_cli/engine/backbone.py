@@ -151,20 +151,32 @@ class Backbone:
         the input embeddings at ``batch.soft_positions``. ``route`` names the language adapter each row
         goes through (one language for all, one per row, or None: the model as it is). ``mix`` maps the
         encoder's states at the mask (``[B, H]``) before the MLM head's transform: mixup's place.
+
+        On a CPU, where every padded token costs as much as a real one, a batch of far-apart lengths runs
+        in pieces of similar length (:meth:`.Batch.pieces`); the rows and the outputs are the batch's.
         """
+        pieces = batch.pieces() if self.device.type == "cpu" else []  # a GPU pads for free: one call is quickest
+        with self.accelerator.autocast():
+            if len(pieces) > 1:
+                states = [self._encoder_at_mask(batch.select(rows), _rows_of(prompts, rows), _rows_of(route, rows)) for rows in pieces]
+                at_mask = torch.cat(states)[torch.cat(pieces).argsort()]  # back in the batch's order
+            else:
+                at_mask = self._encoder_at_mask(batch, prompts, route)
+            if mix is not None:
+                at_mask = mix(at_mask)
+            return self._head_transform(at_mask).float()  # the rest of the engine computes in float32
+
+    def _encoder_at_mask(self, batch: Batch, prompts: torch.Tensor, route: Route) -> torch.Tensor:
+        """The encoder's last hidden states at the mask, ``[B, H]``, with ``prompts`` in the soft slots."""
         embeds = self.model.get_input_embeddings()(batch.input_ids)  # [B, T, H]
         prompts = prompts.to(embeds.dtype)
         if prompts.dim() == 2:
             prompts = prompts.unsqueeze(0).expand(embeds.shape[0], -1, -1)
         index = batch.soft_positions.unsqueeze(-1).expand(-1, -1, embeds.shape[-1])
         embeds = embeds.scatter(1, index, prompts)
-        adapters = nullcontext() if route is None else self.language_adapters.route(route, embeds.shape[0])
-        with self.accelerator.autocast(), adapters:
+        with nullcontext() if route is None else self.language_adapters.route(route, embeds.shape[0]):
             hidden = self.model.base_model(inputs_embeds=embeds, attention_mask=batch.attention_mask)[0]
-            at_mask = hidden[torch.arange(hidden.shape[0], device=hidden.device), batch.mask_positions]  # [B, H]
-            if mix is not None:
-                at_mask = mix(at_mask)
-            return self._head_transform(at_mask).float()  # the rest of the engine computes in float32
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), batch.mask_positions]
 
     def mask_logits(
         self, batch: Batch, prompts: torch.Tensor, words: LabelWords | None = None, route: Route = None
@@ -197,6 +209,16 @@ class Backbone:
         self.tokenizer.save_pretrained(directory)
         if not (Path(directory) / "config.json").is_file():
             raise MptError(f"transformers did not write the model to {directory}; please report this with `mpt env`")
+
+
+def _rows_of(per_row, rows: torch.Tensor):
+    """The ``rows`` of a per-row prompt tensor (``[B, P, H]``) or route (one language per row); a prompt or
+    route shared by every row is returned as it is."""
+    if isinstance(per_row, torch.Tensor):
+        return per_row[rows.to(per_row.device)] if per_row.dim() == 3 else per_row
+    if per_row is None or isinstance(per_row, str):
+        return per_row
+    return [per_row[r] for r in rows.tolist()]
 
 
 def lora_config(rank: int):
