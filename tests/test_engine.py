@@ -12,8 +12,8 @@ from conftest import MAX_POSITIONS, MULTI_TOKEN_WORD, NLI, raises_mpt, token_ids
 
 from mpt_cli.engine.backbone import Backbone
 from mpt_cli.engine.batching import Batch, by_length, collate, shuffled
-from mpt_cli.engine.language_adapter import AdapterConfig
 from mpt_cli.engine.inference import accuracy, label_probabilities
+from mpt_cli.engine.language_adapter import AdapterConfig
 from mpt_cli.engine.prompt_encoder import EncoderKind, PromptEncoder, PromptEncoderConfig
 from mpt_cli.template import TemplateEncoder
 from mpt_cli.verbalizer import LabelWords, Verbalizer

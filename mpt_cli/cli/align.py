@@ -33,7 +33,10 @@ from .common import (
 
 _defaults = AlignConfig()
 _adapter = AdapterConfig()
-TRANSLATE_ONLY = ("method", "translator", "adapter_rank", "adapter_modules", "adapter_lr")
+TRANSLATE_ONLY = (
+    "method", "translator", "adapter_rank", "adapter_modules", "adapter_lr", "mlm_weight", "mlm_probability", "mlm_batch_size",
+    "text",
+)
 """Options of the adapter method: align trains prompt translators only, so it leaves them at their defaults."""
 
 
@@ -81,6 +84,16 @@ def _make_command(translating: bool):
             str, typer.Option(help=config_help(AdapterConfig, "modules"))
         ] = ",".join(_adapter.modules),
         adapter_lr: Annotated[float, typer.Option(help=config_help(AlignConfig, "adapter_lr"))] = _defaults.adapter_lr,
+        mlm_weight: Annotated[float, typer.Option(help=config_help(AlignConfig, "mlm_weight"))] = _defaults.mlm_weight,
+        mlm_probability: Annotated[
+            float, typer.Option(help=config_help(AlignConfig, "mlm_probability"))
+        ] = _defaults.mlm_probability,
+        mlm_batch_size: Annotated[int, typer.Option(help=config_help(AlignConfig, "mlm_batch_size"))] = _defaults.mlm_batch_size,
+        text: Annotated[
+            str | None,
+            typer.Option(help="The target language's own sentences for the masked-LM term, one a line: a file (one "
+                         "language), or a folder of {lang}.txt files [default: the pairs' target side alone]."),
+        ] = None,
         seed: Annotated[int, typer.Option(help="Seed for pair sampling, held-out split and shuffling.")] = AlignOptions.seed,
         max_dev_examples: Annotated[int | None, typer.Option(help="Score at most this many dev examples.")] = None,
         overwrite: Annotated[bool, typer.Option(help="Replace existing artifacts.")] = False,
@@ -95,8 +108,10 @@ def _make_command(translating: bool):
             cpu=cpu, method=method, translator=translator, adapter=AdapterConfig(rank=adapter_rank, modules=adapter_modules),
             align=AlignConfig(
                 alpha=alpha, kl_direction=kl, kl_space=kl_space, freeze_source=freeze_source, epochs=epochs,
-                batch_size=batch_size, lr=lr, adapter_lr=adapter_lr, group_by_length=group_by_length,
+                batch_size=batch_size, lr=lr, adapter_lr=adapter_lr, group_by_length=group_by_length, mlm_weight=mlm_weight,
+                mlm_probability=mlm_probability, mlm_batch_size=mlm_batch_size,
             ),
+            text=text,
         )  # fmt: skip
         with progress_callbacks("aligning", log_epoch) as callbacks:
             if translating:

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ..errors import require_positive
+from ..errors import MptError, require_positive
 from ..template import EncodedExample
 from ..verbalizer import LabelWords
 from .backbone import Backbone
 from .batching import by_length, collate
 from .loop import DevMetric, EpochRecord, LabelledSet, LoopSettings, fit
 from .losses import AlignmentObjective, KLSpace, kl_divergence
+from .masked_lm import TextBatches
 from .prompt_encoder import PromptEncoder
 from .teacher import Teacher, TeacherStates
 from .translator import PromptTranslator
@@ -51,12 +52,22 @@ class AlignConfig(AlignmentObjective, LoopSettings):
         default=False,
         metadata={"help": "batch pairs of similar length together: less padding, faster, slightly less accurate on XNLI"},
     )
+    mlm_weight: float = field(
+        default=0.0,
+        metadata={"help": "weight of a masked-LM term on the target language's own text, read through its adapter (0: off)"},
+    )
+    mlm_probability: float = field(default=0.15, metadata={"help": "share of the text's pieces the masked-LM term masks"})
+    mlm_batch_size: int = field(default=16, metadata={"help": "sentences of the language's text in each step, beside its pairs"})
 
     def __post_init__(self):
         AlignmentObjective.__post_init__(self)
         LoopSettings.__post_init__(self)
         require_positive(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, source_lr=self.source_lr)
-        require_positive(adapter_lr=self.adapter_lr)
+        require_positive(adapter_lr=self.adapter_lr, mlm_batch_size=self.mlm_batch_size)
+        if self.mlm_weight < 0:
+            raise MptError(f"the masked-LM weight must be 0 (off) or more, got {self.mlm_weight}")
+        if not 0.0 < self.mlm_probability < 1.0:
+            raise MptError(f"the masked-LM probability must be between 0 and 1, got {self.mlm_probability}")
 
 
 @dataclass
@@ -119,6 +130,8 @@ class TranslatorLearner:
     ``config.freeze_source`` is off) on the KL of parallel pairs, plus the CE of the few-shot set when the
     source prompt learns. With an ``adapter`` (a language of ``backbone.language_adapters``) the
     target side goes through that adapter, which learns too; without a ``translator``, ``p_T = p_S``.
+    With ``text`` (the target language's sentences), each step adds ``config.mlm_weight`` times the
+    masked-LM loss of a batch of them, read through the adapter.
     The best epoch is the one with the lowest held-out KL. While the source prompt is fixed, the teacher
     side of both the pairs and the held-out pairs comes from ``shared`` (states of its own without it)."""
 
@@ -127,9 +140,9 @@ class TranslatorLearner:
     def __init__(self, backbone: Backbone, translator: PromptTranslator | None, source: PromptEncoder | torch.Tensor,
                  pairs: ParallelSet, heldout: ParallelSet, few_shot: LabelledSet | None, label_words: LabelWords,
                  config: AlignConfig, seed: int, adapter: str | None = None,
-                 shared: TeacherStates | None = None):  # fmt: skip
+                 shared: TeacherStates | None = None, text: TextBatches | None = None):  # fmt: skip
         self.backbone, self.translator, self.source, self.pairs, self.heldout = backbone, translator, source, pairs, heldout
-        self.few_shot, self.config, self.adapter = few_shot, config, adapter
+        self.few_shot, self.config, self.adapter, self.text = few_shot, config, adapter, text
         self.label_words = label_words.to(backbone.device)
         self.learn_source = isinstance(source, PromptEncoder) and not config.freeze_source
         self.generator = torch.Generator().manual_seed(seed)  # few-shot batches: apart from fit's pair order
@@ -171,14 +184,20 @@ class TranslatorLearner:
             self.backbone, self.teacher, self.pairs.target, rows, p_source.detach(), self.target_prompt(p_source), self.config,
             self.label_words, cached=not self.learn_source, adapter=self.adapter,
         )  # fmt: skip
-        if not (self.learn_source and self.few_shot is not None):
-            return kl
-        return self.config.alpha * self._few_shot_ce(p_source) + (1 - self.config.alpha) * kl
+        loss = kl
+        if self.learn_source and self.few_shot is not None:
+            loss = self.config.alpha * self._few_shot_ce(p_source) + (1 - self.config.alpha) * kl
+        if self.text is not None:
+            loss = loss + self.config.mlm_weight * self.backbone.masked_lm_loss(self.text.next(), self.adapter)
+        return loss
 
     def skip_step(self) -> None:
-        """The few-shot batch of the CE term, drawn and dropped by a process with no pairs this step."""
+        """The few-shot batch of the CE term and the text batch of the masked-LM term, drawn and dropped by a
+        process with no pairs this step."""
         if self.learn_source and self.few_shot is not None:
             self._few_shot_rows()
+        if self.text is not None:
+            self.text.next()
 
     @torch.no_grad()
     def dev_score(self) -> float:
@@ -231,16 +250,20 @@ def train_translator(
     on_epoch: Callable[[EpochRecord], None] | None = None,
     adapter: str | None = None,
     shared: TeacherStates | None = None,
+    text: TextBatches | None = None,
 ) -> AlignResult:
     """Train ``translator`` (and ``source``, when it is an encoder and ``config.freeze_source`` is off, and
     the language ``adapter``, when given) through :func:`fit`, leaving all at the epoch with the lowest
     held-out KL.
 
     ``source`` is the source prompt ``[P, H]`` or its encoder. ``shared``: the teacher states of a run's
-    other languages, for a fixed source prompt (the same one). Returns the held-out KL before and after.
+    other languages, for a fixed source prompt (the same one). ``text``: the target language's sentences for
+    the masked-LM term (with an ``adapter`` only). Returns the held-out KL before and after.
     """
+    if text is not None and adapter is None:
+        raise MptError("the masked-LM term trains a language adapter: it needs the adapter method")
     learner = TranslatorLearner(
-        backbone, translator, source, train_pairs, heldout_pairs, few_shot, label_words, config, seed, adapter, shared
+        backbone, translator, source, train_pairs, heldout_pairs, few_shot, label_words, config, seed, adapter, shared, text
     )
     learner.train_mode(False)
     before = learner.dev_score()

@@ -25,6 +25,7 @@ from .batching import Batch
 from .device import check_int8, make_accelerator, place
 from .int8 import quantize_linear_layers
 from .language_adapter import LanguageAdapters, Route
+from .masked_lm import IGNORED, MaskedBatch
 
 
 class Tune(Choice):
@@ -158,7 +159,9 @@ class Backbone:
         pieces = batch.pieces() if self.device.type == "cpu" else []  # a GPU pads for free: one call is quickest
         with self.accelerator.autocast():
             if len(pieces) > 1:
-                states = [self._encoder_at_mask(batch.select(rows), _rows_of(prompts, rows), _rows_of(route, rows)) for rows in pieces]
+                states = [
+                    self._encoder_at_mask(batch.select(rows), _rows_of(prompts, rows), _rows_of(route, rows)) for rows in pieces
+                ]
                 at_mask = torch.cat(states)[torch.cat(pieces).argsort()]  # back in the batch's order
             else:
                 at_mask = self._encoder_at_mask(batch, prompts, route)
@@ -177,6 +180,18 @@ class Backbone:
         with nullcontext() if route is None else self.language_adapters.route(route, embeds.shape[0]):
             hidden = self.model.base_model(inputs_embeds=embeds, attention_mask=batch.attention_mask)[0]
         return hidden[torch.arange(hidden.shape[0], device=hidden.device), batch.mask_positions]
+
+    def masked_lm_loss(self, batch: MaskedBatch, route: Route = None) -> torch.Tensor:
+        """Cross entropy of the masked-LM head at ``batch``'s chosen pieces, over the whole vocabulary (a
+        scalar), the text read through the language adapter ``route``: the masked-LM term (:mod:`.masked_lm`).
+        Only the chosen positions go through the head, so its vocabulary projection costs ``[M, V]``."""
+        batch = batch.to(self.device)
+        with self.accelerator.autocast():
+            with nullcontext() if route is None else self.language_adapters.route(route, batch.input_ids.shape[0]):
+                hidden = self.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)[0]
+            chosen = batch.labels != IGNORED
+            logits = self.project(self._head_transform(hidden[chosen]).float())  # [M, V]
+        return F.cross_entropy(logits, batch.labels[chosen])
 
     def mask_logits(
         self, batch: Batch, prompts: torch.Tensor, words: LabelWords | None = None, route: Route = None

@@ -19,6 +19,7 @@ from ..callbacks import Callbacks
 from ..choices import Choice
 from ..data import load_examples, select
 from ..data.given import GivenData, GivenPairs, data_label
+from ..data.language_text import LanguageText, check_text, language_text
 from ..data.parallel import (
     DEFAULT_MAX_PAIRS,
     DEFAULT_PARALLEL,
@@ -34,6 +35,7 @@ from ..engine.cost import estimate
 from ..engine.distributed import processes
 from ..engine.language_adapter import AdapterConfig
 from ..engine.loop import LabelledSet
+from ..engine.masked_lm import TextBatches
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.scorer import Scorer
 from ..engine.tokenizer_fit import tokenizer_fit
@@ -63,6 +65,7 @@ class AlignOptions:
     data: str | GivenData | None = None  # few-shot (CE) data and default dev data; default: the source prompt's
     dev_data: str | GivenData | None = None  # default: the validation split of ``data``, where it has the language
     parallel: str | GivenPairs = DEFAULT_PARALLEL  # or, in Python, pairs by target language (data/given.py)
+    text: str | None = None  # the target languages' own sentences for the masked-LM term (data/language_text.py)
     max_pairs: int | None = DEFAULT_MAX_PAIRS
     heldout: int = 200
     width: int | None = None
@@ -88,6 +91,12 @@ class AlignOptions:
             object.__setattr__(self, "method", TranslateMethod.parse(self.method, "translation method"))
         if not self.translator and self.method == TranslateMethod.PROMPT:
             raise MptError("--no-translator needs --method adapter: without a translator or an adapter nothing would learn")
+        if self.align.mlm_weight > 0 and self.method == TranslateMethod.PROMPT:
+            raise MptError("--mlm-weight needs --method adapter: the masked-LM term trains the language's adapter")
+        if self.text is not None:
+            if self.align.mlm_weight == 0:
+                raise MptError("--text feeds the masked-LM term, which is off: give it a weight with --mlm-weight (say 1)")
+            check_text(self.text, self.targets)
 
 
 @dataclass
@@ -128,6 +137,7 @@ class Prepared:
     few_shot: LabelledSet | None
     warnings: dict[str, str]  # by target: the tokenizer reads the language badly
     teacher: TeacherStates | None
+    texts: dict[str, LanguageText | None]  # by target, from --text (None: its pairs' target side alone)
 
 
 def align(options: AlignOptions, callbacks: Callbacks | None = None) -> list[LanguageAlignment]:
@@ -164,6 +174,9 @@ def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> 
         split_heldout(corpora[target].pairs, options.heldout, options.seed, corpora[target].name)
         if options.dev_data and options.score_dev:  # asked for explicitly: it must have every language
             load_examples(task, options.dev_data, target, "validation")
+    texts = {target: language_text(options.text, target) for target in options.targets} if options.text else {}
+    if without := [target for target, text in texts.items() if text is None]:
+        callbacks.on_stage(f"--text has no file for {', '.join(without)}: the masked-LM term reads their pairs' target side")
     callbacks.on_stage(f"loading the backbone of {store.prompt_path(options.source)}")
     scorer = store.scorer(source, store.load_backbone(source, options.model, options.cpu))
     few_shot = None if options.align.freeze_source else _few_shot(options, source, scorer)
@@ -176,7 +189,7 @@ def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> 
     teacher = None  # a source prompt that learns has its teacher recomputed, per language
     if options.align.freeze_source:  # languages whose English sides agree share its pass (in each launched process)
         teacher = TeacherStates(scorer.backbone, options.align.eval_batch_size)
-    return Prepared(store, source, corpora, scorer, few_shot, warnings, teacher)
+    return Prepared(store, source, corpora, scorer, few_shot, warnings, teacher, texts)
 
 
 def _say_cost(
@@ -218,6 +231,7 @@ def train_language(
         outcome = train_translator(
             scorer.backbone, translator, source_side, train_set, heldout_set, prepared.few_shot, scorer.label_words,
             options.align, options.seed, callbacks.on_step, callbacks.on_epoch, adapter, prepared.teacher,
+            _text(options, scorer, train_pairs, prepared.texts.get(target)),
         )  # fmt: skip
         with torch.no_grad():
             adapted_source = (source_side() if isinstance(source_side, PromptEncoder) else source_side).detach().cpu()
@@ -235,6 +249,18 @@ def train_language(
         info = _translator_info(options, source, target, translator, corpus, counts, outcome, dev)
         artifact = TranslatorArtifact({k: v.cpu() for k, v in translator.state_dict().items()}, adapted_source, info)
     return TrainedLanguage(translated, artifact, adapter_state, report)
+
+
+def _text(options: AlignOptions, scorer: Scorer, train_pairs: list, own: LanguageText | None) -> TextBatches | None:
+    """The masked-LM term's sentences, when it is on: the training pairs' target side (never a held-out pair's)
+    and the language's own text from ``--text``."""
+    if options.align.mlm_weight == 0:
+        return None
+    sentences = [text for pair in train_pairs for text in pair.target] + (own.sentences if own else [])
+    config, backbone = options.align, scorer.backbone
+    return TextBatches(
+        backbone.tokenizer, sentences, backbone.max_length, config.mlm_batch_size, config.mlm_probability, options.seed
+    )
 
 
 @contextmanager

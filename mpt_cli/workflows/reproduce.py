@@ -145,7 +145,7 @@ def _recorded_settings(output: Path) -> dict[str, dict]:
 
 BEFORE_RECORDED = {
     "train.group_by_length": False, "align.group_by_length": False, "train.mixup": 0.0, "train.decay_to_start": 0.0,
-    "dev_shots": None,
+    "dev_shots": None, "align.mlm_weight": 0.0, "align.mlm_probability": 0.15, "align.mlm_batch_size": 16,
 }  # fmt: skip
 """Settings added after reproduce folders were first made, and the value every cell made before then had."""
 RECORDED_AS = {"joint_pairs": "max_pairs"}

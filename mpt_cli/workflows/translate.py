@@ -27,6 +27,7 @@ import torch
 from ..artifacts import PromptArtifact, TranslatorArtifact
 from ..callbacks import Callbacks
 from ..choices import Choice
+from ..data.language_text import LanguageText, language_text
 from ..data.parallel import ParallelCorpus, load_parallel
 from ..engine.distributed import alone, processes
 from ..engine.translator import PromptTranslator, TranslatorConfig
@@ -134,7 +135,7 @@ def _check_settings(
         return
     task = store.task_of(source, options.task)
     corpus = load_parallel(options.parallel, options.source, target, task, options.max_pairs, options.seed)
-    asked = language_settings(options, corpus)
+    asked = language_settings(options, corpus, language_text(options.text, target) if options.text else None)
     differ = [key for key in made | asked if made.get(key) != asked.get(key)]
     if differ:
         raise MptError(
@@ -142,14 +143,20 @@ def _check_settings(
         )
 
 
-def language_settings(options: AlignOptions, corpus: ParallelCorpus) -> dict:
-    """The settings that shape a language's files besides the source prompt (training, pairs, adapter and
-    translator), flat, named after their options, as JSON values: what the adapter method records in a
-    language's prompt, and compares before it keeps one an earlier run finished. The scoring on dev data
-    is left out: it shapes nothing."""
+def language_settings(options: AlignOptions, corpus: ParallelCorpus, text: LanguageText | None = None) -> dict:
+    """The settings that shape a language's files besides the source prompt (training, pairs, adapter,
+    translator, the masked-LM term and its ``text``), flat, named after their options, as JSON values: what
+    the adapter method records in a language's prompt, and compares before it keeps one an earlier run
+    finished. The scoring on dev data is left out: it shapes nothing, and so is the masked-LM term while it
+    is off, as it was before it existed."""
     translator = {"translator_width": options.width, "residual": options.residual, "translator_init": options.init}
+    align = asdict(options.align)
+    if options.align.mlm_weight == 0:
+        align = {key: value for key, value in align.items() if not key.startswith("mlm_")}
+    elif text is not None:
+        align["text_sha256"] = text.sha256
     settings = {
-        **asdict(options.align),
+        **align,
         "corpus_sha256": corpus.sha256, "max_pairs": options.max_pairs, "heldout": options.heldout, "seed": options.seed,
         **{f"adapter_{name}": value for name, value in options.adapter.to_json().items()},
         **(translator if options.translator else {}),
@@ -209,7 +216,7 @@ def _write_language(
     if translator is not None:
         trained.translator.save(translator, options.overwrite or leftover)
     dev_accuracy = trained.report.dev_accuracy_translated
-    settings = language_settings(options, prepared.corpora[target])
+    settings = language_settings(options, prepared.corpora[target], prepared.texts.get(target))
     path = prepared.store.save_translated(
         prepared.source, target, trained.translated, translator, dev_accuracy, options.overwrite, trained.adapter, settings,
         trained.report.seconds,
