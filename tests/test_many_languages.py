@@ -166,10 +166,16 @@ def test_the_tokenizer_fit_names_the_figure_past_its_limit(tokenizer):
     assert tokenizer_fit(tokenizer, pairs_of(lambda s: other_language(s, "de"))).warning("en", "de") is None
 
     unseen = tokenizer_fit(tokenizer, pairs_of(unseen_script))
-    assert unseen.unknown_share > 0.5
-    warning = unseen.warning("en", "el")
+    assert unseen.unknown_share > 0.5 and unseen.unreadable
+    warning = unseen.warning("en", "nqo")
+    assert warning.startswith("the tokenizer cannot read the script of nqo (N’Ko)")
+    assert f"{unseen.unknown_share:.0%} of its pieces are unknown" in warning and warning.endswith("expect chance")
+
+    some_unseen = tokenizer_fit(tokenizer, pairs_of(lambda s: f"{other_language(s, 'de')} {other_language(s, 'de')} Ωж"))
+    assert 0.01 < some_unseen.unknown_share < 0.25 and not some_unseen.unreadable
+    warning = some_unseen.warning("en", "el")
     assert warning.startswith("the tokenizer reads el (Greek) badly")
-    assert f"{unseen.unknown_share:.1%} of its pieces are unknown" in warning
+    assert f"{some_unseen.unknown_share:.1%} of its pieces are unknown" in warning
 
     spelt = tokenizer_fit(tokenizer, pairs_of(spelt_out))
     assert spelt.unknown_share == 0 and spelt.pieces_ratio > 2
@@ -183,9 +189,11 @@ def test_translate_warns_about_a_language_the_tokenizer_reads_badly(full_copy, t
     result = translate_cli(full_copy, toy_data_dir, parallel, "--to", "de,el", "--json")
     assert result.exit_code == 0, result.output
     rows = {row["language"]: row for row in json.loads(result.stdout)}
-    assert rows["de"]["warning"] is None
-    assert "el (Greek) badly" in rows["el"]["warning"] and "of its pieces are unknown" in rows["el"]["warning"]
+    assert rows["de"]["warning"] is None and rows["de"]["tokenizer"]["unknown_share"] == 0
+    assert "cannot read the script of el (Greek)" in rows["el"]["warning"] and "expect chance" in rows["el"]["warning"]
+    assert rows["el"]["tokenizer"]["unknown_share"] > 0.5
     assert f"warning: {rows['el']['warning']}" in result.stderr.splitlines()
+    assert "unknown pieces" in result.stderr and "pieces vs source" in result.stderr  # the table's columns
 
 
 # --------------------------------------------------------------------------------------------------

@@ -167,11 +167,13 @@ def _report_translated(results, json_output: bool) -> None:
         print_json([
             {"language": r.target, "name": language_name(r.target), "outcome": r.outcome, "prompt": r.path and str(r.path),
              "translator": r.translator and str(r.translator), "alignment": r.alignment and _alignment_row(r.alignment),
-             "warning": r.warning, "error": r.error}
+             "tokenizer": r.fit and r.fit.to_json(), "warning": r.warning, "error": r.error}
             for r in results
         ])  # fmt: skip
     table = Table(title="translate")
-    for column in ("language", "outcome", "held-out KL before", "after", "dev acc source", "dev acc translated"):
+    columns = ("language", "outcome", "unknown pieces", "pieces vs source", "held-out KL before", "after", "dev acc source",
+               "dev acc translated")  # fmt: skip
+    for column in columns:
         table.add_column(column, justify="left" if column in ("language", "outcome") else "right")
     table.add_column("prompt (or why it failed)", overflow="fold")
     for r in results:
@@ -181,7 +183,8 @@ def _report_translated(results, json_output: bool) -> None:
         note = r.error or str(r.path)
         if r.outcome == Outcome.WRITTEN and r.translator is None:
             note += " (no translator: p_T = p_S)"
-        table.add_row(describe(r.target), str(r.outcome), *kl, *dev, note)
+        reach = ("-", "-") if r.fit is None else (_pct(r.fit.unknown_share), f"{r.fit.pieces_ratio:.2f}x")
+        table.add_row(describe(r.target), str(r.outcome), *reach, *kl, *dev, note)
     console.print(table)
     for r in results:
         if r.warning:

@@ -19,6 +19,10 @@ from ..languages import describe
 UNKNOWN_SHARE_LIMIT = 0.01
 """A tokenizer trained on a script emits the unknown piece for a stray symbol now and then; one piece in a
 hundred means letters of the language's script itself are missing from the vocabulary."""
+UNREADABLE_SHARE = 0.25
+"""A script the vocabulary lacks altogether: every letter is the unknown piece, and what the model sees is
+the spaces, digits and punctuation between them. The six SIB-200 scripts XLM-R's vocabulary lacks (N'Ko,
+Ol Chiki, Tifinagh, Tibetan) measure 47-49%; the next highest, Acehnese in Arabic script, 12%."""
 PIECES_RATIO_LIMIT = 2.0
 """Languages a multilingual tokenizer was trained on take roughly as many pieces as English for the same
 sentences, rarely more than half as many again; twice as many means the words are spelt in fragments."""
@@ -31,8 +35,23 @@ class TokenizerFit:
     unknown_share: float | None  # of the target side's pieces; None: the tokenizer has no unknown token
     pieces_ratio: float  # the target side's pieces per piece of the source side
 
+    @property
+    def unreadable(self) -> bool:
+        """Whether the vocabulary lacks the language's script altogether."""
+        return self.unknown_share is not None and self.unknown_share >= UNREADABLE_SHARE
+
+    def to_json(self) -> dict:
+        return {"unknown_share": self.unknown_share, "pieces_ratio": self.pieces_ratio}
+
     def warning(self, source: str, target: str) -> str | None:
         """One line naming the figures past their limit, or None when the tokenizer reads the language well."""
+        if self.unreadable:
+            return (
+                f"the tokenizer cannot read the script of {describe(target)}: {self.unknown_share:.0%} of its pieces are "
+                "unknown, so the model sees its spaces, digits and punctuation, not its words; no prompt or adapter "
+                "changes that (a backbone whose tokenizer reads the script, or the text transliterated into a script it "
+                "reads, would); expect chance"
+            )
         problems = []
         if self.unknown_share is not None and self.unknown_share > UNKNOWN_SHARE_LIMIT:
             problems.append(f"{self.unknown_share:.1%} of its pieces are unknown (limit {UNKNOWN_SHARE_LIMIT:.0%})")

@@ -38,7 +38,7 @@ from ..engine.loop import LabelledSet
 from ..engine.masked_lm import TextBatches
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.scorer import Scorer
-from ..engine.tokenizer_fit import tokenizer_fit
+from ..engine.tokenizer_fit import TokenizerFit, tokenizer_fit
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, require_seed, unset_is_one
 from ..fileformat import provenance, tensor_sha256
@@ -135,9 +135,13 @@ class Prepared:
     corpora: dict[str, ParallelCorpus]
     scorer: Scorer
     few_shot: LabelledSet | None
-    warnings: dict[str, str]  # by target: the tokenizer reads the language badly
+    fits: dict[str, TokenizerFit]  # by target: how well the tokenizer reads the language
     teacher: TeacherStates | None
     texts: dict[str, LanguageText | None]  # by target, from --text (None: its pairs' target side alone)
+
+    def warning(self, target: str) -> str | None:
+        """The tokenizer's warning about ``target``, or None when it reads the language well."""
+        return self.fits[target].warning(self.source.info.language, target)
 
 
 def align(options: AlignOptions, callbacks: Callbacks | None = None) -> list[LanguageAlignment]:
@@ -180,16 +184,15 @@ def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> 
     callbacks.on_stage(f"loading the backbone of {store.prompt_path(options.source)}")
     scorer = store.scorer(source, store.load_backbone(source, options.model, options.cpu))
     few_shot = None if options.align.freeze_source else _few_shot(options, source, scorer)
-    warnings = {}
-    for target, corpus in corpora.items():
-        if warning := tokenizer_fit(scorer.backbone.tokenizer, corpus.pairs).warning(options.source, target):
+    fits = {target: tokenizer_fit(scorer.backbone.tokenizer, corpus.pairs) for target, corpus in corpora.items()}
+    for target, fit in fits.items():
+        if warning := fit.warning(options.source, target):
             callbacks.on_stage(f"warning: {warning}")
-            warnings[target] = warning
     _say_cost(options, source, scorer, corpora, callbacks)
     teacher = None  # a source prompt that learns has its teacher recomputed, per language
     if options.align.freeze_source:  # languages whose English sides agree share its pass (in each launched process)
         teacher = TeacherStates(scorer.backbone, options.align.eval_batch_size)
-    return Prepared(store, source, corpora, scorer, few_shot, warnings, teacher, texts)
+    return Prepared(store, source, corpora, scorer, few_shot, fits, teacher, texts)
 
 
 def _say_cost(

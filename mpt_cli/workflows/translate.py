@@ -30,6 +30,7 @@ from ..choices import Choice
 from ..data.language_text import LanguageText, language_text
 from ..data.parallel import ParallelCorpus, load_parallel
 from ..engine.distributed import alone, processes
+from ..engine.tokenizer_fit import TokenizerFit
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError
 from ..fileformat import tensor_sha256
@@ -56,6 +57,7 @@ class TranslatedPrompt:
     translator: Path | None = None  # None: p_T = p_S (the adapter method's ablation), or not written
     alignment: LanguageAlignment | None = None  # when its translator was trained by this call
     warning: str | None = None  # the tokenizer reads the language badly (engine/tokenizer_fit.py)
+    fit: TokenizerFit | None = None  # how well the tokenizer reads the language (None: skipped, not measured)
     error: str | None = None  # why it failed
 
 
@@ -201,7 +203,9 @@ def _translate_with_adapters(options: AlignOptions, store: PromptStore, callback
         # on a GPU give back the blocks the allocator keeps cached (after running out of memory, for the others)
         prepared.scorer.backbone.accelerator.free_memory()
         callbacks.on_stage(f"{describe(target)} failed: {error}; going on with the other languages")
-        results.append(TranslatedPrompt(target, Outcome.FAILED, warning=prepared.warnings.get(target), error=error))
+        results.append(TranslatedPrompt(
+            target, Outcome.FAILED, warning=prepared.warning(target), fit=prepared.fits[target], error=error
+        ))  # fmt: skip
     return group.gather(results)
 
 
@@ -221,7 +225,9 @@ def _write_language(
         prepared.source, target, trained.translated, translator, dev_accuracy, options.overwrite, trained.adapter, settings,
         trained.report.seconds,
     )
-    return TranslatedPrompt(target, Outcome.WRITTEN, path, translator, trained.report, prepared.warnings.get(target))
+    return TranslatedPrompt(
+        target, Outcome.WRITTEN, path, translator, trained.report, prepared.warning(target), prepared.fits[target]
+    )
 
 
 def _left_by_a_stopped_run(options: AlignOptions, store: PromptStore, target: str) -> bool:
