@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -142,3 +143,29 @@ def test_bad_masked_lm_options_are_one_clear_line_before_anything_is_written(
 def test_align_has_no_masked_lm_options(prompts, toy_data_dir, parallel_dir):
     result = invoke("align", "--to", "de", "--prompts-dir", prompts, "--parallel", parallel_dir, "--mlm-weight", "1", "--cpu")
     assert result.exit_code != 0 and "--mlm-weight" in result.stderr
+
+
+def test_a_language_with_text_and_no_pairs_learns_its_adapter_from_the_text_alone(prompts, toy_data_dir, parallel_dir, tmp_path):
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "yo.txt").write_text("\n".join(other_language(s, "sw") for s in toy_sentences(60, seed=6)) + "\n")
+    assert not list(parallel_dir.glob("*yo*"))  # the corpus has no Yoruba
+    args = ("--to", "de,yo", "--mlm-weight", "0.5", "--text", texts, "--epochs", "3", "--adapter-lr", "1e-2", "--json")
+    result = translate(prompts, toy_data_dir, parallel_dir, *args)
+    assert result.exit_code == 0, result.output
+    assert "yo (Yoruba): no parallel pairs; its adapter learns from its --text alone" in " ".join(result.stderr.split())
+    yo = {row["language"]: row for row in json.loads(result.stdout)}["yo"]
+    trained = yo["alignment"]
+    assert yo["outcome"] == "written" and yo["translator"] is None and trained["heldout_kl_before"] is None
+    assert trained["sentences"] + trained["heldout_sentences"] == 60
+    assert trained["heldout_mlm_after"] < trained["heldout_mlm_before"]
+    assert yo["tokenizer"]["pieces_ratio"] is None and yo["tokenizer"]["unknown_share"] is not None
+    artifact = PromptArtifact.load(prompts / "yo.safetensors")
+    assert torch.equal(artifact.prompt, PromptArtifact.load(prompts / "en.safetensors").prompt)  # the source prompt as it is
+    assert artifact.info.language_adapter and not artifact.info.translator
+    before = snapshot_tree(prompts)
+
+    again = translate(prompts, toy_data_dir, parallel_dir, *args)  # finished: both languages are kept as they are
+    assert again.exit_code == 0, again.output
+    assert [row["outcome"] for row in json.loads(again.stdout)] == ["skipped", "skipped"]
+    assert snapshot_tree(prompts) == before

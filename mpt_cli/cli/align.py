@@ -178,12 +178,14 @@ def _report_translated(results, json_output: bool) -> None:
     table.add_column("prompt (or why it failed)", overflow="fold")
     for r in results:
         a = r.alignment
-        kl = ("-", "-") if a is None else (f"{a.heldout_kl_before:.4f}", f"{a.heldout_kl_after:.4f}")
+        trained_on_pairs = a is not None and a.heldout_kl_before is not None
+        kl = (f"{a.heldout_kl_before:.4f}", f"{a.heldout_kl_after:.4f}") if trained_on_pairs else ("-", "-")
         dev = ("-", "-") if a is None else (_pct(a.dev_accuracy_source), _pct(a.dev_accuracy_translated))
         note = r.error or str(r.path)
         if r.outcome == Outcome.WRITTEN and r.translator is None:
             note += " (no translator: p_T = p_S)"
-        reach = ("-", "-") if r.fit is None else (_pct(r.fit.unknown_share), f"{r.fit.pieces_ratio:.2f}x")
+        ratio = r.fit and r.fit.pieces_ratio
+        reach = ("-" if r.fit is None else _pct(r.fit.unknown_share), "-" if ratio is None else f"{ratio:.2f}x")
         table.add_row(describe(r.target), str(r.outcome), *reach, *kl, *dev, note)
     console.print(table)
     for r in results:

@@ -33,7 +33,7 @@ SAMPLE_PAIRS = 200
 @dataclass(frozen=True)
 class TokenizerFit:
     unknown_share: float | None  # of the target side's pieces; None: the tokenizer has no unknown token
-    pieces_ratio: float  # the target side's pieces per piece of the source side
+    pieces_ratio: float | None  # the target side's pieces per piece of the source side; None: no pairs to compare
 
     @property
     def unreadable(self) -> bool:
@@ -55,7 +55,7 @@ class TokenizerFit:
         problems = []
         if self.unknown_share is not None and self.unknown_share > UNKNOWN_SHARE_LIMIT:
             problems.append(f"{self.unknown_share:.1%} of its pieces are unknown (limit {UNKNOWN_SHARE_LIMIT:.0%})")
-        if self.pieces_ratio > PIECES_RATIO_LIMIT:
+        if self.pieces_ratio is not None and self.pieces_ratio > PIECES_RATIO_LIMIT:
             problems.append(
                 f"it takes {self.pieces_ratio:.1f}x the pieces of the {source} side for the same sentences "
                 f"(limit {PIECES_RATIO_LIMIT:.1f}x)"
@@ -73,6 +73,14 @@ def tokenizer_fit(tokenizer, pairs) -> TokenizerFit:
     unknown = tokenizer.unk_token_id
     share = None if unknown is None else sum(piece == unknown for piece in target) / max(len(target), 1)
     return TokenizerFit(share, len(target) / max(len(source), 1))
+
+
+def text_fit(tokenizer, sentences: list[str]) -> TokenizerFit:
+    """The unknown share alone, for a language with text and no pairs to compare its length with."""
+    pieces = _pieces(tokenizer, sentences[:SAMPLE_PAIRS])
+    unknown = tokenizer.unk_token_id
+    share = None if unknown is None else sum(piece == unknown for piece in pieces) / max(len(pieces), 1)
+    return TokenizerFit(share, None)
 
 
 def _pieces(tokenizer, texts: list[str]) -> list[int]:

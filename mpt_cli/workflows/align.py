@@ -26,6 +26,7 @@ from ..data.parallel import (
     ParallelCorpus,
     check_corpus_languages,
     corpus_label,
+    corpus_languages,
     load_parallel,
     split_heldout,
     target_languages,
@@ -34,15 +35,15 @@ from ..engine.align import AlignConfig, AlignResult, ParallelSet, TeacherStates,
 from ..engine.cost import estimate
 from ..engine.distributed import processes
 from ..engine.language_adapter import AdapterConfig
-from ..engine.loop import LabelledSet
-from ..engine.masked_lm import TextBatches
+from ..engine.loop import LabelledSet, fit
+from ..engine.masked_lm import TextBatches, TextLearner
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.scorer import Scorer
-from ..engine.tokenizer_fit import TokenizerFit, tokenizer_fit
+from ..engine.tokenizer_fit import TokenizerFit, text_fit, tokenizer_fit
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError, require_positive, require_seed, unset_is_one
 from ..fileformat import provenance, tensor_sha256
-from ..languages import ALL, DEFAULT_SOURCE, AllLanguages, normalise
+from ..languages import ALL, DEFAULT_SOURCE, AllLanguages, describe, normalise
 from ..outputs import check_writable
 from ..store import DEFAULT_PROMPTS_DIR, PromptStore
 from ..template import EncodedExample
@@ -106,12 +107,16 @@ class LanguageAlignment:
     pairs: int
     heldout_pairs: int
     steps: int
-    heldout_kl_before: float
-    heldout_kl_after: float
+    heldout_kl_before: float | None  # None: a language with text and no pairs
+    heldout_kl_after: float | None
     dev_examples: int | None
     dev_accuracy_source: float | None
     dev_accuracy_translated: float | None
     seconds: float
+    sentences: int | None = None  # a language with text and no pairs: its sentences trained on, held out,
+    heldout_sentences: int | None = None  # and their masked-LM loss before and after
+    heldout_mlm_before: float | None = None
+    heldout_mlm_after: float | None = None
 
 
 @dataclass
@@ -163,6 +168,20 @@ def align(options: AlignOptions, callbacks: Callbacks | None = None) -> list[Lan
     return results
 
 
+def text_only_languages(options: AlignOptions, texts: dict[str, LanguageText | None] | None = None) -> set[str]:
+    """The targets with ``--text`` and no pairs in the corpus: their adapters learn from their text alone.
+    ``texts``: the targets' text as read (read here when not given)."""
+    if options.text is None:
+        return set()
+    try:
+        paired = set(corpus_languages(options.parallel, options.source))
+    except MptError:  # one language's pair file, or a corpus that cannot be listed: every target has pairs or fails on them
+        return set()
+    unpaired = [target for target in options.targets if target not in paired]
+    texts = texts if texts is not None else {target: language_text(options.text, target) for target in unpaired}
+    return {target for target in unpaired if texts.get(target) is not None}
+
+
 def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> Prepared:
     """Check the options against the source prompt, read every corpus and the dev data asked for (so that
     bad input fails the run before it writes anything), load the source run's model and see how well its
@@ -170,25 +189,32 @@ def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> 
     source = store.open_source(options.source)
     task = store.task_of(source, options.task)
     TranslatorConfig(source.info.hidden_size, options.width, options.residual, options.init)  # validate early
-    check_corpus_languages(options.parallel, options.source, options.targets)  # every target's, before reading any
-    corpora = {}
-    for target in options.targets:
-        callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {corpus_label(options.parallel)}")
-        corpora[target] = load_parallel(options.parallel, options.source, target, task, options.max_pairs, options.seed)
-        split_heldout(corpora[target].pairs, options.heldout, options.seed, corpora[target].name)
-        if options.dev_data and options.score_dev:  # asked for explicitly: it must have every language
-            load_examples(task, options.dev_data, target, "validation")
     texts = {target: language_text(options.text, target) for target in options.targets} if options.text else {}
     if without := [target for target, text in texts.items() if text is None]:
         callbacks.on_stage(f"--text has no file for {', '.join(without)}: the masked-LM term reads their pairs' target side")
+    paired = [target for target in options.targets if target not in text_only_languages(options, texts)]
+    check_corpus_languages(options.parallel, options.source, paired)  # every target's, before reading any
+    corpora = {}
+    for target in options.targets:
+        if target not in paired:
+            callbacks.on_stage(f"{describe(target)}: no parallel pairs; its adapter learns from its --text alone")
+        else:
+            callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {corpus_label(options.parallel)}")
+            corpora[target] = load_parallel(options.parallel, options.source, target, task, options.max_pairs, options.seed)
+            split_heldout(corpora[target].pairs, options.heldout, options.seed, corpora[target].name)
+        if options.dev_data and options.score_dev:  # asked for explicitly: it must have every language
+            load_examples(task, options.dev_data, target, "validation")
     callbacks.on_stage(f"loading the backbone of {store.prompt_path(options.source)}")
     scorer = store.scorer(source, store.load_backbone(source, options.model, options.cpu))
     few_shot = None if options.align.freeze_source else _few_shot(options, source, scorer)
-    fits = {target: tokenizer_fit(scorer.backbone.tokenizer, corpus.pairs) for target, corpus in corpora.items()}
-    for target, fit in fits.items():
-        if warning := fit.warning(options.source, target):
+    tokenizer = scorer.backbone.tokenizer
+    fits = {target: tokenizer_fit(tokenizer, corpus.pairs) for target, corpus in corpora.items()}
+    fits |= {target: text_fit(tokenizer, texts[target].sentences) for target in options.targets if target not in corpora}
+    for target, reach in fits.items():
+        if warning := reach.warning(options.source, target):
             callbacks.on_stage(f"warning: {warning}")
-    _say_cost(options, source, scorer, corpora, callbacks)
+    if corpora:
+        _say_cost(options, source, scorer, corpora, callbacks)
     teacher = None  # a source prompt that learns has its teacher recomputed, per language
     if options.align.freeze_source:  # languages whose English sides agree share its pass (in each launched process)
         teacher = TeacherStates(scorer.backbone, options.align.eval_batch_size)
@@ -200,7 +226,7 @@ def _say_cost(
 ) -> None:
     """Say before any training what a language will cost here: pairs, epochs, steps and an estimate of the time,
     timed on the first language's pairs (launched processes share the languages, so each reckons with its own)."""
-    first = corpora[options.targets[0]]
+    first = next(iter(corpora.values()))
     train_pairs, heldout_pairs = split_heldout(first.pairs, options.heldout, options.seed)
     train = scorer.encode([pair.target for pair in train_pairs])
     cost = estimate(scorer.backbone, source.prompt, train, len(heldout_pairs), options.align.epochs, options.align.batch_size)
@@ -214,6 +240,8 @@ def train_language(
     """Train the translator into ``target`` (and, with the adapter method, the language's adapter) and
     score it on the target's dev data; nothing is saved here. ``later``: the languages this process
     trains after this one, which may read the teacher states this one leaves."""
+    if target not in prepared.corpora:
+        return _train_from_text(options, prepared, target, callbacks, later)
     started = time.perf_counter()
     source, scorer, corpus = prepared.source, prepared.scorer, prepared.corpora[target]
     train_pairs, heldout_pairs = split_heldout(corpus.pairs, options.heldout, options.seed)
@@ -254,6 +282,38 @@ def train_language(
     return TrainedLanguage(translated, artifact, adapter_state, report)
 
 
+def _train_from_text(
+    options: AlignOptions, prepared: Prepared, target: str, callbacks: Callbacks, later: Sequence[str]
+) -> TrainedLanguage:
+    """A language with text and no pairs: its adapter learns the language by the masked-LM loss alone, and
+    its prompt is the source prompt as it is (without pairs nothing says how the prompt should move)."""
+    started = time.perf_counter()
+    source, backbone, config = prepared.source, prepared.scorer.backbone, options.align
+    text = prepared.texts[target]
+    train, heldout = split_heldout(text.sentences, options.heldout, options.seed, f"--text {text.name}")
+    sentences = lambda chosen, seed: TextBatches(
+        backbone.tokenizer, chosen, backbone.max_length, config.mlm_batch_size, config.mlm_probability, seed
+    )  # fmt: skip
+    with _held_while_training(prepared, target, [], later):
+        backbone.language_adapters.add(target, options.adapter, seed=options.seed)
+        learner = TextLearner(backbone, target, sentences(train, options.seed), sentences(heldout, options.seed + 1),
+                              config.adapter_lr)  # fmt: skip
+        before = learner.dev_score()
+        callbacks.on_stage(f"{describe(target)}: learning the language from {len(train)} sentences, {len(heldout)} held out")
+        steps = config.epochs * -(-len(train) // config.mlm_batch_size)
+        callbacks.on_start(steps)
+        result = fit(learner, replace(config, batch_size=config.mlm_batch_size), options.seed, backbone.accelerator,
+                     callbacks.on_step, callbacks.on_epoch)  # fmt: skip
+        translated = source.prompt.detach().cpu()
+        dev = _dev_scores(options, source, prepared.scorer, target, translated, target, callbacks)
+        adapter_state = (options.adapter, backbone.language_adapters.state(target))
+    report = LanguageAlignment(
+        target, None, 0, 0, steps, None, None, dev.get("examples"), dev.get("source_accuracy"), dev.get("translated_accuracy"),
+        time.perf_counter() - started, len(train), len(heldout), before, result.dev_score,
+    )  # fmt: skip
+    return TrainedLanguage(translated, None, adapter_state, report)
+
+
 def _text(options: AlignOptions, scorer: Scorer, train_pairs: list, own: LanguageText | None) -> TextBatches | None:
     """The masked-LM term's sentences, when it is on: the training pairs' target side (never a held-out pair's)
     and the language's own text from ``--text``."""
@@ -278,7 +338,8 @@ def _held_while_training(
     finally:
         prepared.scorer.backbone.language_adapters.remove(target)
         if prepared.teacher is not None:
-            read_later = {pair.source for language in later for pair in prepared.corpora[language].pairs}
+            corpora = [prepared.corpora[language] for language in later if language in prepared.corpora]
+            read_later = {pair.source for corpus in corpora for pair in corpus.pairs}
             prepared.teacher.release([encoded for encoded, text in sources if text not in read_later])
 
 

@@ -37,7 +37,16 @@ from ..fileformat import tensor_sha256
 from ..languages import describe
 from ..outputs import check_writable
 from ..store import PromptStore
-from .align import AlignOptions, LanguageAlignment, Prepared, TranslateMethod, align, prepare, train_language
+from .align import (
+    AlignOptions,
+    LanguageAlignment,
+    Prepared,
+    TranslateMethod,
+    align,
+    prepare,
+    text_only_languages,
+    train_language,
+)
 
 # chosen on dev: see docs/translation.md
 DEFAULT_METHOD = TranslateMethod.ADAPTER
@@ -107,8 +116,9 @@ def _finished(options: AlignOptions, store: PromptStore, source: PromptArtifact,
         if bool(info.language_adapter) != adapter:
             made = "without" if adapter else "with"
             raise MptError(f"it was made {made} an adapter of its own, not by --method {options.method}")
-        if bool(info.translator) != options.translator:
-            raise MptError(f"it was made {'without' if options.translator else 'with'} a translator")
+        translator = options.translator and target not in text_only_languages(options)  # text alone trains none
+        if bool(info.translator) != translator:
+            raise MptError(f"it was made {'without' if translator else 'with'} a translator")
         if adapter:
             store.language_adapter(artifact)
         if info.translator:
@@ -136,7 +146,9 @@ def _check_settings(
         )
         return
     task = store.task_of(source, options.task)
-    corpus = load_parallel(options.parallel, options.source, target, task, options.max_pairs, options.seed)
+    corpus = None
+    if target not in text_only_languages(options):
+        corpus = load_parallel(options.parallel, options.source, target, task, options.max_pairs, options.seed)
     asked = language_settings(options, corpus, language_text(options.text, target) if options.text else None)
     differ = [key for key in made | asked if made.get(key) != asked.get(key)]
     if differ:
@@ -145,7 +157,7 @@ def _check_settings(
         )
 
 
-def language_settings(options: AlignOptions, corpus: ParallelCorpus, text: LanguageText | None = None) -> dict:
+def language_settings(options: AlignOptions, corpus: ParallelCorpus | None, text: LanguageText | None = None) -> dict:
     """The settings that shape a language's files besides the source prompt (training, pairs, adapter,
     translator, the masked-LM term and its ``text``), flat, named after their options, as JSON values: what
     the adapter method records in a language's prompt, and compares before it keeps one an earlier run
@@ -159,9 +171,10 @@ def language_settings(options: AlignOptions, corpus: ParallelCorpus, text: Langu
         align["text_sha256"] = text.sha256
     settings = {
         **align,
-        "corpus_sha256": corpus.sha256, "max_pairs": options.max_pairs, "heldout": options.heldout, "seed": options.seed,
+        "corpus_sha256": corpus and corpus.sha256, "max_pairs": options.max_pairs, "heldout": options.heldout,
+        "seed": options.seed,
         **{f"adapter_{name}": value for name, value in options.adapter.to_json().items()},
-        **(translator if options.translator else {}),
+        **(translator if options.translator and corpus is not None else {}),
     }  # fmt: skip
     return json.loads(json.dumps(settings))  # as a file gives them back: choices as text, tuples as lists
 
@@ -220,7 +233,7 @@ def _write_language(
     if translator is not None:
         trained.translator.save(translator, options.overwrite or leftover)
     dev_accuracy = trained.report.dev_accuracy_translated
-    settings = language_settings(options, prepared.corpora[target], prepared.texts.get(target))
+    settings = language_settings(options, prepared.corpora.get(target), prepared.texts.get(target))
     path = prepared.store.save_translated(
         prepared.source, target, trained.translated, translator, dev_accuracy, options.overwrite, trained.adapter, settings,
         trained.report.seconds,
