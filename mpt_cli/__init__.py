@@ -21,7 +21,7 @@ _LAZY = {
     "TrainConfig": ".engine.train",
     "translate": ".workflows.translate",
     "align": ".workflows.align",
-    "AlignOptions": ".workflows.align",
+    "AlignOptions": ".workflows.align_options",
     "AlignConfig": ".engine.align",
     "AdapterConfig": ".engine.language_adapter",
     "evaluate": ".workflows.evaluate",

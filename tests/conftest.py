@@ -345,7 +345,7 @@ FAST_ALIGN = {"epochs": 1, "batch_size": 8, "lr": 1e-3}
 def align_options(prompts_dir: Path, data_dir: Path, parallel: Path, *, align: dict | None = None, **overrides):
     """AlignOptions for the toy corpus: small and CPU-only; ``align`` overrides AlignConfig."""
     from mpt_cli.engine.align import AlignConfig
-    from mpt_cli.workflows.align import AlignOptions
+    from mpt_cli.workflows.align_options import AlignOptions
 
     options = AlignOptions(
         targets=("de",),

@@ -11,7 +11,7 @@ from mpt_cli.data import load_examples
 from mpt_cli.data.examples import data_languages
 from mpt_cli.data.parallel import corpus_languages, load_parallel
 from mpt_cli.languages import ALL, describe, find_language, language_name, normalise, parse_languages, script_of
-from mpt_cli.workflows.align import AlignOptions
+from mpt_cli.workflows.align_options import AlignOptions
 from mpt_cli.workflows.evaluate import EvalOptions, evaluate
 from mpt_cli.workflows.joint import JointOptions
 from mpt_cli.workflows.predict import PredictOptions

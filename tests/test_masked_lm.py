@@ -12,8 +12,9 @@ from conftest import invoke, other_language, snapshot_tree, toy_sentences, write
 
 from mpt_cli.artifacts import PromptArtifact
 from mpt_cli.engine.align import AlignConfig, train_translator
+from mpt_cli.engine.batching import IGNORED
 from mpt_cli.engine.language_adapter import AdapterConfig
-from mpt_cli.engine.masked_lm import IGNORED, TextBatches
+from mpt_cli.engine.masked_lm import TextBatches
 
 ADAPTER_ALIGN = {"epochs": 2, "batch_size": 8, "lr": 1e-3, "adapter_lr": 1e-2}
 

@@ -417,7 +417,7 @@ def test_pairs_given_in_python_refuse_a_missing_language_and_a_bad_pair():
 
 def test_translate_takes_pairs_given_in_python_as_it_takes_their_file(source_prompts_dir, tmp_path):
     from mpt_cli.engine.align import AlignConfig
-    from mpt_cli.workflows.align import AlignOptions
+    from mpt_cli.workflows.align_options import AlignOptions
     from mpt_cli.workflows.translate import translate
 
     english = toy_sentences(20, seed=9)

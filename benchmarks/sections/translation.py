@@ -25,7 +25,7 @@ SHOTS = 8
 
 def table(args) -> dict:
     from mpt_cli.engine.train import TrainConfig
-    from mpt_cli.workflows.align import AlignOptions
+    from mpt_cli.workflows.align_options import AlignOptions
     from mpt_cli.workflows.train_source import SourceOptions, train_source
     from mpt_cli.workflows.translate import DEFAULT_METHOD, Outcome, translate
 

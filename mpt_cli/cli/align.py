@@ -15,7 +15,8 @@ from ..engine.language_adapter import AdapterConfig
 from ..engine.translator import TranslatorConfig
 from ..errors import MptError
 from ..languages import describe, language_name
-from ..workflows.align import AlignOptions, TranslateMethod, align
+from ..workflows.align import align
+from ..workflows.align_options import AlignOptions, TranslateMethod
 from ..workflows.translate import DEFAULT_METHOD, Outcome, translate
 from .common import (
     PARALLEL_HELP,

@@ -21,11 +21,10 @@ from ..choices import Choice
 from ..data.paths import local_path
 from ..errors import MptError
 from ..verbalizer import LabelWords
-from .batching import Batch
+from .batching import IGNORED, Batch, MaskedBatch
 from .device import check_int8, make_accelerator, place
 from .int8 import quantize_linear_layers
 from .language_adapter import LanguageAdapters, Route
-from .masked_lm import IGNORED, MaskedBatch
 
 
 class Tune(Choice):

@@ -11,29 +11,14 @@ trains its adapter on it alone (:class:`TextLearner`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import torch
 
+from .backbone import Backbone
+from .batching import IGNORED, MaskedBatch
 from .loop import DevMetric
-
-if TYPE_CHECKING:
-    from .backbone import Backbone
 
 # of the chosen pieces: the share replaced by the mask token, and by a random piece (the rest stay)
 MASKED_SHARE, RANDOM_SHARE = 0.8, 0.1
-IGNORED = -100  # the label of a position that is not predicted (cross entropy's ignore_index)
-
-
-@dataclass
-class MaskedBatch:
-    input_ids: torch.Tensor  # [B, T], the chosen pieces masked or replaced
-    attention_mask: torch.Tensor  # [B, T]
-    labels: torch.Tensor  # [B, T]: the original piece where one was chosen, IGNORED elsewhere
-
-    def to(self, device) -> MaskedBatch:
-        return MaskedBatch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device))
 
 
 class TextBatches:

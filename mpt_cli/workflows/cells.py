@@ -35,7 +35,7 @@ from ..metrics import score
 from ..outputs import atomic_path
 from ..store import PromptStore
 from ..task import DEFAULT_TASK, Task
-from .align import AlignOptions, TranslateMethod
+from .align_options import AlignOptions, TranslateMethod
 from .evaluate import EvalOptions, evaluate
 from .joint import JointOptions, joint
 from .summary import Method

@@ -37,16 +37,9 @@ from ..fileformat import tensor_sha256
 from ..languages import describe
 from ..outputs import check_writable
 from ..store import PromptStore
-from .align import (
-    AlignOptions,
-    LanguageAlignment,
-    Prepared,
-    TranslateMethod,
-    align,
-    prepare,
-    text_only_languages,
-    train_language,
-)
+from .align import align
+from .align_options import AlignOptions, TranslateMethod
+from .language_training import LanguageAlignment, Prepared, prepare, text_only_languages, train_language
 
 # chosen on dev: see docs/translation.md
 DEFAULT_METHOD = TranslateMethod.ADAPTER

@@ -1,0 +1,327 @@
+"""Training one target language, shared by ``mpt align`` and ``mpt translate``: the run's preparation (the
+options checked against the source prompt, every corpus and text read, the model loaded, the tokenizer's
+reach measured, the cost said), then each language's translator, and with the adapter method its
+adapter, distilled from the source run on parallel pairs; a language with text and no pairs learns its
+adapter from the text alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+
+from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
+from ..callbacks import Callbacks
+from ..data import load_examples, select
+from ..data.given import data_label
+from ..data.language_text import LanguageText, language_text
+from ..data.parallel import (
+    ParallelCorpus,
+    check_corpus_languages,
+    corpus_label,
+    corpus_languages,
+    load_parallel,
+    split_heldout,
+)
+from ..engine.align import AlignResult, ParallelSet, TeacherStates, train_translator
+from ..engine.cost import estimate
+from ..engine.distributed import processes
+from ..engine.language_adapter import AdapterConfig
+from ..engine.loop import LabelledSet, fit
+from ..engine.masked_lm import TextBatches, TextLearner
+from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
+from ..engine.scorer import Scorer
+from ..engine.tokenizer_fit import TokenizerFit, text_fit, tokenizer_fit
+from ..engine.translator import PromptTranslator, TranslatorConfig
+from ..errors import MptError
+from ..fileformat import provenance, tensor_sha256
+from ..languages import describe
+from ..store import PromptStore
+from ..template import EncodedExample
+from .align_options import AlignOptions, TranslateMethod
+
+
+@dataclass
+class LanguageAlignment:
+    target: str
+    translator: Path | None  # None: no translator (p_T = p_S)
+    pairs: int
+    heldout_pairs: int
+    steps: int
+    heldout_kl_before: float | None  # None: a language with text and no pairs
+    heldout_kl_after: float | None
+    dev_examples: int | None
+    dev_accuracy_source: float | None
+    dev_accuracy_translated: float | None
+    seconds: float
+    sentences: int | None = None  # a language with text and no pairs: its sentences trained on, held out,
+    heldout_sentences: int | None = None  # and their masked-LM loss before and after
+    heldout_mlm_before: float | None = None
+    heldout_mlm_after: float | None = None
+
+
+@dataclass
+class TrainedLanguage:
+    """What :func:`train_language` gives for one target: the translated prompt ``[P, H]``, the translator
+    file's content (None without a translator), the language adapter's weights (None without one)."""
+
+    translated: torch.Tensor
+    translator: TranslatorArtifact | None
+    adapter: tuple[AdapterConfig, dict[str, torch.Tensor]] | None
+    report: LanguageAlignment
+
+
+@dataclass
+class Prepared:
+    """What every target's training needs, made once: the source prompt, the corpora, the model, and the
+    teacher states every target shares (None while the source prompt learns: its teacher is recomputed)."""
+
+    store: PromptStore
+    source: PromptArtifact
+    corpora: dict[str, ParallelCorpus]
+    scorer: Scorer
+    few_shot: LabelledSet | None
+    fits: dict[str, TokenizerFit]  # by target: how well the tokenizer reads the language
+    teacher: TeacherStates | None
+    texts: dict[str, LanguageText | None]  # by target, from --text (None: its pairs' target side alone)
+
+    def warning(self, target: str) -> str | None:
+        """The tokenizer's warning about ``target``, or None when it reads the language well."""
+        return self.fits[target].warning(self.source.info.language, target)
+
+
+def text_only_languages(options: AlignOptions, texts: dict[str, LanguageText | None] | None = None) -> set[str]:
+    """The targets with ``--text`` and no pairs in the corpus: their adapters learn from their text alone.
+    ``texts``: the targets' text as read (read here when not given)."""
+    if options.text is None:
+        return set()
+    try:
+        paired = set(corpus_languages(options.parallel, options.source))
+    except MptError:  # one language's pair file, or a corpus that cannot be listed: every target has pairs or fails on them
+        return set()
+    unpaired = [target for target in options.targets if target not in paired]
+    texts = texts if texts is not None else {target: language_text(options.text, target) for target in unpaired}
+    return {target for target in unpaired if texts.get(target) is not None}
+
+
+def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> Prepared:
+    """Check the options against the source prompt, read every corpus and the dev data asked for (so that
+    bad input fails the run before it writes anything), load the source run's model and see how well its
+    tokenizer reads each language."""
+    source = store.open_source(options.source)
+    task = store.task_of(source, options.task)
+    TranslatorConfig(source.info.hidden_size, options.width, options.residual, options.init)  # validate early
+    texts = {target: language_text(options.text, target) for target in options.targets} if options.text else {}
+    if without := [target for target, text in texts.items() if text is None]:
+        callbacks.on_stage(f"--text has no file for {', '.join(without)}: the masked-LM term reads their pairs' target side")
+    paired = [target for target in options.targets if target not in text_only_languages(options, texts)]
+    check_corpus_languages(options.parallel, options.source, paired)  # every target's, before reading any
+    corpora = {}
+    for target in options.targets:
+        if target not in paired:
+            callbacks.on_stage(f"{describe(target)}: no parallel pairs; its adapter learns from its --text alone")
+        else:
+            callbacks.on_stage(f"{options.source}->{target}: reading parallel data from {corpus_label(options.parallel)}")
+            corpora[target] = load_parallel(options.parallel, options.source, target, task, options.max_pairs, options.seed)
+            split_heldout(corpora[target].pairs, options.heldout, options.seed, corpora[target].name)
+        if options.dev_data and options.score_dev:  # asked for explicitly: it must have every language
+            load_examples(task, options.dev_data, target, "validation")
+    callbacks.on_stage(f"loading the backbone of {store.prompt_path(options.source)}")
+    scorer = store.scorer(source, store.load_backbone(source, options.model, options.cpu))
+    few_shot = None if options.align.freeze_source else _few_shot(options, source, scorer)
+    tokenizer = scorer.backbone.tokenizer
+    fits = {target: tokenizer_fit(tokenizer, corpus.pairs) for target, corpus in corpora.items()}
+    fits |= {target: text_fit(tokenizer, texts[target].sentences) for target in options.targets if target not in corpora}
+    for target, reach in fits.items():
+        if warning := reach.warning(options.source, target):
+            callbacks.on_stage(f"warning: {warning}")
+    if corpora:
+        _say_cost(options, source, scorer, corpora, callbacks)
+    teacher = None  # a source prompt that learns has its teacher recomputed, per language
+    if options.align.freeze_source:  # languages whose English sides agree share its pass (in each launched process)
+        teacher = TeacherStates(scorer.backbone, options.align.eval_batch_size)
+    return Prepared(store, source, corpora, scorer, few_shot, fits, teacher, texts)
+
+
+def _say_cost(
+    options: AlignOptions, source: PromptArtifact, scorer: Scorer, corpora: dict[str, ParallelCorpus], callbacks: Callbacks
+) -> None:
+    """Say before any training what a language will cost here: pairs, epochs, steps and an estimate of the time,
+    timed on the first language's pairs (launched processes share the languages, so each reckons with its own)."""
+    first = next(iter(corpora.values()))
+    train_pairs, heldout_pairs = split_heldout(first.pairs, options.heldout, options.seed)
+    train = scorer.encode([pair.target for pair in train_pairs])
+    cost = estimate(scorer.backbone, source.prompt, train, len(heldout_pairs), options.align.epochs, options.align.batch_size)
+    languages = len(processes(options.cpu).deal(list(options.targets)))
+    callbacks.on_stage(f"each language: {cost.describe(languages)}")
+
+
+def train_language(
+    options: AlignOptions, prepared: Prepared, target: str, callbacks: Callbacks, later: Sequence[str] = ()
+) -> TrainedLanguage:
+    """Train the translator into ``target`` (and, with the adapter method, the language's adapter) and
+    score it on the target's dev data; nothing is saved here. ``later``: the languages this process
+    trains after this one, which may read the teacher states this one leaves."""
+    if target not in prepared.corpora:
+        return _train_from_text(options, prepared, target, callbacks, later)
+    started = time.perf_counter()
+    source, scorer, corpus = prepared.source, prepared.scorer, prepared.corpora[target]
+    train_pairs, heldout_pairs = split_heldout(corpus.pairs, options.heldout, options.seed)
+    encode = lambda pairs, side: scorer.encode([getattr(p, side) for p in pairs])
+    train_set = ParallelSet(encode(train_pairs, "source"), encode(train_pairs, "target"))
+    heldout_set = ParallelSet(encode(heldout_pairs, "source"), encode(heldout_pairs, "target"))
+    torch.manual_seed(options.seed)
+    config = TranslatorConfig(scorer.backbone.hidden_size, options.width, options.residual, options.init)
+    translator = PromptTranslator(config) if options.translator else None
+    adapter = target if options.method == TranslateMethod.ADAPTER else None
+    sources = list(zip(train_set.source + heldout_set.source, [p.source for p in train_pairs + heldout_pairs], strict=True))
+    with _held_while_training(prepared, target, sources, later):
+        if adapter is not None:
+            scorer.backbone.language_adapters.add(target, options.adapter, seed=options.seed)
+        source_side = _source_side(prepared.store, source, options.align.freeze_source)
+        callbacks.on_stage(f"{options.source}->{target}: aligning on {len(train_pairs)} pairs, {len(heldout_pairs)} held out")
+        callbacks.on_start(options.align.epochs * -(-len(train_pairs) // options.align.batch_size))
+        outcome = train_translator(
+            scorer.backbone, translator, source_side, train_set, heldout_set, prepared.few_shot, scorer.label_words,
+            options.align, options.seed, callbacks.on_step, callbacks.on_epoch, adapter, prepared.teacher,
+            _text(options, scorer, train_pairs, prepared.texts.get(target)),
+        )  # fmt: skip
+        with torch.no_grad():
+            adapted_source = (source_side() if isinstance(source_side, PromptEncoder) else source_side).detach().cpu()
+            translated = adapted_source if translator is None else translator(adapted_source.to(scorer.backbone.device)).cpu()
+        dev = _dev_scores(options, source, scorer, target, translated, adapter, callbacks)
+        adapter_state = None if adapter is None else (options.adapter, scorer.backbone.language_adapters.state(target))
+    counts = (len(train_pairs), len(heldout_pairs))
+    path = None if translator is None else prepared.store.translator_path(options.source, target)
+    report = LanguageAlignment(
+        target, path, *counts, outcome.steps, outcome.heldout_kl_before, outcome.heldout_kl_after,
+        dev.get("examples"), dev.get("source_accuracy"), dev.get("translated_accuracy"), time.perf_counter() - started,
+    )  # fmt: skip
+    artifact = None
+    if translator is not None:
+        info = _translator_info(options, source, target, translator, corpus, counts, outcome, dev)
+        artifact = TranslatorArtifact({k: v.cpu() for k, v in translator.state_dict().items()}, adapted_source, info)
+    return TrainedLanguage(translated, artifact, adapter_state, report)
+
+
+def _train_from_text(
+    options: AlignOptions, prepared: Prepared, target: str, callbacks: Callbacks, later: Sequence[str]
+) -> TrainedLanguage:
+    """A language with text and no pairs: its adapter learns the language by the masked-LM loss alone, and
+    its prompt is the source prompt as it is (without pairs nothing says how the prompt should move)."""
+    started = time.perf_counter()
+    source, backbone, config = prepared.source, prepared.scorer.backbone, options.align
+    text = prepared.texts[target]
+    train, heldout = split_heldout(text.sentences, options.heldout, options.seed, f"--text {text.name}")
+    sentences = lambda chosen, seed: TextBatches(
+        backbone.tokenizer, chosen, backbone.max_length, config.mlm_batch_size, config.mlm_probability, seed
+    )  # fmt: skip
+    with _held_while_training(prepared, target, [], later):
+        backbone.language_adapters.add(target, options.adapter, seed=options.seed)
+        learner = TextLearner(backbone, target, sentences(train, options.seed), sentences(heldout, options.seed + 1),
+                              config.adapter_lr)  # fmt: skip
+        before = learner.dev_score()
+        callbacks.on_stage(f"{describe(target)}: learning the language from {len(train)} sentences, {len(heldout)} held out")
+        steps = config.epochs * -(-len(train) // config.mlm_batch_size)
+        callbacks.on_start(steps)
+        result = fit(learner, replace(config, batch_size=config.mlm_batch_size), options.seed, backbone.accelerator,
+                     callbacks.on_step, callbacks.on_epoch)  # fmt: skip
+        translated = source.prompt.detach().cpu()
+        dev = _dev_scores(options, source, prepared.scorer, target, translated, target, callbacks)
+        adapter_state = (options.adapter, backbone.language_adapters.state(target))
+    report = LanguageAlignment(
+        target, None, 0, 0, steps, None, None, dev.get("examples"), dev.get("source_accuracy"), dev.get("translated_accuracy"),
+        time.perf_counter() - started, len(train), len(heldout), before, result.dev_score,
+    )  # fmt: skip
+    return TrainedLanguage(translated, None, adapter_state, report)
+
+
+def _text(options: AlignOptions, scorer: Scorer, train_pairs: list, own: LanguageText | None) -> TextBatches | None:
+    """The masked-LM term's sentences, when it is on: the training pairs' target side (never a held-out pair's)
+    and the language's own text from ``--text``."""
+    if options.align.mlm_weight == 0:
+        return None
+    sentences = [text for pair in train_pairs for text in pair.target] + (own.sentences if own else [])
+    config, backbone = options.align, scorer.backbone
+    return TextBatches(
+        backbone.tokenizer, sentences, backbone.max_length, config.mlm_batch_size, config.mlm_probability, options.seed
+    )
+
+
+@contextmanager
+def _held_while_training(
+    prepared: Prepared, target: str, sources: list[tuple[EncodedExample, tuple[str, ...]]], later: Sequence[str]
+) -> Iterator[None]:
+    """Whether ``target`` trains or fails, afterwards its adapter leaves the backbone (the result holds a
+    copy of its weights) and the teacher states of its ``sources`` (encoded inputs and their texts) that
+    none of the ``later`` languages reads are let go: what a run holds does not grow with its languages."""
+    try:
+        yield
+    finally:
+        prepared.scorer.backbone.language_adapters.remove(target)
+        if prepared.teacher is not None:
+            corpora = [prepared.corpora[language] for language in later if language in prepared.corpora]
+            read_later = {pair.source for corpus in corpora for pair in corpus.pairs}
+            prepared.teacher.release([encoded for encoded, text in sources if text not in read_later])
+
+
+def _translator_info(options, source, target, translator, corpus, counts, outcome: AlignResult, dev: dict) -> TranslatorInfo:
+    adapter = options.adapter.to_json() if options.method == TranslateMethod.ADAPTER else None
+    return TranslatorInfo(
+        source_language=options.source, target_language=target, architecture=asdict(translator.config),
+        backbone=source.info.backbone, backbone_fingerprint=source.info.backbone_fingerprint,
+        source_prompt_sha256=tensor_sha256(source.prompt), alignment=asdict(options.align), corpus=corpus.name,
+        corpus_sha256=corpus.sha256, pairs=counts[0], heldout_pairs=counts[1], steps=outcome.steps,
+        heldout_kl_before=outcome.heldout_kl_before, heldout_kl_after=outcome.heldout_kl_after, seed=options.seed,
+        best_epoch=outcome.best_epoch, dev=dev, language_adapter=adapter,
+        **provenance(),
+    )  # fmt: skip
+
+
+def _few_shot(options: AlignOptions, source: PromptArtifact, scorer: Scorer) -> LabelledSet:
+    """The source prompt's own few-shot examples (its split manifest), for the CE term."""
+    data = options.data or source.info.data
+    pool = load_examples(scorer.task, data, options.source, "train")
+    examples = select(pool, tuple(source.info.split_manifest["train_ids"]))
+    return LabelledSet(scorer.encode([e.texts for e in examples]), [e.label for e in examples])
+
+
+def _source_side(store: PromptStore, source: PromptArtifact, freeze: bool) -> PromptEncoder | torch.Tensor:
+    """The fixed source prompt, or its encoder (restored from the training state) when it keeps learning."""
+    if freeze:
+        return source.prompt
+    encoder = PromptEncoder(PromptEncoderConfig(**source.info.prompt_encoder))
+    encoder.load_state_dict(store.training_state(source))
+    return encoder
+
+
+def _dev_scores(
+    options: AlignOptions, source: PromptArtifact, scorer: Scorer, target: str, translated, adapter: str | None, callbacks
+) -> dict:
+    """Dev accuracy of the source prompt on the source model and of the translated prompt (through the
+    language ``adapter``, when there is one) on the target language, when dev data exists."""
+    if not options.score_dev:
+        return {}
+    dev_data = options.dev_data or options.data or source.info.data
+    try:
+        examples = load_examples(scorer.task, dev_data, target, "validation")
+    except MptError as exc:
+        if options.dev_data:  # asked for explicitly: its problems are the user's to see
+            raise
+        callbacks.on_stage(f"no {target} dev data in {data_label(dev_data)} ({exc}); skipping dev accuracy")
+        return {}
+    examples = examples[: options.max_dev_examples] if options.max_dev_examples else examples
+    callbacks.on_stage(f"{options.source}->{target}: scoring {len(examples)} dev examples with both prompts")
+    source_scores, _ = scorer.score(source.prompt, examples)
+    translated_scores, _ = scorer.score(translated, examples, route=adapter)
+    return {
+        "data": data_label(dev_data),
+        "examples": len(examples),
+        "source_accuracy": source_scores.accuracy,
+        "translated_accuracy": translated_scores.accuracy,
+    }
