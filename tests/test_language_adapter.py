@@ -280,14 +280,28 @@ def test_translate_writes_each_language_its_prompt_adapter_and_translator(full_c
 
 
 def test_translate_says_what_a_language_costs_before_training_it(full_copy, toy_data_dir, parallel_dir):
-    result = translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de,sw")
+    result = translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de,sw", "--json")
     assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)  # the estimate beside what each language took, for machines
+    assert all(row["alignment"]["estimated_seconds"] > 0 and row["alignment"]["seconds"] > 0 for row in rows)
     said = re.search(r"each language: (\d+) pairs \(5 held out\), 1 epochs, (\d+) steps of 8: about .+ a language here, .+ for 2",
                      result.stderr)  # fmt: skip
     assert said, result.stderr
     pairs, steps = int(said[1]), int(said[2])
     assert steps == -(-pairs // 8)
     assert result.stderr.index("each language:") < result.stderr.index("[1/2]")  # before any training
+
+
+def test_the_estimate_counts_the_masked_lm_terms_sentences(aligner, monkeypatch):
+    from mpt_cli.engine import cost
+
+    monkeypatch.setattr(cost, "seconds_per_row", lambda *args: 0.01)  # the arithmetic, not the clock
+    backbone, prompt, target = aligner["backbone"], aligner["artifact"].prompt, aligner["heldout"].target
+    pairs_alone = estimate(backbone, prompt, target, heldout=5, epochs=3, batch_size=4)
+    with_text = estimate(backbone, prompt, target, heldout=5, epochs=3, batch_size=4, text_batch_size=4)
+    steps = 3 * -(-len(target) // 4)
+    assert pairs_alone.seconds == pytest.approx(0.01 * (steps * 4 * cost.TRAIN_STEP_PASSES + 4 * 5))
+    assert with_text.seconds == pytest.approx(0.01 * (steps * 8 * cost.TRAIN_STEP_PASSES + 4 * 5))
 
 
 def test_the_estimate_changes_no_weight_and_draws_nothing(aligner):

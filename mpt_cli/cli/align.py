@@ -137,7 +137,9 @@ def _make_command(translating: bool):
 
 
 def _alignment_row(result) -> dict:
-    return result.__dict__ | {"translator": str(result.translator), "seconds": round(result.seconds, 1)}
+    estimated = result.estimated_seconds and round(result.estimated_seconds, 3)
+    rounded = {"seconds": round(result.seconds, 1), "estimated_seconds": estimated}
+    return result.__dict__ | {"translator": str(result.translator)} | rounded
 
 
 def _report_aligned(results, json_output: bool) -> None:

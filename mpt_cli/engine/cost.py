@@ -41,14 +41,17 @@ class LanguageCost:
 
 
 def estimate(
-    backbone: Backbone, prompt: torch.Tensor, train: list[EncodedExample], heldout: int, epochs: int, batch_size: int
+    backbone: Backbone, prompt: torch.Tensor, train: list[EncodedExample], heldout: int, epochs: int, batch_size: int,
+    text_batch_size: int = 0,
 ) -> LanguageCost:
     """The cost of training a language on ``train`` (encoded target sides) for ``epochs`` with ``heldout`` pairs
-    scored after each; ``prompt`` ``[P, H]`` fills the soft slots of the timed batch."""
+    scored after each, and ``text_batch_size`` sentences of the masked-LM term in each step (taken to cost what
+    a pair's target side does); ``prompt`` ``[P, H]`` fills the soft slots of the timed batch."""
     steps = epochs * math.ceil(len(train) / batch_size)
     scored = (epochs + 1) * heldout
     per_row = seconds_per_row(backbone, prompt, train, batch_size)
-    return LanguageCost(len(train), heldout, epochs, batch_size, per_row * (steps * batch_size * TRAIN_STEP_PASSES + scored))
+    trained = steps * (batch_size + text_batch_size) * TRAIN_STEP_PASSES
+    return LanguageCost(len(train), heldout, epochs, batch_size, per_row * (trained + scored))
 
 
 @torch.no_grad()

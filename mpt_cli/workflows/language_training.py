@@ -59,6 +59,7 @@ class LanguageAlignment:
     dev_accuracy_source: float | None
     dev_accuracy_translated: float | None
     seconds: float
+    estimated_seconds: float | None = None  # what the run said before training that a language would take
     sentences: int | None = None  # a language with text and no pairs: its sentences trained on, held out,
     heldout_sentences: int | None = None  # and their masked-LM loss before and after
     heldout_mlm_before: float | None = None
@@ -89,6 +90,7 @@ class Prepared:
     fits: dict[str, TokenizerFit]  # by target: how well the tokenizer reads the language
     teacher: TeacherStates | None
     texts: dict[str, LanguageText | None]  # by target, from --text (None: its pairs' target side alone)
+    estimated_seconds: float | None  # a language's training, as said before it started (None: not estimated)
 
     def warning(self, target: str) -> str | None:
         """The tokenizer's warning about ``target``, or None when it reads the language well."""
@@ -140,25 +142,28 @@ def prepare(options: AlignOptions, store: PromptStore, callbacks: Callbacks) -> 
     for target, reach in fits.items():
         if warning := reach.warning(options.source, target):
             callbacks.on_stage(f"warning: {warning}")
-    if corpora:
-        _say_cost(options, source, scorer, corpora, callbacks)
+    estimated_seconds = _say_cost(options, source, scorer, corpora, callbacks) if corpora else None
     teacher = None  # a source prompt that learns has its teacher recomputed, per language
     if options.align.freeze_source:  # languages whose English sides agree share its pass (in each launched process)
         teacher = TeacherStates(scorer.backbone, options.align.eval_batch_size)
-    return Prepared(store, source, corpora, scorer, few_shot, fits, teacher, texts)
+    return Prepared(store, source, corpora, scorer, few_shot, fits, teacher, texts, estimated_seconds)
 
 
 def _say_cost(
     options: AlignOptions, source: PromptArtifact, scorer: Scorer, corpora: dict[str, ParallelCorpus], callbacks: Callbacks
-) -> None:
+) -> float:
     """Say before any training what a language will cost here: pairs, epochs, steps and an estimate of the time,
-    timed on the first language's pairs (launched processes share the languages, so each reckons with its own)."""
+    timed on the first language's pairs (launched processes share the languages, so each reckons with its own);
+    returns the estimate's seconds."""
     first = next(iter(corpora.values()))
     train_pairs, heldout_pairs = split_heldout(first.pairs, options.heldout, options.seed)
     train = scorer.encode([pair.target for pair in train_pairs])
-    cost = estimate(scorer.backbone, source.prompt, train, len(heldout_pairs), options.align.epochs, options.align.batch_size)
+    config = options.align
+    text_batch = config.mlm_batch_size if config.mlm_weight > 0 else 0
+    cost = estimate(scorer.backbone, source.prompt, train, len(heldout_pairs), config.epochs, config.batch_size, text_batch)
     languages = len(processes(options.cpu).deal(list(options.targets)))
     callbacks.on_stage(f"each language: {cost.describe(languages)}")
+    return cost.seconds
 
 
 def train_language(
@@ -201,6 +206,7 @@ def train_language(
     report = LanguageAlignment(
         target, path, *counts, outcome.steps, outcome.heldout_kl_before, outcome.heldout_kl_after,
         dev.get("examples"), dev.get("source_accuracy"), dev.get("translated_accuracy"), time.perf_counter() - started,
+        prepared.estimated_seconds,
     )  # fmt: skip
     artifact = None
     if translator is not None:
@@ -236,7 +242,7 @@ def _train_from_text(
         adapter_state = (options.adapter, backbone.language_adapters.state(target))
     report = LanguageAlignment(
         target, None, 0, 0, steps, None, None, dev.get("examples"), dev.get("source_accuracy"), dev.get("translated_accuracy"),
-        time.perf_counter() - started, len(train), len(heldout), before, result.dev_score,
+        time.perf_counter() - started, None, len(train), len(heldout), before, result.dev_score,
     )  # fmt: skip
     return TrainedLanguage(translated, None, adapter_state, report)
 
