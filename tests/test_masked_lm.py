@@ -34,6 +34,8 @@ def test_masking_chooses_ordinary_pieces_only_at_the_rate_asked_and_repeats_by_s
         special = torch.isin(batch.labels.where(predicted, 0), torch.tensor(tokenizer.all_special_ids))
         assert not (predicted & special).any() and not (predicted & (batch.attention_mask == 0)).any()
         assert predicted.any(-1).all()  # every sentence predicts something
+        assert torch.isin(batch.labels[predicted], text.vocabulary).all()  # among the text's own pieces
+        assert not torch.isin(text.vocabulary, torch.tensor(tokenizer.all_special_ids)).any()
         assert (batch.input_ids[predicted] == tokenizer.mask_token_id).float().mean() > 0.6  # most chosen are masked
         assert torch.equal(batch.input_ids[~predicted], batch.labels.where(predicted, batch.input_ids)[~predicted])
         chosen += int(predicted.sum())
@@ -149,7 +151,9 @@ def test_align_has_no_masked_lm_options(prompts, toy_data_dir, parallel_dir):
 def test_a_language_with_text_and_no_pairs_learns_its_adapter_from_the_text_alone(prompts, toy_data_dir, parallel_dir, tmp_path):
     texts = tmp_path / "texts"
     texts.mkdir()
-    (texts / "yo.txt").write_text("\n".join(other_language(s, "sw") for s in toy_sentences(60, seed=6)) + "\n")
+    words = sorted(set(" ".join(toy_sentences(60, seed=6)).split()))  # a text with something to learn: word order
+    sentences = [" ".join(words[(k + j) % len(words)] for j in range(6)) for k in range(60)]
+    (texts / "yo.txt").write_text("\n".join(other_language(s, "sw") for s in sentences) + "\n")
     assert not list(parallel_dir.glob("*yo*"))  # the corpus has no Yoruba
     args = ("--to", "de,yo", "--mlm-weight", "0.5", "--text", texts, "--epochs", "3", "--adapter-lr", "1e-2", "--json")
     result = translate(prompts, toy_data_dir, parallel_dir, *args)

@@ -181,16 +181,20 @@ class Backbone:
         return hidden[torch.arange(hidden.shape[0], device=hidden.device), batch.mask_positions]
 
     def masked_lm_loss(self, batch: MaskedBatch, route: Route = None) -> torch.Tensor:
-        """Cross entropy of the masked-LM head at ``batch``'s chosen pieces, over the whole vocabulary (a
+        """Cross entropy of the masked-LM head at ``batch``'s chosen pieces, among ``batch.vocabulary`` (a
         scalar), the text read through the language adapter ``route``: the masked-LM term (:mod:`.masked_lm`).
-        Only the chosen positions go through the head, so its vocabulary projection costs ``[M, V]``."""
+        Only the chosen positions go through the head, onto only those pieces: ``[M, V_l]``."""
         batch = batch.to(self.device)
         with self.accelerator.autocast():
             with nullcontext() if route is None else self.language_adapters.route(route, batch.input_ids.shape[0]):
                 hidden = self.model.base_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)[0]
             chosen = batch.labels != IGNORED
-            logits = self.project(self._head_transform(hidden[chosen]).float())  # [M, V]
-        return F.cross_entropy(logits, batch.labels[chosen])
+            bias = self.decoder.bias
+            logits = F.linear(
+                self._head_transform(hidden[chosen]), self.decoder.weight[batch.vocabulary],
+                None if bias is None else bias[batch.vocabulary],
+            ).float()  # [M, V_l]  # fmt: skip
+        return F.cross_entropy(logits, torch.searchsorted(batch.vocabulary, batch.labels[chosen]))
 
     def mask_logits(
         self, batch: Batch, prompts: torch.Tensor, words: LabelWords | None = None, route: Route = None

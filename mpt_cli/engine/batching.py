@@ -78,9 +78,10 @@ class MaskedBatch:
     input_ids: torch.Tensor  # [B, T], the chosen pieces masked or replaced
     attention_mask: torch.Tensor  # [B, T]
     labels: torch.Tensor  # [B, T]: the original piece where one was chosen, IGNORED elsewhere
+    vocabulary: torch.Tensor  # [V_l], sorted: the pieces the prediction chooses among (every label is one)
 
     def to(self, device) -> MaskedBatch:
-        return MaskedBatch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device))
+        return MaskedBatch(*(getattr(self, name).to(device) for name in self.__dataclass_fields__))
 
 
 def collate(

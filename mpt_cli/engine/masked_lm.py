@@ -4,7 +4,10 @@ mask), so that the adapter learns to read the language as well as to carry the t
 
 Masking follows BERT: a share of each sentence's pieces is chosen (special tokens never); of those, 80%
 become the mask token, 10% a random piece, 10% stay as they are; the loss is the cross entropy of the
-original pieces at the chosen positions, over the whole vocabulary. The term rides along with the
+original pieces at the chosen positions. The prediction chooses among the pieces of the language's own
+text (a few thousand of XLM-R's 250,002), not the whole vocabulary: projecting onto all of it tripled
+the cost of a training step, while the pieces the text never uses would only be pushed down. A random
+replacement is drawn from the same pieces. The term rides along with the
 distillation of parallel pairs (:class:`.align.TranslatorLearner`); a language with text and no pairs
 trains its adapter on it alone (:class:`TextLearner`).
 """
@@ -32,7 +35,9 @@ class TextBatches:
         kept = [i for i, special in enumerate(encoded["special_tokens_mask"]) if len(special) > sum(special)]
         self.ids = [encoded["input_ids"][i] for i in kept]
         self.special = [encoded["special_tokens_mask"][i] for i in kept]
-        self.pad_id, self.mask_id, self.vocab_size = tokenizer.pad_token_id, tokenizer.mask_token_id, len(tokenizer)
+        self.pad_id, self.mask_id = tokenizer.pad_token_id, tokenizer.mask_token_id
+        ordinary = {piece for ids, special in zip(self.ids, self.special) for piece, s in zip(ids, special) if not s}
+        self.vocabulary = torch.tensor(sorted(ordinary))  # [V_l]
         self.batch_size, self.probability = batch_size, probability
         self.generator = torch.Generator().manual_seed(seed)
         self._order: list[int] = []
@@ -68,8 +73,9 @@ class TextBatches:
         inputs = ids.clone()
         inputs[chosen & (how < MASKED_SHARE)] = self.mask_id
         random_piece = chosen & (how >= MASKED_SHARE) & (how < MASKED_SHARE + RANDOM_SHARE)
-        inputs[random_piece] = torch.randint(self.vocab_size, (int(random_piece.sum()),), generator=self.generator)
-        return MaskedBatch(inputs, attention, labels)
+        drawn = torch.randint(len(self.vocabulary), (int(random_piece.sum()),), generator=self.generator)
+        inputs[random_piece] = self.vocabulary[drawn]
+        return MaskedBatch(inputs, attention, labels, self.vocabulary)
 
 
 HELDOUT_MLM = DevMetric("held-out masked-LM loss", higher_is_better=False, percent=False)
