@@ -97,7 +97,7 @@ def test_a_finished_language_missing_its_adapter_is_not_skipped(full_copy, toy_d
 OTHER_SETTINGS = {
     ("--epochs", "2"): "epochs 1; this run asks epochs 2",
     ("--lr", "0.01"): "lr 0.0002; this run asks lr 0.01",
-    ("--max-pairs", "20"): "max-pairs 8000; this run asks max-pairs 20",
+    ("--max-pairs", "20"): "max-pairs 1000; this run asks max-pairs 20",
     ("--adapter-rank", "3"): "adapter-rank 2; this run asks adapter-rank 3",
     ("--group-by-length",): "group-by-length off; this run asks group-by-length on",
     ("--epochs", "2", "--heldout", "4"): "epochs 1, heldout 5; this run asks epochs 2, heldout 4",

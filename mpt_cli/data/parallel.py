@@ -37,7 +37,9 @@ from .paths import existing_path, local_path, resolved_spec
 from .text import read_lines
 
 DEFAULT_PARALLEL = BUILT_IN["xnli"].data  # XNLI's all_languages configuration: the training set in every language
-DEFAULT_MAX_PAIRS = 8000  # per language
+# per language: accuracy was flat from a few hundred pairs on (XNLI 500-1,488, SIB-200 100-701), and time grows
+# with the pairs; 1,000 is where every published figure stands (docs/results/2026-12-07-pairs-and-cost.md)
+DEFAULT_MAX_PAIRS = 1000
 DEFAULT_SPLIT = "train"  # the split a corpus of a task's files, or a hub dataset's configurations, pairs
 
 
