@@ -21,7 +21,7 @@ from ..choices import Choice
 from ..data.paths import local_path
 from ..errors import MptError
 from ..verbalizer import LabelWords
-from .batching import IGNORED, Batch, MaskedBatch
+from .batching import IGNORED, Batch, MaskedBatch, rows_of
 from .device import check_int8, make_accelerator, place
 from .int8 import quantize_linear_layers
 from .language_adapter import LanguageAdapters, Route
@@ -159,7 +159,7 @@ class Backbone:
         with self.accelerator.autocast():
             if len(pieces) > 1:
                 states = [
-                    self._encoder_at_mask(batch.select(rows), _rows_of(prompts, rows), _rows_of(route, rows)) for rows in pieces
+                    self._encoder_at_mask(batch.select(rows), rows_of(prompts, rows), rows_of(route, rows)) for rows in pieces
                 ]
                 at_mask = torch.cat(states)[torch.cat(pieces).argsort()]  # back in the batch's order
             else:
@@ -227,16 +227,6 @@ class Backbone:
         self.tokenizer.save_pretrained(directory)
         if not (Path(directory) / "config.json").is_file():
             raise MptError(f"transformers did not write the model to {directory}; please report this with `mpt env`")
-
-
-def _rows_of(per_row, rows: torch.Tensor):
-    """The ``rows`` of a per-row prompt tensor (``[B, P, H]``) or route (one language per row); a prompt or
-    route shared by every row is returned as it is."""
-    if isinstance(per_row, torch.Tensor):
-        return per_row[rows.to(per_row.device)] if per_row.dim() == 3 else per_row
-    if per_row is None or isinstance(per_row, str):
-        return per_row
-    return [per_row[r] for r in rows.tolist()]
 
 
 def lora_config(rank: int):

@@ -129,3 +129,13 @@ def shuffled(
         pool = sorted(order[start : start + pool_size], key=lambda row: lengths[row])  # stable: ties stay random
         batches.extend(pool[i : i + batch_size] for i in range(0, len(pool), batch_size))
     return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
+def rows_of(per_row, rows: torch.Tensor):
+    """The ``rows`` of a per-row prompt tensor (``[B, P, H]``) or route (one language per row); a prompt or
+    route shared by every row is returned as it is."""
+    if isinstance(per_row, torch.Tensor):
+        return per_row[rows.to(per_row.device)] if per_row.dim() == 3 else per_row
+    if per_row is None or isinstance(per_row, str):
+        return per_row
+    return [per_row[r] for r in rows.tolist()]
