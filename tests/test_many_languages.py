@@ -20,7 +20,7 @@ from mpt_cli.data.parallel import ParallelPair
 from mpt_cli.engine.align import TranslatorLearner
 from mpt_cli.engine.tokenizer_fit import tokenizer_fit
 from mpt_cli.errors import MptError
-from mpt_cli.workflows import language_training
+from mpt_cli.workflows import language_preparation
 from mpt_cli.workflows import translate as workflow
 from mpt_cli.workflows.translate import TranslatedPrompt, translate
 
@@ -205,7 +205,7 @@ def held_after_each_language(monkeypatch, options) -> tuple[list[TranslatedPromp
     """Run ``translate(options)`` and measure, after each language (when the next one starts, and at the end),
     what the run holds: the language adapters inside the backbone, the teacher states, the optimizers alive."""
     prepared, optimizers, make_optimizer = [], [], torch.optim.AdamW
-    monkeypatch.setattr(workflow, "prepare", lambda *args: prepared.append(language_training.prepare(*args)) or prepared[-1])
+    monkeypatch.setattr(workflow, "prepare", lambda *args: prepared.append(language_preparation.prepare(*args)) or prepared[-1])
 
     def recorded_optimizer(*args, **kwargs):
         optimizer = make_optimizer(*args, **kwargs)

@@ -404,7 +404,7 @@ def test_a_language_that_fails_is_named_with_why_and_the_table_groups_and_draws_
         return train_language(options, prepared, target, callbacks, *later)
 
     monkeypatch.setattr(translate_module, "train_language", failing_in_swahili)
-    import mpt_cli.workflows.language_training as align_module
+    import mpt_cli.workflows.language_preparation as align_module
     from mpt_cli.engine.tokenizer_fit import TokenizerFit
 
     monkeypatch.setattr(align_module, "tokenizer_fit", lambda tokenizer, pairs: TokenizerFit(0.2, 1.0))

@@ -14,7 +14,8 @@ from ..errors import MptError
 from ..outputs import check_writable
 from ..store import PromptStore
 from .align_options import AlignOptions, TranslateMethod
-from .language_training import LanguageAlignment, prepare, train_language
+from .language_preparation import prepare
+from .language_training import LanguageAlignment, train_language
 
 
 def align(options: AlignOptions, callbacks: Callbacks | None = None) -> list[LanguageAlignment]:

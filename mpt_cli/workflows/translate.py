@@ -39,7 +39,8 @@ from ..outputs import check_writable
 from ..store import PromptStore
 from .align import align
 from .align_options import AlignOptions, TranslateMethod
-from .language_training import LanguageAlignment, Prepared, prepare, text_only_languages, train_language
+from .language_preparation import Prepared, prepare, text_only_languages
+from .language_training import LanguageAlignment, train_language
 
 # chosen on dev: see docs/translation.md
 DEFAULT_METHOD = TranslateMethod.ADAPTER
