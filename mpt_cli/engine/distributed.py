@@ -99,10 +99,13 @@ def close_process_group() -> None:
     """Take down this process's group at the end of a command that succeeded, as PyTorch asks of every process.
 
     Left to the interpreter's exit, gloo's threads may still be running and abort the process ("terminate
-    called without an active exception") after its work is done. Not after a failure: the other processes may
-    be inside a collective this one will never join, and the launcher ends them.
+    called without an active exception") after its work is done; so may a group taken down while another
+    process still talks to it, hence the barrier first: every process has finished before any lets go. Not
+    after a failure: the other processes may be inside a collective this one will never join, and the
+    launcher ends them.
     """
     if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
 
