@@ -71,7 +71,8 @@ def translate(options: AlignOptions, callbacks: Callbacks | None = None) -> list
     options = replace(options, method=options.method or DEFAULT_METHOD)
     store = PromptStore(options.prompts_dir)
     source = store.open_source(options.source)
-    finished = [target for target in options.targets if _finished(options, store, source, target, callbacks)]
+    unpaired = text_only_languages(options)  # read once: each finished language is checked against it
+    finished = [target for target in options.targets if _finished(options, store, source, target, unpaired, callbacks)]
     for target in finished:
         callbacks.on_stage(f"{describe(target)}: finished by an earlier run, skipped ({store.prompt_path(target)})")
     # every launched process must count the same languages as finished before any of them writes one
@@ -93,7 +94,9 @@ def translate(options: AlignOptions, callbacks: Callbacks | None = None) -> list
     return [results[target] for target in options.targets]
 
 
-def _finished(options: AlignOptions, store: PromptStore, source: PromptArtifact, target: str, callbacks: Callbacks) -> bool:
+def _finished(
+    options: AlignOptions, store: PromptStore, source: PromptArtifact, target: str, unpaired: set[str], callbacks: Callbacks
+) -> bool:
     """Whether ``target``'s prompt is there, complete and made as asked from this source prompt: then it is
     kept. One that is there but is not (damaged, made otherwise, from another source, with other settings)
     needs ``--overwrite``."""
@@ -110,7 +113,7 @@ def _finished(options: AlignOptions, store: PromptStore, source: PromptArtifact,
         if bool(info.language_adapter) != adapter:
             made = "without" if adapter else "with"
             raise MptError(f"it was made {made} an adapter of its own, not by --method {options.method}")
-        translator = options.translator and target not in text_only_languages(options)  # text alone trains none
+        translator = options.translator and target not in unpaired  # text alone trains no translator
         if bool(info.translator) != translator:
             raise MptError(f"it was made {'without' if translator else 'with'} a translator")
         if adapter:
@@ -122,12 +125,13 @@ def _finished(options: AlignOptions, store: PromptStore, source: PromptArtifact,
             f"{path} already exists and is not a finished translation as asked: {exc}; pass --overwrite to replace it"
         ) from None
     if adapter:  # the prompt method trains only missing translators: its settings do not reach a finished language
-        _check_settings(options, store, source, target, info.translation, callbacks)
+        _check_settings(options, store, source, target, target not in unpaired, info.translation, callbacks)
     return True
 
 
 def _check_settings(
-    options: AlignOptions, store: PromptStore, source: PromptArtifact, target: str, made: dict | None, callbacks: Callbacks
+    options: AlignOptions, store: PromptStore, source: PromptArtifact, target: str, paired: bool, made: dict | None,
+    callbacks: Callbacks,
 ) -> None:
     """Refuse a language an earlier run trained with settings other than this run's: one folder, one set of
     settings. A prompt made before mpt recorded them is kept, with a note: what it was made with cannot be
@@ -140,9 +144,7 @@ def _check_settings(
         )
         return
     task = store.task_of(source, options.task)
-    corpus = None
-    if target not in text_only_languages(options):
-        corpus = load_parallel(options.parallel, options.source, target, task, options.max_pairs, options.seed)
+    corpus = load_parallel(options.parallel, options.source, target, task, options.max_pairs, options.seed) if paired else None
     asked = language_settings(options, corpus, language_text(options.text, target) if options.text else None)
     differ = [key for key in made | asked if made.get(key) != asked.get(key)]
     if differ:
