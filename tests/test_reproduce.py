@@ -258,24 +258,64 @@ def _record(options, settings: dict | None = None) -> None:
     (options.output / "settings.json").write_text(json.dumps(settings or {"by_method": settings_by_method(options)}))
 
 
-def test_resuming_with_a_new_language_shows_the_finished_cells_missing_it(finished_cells, tiny_model_dir, toy_data_dir):
+def test_resuming_with_a_new_language_shows_the_joint_cells_missing_it(finished_cells, tiny_model_dir, toy_data_dir):
+    """A joint cell trained its translators on its languages together: one asked for later is shown missing
+    (None, '–'), and the cell is not run again."""
     from mpt_cli.workflows.reproduce import ReproduceOptions
 
     earlier = ReproduceOptions(
-        shots=(2,), seeds=(1, 2), methods=("soft-prompt", "mpt"), languages=("en", "de"), model=str(tiny_model_dir),
-        data=str(toy_data_dir), output=finished_cells, tune="prompt",
+        shots=(2,), seeds=(1, 2), methods=("joint",), languages=("en", "de"), model=str(tiny_model_dir),
+        data=str(toy_data_dir), output=finished_cells, tune="lora",
     )  # fmt: skip
+    for seed in (1, 2):
+        path = finished_cells / f"k2-s{seed}" / "joint" / "results.json"
+        path.parent.mkdir()
+        path.write_text(json.dumps(_report({"en": 0.5 + seed / 10, "de": 0.4 + seed / 10})))
+    done = {p: p.stat().st_mtime_ns for p in finished_cells.glob("*/joint/results.json")}
     _record(earlier)
-    result = invoke("reproduce", "--shots", "2", "--seeds", "1,2", "--methods", "soft-prompt,mpt", "--langs", "en,de,sw",
-                    "--output", finished_cells, "--model", tiny_model_dir, "--data", toy_data_dir, "--tune", "prompt",
+    result = invoke("reproduce", "--shots", "2", "--seeds", "1,2", "--methods", "joint", "--langs", "en,de,sw",
+                    "--output", finished_cells, "--model", tiny_model_dir, "--data", toy_data_dir, "--tune", "lora",
                     "--json")  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    summary = json.loads(result.stdout)
-    soft = summary["rows"][0]
-    assert soft["languages"]["sw"] is None and soft["average"] is None and soft["targets"] is None
-    assert soft["languages"]["de"] == {"mean": pytest.approx(0.55), "std": pytest.approx(0.0707, abs=1e-4)}
-    assert summary["gain_over_soft_prompt"]["mpt"]["2"] == {"en": pytest.approx(0.0), "de": pytest.approx(0.1), "sw": None}
+    joint = json.loads(result.stdout)["rows"][0]
+    assert joint["languages"]["sw"] is None and joint["average"] is None and joint["targets"] is None
+    assert joint["languages"]["de"] == {"mean": pytest.approx(0.55), "std": pytest.approx(0.0707, abs=1e-4)}
     assert "–" in result.stderr and "Traceback" not in result.stderr
+    assert {p: p.stat().st_mtime_ns for p in done} == done
+
+
+def test_a_finished_run_asked_for_a_new_language_adds_it_and_keeps_what_it_trained(
+    tiny_model_dir, toy_data_dir, parallel_dir, tmp_path
+):
+    """Widening --langs (a sample first, then every language): the per-language cells train and score only
+    what they lack; the source run and the languages already translated are kept as they are."""
+    from dataclasses import replace
+
+    from mpt_cli.callbacks import Callbacks
+    from mpt_cli.engine.align import AlignConfig
+    from mpt_cli.engine.train import TrainConfig
+    from mpt_cli.workflows.reproduce import ReproduceOptions, reproduce
+
+    options = ReproduceOptions(
+        shots=(3,), seeds=(1,), methods=("soft-prompt", "adapter"), languages=("en", "de"), model=str(tiny_model_dir),
+        data=str(toy_data_dir), parallel=str(parallel_dir), split="validation", output=tmp_path / "out", tune="prompt",
+        train=TrainConfig(epochs=1, batch_size=8), align=AlignConfig(epochs=1), max_examples=6, cpu=True,
+    )  # fmt: skip
+    sample = reproduce(options)
+    cell = tmp_path / "out" / "k3-s1"
+    kept = [cell / "prompts" / "en.safetensors", cell / "prompts-adapter" / "de.safetensors"]
+    made = {path: path.stat().st_mtime_ns for path in kept}
+    stages = []
+    every = reproduce(replace(options, languages=LANGS), Callbacks(on_stage=stages.append))
+    assert "resuming: 0 of 2 cells already done; 2 of the others add the languages they lack" in stages
+    assert {path: path.stat().st_mtime_ns for path in kept} == made
+    assert (cell / "prompts-adapter" / "sw.safetensors").is_file()
+    for before, after in zip(sample["rows"], every["rows"]):
+        assert after["languages"]["de"] == before["languages"]["de"]
+        assert after["languages"]["sw"] is not None and after["targets"] is not None
+    stages.clear()
+    reproduce(replace(options, languages=LANGS), Callbacks(on_stage=stages.append))
+    assert not [stage for stage in stages if stage.startswith("cell ")]
 
 
 def test_a_method_is_compared_on_the_settings_it_depends_on(finished_cells, tiny_model_dir, toy_data_dir):

@@ -8,6 +8,7 @@ the adapter methods translate a copy of the source run (hard links where the fil
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -46,6 +47,10 @@ METHODS = tuple(Method)
 JOINT_METHODS = (Method.JOINT, Method.JOINT_NO_TRANSLATOR)
 ADAPTER_METHODS = (Method.ADAPTER, Method.ADAPTER_NO_TRANSLATOR)
 PROMPT_METHODS = (Method.MPT, *JOINT_METHODS, *ADAPTER_METHODS)  # compared with soft-prompt transfer in the summary
+PER_LANGUAGE_METHODS = (Method.SOFT_PROMPT, Method.MPT, *ADAPTER_METHODS)
+"""Methods whose finished cell takes a language asked for later: its languages are trained one by one, so a
+resumed run adds the new ones and keeps the rest. A joint cell trained on its languages together and a
+finetune cell's classifier is not kept: a language they lack stays missing from the table."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,16 @@ class Cell:
     def results_path(self) -> Path:
         return self.folder / self.method / "results.json"
 
+    def finished(self, languages: tuple[str, ...]) -> bool:
+        """Whether this cell is done for ``languages``: its results exist and, where its method can add a
+        language (:data:`PER_LANGUAGE_METHODS`), have every one of them."""
+        if not self.results_path.is_file():
+            return False
+        return self.method not in PER_LANGUAGE_METHODS or set(languages) <= set(self.results()["languages"])
+
+    def results(self) -> dict:
+        return json.loads(self.results_path.read_text())
+
     @property
     def source_run(self) -> Path:
         """The soft-prompt run's folder, which every prompt method starts from."""
@@ -174,7 +189,9 @@ def _run_translation(options: ReproduceOptions, cell: Cell, callbacks: Callbacks
         group.barrier()  # processes running the cell together read the copy (every one waits: the folder test would race)
     targets = tuple(lang for lang in options.languages if lang != options.source)
     missing = tuple(t for t in targets if not PromptStore(cell.prompts_dir).prompt_path(t).is_file())
-    failed, badly_read = {}, {}  # language -> why it failed (scored with the source prompt) / the tokenizer's warning
+    failed = {}  # language -> why it failed (scored with the source prompt)
+    earlier = cell.results().get("tokenizer", {}) if cell.results_path.is_file() else {}  # a run extended by languages
+    badly_read = {lang: why for lang, why in earlier.items() if lang not in missing}  # language -> the tokenizer's warning
     if missing:
         align_options = AlignOptions(
             targets=missing, source=options.source, prompts_dir=cell.prompts_dir, model=options.model, data=options.data,
@@ -184,7 +201,7 @@ def _run_translation(options: ReproduceOptions, cell: Cell, callbacks: Callbacks
         )  # fmt: skip
         outcomes = translate(align_options, replace(callbacks, on_start=lambda total: None))
         failed = {t.target: t.error for t in outcomes if t.outcome == Outcome.FAILED}
-        badly_read = {t.target: t.warning for t in outcomes if t.warning}
+        badly_read |= {t.target: t.warning for t in outcomes if t.warning}
     results = _evaluate(options, cell, callbacks, use_translated=True)
     return results | ({"failed": failed} if failed else {}) | ({"tokenizer": badly_read} if badly_read else {})
 

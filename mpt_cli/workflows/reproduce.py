@@ -3,7 +3,8 @@
 Work is organised in cells, one per (shots, seed), under ``output/k{shots}-s{seed}/``: the prompt
 folders (:mod:`.cells` says which method writes which) and one folder per method with its
 ``results.json``. A method whose ``results.json`` exists is not run again, so an interrupted run
-resumes where it stopped; ``settings.json`` records, per method, the settings its cells depend on,
+resumes where it stopped (a per-language method whose results lack a language asked for now runs again
+for it, keeping what it trained); ``settings.json`` records, per method, the settings its cells depend on,
 so that a resumed run (or one adding a method) keeps to them.
 """
 
@@ -47,15 +48,17 @@ def reproduce(options: ReproduceOptions, callbacks: Callbacks | None = None) -> 
     group = processes(options.cpu)
     _check_same_settings(options)
     cells = plan(options)
-    todo = [c for c in cells if not c.results_path.is_file()]
+    todo = [c for c in cells if not c.finished(options.languages)]
     group.barrier()  # every process has read the folder before any of them writes to it
     settings_path, recorded = options.output / "settings.json", _recorded_settings(options.output)
     by_method = settings_by_method(options) | recorded
     if group.is_main and by_method != recorded:
         with atomic_path(settings_path, overwrite=True) as tmp:
             tmp.write_text(json.dumps({"by_method": by_method}, indent=2) + "\n")
-    if len(todo) < len(cells):
-        callbacks.on_stage(f"resuming: {len(cells) - len(todo)} of {len(cells)} cells already done")
+    extended = sum(c.results_path.is_file() for c in todo)
+    if len(todo) < len(cells) or extended:
+        more = f"; {extended} of the others add the languages they lack" if extended else ""
+        callbacks.on_stage(f"resuming: {len(cells) - len(todo)} of {len(cells)} cells already done{more}")
     if group.count > 1 and len({c.folder for c in todo}) < group.count:
         callbacks.on_stage(f"{group.count} processes run each of the {len(todo)} cells together")
         _run_cells(options, todo, callbacks, group)
@@ -65,10 +68,10 @@ def reproduce(options: ReproduceOptions, callbacks: Callbacks | None = None) -> 
             callbacks.on_stage(f"{group.count} processes: this one runs {len(mine)} of the {len(todo)} cells")
         with alone():
             _run_cells(options, mine, callbacks, Processes())
-    while not all(c.results_path.is_file() for c in todo):  # files, not a barrier: cells may take hours
+    while not all(c.finished(options.languages) for c in todo):  # files, not a barrier: cells may take hours
         time.sleep(1)
     by_row = sorted(cells, key=lambda c: (options.methods.index(c.method), options.shots.index(c.shots)))
-    results = {(c.method, c.shots, c.seed): json.loads(c.results_path.read_text()) for c in by_row if c.results_path.is_file()}
+    results = {(c.method, c.shots, c.seed): c.results() for c in by_row if c.results_path.is_file()}
     summary = summarise(results, options.languages, options.source, compared=PROMPT_METHODS) | {
         "settings": _results_settings(options)
     }
