@@ -20,7 +20,6 @@ on both sides, so both sides see the same pairing.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,13 +27,13 @@ from enum import Enum
 from pathlib import Path
 
 from ..errors import MptError
-from ..languages import ALL, AllLanguages, check_targets, find_language, languages_in, normalise, parse_languages
+from ..languages import ALL, AllLanguages, check_targets, find_language, languages_in, parse_languages
 from ..task import BUILT_IN, Task
-from .examples import SPLIT_ALIASES, canonical_split, expected_columns, read_texts, split_files
+from .examples import SPLIT_ALIASES, canonical_split, split_files
 from .given import GivenPairs, given_label, given_languages, given_rows, is_given
+from .pair_files import folder_pairs, partner_files, task_file_pairs, tsv_pairs, two_files
 from .parallel_hub import check_hub_languages, hub_corpus_languages, hub_pairs, reading_task
 from .paths import existing_path, local_path, resolved_spec
-from .text import read_lines
 
 DEFAULT_PARALLEL = BUILT_IN["xnli"].data  # XNLI's all_languages configuration: the training set in every language
 # per language: accuracy was flat from a few hundred pairs on (XNLI 500-1,488, SIB-200 100-701), and time grows
@@ -123,7 +122,7 @@ def _is_task_folder(folder: Path, source: str) -> bool:
     """A folder with ``train-{source}.tsv`` and no pair file of ``source`` (``dev-en.tsv`` names a split, though
     ``dev`` is also a language code)."""
     splits = {alias for aliases in SPLIT_ALIASES.values() for alias in aliases}
-    pairs = [lang for lang in _partner_files(folder, source) if lang not in splits]
+    pairs = [lang for lang in partner_files(folder, source) if lang not in splits]
     return not pairs and find_language(source, split_files(folder, DEFAULT_SPLIT)) is not None
 
 
@@ -139,44 +138,21 @@ def load_parallel(
         name, digest, rows = given_rows(corpus, target)
     elif form is Form.TWO_FILES:
         first, second = (Path(p.strip()).expanduser() for p in corpus.split(",", 1))
-        name, digest, rows = _two_files(first, second)
+        name, digest, rows = two_files(first, second)
     elif form is Form.HUB:
         name, digest, rows = hub_pairs(corpus, source, target, texts, split or DEFAULT_SPLIT)
     elif form is Form.TASK_FOLDER:
-        name, digest, rows = _task_files(path, source, target, reading_task(texts, corpus), split or DEFAULT_SPLIT)
+        name, digest, rows = task_file_pairs(path, source, target, reading_task(texts, corpus), split or DEFAULT_SPLIT)
     elif form is Form.PAIR_FOLDER:
-        name, digest, rows = _folder(path, source, target)
+        name, digest, rows = folder_pairs(path, source, target)
     else:
-        name, digest, rows = str(path), *_tsv(path, swap=False)
+        name, digest, rows = tsv_pairs(path)
     if not rows:
         raise MptError(f"the parallel corpus {name} has no sentence pairs")
     rng = random.Random(f"mpt-parallel-{seed}")
     if max_pairs is not None and len(rows) > max_pairs:
         rows = rng.sample(rows, max_pairs)
     return ParallelCorpus(name, digest, _as_pairs(rows, count, rng, name))
-
-
-def _task_files(folder: Path, source: str, target: str, task: Task, split: str) -> tuple[str, str, list[tuple[str, ...]]]:
-    """The rows of ``source``'s and ``target``'s ``split`` files side by side: the task's texts of both, row i
-    with row i."""
-    source_file, source_raw, source_rows = read_texts(task, folder, source, split)
-    target_file, target_raw, target_rows = read_texts(task, folder, target, split)
-    if len(source_rows) != len(target_rows):
-        raise MptError(f"{source_file.name} has {len(source_rows)} rows but {target_file.name} has {len(target_rows)}: the "
-                       f"{split} files of {folder} must be row-aligned (row i the same sentence in every language)")  # fmt: skip
-    name = f"{folder} ({source_file.name}, {target_file.name})"
-    _check_translated(name, task, source_rows, target_rows)
-    digest = hashlib.sha256(hashlib.sha256(source_raw).digest() + hashlib.sha256(target_raw).digest()).hexdigest()
-    return name, digest, [s + t for s, t in zip(source_rows, target_rows)]
-
-
-def _check_translated(name: str, task: Task, source_rows: list[tuple[str, ...]], target_rows: list[tuple[str, ...]]) -> None:
-    """Refuse a text column that is the same in both languages in every row: it was never translated, such as
-    the label column of a one-text task's files (SIB-200's text<TAB>label) read as a two-text task's second text."""
-    for position, column in enumerate(task.inputs):
-        if len(source_rows) > 1 and all(s[position] == t[position] for s, t in zip(source_rows, target_rows)):
-            raise MptError(f"{name}: the task's {column!r} column is the same in both languages in every row, so it "
-                           f"is no translated text (a label?); task {task.name!r} reads {expected_columns(task)}")  # fmt: skip
 
 
 def split_heldout(pairs: list, heldout: int, seed: int, name: str = "the parallel corpus") -> tuple[list, list]:
@@ -207,68 +183,6 @@ def _as_pairs(rows: list[tuple[str, ...]], texts: int, rng: random.Random, name:
     return [ParallelPair((row[0], rows[partner[i]][0]), (row[1], rows[partner[i]][1])) for i, row in enumerate(rows)]
 
 
-def _read_lines(path: Path) -> tuple[str, list[str]]:
-    raw, lines = read_lines(path)
-    return hashlib.sha256(raw).hexdigest(), lines
-
-
-def _tsv(path: Path, swap: bool) -> tuple[str, list[tuple[str, ...]]]:
-    digest, lines = _read_lines(path)
-    rows, width = [], None
-    for number, line in enumerate(lines, 1):
-        fields = tuple(line.split("\t"))
-        if len(fields) not in (2, 4):
-            problem = "no tab" if len(fields) == 1 else f"{len(fields)} fields"
-            raise MptError(f"{path.name} line {number}: expected source<TAB>target (or 4 columns), found {problem}")
-        if not all(f.strip() for f in fields):
-            raise MptError(f"{path.name} line {number}: a column is empty")
-        if width is not None and len(fields) != width:
-            raise MptError(f"{path.name} line {number}: {len(fields)} fields where earlier lines have {width}")
-        width = len(fields)
-        if swap:
-            half = len(fields) // 2
-            fields = fields[half:] + fields[:half]
-        rows.append(fields)
-    return digest, rows
-
-
-def pair_files(folder: Path) -> dict[tuple[str, str], Path]:
-    """The ``{a}-{b}.tsv`` files of ``folder`` by their two languages, normalised; a name splits at the
-    hyphen that leaves a language code on both sides (``en-pt-BR.tsv``: en and pt-BR)."""
-    files = {}
-    for path in sorted(folder.glob("*-*.tsv")):
-        stem = path.stem
-        for cut in (i for i, char in enumerate(stem) if char == "-"):
-            try:
-                files.setdefault((normalise(stem[:cut]), normalise(stem[cut + 1 :])), path)
-                break
-            except MptError:
-                continue
-    return files
-
-
-def _partner_files(folder: Path, source: str) -> dict[str, tuple[Path, bool]]:
-    """The pair files of ``folder`` that pair ``source`` with another language, by that language, each with
-    whether its columns are the other way round. A file is the language its name spells (``en-pt.tsv`` pt,
-    ``en-pt-BR.tsv`` pt-BR); ``en-de.tsv`` comes before ``de-en.tsv``."""
-    oriented: dict[tuple[str, str], tuple[Path, bool]] = {}
-    for swap in (False, True):
-        for (a, b), path in pair_files(folder).items():
-            oriented.setdefault((b, a) if swap else (a, b), (path, swap))
-    side = find_language(source, [first for first, _ in oriented])  # the source's own files, else its one variant's
-    return {second: where for (first, second), where in oriented.items() if first == side}
-
-
-def _folder(folder: Path, source: str, target: str) -> tuple[str, str, list[tuple[str, ...]]]:
-    partners = _partner_files(folder, source)
-    # its own file, else the one file of its only script or region (pt: en-pt-BR.tsv where there is no en-pt.tsv)
-    if (language := find_language(target, partners)) is None:
-        found = ", ".join(sorted(p.name for p in pair_files(folder).values())) or "none"
-        raise MptError(f"{folder} has no {source}-{target}.tsv (found: {found})")
-    path, swap = partners[language]
-    return (str(path), *_tsv(path, swap))
-
-
 def corpus_languages(spec: str | GivenPairs, source: str) -> list[str]:
     """The languages a parallel corpus pairs with ``source``: what ``--to all`` means."""
     form, corpus, path, split = corpus_form(spec, source)
@@ -279,7 +193,7 @@ def corpus_languages(spec: str | GivenPairs, source: str) -> list[str]:
     if form is Form.TASK_FOLDER:
         languages = [lang for lang in languages_in(split_files(path, split or DEFAULT_SPLIT)) if lang != source]
     elif form is Form.PAIR_FOLDER:
-        languages = list(_partner_files(path, source))
+        languages = list(partner_files(path, source))
     else:
         raise MptError(f"--to all needs a folder or a hub corpus; {spec} pairs one language: name it")
     if not languages:
@@ -295,18 +209,6 @@ def target_languages(targets: str | Iterable[str] | AllLanguages, source: str, s
     targets = tuple(corpus_languages(spec, source)) if targets is ALL else targets
     check_targets(source, targets)
     return targets
-
-
-def _two_files(first: Path, second: Path) -> tuple[str, str, list[tuple[str, ...]]]:
-    digest_a, lines_a = _read_lines(first)
-    digest_b, lines_b = _read_lines(second)
-    if len(lines_a) != len(lines_b):
-        raise MptError(f"{first.name} has {len(lines_a)} lines but {second.name} has {len(lines_b)}; they must be line-aligned")
-    for number, (a, b) in enumerate(zip(lines_a, lines_b), 1):
-        if not a.strip() or not b.strip():
-            raise MptError(f"line {number} is empty in {first.name if not a.strip() else second.name}")
-    digest = hashlib.sha256((digest_a + digest_b).encode()).hexdigest()
-    return f"{first},{second}", digest, list(zip(lines_a, lines_b))
 
 
 def check_corpus_languages(spec: str | GivenPairs, source: str, targets) -> None:
