@@ -10,7 +10,7 @@
       de.adapter-<sha>.safetensors    a translated language's own adapter (translate's adapter method)
       README.md                       the model card: every language, how it was made, what eval measured
 
-Every save rewrites the model card (:mod:`.model_card`), and so does ``mpt eval`` with what it measured.
+Every save rewrites the model card (:mod:`.folder_card`), and so does ``mpt eval`` with what it measured.
 Side files are named after their content. A run writes its own beside the old ones and the prompt
 switches to them in one rename, so a run killed half way leaves a prompt that loads; the side files of
 the replaced prompt (and any a killed run left) are removed afterwards.
@@ -18,7 +18,6 @@ the replaced prompt (and any a killed run left) are removed afterwards.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Callable
@@ -28,12 +27,13 @@ from pathlib import Path
 import torch
 
 from .artifacts import PromptArtifact, PromptInfo, StateInfo, read_state, read_state_file
+from .data.paths import same_model
 from .engine.backbone import Backbone, Tune, weights_fingerprint
 from .engine.language_adapter import AdapterConfig
 from .engine.scorer import Scorer
 from .errors import MptError
-from .fileformat import from_fields, provenance, read_metadata, tensor_sha256, tensors_sha256, with_prefix, write_safetensors
-from .model_card import is_card, measured_in, prompts_card
+from .fileformat import from_fields, provenance, tensor_sha256, tensors_sha256, with_prefix, write_safetensors
+from .folder_card import write_card
 from .outputs import MARKER, atomic_path, check_writable
 from .task import Task
 from .template import TemplateEncoder
@@ -42,16 +42,6 @@ from .verbalizer import Verbalizer
 SIDE_FILE = re.compile(r"^(?P<lang>[^.]+)\.(?P<kind>backbone|lora|state|adapter)-[0-9a-f]{12}(\.safetensors)?$")
 STATE_FILE_NAME = {"lora": "lora", "encoder": "state", "language-adapter": "adapter"}  # kind of state -> infix
 DEFAULT_PROMPTS_DIR = Path("prompts")
-CARD_FILE = "README.md"
-
-
-def same_model(given: str, recorded: str) -> bool:
-    """Whether ``given`` names the model recorded as ``recorded``: the same string, or two spellings
-    (relative, absolute, through a link) of one local folder."""
-    if given == recorded:
-        return True
-    given_path, recorded_path = Path(given).expanduser(), Path(recorded).expanduser()
-    return given_path.exists() and recorded_path.exists() and given_path.resolve() == recorded_path.resolve()
 
 
 class PromptStore:
@@ -215,51 +205,6 @@ class PromptStore:
 
     # ---------------------------------------------------------------------------------------- saving
 
-    def write_card(self, measured: dict[str, dict] | None = None) -> Path | None:
-        """Rewrite the folder's model card from the prompts in it; what ``mpt eval`` measured (``measured``, by
-        language, and what the card held) is kept while the prompt measured is the one the language uses. A
-        README.md that is not mpt's card, or a folder mpt cannot write, is left alone, with a note."""
-        path = self.root / CARD_FILE
-        old = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-        if path.exists() and not is_card(old):
-            self.notes.append(f"{path} is not a model card mpt wrote, so mpt leaves it as it is")
-            return None
-        if not os.access(self.root, os.W_OK):
-            self.notes.append(f"{self.root} is not writable: its model card is not updated")
-            return None
-        prompts = {}
-        for lang in self.languages():
-            try:
-                prompts[lang] = self.load_prompt(lang)
-            except MptError:  # a damaged prompt: mpt inspect names it; the card lists the others
-                continue
-        if not prompts:
-            return None
-        prompts = dict(sorted(prompts.items(), key=lambda item: item[1].info.kind != "source"))  # source prompts first
-        sources = {tensor_sha256(a.prompt) for a in prompts.values() if a.info.kind == "source"}
-        in_use = lambda lang: {tensor_sha256(prompts[lang].prompt)} if lang in prompts else sources
-        kept = {lang: entry for lang, entry in (measured_in(old) | (measured or {})).items()
-                if entry.get("prompt_sha256") in in_use(lang)}  # fmt: skip
-        translators = {}
-        for lang, artifact in prompts.items():
-            translator = self.root / artifact.info.translator if artifact.info.translator else None
-            if translator is not None and translator.is_file():
-                meta = read_metadata(translator)
-                translators[lang] = {"corpus": meta.get("corpus"), "pairs": meta.get("pairs")}
-        sizes = {lang: self._own_bytes(artifact) for lang, artifact in prompts.items()}
-        text = prompts_card(prompts, translators, sizes, kept, self.root.name)  # a joint run writes in a temporary folder
-        with atomic_path(path, overwrite=True) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-        return path
-
-    def _own_bytes(self, artifact: PromptArtifact) -> int:
-        """The bytes of a language's own files: its prompt, and its adapter and translator, or a source run's side files."""
-        info = artifact.info
-        own = [info.language_adapter, info.translator] if info.kind != "source" else [info.tuned_backbone, info.adapters]
-        paths = [self.prompt_path(info.language), *(self.root / name for name in own if name)]
-        files = [f for p in paths for f in ([p] if p.is_file() else p.rglob("*") if p.is_dir() else []) if f.is_file()]
-        return sum(f.stat().st_size for f in files)
-
     def save_source(
         self, backbone: Backbone, prompt: torch.Tensor, info: PromptInfo, encoder_state: dict, overwrite: bool
     ) -> Path:
@@ -267,7 +212,7 @@ class PromptStore:
         the adapters (``lora``), and the prompt encoder. They are written first, the prompt last."""
         path = self.prompt_path(info.language)
         check_writable(path, overwrite)
-        replaced = self._side_files_of(path)
+        replaced = self._side_files_of(path, lambda old: [old.tuned_backbone, old.adapters, old.training_state])
         if info.tune == Tune.FULL:
             info.tuned_backbone_fingerprint = weights_fingerprint(backbone.model)
             info.tuned_backbone = self._write_side(
@@ -285,7 +230,7 @@ class PromptStore:
         for item in {*replaced, *stale}:
             if item.name not in keep:
                 shutil.rmtree(item) if item.is_dir() else item.unlink(missing_ok=True)
-        self.write_card()
+        write_card(self)
         return path
 
     def save_translated(
@@ -299,7 +244,7 @@ class PromptStore:
         replaces is removed once the new prompt is in place. ``settings``: those it was trained with, recorded,
         and ``seconds`` the training took."""
         path = self.prompt_path(target)
-        replaced = self._language_adapter_of(path)
+        replaced = self._side_files_of(path, lambda old: [old.language_adapter])  # the source's are shared: kept
         info = replace(
             source.info,
             language=target,
@@ -320,18 +265,11 @@ class PromptStore:
             info.language_adapter_sha256 = sha = tensors_sha256(state)
             info.language_adapter = self._write_state(target, "language-adapter", state, config.to_json(), sha)
         PromptArtifact(prompt, info).save(path, overwrite)
-        if replaced is not None and replaced.name != info.language_adapter:
-            replaced.unlink(missing_ok=True)
-        self.write_card()
+        for old in replaced:
+            if old.name != info.language_adapter:
+                old.unlink(missing_ok=True)
+        write_card(self)
         return path
-
-    def _language_adapter_of(self, path: Path) -> Path | None:
-        """The adapter file of the translated prompt at ``path``, when there is one to replace."""
-        try:
-            name = PromptArtifact.load(path).info.language_adapter if path.is_file() else None
-            return self.side_path(name, path) if name else None
-        except MptError:  # a damaged prompt, or one naming files outside the folder: nothing of it to remove
-            return None
 
     def _write_state(self, lang: str, kind: str, tensors: dict, config: dict, sha: str | None = None) -> str:
         """Write a state file named after its weights, unless it is there already; its name."""
@@ -348,11 +286,11 @@ class PromptStore:
                 write(tmp)
         return name
 
-    def _side_files_of(self, path: Path) -> list[Path]:
-        """The side files and folders the prompt at ``path`` uses, when there is one to replace."""
+    def _side_files_of(self, path: Path, names: Callable[[PromptInfo], list[str | None]]) -> list[Path]:
+        """The side files and folders ``names`` picks from the prompt at ``path``, when there is one to replace."""
         try:
             info = PromptArtifact.load(path).info if path.is_file() else None
-            names = [n for n in (info.tuned_backbone, info.adapters, info.training_state) if n] if info else []
-            return [side for side in (self.side_path(name, path) for name in names) if side.exists()]
+            sides = [self.side_path(name, path) for name in names(info) if name] if info else []
+            return [side for side in sides if side.exists()]
         except MptError:  # a damaged prompt, or one naming files outside the folder: nothing of it to remove
             return []

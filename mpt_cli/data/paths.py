@@ -32,3 +32,9 @@ def resolved_spec(spec: str) -> str:
     """A local path made absolute (the same folder named two ways is one spec); a hub id as given."""
     path = existing_path(spec)
     return spec if path is None else str(path.resolve())
+
+
+def same_model(given: str, recorded: str) -> bool:
+    """Whether ``given`` names the model recorded as ``recorded``: the same hub id, or one local folder
+    spelt either way (relative, absolute, through a link)."""
+    return resolved_spec(given) == resolved_spec(recorded)

@@ -14,6 +14,7 @@ from ..engine.batching import EVAL_BATCH_SIZE
 from ..engine.distributed import processes
 from ..errors import require_positive, unset_is_one
 from ..fileformat import provenance, tensor_sha256
+from ..folder_card import write_card
 from ..language_groups import LanguageGroups, load_groups
 from ..languages import ALL, DEFAULT_SOURCE, AllLanguages, language_name, normalise, parse_languages, script_of
 from ..metrics import Scores
@@ -182,7 +183,7 @@ def evaluate(options: EvalOptions, callbacks: Callbacks | None = None) -> EvalRe
     } | provenance()
     report = EvalReport(results, task.labels, options.source, prompts.warnings, run, groups)
     if processes(options.cpu).is_main:  # the prompts folder's model card records what was measured
-        prompts.store.write_card({
+        write_card(prompts.store, {
             r.language: {"accuracy": r.scores.accuracy, "examples": r.scores.examples, "split": options.split,
                          "data": data_label(data), "int8": options.int8, "prompt_sha256": r.prompt_sha256,
                          "measured": run["created"]}

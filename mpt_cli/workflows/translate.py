@@ -34,6 +34,7 @@ from ..engine.tokenizer_fit import TokenizerFit
 from ..engine.translator import PromptTranslator, TranslatorConfig
 from ..errors import MptError
 from ..fileformat import tensor_sha256
+from ..folder_card import write_card
 from ..languages import describe
 from ..outputs import check_writable
 from ..store import PromptStore
@@ -89,7 +90,7 @@ def translate(options: AlignOptions, callbacks: Callbacks | None = None) -> list
         if not group.is_main:
             return []
         if group.count > 1:  # each process rewrote the card as it saved a language: now it sees them all
-            store.write_card()
+            write_card(store)
     results = {t.target: t for t in done} | {t: TranslatedPrompt(t, Outcome.SKIPPED, store.prompt_path(t)) for t in finished}
     return [results[target] for target in options.targets]
 
