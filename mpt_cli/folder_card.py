@@ -8,7 +8,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .artifacts import PromptArtifact
 from .errors import MptError
@@ -17,10 +17,18 @@ from .languages import language_name
 from .model_card import LICENSE, TAGS, hub_id, yaml_header
 from .outputs import atomic_path, human_size
 
-if TYPE_CHECKING:
-    from .store import PromptStore
-
 CARD_FILE = "README.md"
+
+
+class PromptsFolder(Protocol):
+    """What a card needs of the folder it describes (the store is one)."""
+
+    root: Path
+    notes: list[str]  # things worth telling the user
+
+    def languages(self) -> list[str]: ...
+    def load_prompt(self, lang: str) -> PromptArtifact: ...
+    def prompt_path(self, lang: str) -> Path: ...
 CARD_MARK = "<!-- mpt model card: train-source, translate, joint and eval rewrite this file -->"
 """Tells mpt's card from a README.md of someone else's, which mpt never replaces."""
 _MEASURED = re.compile(r"^<!-- mpt measured: (\{.*\}) -->$", re.MULTILINE)
@@ -148,7 +156,7 @@ def _how_made(info, translator: dict | None) -> str:
     return ", ".join(parts)
 
 
-def write_card(store: PromptStore, measured: dict[str, dict] | None = None) -> Path | None:
+def write_card(store: PromptsFolder, measured: dict[str, dict] | None = None) -> Path | None:
     """Rewrite the model card of ``store``'s folder from the prompts in it; what ``mpt eval`` measured (``measured``, by
     language, and what the card held) is kept while the prompt measured is the one the language uses. A
     README.md that is not mpt's card, or a folder mpt cannot write, is left alone, with a note."""
@@ -185,7 +193,7 @@ def write_card(store: PromptStore, measured: dict[str, dict] | None = None) -> P
         tmp.write_text(text, encoding="utf-8")
     return path
 
-def _own_bytes(store: PromptStore, artifact: PromptArtifact) -> int:
+def _own_bytes(store: PromptsFolder, artifact: PromptArtifact) -> int:
     """The bytes of a language's own files: its prompt, and its adapter and translator, or a source run's side files."""
     info = artifact.info
     own = [info.language_adapter, info.translator] if info.kind != "source" else [info.tuned_backbone, info.adapters]
