@@ -317,6 +317,16 @@ def test_the_estimate_changes_no_weight_and_draws_nothing(aligner):
     assert (clock(42), clock(600), clock(3 * 3600 + 300)) == ("42 s", "10 min", "3h05m")
 
 
+def test_the_time_left_follows_what_the_finished_items_took():
+    from mpt_cli.engine.cost import TimeLeft
+
+    left = TimeLeft(items=5)
+    assert left.before(0) == ""  # nothing finished: the estimate said before training is all there is
+    left.done(60.0)
+    left.done(120.0)
+    assert left.before(2) == f", about {clock(90.0 * 3)} left" == ", about 4 min left"
+
+
 def test_inspect_shows_the_language_adapter_a_prompt_needs(full_copy, toy_data_dir, parallel_dir):
     assert translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de").exit_code == 0
     result = invoke("inspect", full_copy / "de.safetensors", "--json")

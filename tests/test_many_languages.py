@@ -4,6 +4,7 @@ stop the others, every language gets a row, and a language the tokenizer reads b
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import weakref
 from pathlib import Path
@@ -48,6 +49,7 @@ def test_a_failing_language_leaves_the_others_and_a_second_run_goes_on_from_ther
     assert (rows["de"]["outcome"], rows["sw"]["outcome"]) == ("written", "failed")
     assert rows["sw"]["error"] == "the sw run went wrong" and rows["sw"]["prompt"] is None
     assert "[1/2] de (German)" in first.stderr and "[2/2] sw (Swahili)" in first.stderr
+    assert re.search(r"\[2/2\] sw \(Swahili\), about \d+ s left", first.stderr)  # from what de took
     de = files_of(full_copy, "de")
     assert len(de) == 3 and files_of(full_copy, "sw") == {}
     PromptArtifact.load(full_copy / "de.safetensors")

@@ -9,8 +9,9 @@ forward); scoring the held-out pairs after every epoch (and before the first) on
 from __future__ import annotations
 
 import math
+import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -83,3 +84,19 @@ def clock(seconds: float) -> str:
         return f"{max(1, round(seconds))} s"
     minutes = round(seconds / 60)
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes} min"
+
+
+@dataclass
+class TimeLeft:
+    """The time a run of like items (languages, cells) has left, from what those finished so far took: the
+    estimate before the first gives way to what this machine, under its load now, really takes."""
+
+    items: int
+    taken: list[float] = field(default_factory=list)  # seconds of each finished item
+
+    def done(self, seconds: float) -> None:
+        self.taken.append(seconds)
+
+    def before(self, position: int) -> str:
+        """``", about 1h05m left"`` before item ``position`` (0-based) starts; ``""`` before any finished."""
+        return f", about {clock(statistics.mean(self.taken) * (self.items - position))} left" if self.taken else ""

@@ -11,7 +11,6 @@ so that a resumed run (or one adding a method) keeps to them.
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 from ..callbacks import Callbacks
 from ..data.parallel import resolved_corpus
 from ..data.paths import resolved_spec
-from ..engine.cost import clock
+from ..engine.cost import TimeLeft
 from ..engine.distributed import Processes, alone, own_errors, processes
 from ..errors import MptError
 from ..outputs import atomic_path
@@ -90,17 +89,16 @@ def _share(todo: list[Cell], group: Processes) -> list[Cell]:
 
 def _run_cells(options: ReproduceOptions, cells: list[Cell], callbacks: Callbacks, group: Processes) -> None:
     """Run ``cells`` in order; ``group``: the processes running them together (its main writes the results)."""
-    durations: list[float] = []
+    left = TimeLeft(len(cells))
     for number, cell in enumerate(cells, 1):
-        eta = f", about {clock(statistics.mean(durations) * (len(cells) - number + 1))} left" if durations else ""
-        callbacks.on_stage(f"cell {number}/{len(cells)}: {cell}{eta}")
+        callbacks.on_stage(f"cell {number}/{len(cells)}: {cell}{left.before(number - 1)}")
         started = time.perf_counter()
         with own_errors(str(cell)):
             results = RUNNERS[cell.method](options, cell, callbacks)
         if group.is_main:
             with atomic_path(cell.results_path, overwrite=True) as tmp:
                 tmp.write_text(json.dumps(results, indent=2, default=str) + "\n")
-        durations.append(time.perf_counter() - started)
+        left.done(time.perf_counter() - started)
 
 
 _SOURCE_RUN = ("model", "data", "task", "split", "source", "max_examples", "dev_shots", "train", "tune")

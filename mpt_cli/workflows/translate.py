@@ -19,6 +19,7 @@ only while a language still to come reads it.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from ..callbacks import Callbacks
 from ..choices import Choice
 from ..data.language_text import LanguageText, language_text
 from ..data.parallel import ParallelCorpus, load_parallel
+from ..engine.cost import TimeLeft
 from ..engine.distributed import alone, processes
 from ..engine.tokenizer_fit import TokenizerFit
 from ..engine.translator import PromptTranslator, TranslatorConfig
@@ -200,12 +202,14 @@ def _translate_with_adapters(options: AlignOptions, store: PromptStore, callback
     prepared = prepare(options, store, callbacks)
     group = processes(options.cpu)
     dealt = group.deal(list(enumerate(options.targets, 1)))
-    results = []
+    results, left = [], TimeLeft(len(dealt))  # this process's languages
     for position, (number, target) in enumerate(dealt):
-        callbacks.on_stage(f"[{number}/{len(options.targets)}] {describe(target)}")
+        callbacks.on_stage(f"[{number}/{len(options.targets)}] {describe(target)}{left.before(position)}")
         later = [other for _, other in dealt[position + 1 :]]
+        started = time.perf_counter()
         try:
             results.append(_write_language(options, prepared, target, later, target in leftovers, callbacks))
+            left.done(time.perf_counter() - started)  # a failed language is no measure of the others
             continue
         except (MptError, torch.cuda.OutOfMemoryError) as exc:
             error = str(exc).splitlines()[0]
