@@ -49,8 +49,8 @@ ADAPTER_METHODS = (Method.ADAPTER, Method.ADAPTER_NO_TRANSLATOR)
 PROMPT_METHODS = (Method.MPT, *JOINT_METHODS, *ADAPTER_METHODS)  # compared with soft-prompt transfer in the summary
 PER_LANGUAGE_METHODS = (Method.SOFT_PROMPT, Method.MPT, *ADAPTER_METHODS)
 """Methods whose finished cell takes a language asked for later: its languages are trained one by one, so a
-resumed run adds the new ones and keeps the rest. A joint cell trained on its languages together and a
-finetune cell's classifier is not kept: a language they lack stays missing from the table."""
+resumed run adds the new ones and keeps the rest. A joint cell trained its languages together, and a
+finetune cell keeps no classifier: a language they lack stays missing from the table."""
 
 
 @dataclass(frozen=True)
