@@ -29,6 +29,8 @@ class PromptsFolder(Protocol):
     def languages(self) -> list[str]: ...
     def load_prompt(self, lang: str) -> PromptArtifact: ...
     def prompt_path(self, lang: str) -> Path: ...
+
+
 CARD_MARK = "<!-- mpt model card: train-source, translate, joint and eval rewrite this file -->"
 """Tells mpt's card from a README.md of someone else's, which mpt never replaces."""
 _MEASURED = re.compile(r"^<!-- mpt measured: (\{.*\}) -->$", re.MULTILINE)
@@ -156,22 +158,22 @@ def _how_made(info, translator: dict | None) -> str:
     return ", ".join(parts)
 
 
-def write_card(store: PromptsFolder, measured: dict[str, dict] | None = None) -> Path | None:
-    """Rewrite the model card of ``store``'s folder from the prompts in it; what ``mpt eval`` measured (``measured``, by
+def write_card(folder: PromptsFolder, measured: dict[str, dict] | None = None) -> Path | None:
+    """Rewrite ``folder``'s model card from the prompts in it; what ``mpt eval`` measured (``measured``, by
     language, and what the card held) is kept while the prompt measured is the one the language uses. A
     README.md that is not mpt's card, or a folder mpt cannot write, is left alone, with a note."""
-    path = store.root / CARD_FILE
+    path = folder.root / CARD_FILE
     old = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
     if path.exists() and not is_card(old):
-        store.notes.append(f"{path} is not a model card mpt wrote, so mpt leaves it as it is")
+        folder.notes.append(f"{path} is not a model card mpt wrote, so mpt leaves it as it is")
         return None
-    if not os.access(store.root, os.W_OK):
-        store.notes.append(f"{store.root} is not writable: its model card is not updated")
+    if not os.access(folder.root, os.W_OK):
+        folder.notes.append(f"{folder.root} is not writable: its model card is not updated")
         return None
     prompts = {}
-    for lang in store.languages():
+    for lang in folder.languages():
         try:
-            prompts[lang] = store.load_prompt(lang)
+            prompts[lang] = folder.load_prompt(lang)
         except MptError:  # a damaged prompt: mpt inspect names it; the card lists the others
             continue
     if not prompts:
@@ -183,20 +185,21 @@ def write_card(store: PromptsFolder, measured: dict[str, dict] | None = None) ->
             if entry.get("prompt_sha256") in in_use(lang)}  # fmt: skip
     translators = {}
     for lang, artifact in prompts.items():
-        translator = store.root / artifact.info.translator if artifact.info.translator else None
+        translator = folder.root / artifact.info.translator if artifact.info.translator else None
         if translator is not None and translator.is_file():
             meta = read_metadata(translator)
             translators[lang] = {"corpus": meta.get("corpus"), "pairs": meta.get("pairs")}
-    sizes = {lang: _own_bytes(store, artifact) for lang, artifact in prompts.items()}
-    text = prompts_card(prompts, translators, sizes, kept, store.root.name)  # a joint run writes in a temporary folder
+    sizes = {lang: _own_bytes(folder, artifact) for lang, artifact in prompts.items()}
+    text = prompts_card(prompts, translators, sizes, kept, folder.root.name)  # a joint run writes in a temporary folder
     with atomic_path(path, overwrite=True) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
 
-def _own_bytes(store: PromptsFolder, artifact: PromptArtifact) -> int:
+
+def _own_bytes(folder: PromptsFolder, artifact: PromptArtifact) -> int:
     """The bytes of a language's own files: its prompt, and its adapter and translator, or a source run's side files."""
     info = artifact.info
     own = [info.language_adapter, info.translator] if info.kind != "source" else [info.tuned_backbone, info.adapters]
-    paths = [store.prompt_path(info.language), *(store.root / name for name in own if name)]
+    paths = [folder.prompt_path(info.language), *(folder.root / name for name in own if name)]
     files = [f for p in paths for f in ([p] if p.is_file() else p.rglob("*") if p.is_dir() else []) if f.is_file()]
     return sum(f.stat().st_size for f in files)

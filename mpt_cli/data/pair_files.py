@@ -4,8 +4,8 @@
 - two line-aligned text files;
 - a folder of a task's row-aligned ``{split}-{lang}.tsv`` files (SIB-200's layout), read as ``--data`` reads them.
 
-Each reader returns ``(name, digest, rows)``: what the corpus is called in messages, the SHA-256 of what was
-read (a translator records it), and the rows. :mod:`.parallel` chooses the reader and turns rows into pairs.
+Each reader returns :data:`Rows` (a translator records the digest). :mod:`.parallel` chooses the reader and
+turns rows into pairs.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from ..task import Task
 from .examples import expected_columns, read_texts
 from .text import read_lines
 
+Rows = tuple[str, str, list[tuple[str, ...]]]
+"""What each reader returns: the corpus's name in messages, the SHA-256 of what was read, the rows."""
 
-def task_file_pairs(folder: Path, source: str, target: str, task: Task, split: str) -> tuple[str, str, list[tuple[str, ...]]]:
+
+def task_file_pairs(folder: Path, source: str, target: str, task: Task, split: str) -> Rows:
     """The rows of ``source``'s and ``target``'s ``split`` files side by side: the task's texts of both, row i
     with row i."""
     source_file, source_raw, source_rows = read_texts(task, folder, source, split)
@@ -48,7 +51,7 @@ def _read_lines(path: Path) -> tuple[str, list[str]]:
     return hashlib.sha256(raw).hexdigest(), lines
 
 
-def tsv_pairs(path: Path, swap: bool = False) -> tuple[str, str, list[tuple[str, ...]]]:
+def tsv_pairs(path: Path, swap: bool = False) -> Rows:
     """One file of source<TAB>target rows (or 4 columns); ``swap``: its halves are the other way round."""
     digest, lines = _read_lines(path)
     rows, width = [], None
@@ -96,7 +99,7 @@ def partner_files(folder: Path, source: str) -> dict[str, tuple[Path, bool]]:
     return {second: where for (first, second), where in oriented.items() if first == side}
 
 
-def folder_pairs(folder: Path, source: str, target: str) -> tuple[str, str, list[tuple[str, ...]]]:
+def folder_pairs(folder: Path, source: str, target: str) -> Rows:
     """``target``'s pair file with ``source`` in a folder of pair files, either way round."""
     partners = partner_files(folder, source)
     # its own file, else the one file of its only script or region (pt: en-pt-BR.tsv where there is no en-pt.tsv)
@@ -107,7 +110,7 @@ def folder_pairs(folder: Path, source: str, target: str) -> tuple[str, str, list
     return tsv_pairs(path, swap)
 
 
-def two_files(first: Path, second: Path) -> tuple[str, str, list[tuple[str, ...]]]:
+def two_files(first: Path, second: Path) -> Rows:
     """Two line-aligned text files, line i of one the translation of line i of the other."""
     digest_a, lines_a = _read_lines(first)
     digest_b, lines_b = _read_lines(second)
