@@ -57,7 +57,9 @@ class AlignConfig(AlignmentObjective, LoopSettings):
         metadata={"help": "weight of a masked-LM term on the target language's own text, read through its adapter (0: off)"},
     )
     mlm_probability: float = field(default=0.15, metadata={"help": "share of the text's pieces the masked-LM term masks"})
-    mlm_batch_size: int = field(default=16, metadata={"help": "sentences of the language's text in each step, beside its pairs"})
+    # 8 kept nearly all of 16's gain at 1.45x the time of a language without the term, against 1.9x
+    # (SIB-200 dev rows, 12 languages; docs/results/2026-12-07-language-text-pilot.md)
+    mlm_batch_size: int = field(default=8, metadata={"help": "sentences of the language's text in each step, beside its pairs"})
 
     def __post_init__(self):
         AlignmentObjective.__post_init__(self)
