@@ -29,7 +29,9 @@ from mpt_cli.engine.cost import clock, estimate
 from mpt_cli.engine.language_adapter import AdapterConfig
 from mpt_cli.engine.translator import PromptTranslator, TranslatorConfig
 from mpt_cli.store import PromptStore
+from mpt_cli.workflows import language_training
 from mpt_cli.workflows.align import align
+from mpt_cli.workflows.language_training import BEHIND_SOURCE_MARGIN, LanguageAlignment
 from mpt_cli.workflows.train_source import train_source
 from mpt_cli.workflows.translate import translate
 
@@ -290,6 +292,29 @@ def test_translate_says_what_a_language_costs_before_training_it(full_copy, toy_
     pairs, steps = int(said[1]), int(said[2])
     assert steps == -(-pairs // 8)
     assert result.stderr.index("each language:") < result.stderr.index("[1/2]")  # before any training
+
+
+def alignment(dev_source: float | None, dev_trained: float | None) -> LanguageAlignment:
+    return LanguageAlignment("yo", None, 561, 140, 108, None, None, 99, dev_source, dev_trained, 100.0)
+
+
+def test_a_language_clearly_below_the_source_prompt_on_its_dev_rows_is_warned_of():
+    warning = alignment(0.495, 0.232).behind_source()
+    assert warning and "yo (Yoruba)" in warning and "23.2%" in warning and "49.5%" in warning and "99 dev rows" in warning
+    assert alignment(0.495, 0.495 - BEHIND_SOURCE_MARGIN / 2).behind_source() is None  # within the dev rows' noise
+    assert alignment(0.495, 0.606).behind_source() is None
+    assert alignment(None, None).behind_source() is None  # no dev rows scored (reproduce's cells)
+
+
+def test_translate_says_in_its_table_and_json_which_language_scores_below_the_source_prompt(
+    full_copy, toy_data_dir, parallel_dir, monkeypatch
+):
+    monkeypatch.setattr(language_training, "BEHIND_SOURCE_MARGIN", -1.0)  # every scored language counts as behind
+    result = translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de", "--json")
+    assert result.exit_code == 0, result.output
+    (de,) = json.loads(result.stdout)
+    assert "de (German) scores" in de["behind_source"] and de["warning"] is None  # the tokenizer's warning stays its own
+    assert "warning: de (German) scores" in " ".join(result.stderr.split())
 
 
 def test_the_estimate_counts_the_masked_lm_terms_sentences(aligner, monkeypatch):

@@ -170,7 +170,8 @@ def _report_translated(results, json_output: bool) -> None:
         print_json([
             {"language": r.target, "name": language_name(r.target), "outcome": r.outcome, "prompt": r.path and str(r.path),
              "translator": r.translator and str(r.translator), "alignment": r.alignment and _alignment_row(r.alignment),
-             "tokenizer": r.fit and r.fit.to_json(), "warning": r.warning, "error": r.error}
+             "tokenizer": r.fit and r.fit.to_json(), "warning": r.warning, "behind_source": r.behind_source,
+             "error": r.error}
             for r in results
         ])  # fmt: skip
     table = Table(title="translate")
@@ -191,9 +192,8 @@ def _report_translated(results, json_output: bool) -> None:
         reach = ("-" if r.fit is None else _pct(r.fit.unknown_share), "-" if ratio is None else f"{ratio:.2f}x")
         table.add_row(describe(r.target), str(r.outcome), *reach, *kl, *dev, note)
     console.print(table)
-    for r in results:
-        if r.warning:
-            console.print(f"warning: {r.warning}", style="yellow", soft_wrap=True, highlight=False)
+    for warning in (w for r in results for w in (r.warning, r.behind_source) if w):
+        console.print(f"warning: {warning}", style="yellow", soft_wrap=True, highlight=False)
     if failed := [r.target for r in results if r.outcome == Outcome.FAILED]:
         raise MptError(
             f"{len(failed)} of {len(results)} languages failed ({', '.join(failed)}); the others are kept, "

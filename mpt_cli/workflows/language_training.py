@@ -36,6 +36,12 @@ from ..template import EncodedExample
 from .align_options import AlignOptions, TranslateMethod
 from .language_preparation import Prepared
 
+# how far below the source prompt a trained language's dev accuracy must fall to be warned of: past the
+# small losses adapters trained on pairs show on some languages (at most 4.9 points on SIB-200's test
+# sets), far short of what adapters trained on text alone lost (15 and 26 points on average;
+# docs/results/2026-12-07-language-text-pilot.md)
+BEHIND_SOURCE_MARGIN = 0.05
+
 
 @dataclass
 class LanguageAlignment:
@@ -55,6 +61,17 @@ class LanguageAlignment:
     heldout_sentences: int | None = None  # and their masked-LM loss before and after
     heldout_mlm_before: float | None = None
     heldout_mlm_after: float | None = None
+
+    def behind_source(self) -> str | None:
+        """A warning where the trained language scores clearly below the source prompt used as it is on
+        the language's dev rows, None otherwise (or without dev rows)."""
+        source, trained = self.dev_accuracy_source, self.dev_accuracy_translated
+        if source is None or trained is None or source - trained < BEHIND_SOURCE_MARGIN:
+            return None
+        return (
+            f"{describe(self.target)} scores {trained:.1%} on its {self.dev_examples} dev rows, the source prompt "
+            f"used as it is {source:.1%}: what was trained here reads the language worse than no training"
+        )
 
 
 @dataclass

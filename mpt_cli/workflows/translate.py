@@ -65,6 +65,7 @@ class TranslatedPrompt:
     warning: str | None = None  # the tokenizer reads the language badly (engine/tokenizer_fit.py)
     fit: TokenizerFit | None = None  # how well the tokenizer reads the language (None: skipped, not measured)
     error: str | None = None  # why it failed
+    behind_source: str | None = None  # it scores below the source prompt on its dev rows (LanguageAlignment.behind_source)
 
 
 def translate(options: AlignOptions, callbacks: Callbacks | None = None) -> list[TranslatedPrompt]:
@@ -240,7 +241,8 @@ def _write_language(
         trained.report.seconds,
     )
     return TranslatedPrompt(
-        target, Outcome.WRITTEN, path, translator, trained.report, prepared.warning(target), prepared.fits[target]
+        target, Outcome.WRITTEN, path, translator, trained.report, prepared.warning(target), prepared.fits[target],
+        behind_source=trained.report.behind_source(),
     )
 
 
