@@ -301,7 +301,7 @@ def alignment(dev_source: float | None, dev_trained: float | None) -> LanguageAl
 def test_a_language_clearly_below_the_source_prompt_on_its_dev_rows_is_warned_of():
     warning = alignment(0.495, 0.232).behind_source()
     assert warning and "yo (Yoruba)" in warning and "23.2%" in warning and "49.5%" in warning and "99 dev rows" in warning
-    assert alignment(0.495, 0.495 - BEHIND_SOURCE_MARGIN / 2).behind_source() is None  # within the dev rows' noise
+    assert alignment(0.495, 0.495 - BEHIND_SOURCE_MARGIN / 2).behind_source() is None  # less than the margin
     assert alignment(0.495, 0.606).behind_source() is None
     assert alignment(None, None).behind_source() is None  # no dev rows scored (reproduce's cells)
 
