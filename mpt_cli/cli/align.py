@@ -161,6 +161,8 @@ def _alignment_table(results) -> None:
             _pct(r.dev_accuracy_source), _pct(r.dev_accuracy_translated),
         )  # fmt: skip
     console.print(table)
+    for warning in (w for r in results if (w := r.behind_source())):
+        console.print(f"warning: {warning}", style="yellow", soft_wrap=True, highlight=False)
 
 
 def _report_translated(results, json_output: bool) -> None:
