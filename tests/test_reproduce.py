@@ -351,6 +351,28 @@ def test_a_method_is_compared_on_the_settings_it_depends_on(finished_cells, tiny
     reproduce(replace(options, methods=("mpt",), align=AlignConfig(epochs=2)))
 
 
+def test_a_setting_that_changes_nothing_does_not_stop_a_folder_resuming(finished_cells, tiny_model_dir, toy_data_dir):
+    """While the masked-LM term is off its batch size changes nothing: a folder whose record names another
+    one (an earlier default) resumes; a folder made without the term is refused a run with it."""
+    from dataclasses import replace
+
+    from mpt_cli.engine.align import AlignConfig
+    from mpt_cli.errors import MptError
+    from mpt_cli.workflows.reproduce import ReproduceOptions, reproduce, settings_by_method
+
+    options = ReproduceOptions(
+        shots=(2,), seeds=(1, 2), methods=("soft-prompt", "mpt"), languages=("en", "de"), model=str(tiny_model_dir),
+        data=str(toy_data_dir), output=finished_cells, tune="prompt",
+    )  # fmt: skip
+    recorded = settings_by_method(options)
+    assert "align.mlm_batch_size" not in recorded["mpt"] and recorded["mpt"]["align.mlm_weight"] == 0.0
+    recorded["mpt"] |= {"align.mlm_batch_size": AlignConfig().mlm_batch_size * 2, "align.mlm_probability": 0.15}
+    _record(options, {"by_method": recorded})
+    assert [row["seeds"] for row in reproduce(options)["rows"]] == [2, 2]  # resumed: every cell was there
+    with pytest.raises(MptError, match="holds mpt cells made with align.mlm_weight=0.0, not 0.1"):
+        reproduce(replace(options, align=AlignConfig(mlm_weight=0.1)))
+
+
 def test_a_folder_of_an_earlier_version_is_checked_for_what_its_cells_were_made_with(
     finished_cells, tiny_model_dir, toy_data_dir
 ):

@@ -71,6 +71,10 @@ class AlignConfig(AlignmentObjective, LoopSettings):
         if not 0.0 < self.mlm_probability < 1.0:
             raise MptError(f"the masked-LM probability must be between 0 and 1, got {self.mlm_probability}")
 
+    def without_effect(self) -> set[str]:
+        """The settings that change nothing here: the masked-LM term's own, while it is off."""
+        return {"mlm_probability", "mlm_batch_size"} if self.mlm_weight == 0 else set()
+
 
 @dataclass
 class ParallelSet:

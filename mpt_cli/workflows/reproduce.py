@@ -146,7 +146,7 @@ def _recorded_settings(output: Path) -> dict[str, dict]:
 
 BEFORE_RECORDED = {
     "train.group_by_length": False, "align.group_by_length": False, "train.mixup": 0.0, "train.decay_to_start": 0.0,
-    "dev_shots": None, "align.mlm_weight": 0.0, "align.mlm_probability": 0.15, "align.mlm_batch_size": 16,
+    "dev_shots": None, "align.mlm_weight": 0.0,
 }  # fmt: skip
 """Settings added after reproduce folders were first made, and the value every cell made before then had."""
 RECORDED_AS = {"joint_pairs": "max_pairs"}
@@ -203,4 +203,7 @@ def _results_settings(options: ReproduceOptions) -> dict:
     configs = (("train", options.train), ("align", options.align), ("joint", options.joint), ("adapter", options.adapter))
     for name, config in configs:
         settings |= {f"{name}.{key}": value for key, value in asdict(config).items()}
+    # a setting that changes nothing is not one the cells depend on: a new default of it keeps old folders resumable
+    for key in options.align.without_effect():
+        del settings[f"align.{key}"]
     return json.loads(json.dumps(settings))
