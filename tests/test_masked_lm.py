@@ -11,7 +11,8 @@ import torch
 from conftest import invoke, other_language, snapshot_tree, toy_sentences, write_tsv
 
 from mpt_cli.artifacts import PromptArtifact
-from mpt_cli.engine.align import AlignConfig, train_translator
+from mpt_cli.data.parallel import own_pairs, split_heldout
+from mpt_cli.engine.align import AlignConfig, ParallelSet, train_translator
 from mpt_cli.engine.batching import IGNORED
 from mpt_cli.engine.language_adapter import AdapterConfig
 from mpt_cli.engine.masked_lm import TextBatches
@@ -68,6 +69,34 @@ def test_the_masked_lm_term_teaches_the_adapter_the_languages_text(aligner):
     assert after["nl"] < 0.95 * plain and after["nl"] < 0.95 * after["nn"]
     with torch.no_grad():
         assert torch.equal(backbone.masked_lm_loss(probe), plain)
+
+
+def test_a_language_with_text_alone_learns_it_while_the_kl_holds_what_the_prompt_reads(aligner):
+    """Its own sentences paired with themselves: the adapter learns the text by the masked-LM term, and the
+    KL to the source prompt read without the adapter keeps the answers at the mask far closer to it than
+    when the masked-LM term outweighs the KL."""
+    backbone, source, template = aligner["backbone"], aligner["artifact"].prompt.clone(), aligner["template"]
+    pairs = own_pairs(german(150, seed=11), len(template.inputs), seed=0, name="de.txt")
+    train, heldout = split_heldout(pairs, 30, seed=0)
+    encode = lambda chosen: ParallelSet(template.encode([p.source for p in chosen]), template.encode([p.target for p in chosen]))
+    sentences = lambda chosen: [p.target[0] for p in chosen]
+    text = lambda chosen, seed: TextBatches(backbone.tokenizer, sentences(chosen), backbone.max_length, 16, 0.15, seed)
+    probe = text(heldout, seed=2).next()
+    with torch.no_grad():
+        plain = backbone.masked_lm_loss(probe)
+    kl, mlm = {}, {}
+    for lang, weight in (("nl", 1.0), ("nn", 1000.0)):
+        backbone.language_adapters.add(lang, AdapterConfig(rank=4), seed=0)
+        result = train_translator(
+            backbone, None, source, encode(train), encode(heldout), None, aligner["label_words"],
+            AlignConfig(**ADAPTER_ALIGN, mlm_weight=weight, select="last"), seed=0, adapter=lang, text=text(train, seed=0),
+        )  # fmt: skip
+        assert result.heldout_kl_before < 1e-6  # a new adapter changes nothing
+        with torch.no_grad():
+            kl[lang], mlm[lang] = result.heldout_kl_after, backbone.masked_lm_loss(probe, lang).item()
+        backbone.language_adapters.remove(lang)
+    assert mlm["nl"] < 0.95 * plain
+    assert kl["nl"] < 0.5 * kl["nn"], kl
 
 
 def test_the_masked_lm_term_needs_an_adapter(aligner):
@@ -161,9 +190,9 @@ def test_a_language_with_text_and_no_pairs_learns_its_adapter_from_the_text_alon
     assert "yo (Yoruba): no parallel pairs; its adapter learns from its --text alone" in " ".join(result.stderr.split())
     yo = {row["language"]: row for row in json.loads(result.stdout)}["yo"]
     trained = yo["alignment"]
-    assert yo["outcome"] == "written" and yo["translator"] is None and trained["heldout_kl_before"] is None
+    assert yo["outcome"] == "written" and yo["translator"] is None and trained["pairs"] == 0
     assert trained["sentences"] + trained["heldout_sentences"] == 60
-    assert trained["heldout_mlm_after"] < trained["heldout_mlm_before"]
+    assert trained["heldout_kl_before"] < 1e-6 < trained["heldout_kl_after"]  # how far what the prompt reads moved
     assert yo["tokenizer"]["pieces_ratio"] is None and yo["tokenizer"]["unknown_share"] is not None
     artifact = PromptArtifact.load(prompts / "yo.safetensors")
     assert torch.equal(artifact.prompt, PromptArtifact.load(prompts / "en.safetensors").prompt)  # the source prompt as it is

@@ -184,8 +184,7 @@ def _report_translated(results, json_output: bool) -> None:
     table.add_column("prompt (or why it failed)", overflow="fold")
     for r in results:
         a = r.alignment
-        trained_on_pairs = a is not None and a.heldout_kl_before is not None
-        kl = (f"{a.heldout_kl_before:.4f}", f"{a.heldout_kl_after:.4f}") if trained_on_pairs else ("-", "-")
+        kl = ("-", "-") if a is None else (f"{a.heldout_kl_before:.4f}", f"{a.heldout_kl_after:.4f}")
         dev = ("-", "-") if a is None else (_pct(a.dev_accuracy_source), _pct(a.dev_accuracy_translated))
         note = r.error or str(r.path)
         if r.outcome == Outcome.WRITTEN and r.translator is None:

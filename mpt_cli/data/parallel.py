@@ -166,6 +166,13 @@ def split_heldout(pairs: list, heldout: int, seed: int, name: str = "the paralle
     return [p for i, p in enumerate(pairs) if i not in held], [p for i, p in enumerate(pairs) if i in held]
 
 
+def own_pairs(sentences: list[str], texts: int, seed: int, name: str) -> list[ParallelPair]:
+    """A language's own ``sentences`` paired with themselves, task-shaped as a corpus's sentence pairs are
+    (``texts`` of them an input; ``name``: where they came from), the same input on both sides: what a
+    language with text and no pairs trains on."""
+    return _as_pairs([(sentence, sentence) for sentence in sentences], texts, random.Random(f"mpt-parallel-{seed}"), name)
+
+
 def _as_pairs(rows: list[tuple[str, ...]], texts: int, rng: random.Random, name: str) -> list[ParallelPair]:
     """Rows of ``2 * texts`` fields are already pairs; for a two-text task, rows of 2 sentences get a partner
     sentence as the second text."""

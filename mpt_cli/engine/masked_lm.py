@@ -8,17 +8,15 @@ original pieces at the chosen positions. The prediction chooses among the pieces
 text (a few thousand of XLM-R's 250,002), not the whole vocabulary: projecting onto all of it tripled
 the cost of a training step, while the pieces the text never uses would only be pushed down. A random
 replacement is drawn from the same pieces. The term rides along with the
-distillation of parallel pairs (:class:`.align.TranslatorLearner`); a language with text and no pairs
-trains its adapter on it alone (:class:`TextLearner`).
+distillation of parallel pairs (:class:`.align.TranslatorLearner`), or, for a language with text and no
+pairs, of its own sentences paired with themselves.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .backbone import Backbone
 from .batching import IGNORED, MaskedBatch
-from .loop import DevMetric
 
 # of the chosen pieces: the share replaced by the mask token, and by a random piece (the rest stay)
 MASKED_SHARE, RANDOM_SHARE = 0.8, 0.1
@@ -76,47 +74,3 @@ class TextBatches:
         drawn = torch.randint(len(self.vocabulary), (int(random_piece.sum()),), generator=self.generator)
         inputs[random_piece] = self.vocabulary[drawn]
         return MaskedBatch(inputs, attention, labels, self.vocabulary)
-
-
-HELDOUT_MLM = DevMetric("held-out masked-LM loss", higher_is_better=False, percent=False)
-
-
-class TextLearner:
-    """What :func:`.loop.fit` trains for a language with text and no parallel pairs: its ``adapter`` alone, by
-    the masked-LM loss on ``train`` sentences (the prompt stays the source prompt: without pairs nothing
-    says how it should move). The best epoch is the one with the lowest masked-LM loss on ``heldout``
-    sentences, masked once, so every epoch is scored on the same pieces."""
-
-    dev_metric = HELDOUT_MLM
-    train_lengths = None
-
-    def __init__(self, backbone: Backbone, adapter: str, train: TextBatches, heldout: TextBatches, lr: float):
-        self.backbone, self.adapter, self.train, self.lr = backbone, adapter, train, lr
-        self.train_size = len(train)
-        self.heldout = [heldout.masked(list(range(start, min(start + 64, len(heldout))))) for start in range(0, len(heldout), 64)]
-        self.heldout_size = len(heldout)
-        backbone.model.eval()  # no dropout: the held-out loss compares epochs, not dropout draws
-
-    def parameter_groups(self) -> list[dict]:
-        return [{"params": self.backbone.language_adapters.parameters(self.adapter), "lr": self.lr}]
-
-    def train_mode(self, training: bool) -> None:
-        pass  # the backbone stays in eval mode; only the adapter learns
-
-    def loss(self, rows: list[int]) -> torch.Tensor:
-        return self.backbone.masked_lm_loss(self.train.masked(rows), self.adapter)
-
-    def skip_step(self) -> None:
-        pass  # the masks are drawn from the rows a process has: nothing to keep in step
-
-    @torch.no_grad()
-    def dev_score(self) -> float:
-        """The masked-LM loss of the held-out sentences, weighted by sentence."""
-        total = sum(self.backbone.masked_lm_loss(batch, self.adapter).item() * len(batch.labels) for batch in self.heldout)
-        return total / self.heldout_size
-
-    def state(self) -> dict:
-        return {"adapter": self.backbone.language_adapters.state(self.adapter)}
-
-    def load_state(self, state: dict) -> None:
-        self.backbone.language_adapters.load_state(self.adapter, state["adapter"])

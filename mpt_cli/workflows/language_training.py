@@ -1,6 +1,7 @@
 """Training one target language, shared by ``mpt align`` and ``mpt translate`` (after the run is prepared by
 :mod:`.language_preparation`): its translator, and with the adapter method its adapter, distilled from the
-source run on parallel pairs; a language with text and no pairs learns its adapter from the text alone.
+source run on parallel pairs; a language with text and no pairs learns its adapter from the text, its own
+sentences standing in for the pairs.
 """
 
 from __future__ import annotations
@@ -17,14 +18,11 @@ from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..callbacks import Callbacks
 from ..data import load_examples
 from ..data.given import data_label
-from ..data.language_text import LanguageText
-from ..data.parallel import (
-    split_heldout,
-)
+from ..data.parallel import own_pairs, split_heldout
 from ..engine.align import AlignResult, ParallelSet, train_translator
 from ..engine.language_adapter import AdapterConfig
-from ..engine.loop import fit
-from ..engine.masked_lm import TextBatches, TextLearner
+from ..engine.loop import Selection
+from ..engine.masked_lm import TextBatches
 from ..engine.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from ..engine.scorer import Scorer
 from ..engine.translator import PromptTranslator, TranslatorConfig
@@ -50,17 +48,15 @@ class LanguageAlignment:
     pairs: int
     heldout_pairs: int
     steps: int
-    heldout_kl_before: float | None  # None: a language with text and no pairs
-    heldout_kl_after: float | None
+    heldout_kl_before: float  # a language with text and no pairs: of its own held-out sentences, to the source
+    heldout_kl_after: float  # prompt read without the adapter
     dev_examples: int | None
     dev_accuracy_source: float | None
     dev_accuracy_translated: float | None
     seconds: float
     estimated_seconds: float | None = None  # what the run said before training that a language would take
-    sentences: int | None = None  # a language with text and no pairs: its sentences trained on, held out,
-    heldout_sentences: int | None = None  # and their masked-LM loss before and after
-    heldout_mlm_before: float | None = None
-    heldout_mlm_after: float | None = None
+    sentences: int | None = None  # a language with text and no pairs: its sentences trained on and held out
+    heldout_sentences: int | None = None
 
     def behind_source(self) -> str | None:
         """A warning where the trained language scores clearly below the source prompt used as it is on
@@ -90,42 +86,58 @@ def train_language(
 ) -> TrainedLanguage:
     """Train the translator into ``target`` (and, with the adapter method, the language's adapter) and
     score it on the target's dev data; nothing is saved here. ``later``: the languages this process
-    trains after this one, which may read the teacher states this one leaves."""
-    if target not in prepared.corpora:
-        return _train_from_text(options, prepared, target, callbacks, later)
+    trains after this one, which may read the teacher states this one leaves.
+
+    A language with text and no pairs pairs its sentences with themselves: the teacher reads them with the
+    source prompt and no adapter, the student through the language's adapter, which learns the language by
+    the masked-LM term while the KL holds what the prompt reads in place; the prompt stays the source
+    prompt (without pairs nothing says how it should move), and no translator is trained."""
     started = time.perf_counter()
-    source, scorer, corpus = prepared.source, prepared.scorer, prepared.corpora[target]
-    train_pairs, heldout_pairs = split_heldout(corpus.pairs, options.heldout, options.seed)
+    source, scorer = prepared.source, prepared.scorer
+    corpus, own = prepared.corpora.get(target), prepared.texts.get(target)
+    config = options.align
+    if corpus is not None:
+        train_pairs, heldout_pairs = split_heldout(corpus.pairs, options.heldout, options.seed)
+        text = [text for pair in train_pairs for text in pair.target] + (own.sentences if own else [])
+        stage = f"{options.source}->{target}: aligning on {len(train_pairs)} pairs, {len(heldout_pairs)} held out"
+    else:
+        pairs = own_pairs(own.sentences, len(scorer.task.inputs), options.seed, f"--text {own.name}")
+        train_pairs, heldout_pairs = split_heldout(pairs, options.heldout, options.seed, f"--text {own.name}")
+        text = [pair.target[0] for pair in train_pairs]  # each sentence once, as the first of an input's texts
+        stage = f"{describe(target)}: learning the language from {len(train_pairs)} sentences, {len(heldout_pairs)} held out"
+        # the held-out KL only says how far the prompt's reading moved, which the first epoch always moves least
+        config = replace(config, select=Selection.LAST)
     encode = lambda pairs, side: scorer.encode([getattr(p, side) for p in pairs])
     train_set = ParallelSet(encode(train_pairs, "source"), encode(train_pairs, "target"))
     heldout_set = ParallelSet(encode(heldout_pairs, "source"), encode(heldout_pairs, "target"))
     torch.manual_seed(options.seed)
-    config = TranslatorConfig(scorer.backbone.hidden_size, options.width, options.residual, options.init)
-    translator = PromptTranslator(config) if options.translator else None
+    translator_config = TranslatorConfig(scorer.backbone.hidden_size, options.width, options.residual, options.init)
+    translator = PromptTranslator(translator_config) if options.translator and corpus is not None else None
     adapter = target if options.method == TranslateMethod.ADAPTER else None
     sources = list(zip(train_set.source + heldout_set.source, [p.source for p in train_pairs + heldout_pairs], strict=True))
     with _held_while_training(prepared, target, sources, later):
         if adapter is not None:
             scorer.backbone.language_adapters.add(target, options.adapter, seed=options.seed)
-        source_side = _source_side(prepared.store, source, options.align.freeze_source)
-        callbacks.on_stage(f"{options.source}->{target}: aligning on {len(train_pairs)} pairs, {len(heldout_pairs)} held out")
-        callbacks.on_start(options.align.epochs * -(-len(train_pairs) // options.align.batch_size))
+        source_side = _source_side(prepared.store, source, config.freeze_source)
+        callbacks.on_stage(stage)
+        callbacks.on_start(config.epochs * -(-len(train_pairs) // config.batch_size))
         outcome = train_translator(
             scorer.backbone, translator, source_side, train_set, heldout_set, prepared.few_shot, scorer.label_words,
-            options.align, options.seed, callbacks.on_step, callbacks.on_epoch, adapter, prepared.teacher,
-            _text(options, scorer, train_pairs, prepared.texts.get(target)),
+            config, options.seed, callbacks.on_step, callbacks.on_epoch, adapter, prepared.teacher,
+            _text(options, scorer, text),
         )  # fmt: skip
         with torch.no_grad():
             adapted_source = (source_side() if isinstance(source_side, PromptEncoder) else source_side).detach().cpu()
             translated = adapted_source if translator is None else translator(adapted_source.to(scorer.backbone.device)).cpu()
         dev = _dev_scores(options, source, scorer, target, translated, adapter, callbacks)
         adapter_state = None if adapter is None else (options.adapter, scorer.backbone.language_adapters.state(target))
+    paired = corpus is not None
     counts = (len(train_pairs), len(heldout_pairs))
     path = None if translator is None else prepared.store.translator_path(options.source, target)
     report = LanguageAlignment(
-        target, path, *counts, outcome.steps, outcome.heldout_kl_before, outcome.heldout_kl_after,
+        target, path, *(counts if paired else (0, 0)), outcome.steps, outcome.heldout_kl_before, outcome.heldout_kl_after,
         dev.get("examples"), dev.get("source_accuracy"), dev.get("translated_accuracy"), time.perf_counter() - started,
-        prepared.estimated_seconds,
+        prepared.estimated_seconds, *((None, None) if paired else counts),
     )  # fmt: skip
     artifact = None
     if translator is not None:
@@ -134,44 +146,10 @@ def train_language(
     return TrainedLanguage(translated, artifact, adapter_state, report)
 
 
-def _train_from_text(
-    options: AlignOptions, prepared: Prepared, target: str, callbacks: Callbacks, later: Sequence[str]
-) -> TrainedLanguage:
-    """A language with text and no pairs: its adapter learns the language by the masked-LM loss alone, and
-    its prompt is the source prompt as it is (without pairs nothing says how the prompt should move)."""
-    started = time.perf_counter()
-    source, backbone, config = prepared.source, prepared.scorer.backbone, options.align
-    text = prepared.texts[target]
-    train, heldout = split_heldout(text.sentences, options.heldout, options.seed, f"--text {text.name}")
-    sentences = lambda chosen, seed: TextBatches(
-        backbone.tokenizer, chosen, backbone.max_length, config.mlm_batch_size, config.mlm_probability, seed
-    )  # fmt: skip
-    with _held_while_training(prepared, target, [], later):
-        backbone.language_adapters.add(target, options.adapter, seed=options.seed)
-        learner = TextLearner(backbone, target, sentences(train, options.seed), sentences(heldout, options.seed + 1),
-                              config.adapter_lr)  # fmt: skip
-        before = learner.dev_score()
-        callbacks.on_stage(f"{describe(target)}: learning the language from {len(train)} sentences, {len(heldout)} held out")
-        steps = config.epochs * -(-len(train) // config.mlm_batch_size)
-        callbacks.on_start(steps)
-        result = fit(learner, replace(config, batch_size=config.mlm_batch_size), options.seed, backbone.accelerator,
-                     callbacks.on_step, callbacks.on_epoch)  # fmt: skip
-        translated = source.prompt.detach().cpu()
-        dev = _dev_scores(options, source, prepared.scorer, target, translated, target, callbacks)
-        adapter_state = (options.adapter, backbone.language_adapters.state(target))
-    report = LanguageAlignment(
-        target, None, 0, 0, steps, None, None, dev.get("examples"), dev.get("source_accuracy"), dev.get("translated_accuracy"),
-        time.perf_counter() - started, None, len(train), len(heldout), before, result.dev_score,
-    )  # fmt: skip
-    return TrainedLanguage(translated, None, adapter_state, report)
-
-
-def _text(options: AlignOptions, scorer: Scorer, train_pairs: list, own: LanguageText | None) -> TextBatches | None:
-    """The masked-LM term's sentences, when it is on: the training pairs' target side (never a held-out pair's)
-    and the language's own text from ``--text``."""
+def _text(options: AlignOptions, scorer: Scorer, sentences: list[str]) -> TextBatches | None:
+    """The masked-LM term's batches of the language's ``sentences``, when it is on."""
     if options.align.mlm_weight == 0:
         return None
-    sentences = [text for pair in train_pairs for text in pair.target] + (own.sentences if own else [])
     config, backbone = options.align, scorer.backbone
     return TextBatches(
         backbone.tokenizer, sentences, backbone.max_length, config.mlm_batch_size, config.mlm_probability, options.seed
