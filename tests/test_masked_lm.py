@@ -197,6 +197,7 @@ def test_a_language_with_text_and_no_pairs_learns_its_adapter_from_the_text_alon
     artifact = PromptArtifact.load(prompts / "yo.safetensors")
     assert torch.equal(artifact.prompt, PromptArtifact.load(prompts / "en.safetensors").prompt)  # the source prompt as it is
     assert artifact.info.language_adapter and not artifact.info.translator
+    assert artifact.info.translation["select"] == "last"  # recorded as trained: every epoch, the last kept
     before = snapshot_tree(prompts)
 
     again = translate(prompts, toy_data_dir, parallel_dir, *args)  # finished: both languages are kept as they are

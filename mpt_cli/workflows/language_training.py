@@ -18,8 +18,8 @@ from ..artifacts import PromptArtifact, TranslatorArtifact, TranslatorInfo
 from ..callbacks import Callbacks
 from ..data import load_examples
 from ..data.given import data_label
-from ..data.parallel import own_pairs, split_heldout
-from ..engine.align import AlignResult, ParallelSet, train_translator
+from ..data.parallel import ParallelPair, own_pairs, split_heldout
+from ..engine.align import AlignConfig, AlignResult, ParallelSet, train_translator
 from ..engine.language_adapter import AdapterConfig
 from ..engine.loop import Selection
 from ..engine.masked_lm import TextBatches
@@ -94,25 +94,16 @@ def train_language(
     prompt (without pairs nothing says how it should move), and no translator is trained."""
     started = time.perf_counter()
     source, scorer = prepared.source, prepared.scorer
-    corpus, own = prepared.corpora.get(target), prepared.texts.get(target)
-    config = options.align
-    if corpus is not None:
-        train_pairs, heldout_pairs = split_heldout(corpus.pairs, options.heldout, options.seed)
-        text = [text for pair in train_pairs for text in pair.target] + (own.sentences if own else [])
-        stage = f"{options.source}->{target}: aligning on {len(train_pairs)} pairs, {len(heldout_pairs)} held out"
-    else:
-        pairs = own_pairs(own.sentences, len(scorer.task.inputs), options.seed, f"--text {own.name}")
-        train_pairs, heldout_pairs = split_heldout(pairs, options.heldout, options.seed, f"--text {own.name}")
-        text = [pair.target[0] for pair in train_pairs]  # each sentence once, as the first of an input's texts
-        stage = f"{describe(target)}: learning the language from {len(train_pairs)} sentences, {len(heldout_pairs)} held out"
-        # the held-out KL only says how far the prompt's reading moved, which the first epoch always moves least
-        config = replace(config, select=Selection.LAST)
+    corpus = prepared.corpora.get(target)
+    paired = corpus is not None
+    train_pairs, heldout_pairs, text, stage = _training_data(options, prepared, target)
+    config = language_config(options.align, paired)
     encode = lambda pairs, side: scorer.encode([getattr(p, side) for p in pairs])
     train_set = ParallelSet(encode(train_pairs, "source"), encode(train_pairs, "target"))
     heldout_set = ParallelSet(encode(heldout_pairs, "source"), encode(heldout_pairs, "target"))
     torch.manual_seed(options.seed)
     translator_config = TranslatorConfig(scorer.backbone.hidden_size, options.width, options.residual, options.init)
-    translator = PromptTranslator(translator_config) if options.translator and corpus is not None else None
+    translator = PromptTranslator(translator_config) if options.translator and paired else None
     adapter = target if options.method == TranslateMethod.ADAPTER else None
     sources = list(zip(train_set.source + heldout_set.source, [p.source for p in train_pairs + heldout_pairs], strict=True))
     with _held_while_training(prepared, target, sources, later):
@@ -131,7 +122,6 @@ def train_language(
             translated = adapted_source if translator is None else translator(adapted_source.to(scorer.backbone.device)).cpu()
         dev = _dev_scores(options, source, scorer, target, translated, adapter, callbacks)
         adapter_state = None if adapter is None else (options.adapter, scorer.backbone.language_adapters.state(target))
-    paired = corpus is not None
     counts = (len(train_pairs), len(heldout_pairs))
     path = None if translator is None else prepared.store.translator_path(options.source, target)
     report = LanguageAlignment(
@@ -144,6 +134,30 @@ def train_language(
         info = _translator_info(options, source, target, translator, corpus, counts, outcome, dev)
         artifact = TranslatorArtifact({k: v.cpu() for k, v in translator.state_dict().items()}, adapted_source, info)
     return TrainedLanguage(translated, artifact, adapter_state, report)
+
+
+def _training_data(
+    options: AlignOptions, prepared: Prepared, target: str
+) -> tuple[list[ParallelPair], list[ParallelPair], list[str], str]:
+    """The pairs ``target`` trains on and holds out, the sentences of its masked-LM term, and what the log says
+    of them: its parallel pairs (the term reads their target side, and ``--text``), or, with text and no pairs,
+    its own sentences paired with themselves."""
+    corpus, own = prepared.corpora.get(target), prepared.texts.get(target)
+    if corpus is not None:
+        train, heldout = split_heldout(corpus.pairs, options.heldout, options.seed)
+        text = [text for pair in train for text in pair.target] + (own.sentences if own else [])
+        return train, heldout, text, f"{options.source}->{target}: aligning on {len(train)} pairs, {len(heldout)} held out"
+    pairs = own_pairs(own.sentences, len(prepared.scorer.task.inputs), options.seed, f"--text {own.name}")
+    train, heldout = split_heldout(pairs, options.heldout, options.seed, f"--text {own.name}")
+    text = [pair.target[0] for pair in train]  # each sentence once: the first of an input's texts
+    return train, heldout, text, f"{describe(target)}: learning the language from {len(train)} sentences, {len(heldout)} held out"
+
+
+def language_config(config: AlignConfig, paired: bool) -> AlignConfig:
+    """The alignment settings a language trains with: ``config``, except that a language with text and no
+    pairs keeps its last epoch, since its held-out KL only says how far what the prompt reads has moved
+    (which the first epoch always moves least)."""
+    return config if paired else replace(config, select=Selection.LAST)
 
 
 def _text(options: AlignOptions, scorer: Scorer, sentences: list[str]) -> TextBatches | None:

@@ -43,7 +43,7 @@ from ..store import PromptStore
 from .align import align
 from .align_options import AlignOptions, TranslateMethod
 from .language_preparation import Prepared, prepare, text_only_languages
-from .language_training import LanguageAlignment, train_language
+from .language_training import LanguageAlignment, language_config, train_language
 
 # chosen on dev: see docs/translation.md
 DEFAULT_METHOD = TranslateMethod.ADAPTER
@@ -164,7 +164,7 @@ def language_settings(options: AlignOptions, corpus: ParallelCorpus | None, text
     finished. The scoring on dev data is left out: it shapes nothing, and so is the masked-LM term while it
     is off, as it was before it existed."""
     translator = {"translator_width": options.width, "residual": options.residual, "translator_init": options.init}
-    align = asdict(options.align)
+    align = asdict(language_config(options.align, paired=corpus is not None))
     if options.align.mlm_weight == 0:
         align = {key: value for key, value in align.items() if not key.startswith("mlm_")}
     elif text is not None:
