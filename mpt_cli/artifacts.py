@@ -72,6 +72,7 @@ class PromptInfo(MetadataRecord):
     language_adapter_sha256: str | None = None
     seconds: float | None = None  # translated prompts of the adapter method: the seconds training the language took
     translation: dict | None = None  # translated prompts of the adapter method: the settings they were trained with
+    tokenizer: dict | None = None  # translated prompts: how well the backbone's tokenizer reads the language (TokenizerFit)
     versions: dict = field(default_factory=dict)
     command: str = ""
     created: str = ""

@@ -236,13 +236,13 @@ class PromptStore:
     def save_translated(
         self, source: PromptArtifact, target: str, prompt: torch.Tensor, translator: Path | None, dev_accuracy: float | None,
         overwrite: bool, adapter: tuple[AdapterConfig, dict[str, torch.Tensor]] | None = None, settings: dict | None = None,
-        seconds: float | None = None,
+        seconds: float | None = None, tokenizer: dict | None = None,
     ) -> Path:  # fmt: skip
         """Write ``source`` translated into ``target`` by the translator file ``translator`` (None: ``p_T = p_S``);
         it shares the source prompt's side files (recorded, not copied). The target's own ``adapter``
         (configuration and weights), when it has one, is written first, in a file of its own; the one it
         replaces is removed once the new prompt is in place. ``settings``: those it was trained with, recorded,
-        and ``seconds`` the training took."""
+        ``seconds`` the training took, and ``tokenizer`` how well the tokenizer reads the language."""
         path = self.prompt_path(target)
         replaced = self._side_files_of(path, lambda old: [old.language_adapter])  # the source's are shared: kept
         info = replace(
@@ -256,6 +256,7 @@ class PromptStore:
             training_state=None,
             translation=settings,
             seconds=None if seconds is None else round(seconds, 1),
+            tokenizer=tokenizer,
             **provenance(),
         )
         if source.legacy and info.tune == Tune.LORA:  # a format-1 source keeps its adapters inside: give them a file

@@ -352,11 +352,19 @@ def test_the_time_left_follows_what_the_finished_items_took():
     assert left.before(2) == f", about {clock(90.0 * 3)} left" == ", about 4 min left"
 
 
-def test_inspect_shows_the_language_adapter_a_prompt_needs(full_copy, toy_data_dir, parallel_dir):
-    assert translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de").exit_code == 0
+def test_inspect_shows_the_language_adapter_a_prompt_needs_and_how_the_tokenizer_reads_it(
+    full_copy, toy_data_dir, parallel_dir
+):
+    translated = translate_cli(full_copy, toy_data_dir, parallel_dir, "--to", "de", "--json")
+    assert translated.exit_code == 0, translated.output
     result = invoke("inspect", full_copy / "de.safetensors", "--json")
     assert result.exit_code == 0, result.output
-    needs = {need["what"]: need for need in json.loads(result.stdout)[0]["needs"]}
+    record = json.loads(result.stdout)[0]
+    assert record["tokenizer"] == json.loads(translated.stdout)[0]["tokenizer"]  # what translate measured
+    assert set(record["tokenizer"]) == {"unknown_share", "pieces_ratio"} and record["tokenizer"]["pieces_ratio"] > 0
+    said = invoke("inspect", full_copy / "de.safetensors").stdout
+    assert f"{record['tokenizer']['pieces_ratio']:.2f}x the source side's pieces" in said
+    needs = {need["what"]: need for need in record["needs"]}
     assert needs["language adapter"]["present"] and needs["language adapter"]["matches"]
     adapter = full_copy / PromptArtifact.load(full_copy / "de.safetensors").info.language_adapter
     listed = json.loads(invoke("inspect", full_copy, "--json").stdout)

@@ -27,6 +27,15 @@ def inspect_command(
         typer.echo(_describe(record))
 
 
+def _reach(tokenizer: dict) -> str:
+    """How well the tokenizer reads the language, as translate's table says it."""
+    unknown, ratio = tokenizer["unknown_share"], tokenizer["pieces_ratio"]
+    said = ["unknown pieces " + ("-" if unknown is None else f"{unknown:.1%}")]
+    if ratio is not None:  # a language with text and no pairs has no source side to compare with
+        said.append(f"{ratio:.2f}x the source side's pieces")
+    return ", ".join(said)
+
+
 def _describe(record: dict) -> str:
     shape = " x ".join(str(n) for n in record.get("shape", []))
     language = f"{record['language']}, {record['language_name']}" if record.get("language_name") else record["language"]
@@ -45,6 +54,8 @@ def _describe(record: dict) -> str:
         lines.append(f"  corpus: {record['corpus']} ({record['pairs']} pairs), held-out KL {before:.4f} -> {after:.4f}")
     if record.get("dev_accuracy") is not None:
         lines.append(f"  dev accuracy: {record['dev_accuracy']:.1%}")
+    if record.get("tokenizer"):
+        lines.append(f"  tokenizer: {_reach(record['tokenizer'])}")
     for need in record.get("needs", []):
         state = (
             "missing" if not need["present"]

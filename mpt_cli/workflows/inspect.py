@@ -72,6 +72,7 @@ def _prompt(path: Path) -> dict:
         "task": info.task_definition(str(path)).name, "template": info.template, "verbalizer": info.verbalizer,
         "data": info.data, "shots": info.shots, "seed": info.seed,
         "split_manifest_sha256": info.split_manifest_sha256, "dev_accuracy": info.dev_accuracy, "joint": info.joint is not None,
+        "tokenizer": info.tokenizer,
         "created": info.created, "needs": needs,
     }  # fmt: skip
 

@@ -238,7 +238,7 @@ def _write_language(
     settings = language_settings(options, prepared.corpora.get(target), prepared.texts.get(target))
     path = prepared.store.save_translated(
         prepared.source, target, trained.translated, translator, dev_accuracy, options.overwrite, trained.adapter, settings,
-        trained.report.seconds,
+        trained.report.seconds, prepared.fits[target].to_json(),
     )
     return TranslatedPrompt(
         target, Outcome.WRITTEN, path, translator, trained.report, prepared.warning(target), prepared.fits[target],
