@@ -164,9 +164,10 @@ def language_settings(options: AlignOptions, corpus: ParallelCorpus | None, text
     finished. The scoring on dev data is left out: it shapes nothing, and so is the masked-LM term while it
     is off, as it was before it existed."""
     translator = {"translator_width": options.width, "residual": options.residual, "translator_init": options.init}
-    align = asdict(language_config(options.align, paired=corpus is not None))
-    if options.align.mlm_weight == 0:
-        align = {key: value for key, value in align.items() if not key.startswith("mlm_")}
+    config = language_config(options.align, paired=corpus is not None)
+    align = {key: value for key, value in asdict(config).items() if key not in config.without_effect()}
+    if config.mlm_weight == 0:
+        del align["mlm_weight"]  # off, as before the term existed
     elif text is not None:
         align["text_sha256"] = text.sha256
     settings = {
