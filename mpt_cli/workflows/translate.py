@@ -65,7 +65,11 @@ class TranslatedPrompt:
     warning: str | None = None  # the tokenizer reads the language badly (engine/tokenizer_fit.py)
     fit: TokenizerFit | None = None  # how well the tokenizer reads the language (None: skipped, not measured)
     error: str | None = None  # why it failed
-    behind_source: str | None = None  # it scores below the source prompt on its dev rows (LanguageAlignment.behind_source)
+
+    @property
+    def behind_source(self) -> str | None:
+        """The warning of a language trained here that scores below the source prompt on its dev rows."""
+        return self.alignment and self.alignment.behind_source()
 
 
 def translate(options: AlignOptions, callbacks: Callbacks | None = None) -> list[TranslatedPrompt]:
@@ -242,8 +246,7 @@ def _write_language(
         trained.report.seconds, prepared.fits[target].to_json(),
     )
     return TranslatedPrompt(
-        target, Outcome.WRITTEN, path, translator, trained.report, prepared.warning(target), prepared.fits[target],
-        behind_source=trained.report.behind_source(),
+        target, Outcome.WRITTEN, path, translator, trained.report, prepared.warning(target), prepared.fits[target]
     )
 
 
