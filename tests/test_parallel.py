@@ -11,6 +11,7 @@ from conftest import PARALLEL_PAIRS, invoke, other_language, raises_mpt, toy_sen
 
 from mpt_cli.artifacts import TranslatorArtifact
 from mpt_cli.data.parallel import ParallelPair, corpus_languages, load_parallel, split_heldout
+from mpt_cli.data.paths import SHOWN_FILES
 from mpt_cli.task import BUILT_IN
 
 SENTENCES = toy_sentences(12, seed=21)
@@ -252,6 +253,15 @@ def test_a_heldout_slice_needs_two_pairs():
 def test_folder_without_the_pair_lists_the_files_found(parallel_dir):
     with raises_mpt("no en-fr.tsv", "found: en-de.tsv, en-sw.tsv"):
         load_parallel(str(parallel_dir), "en", "fr")
+
+
+def test_a_large_folder_without_the_pair_names_a_few_files_and_counts_the_rest(tmp_path):
+    languages = ["ar", "bg", "ca", "cs", "da", "de", "el", "es", "et", "fa", "fi", "fr", "he", "hi", "hr", "hu", "id", "it"]
+    for lang in languages:
+        write_tsv(tmp_path / f"en-{lang}.tsv", [("a", "b"), ("c", "d")])
+    with raises_mpt("no en-fo.tsv", "found: ", f"and {len(languages) - SHOWN_FILES} more") as info:
+        load_parallel(str(tmp_path), "en", "fo")
+    assert str(info.value).count(".tsv") == 1 + SHOWN_FILES  # one line, not the whole folder
 
 
 def test_folder_without_any_tsv_says_none(tmp_path):

@@ -19,7 +19,7 @@ from ..languages import find_language, languages_in
 from ..task import Task
 from .given import GivenData, check_not_recorded, data_label, given_language, given_languages_of, is_given
 from .hub import hub_languages, hub_revision, hub_table
-from .paths import local_path
+from .paths import files_found, local_path
 from .text import json_object, read_lines
 
 COLUMN_ALIASES = {  # other names a column goes by in common datasets
@@ -113,9 +113,9 @@ def _xtreme_file(folder: Path, lang: str, split: str) -> Path:
     spelled = find_language(lang, files)
     if spelled is not None:
         return files[spelled]
-    wanted = " or ".join(f"{alias}-{lang}.tsv" for alias in SPLIT_ALIASES[split])
-    listing = ", ".join(sorted(p.name for p in folder.glob("*-*.tsv"))) or "none"
-    raise MptError(f"{folder} has no {wanted} (found: {listing})")
+    wanted = [f"{alias}-{lang}.tsv" for alias in SPLIT_ALIASES[split]]
+    found = files_found(folder.glob("*-*.tsv"), wanted[0])
+    raise MptError(f"{folder} has no {' or '.join(wanted)} (found: {found})")
 
 
 def _file_rows(task: Task, path: Path):

@@ -17,6 +17,7 @@ from ..errors import MptError
 from ..languages import find_language, normalise
 from ..task import Task
 from .examples import expected_columns, read_texts
+from .paths import files_found
 from .text import read_lines
 
 Rows = tuple[str, str, list[tuple[str, ...]]]
@@ -104,7 +105,7 @@ def folder_pairs(folder: Path, source: str, target: str) -> Rows:
     partners = partner_files(folder, source)
     # its own file, else the one file of its only script or region (pt: en-pt-BR.tsv where there is no en-pt.tsv)
     if (language := find_language(target, partners)) is None:
-        found = ", ".join(sorted(p.name for p in pair_files(folder).values())) or "none"
+        found = files_found(pair_files(folder).values(), f"{source}-{target}.tsv")
         raise MptError(f"{folder} has no {source}-{target}.tsv (found: {found})")
     path, swap = partners[language]
     return tsv_pairs(path, swap)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import MptError
 
 PATH_SUFFIXES = (".tsv", ".jsonl", ".csv", ".txt")  # the data files mpt reads; no hub id ends so
+SHOWN_FILES = 8  # a message that a folder lacks a file names at most this many of the files it has
 
 
 def existing_path(spec: str | Path) -> Path | None:
@@ -38,3 +41,13 @@ def same_model(given: str, recorded: str) -> bool:
     """Whether ``given`` names the model recorded as ``recorded``: the same hub id, or one local folder
     spelt either way (relative, absolute, through a link)."""
     return resolved_spec(given) == resolved_spec(recorded)
+
+
+def files_found(paths: Iterable[Path], wanted: str) -> str:
+    """The files a folder has, for a message that it lacks ``wanted``: every name, or where there are more than
+    ``SHOWN_FILES`` (SIB-200's folder has 555), the names closest to ``wanted`` and how many others."""
+    names = sorted(path.name for path in paths)
+    if len(names) <= SHOWN_FILES:
+        return ", ".join(names) or "none"
+    closest = difflib.get_close_matches(wanted, names, n=SHOWN_FILES, cutoff=0)
+    return f"{', '.join(closest)} and {len(names) - len(closest)} more"
